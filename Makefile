@@ -1,0 +1,38 @@
+# bulk-provision: every target creates the virtual environment itself when it is missing.
+PYTHON ?= $(shell command -v python3.11 2>/dev/null || command -v python3)
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-stamp
+
+.DEFAULT_GOAL := help
+.PHONY: help install test lint bench chaos demo clean
+
+help: ## show this help
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-9s %s\n", $$1, $$2}'
+
+$(STAMP): pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	@touch $(STAMP)
+
+install: $(STAMP) ## create .venv and install the tool with its development tools
+
+test: $(STAMP) ## run the whole test suite
+	$(BIN)/python -m pytest -q
+
+lint: $(STAMP) ## ruff and mypy
+	$(BIN)/ruff check bulk_provision schemas tests bench
+	$(BIN)/mypy
+
+bench: $(STAMP) ## run the performance benchmarks (minutes; prints measured ratios)
+	$(BIN)/python bench/run_all.py
+
+chaos: $(STAMP) ## kill -9 / fault-injection reliability run (R1, R2)
+	$(BIN)/python bench/chaos.py
+
+demo: $(STAMP) ## provision sample_data/roster.xlsx against the local simulator
+	$(BIN)/bulk-provision demo
+
+clean: ## remove the virtual environment and generated files
+	rm -rf $(VENV) demo-results.xlsx .pytest_cache .mypy_cache .ruff_cache

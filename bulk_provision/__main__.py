@@ -1,0 +1,3 @@
+from bulk_provision.cli import main
+
+raise SystemExit(main())

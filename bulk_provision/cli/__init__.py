@@ -1,0 +1,61 @@
+"""Command line: argument parsing and printing only.
+
+Each command lives in its own module here and exposes ``add_parser(subparsers)``, which registers
+the sub-command and sets ``handler`` (a function taking the parsed namespace and returning the exit
+code). Library errors are turned into one clear line and their exit code in ``main``; nothing else
+in the package prints or exits.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from bulk_provision import __version__
+from bulk_provision.errors import BulkProvisionError
+
+COMMAND_MODULES = (
+    "validate",
+    "template",
+    "run",
+    "plan",
+    "status",
+    "check",
+    "simulate",
+    "demo",
+)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="bulk-provision",
+        description="Provision users into Glance from a roster spreadsheet.",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    for name in COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"bulk_provision.cli.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name != f"bulk_provision.cli.{name}":
+                raise
+            continue  # command not built yet
+        module.add_parser(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of ``bulk-provision`` and ``python -m bulk_provision``; returns the exit code."""
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except BulkProvisionError as exc:
+        print(f"bulk-provision: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("bulk-provision: interrupted", file=sys.stderr)
+        return 130
+    return code
