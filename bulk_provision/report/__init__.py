@@ -1,0 +1,1 @@
+"""Every spreadsheet bulk-provision writes: results, validation reports, plans, templates."""
