@@ -1,13 +1,33 @@
 """Apply the schemas in ``schemas/`` to a roster and turn failures into Problems.
 
-CONTRACT (stub; the implementation is in progress):
-
-* ``validate_roster(roster, *, roles=None, schema=None) -> ValidationResult``
+Every rule lives in the pandera schema (``schemas/roster.py``); this module only runs it lazily
+(collecting every failure, never stopping at the first) and words each failure case for an HR
+admin: row number as in the spreadsheet, the column as the file names it, the value (``***`` for
+passwords) and a message.
 """
 
 from __future__ import annotations
 
+import difflib
+import importlib.util
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pandas as pd
+import pandera.pandas as pa
+from pandera.errors import SchemaErrors
+
+from bulk_provision.errors import ConfigError, RosterError
+from bulk_provision.roster import Roster
+from schemas.checks import Rule, rule_of
+from schemas.roster import build_schema
+
+SECRET_COLUMNS = frozenset({"UserPW"})
+MASK = "***"
 
 
 @dataclass(frozen=True)
@@ -33,3 +53,136 @@ class ValidationResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+def validate_roster(
+    roster: Roster,
+    *,
+    roles: Sequence[str] | None = None,
+    schema: str | Path | None = None,
+) -> ValidationResult:
+    """Check every row of ``roster``; raises RosterError when a required column is missing."""
+    frame_schema = load_schema(schema, roles)
+    require_columns(roster, frame_schema)
+    try:
+        frame_schema.validate(roster.frame, lazy=True)
+    except SchemaErrors as exc:
+        problems = _problems(exc.failure_cases, frame_schema, roster)
+    else:
+        problems = []
+    return ValidationResult(rows=len(roster.frame), problems=problems)
+
+
+def load_schema(schema: str | Path | None, roles: Sequence[str] | None) -> pa.DataFrameSchema:
+    """The built-in schema, or ``build_schema(roles)`` from a Python file of the user's."""
+    if schema is None:
+        return build_schema(roles)
+    path = Path(schema)
+    if path.suffix != ".py" or not path.is_file():
+        raise ConfigError(f"--schema {path}: expected an existing Python file (.py)")
+    spec = importlib.util.spec_from_file_location(f"bulk_provision_user_schema_{path.stem}", path)
+    if spec is None or spec.loader is None:
+        raise ConfigError(f"--schema {path}: cannot be loaded as a Python file")
+    module = importlib.util.module_from_spec(spec)
+    try:
+        spec.loader.exec_module(module)
+        builder: Callable[[Sequence[str] | None], Any] = module.build_schema
+        built = builder(roles)
+    except AttributeError as exc:
+        raise ConfigError(f"--schema {path}: does not define build_schema(roles)") from exc
+    except Exception as exc:  # the user's own code: any failure is a configuration error
+        raise ConfigError(f"--schema {path}: {type(exc).__name__}: {exc}") from exc
+    if not isinstance(built, pa.DataFrameSchema):
+        raise ConfigError(f"--schema {path}: build_schema must return a DataFrameSchema")
+    return built
+
+
+def require_columns(roster: Roster, frame_schema: pa.DataFrameSchema) -> None:
+    """Raise RosterError naming every required column the file lacks, with a suggestion."""
+    present = set(roster.frame.columns)
+    missing = [n for n, c in frame_schema.columns.items() if c.required and n not in present]
+    if not missing:
+        return
+    known = set(frame_schema.columns)
+    spare = [roster.headers.get(c, str(c)) for c in roster.frame.columns if c not in known]
+    found = ", ".join(roster.headers.get(c, str(c)) for c in roster.frame.columns) or "none"
+    hints = []
+    for name in missing:
+        guess = _closest(spare, [name, frame_schema.columns[name].title or name])
+        if guess:
+            hints.append(f'did you mean "{guess}" for {name}?')
+    names = " or ".join(missing)
+    detail = " ".join([*hints, f"Headers found: {found}"])
+    raise RosterError(
+        f"the roster has no {names} column ({detail}). "
+        "Rename the header or map it with --columns"
+    )
+
+
+def _squash(text: str) -> str:
+    return re.sub(r"[\s_\-]+", "", text).casefold()
+
+
+def _closest(headers: Iterable[str], targets: Sequence[str]) -> str | None:
+    best, best_score = None, 0.6
+    for header in headers:
+        for target in targets:
+            score = difflib.SequenceMatcher(None, _squash(header), _squash(target)).ratio()
+            if score > best_score:
+                best, best_score = header, score
+    return best
+
+
+def _problems(
+    cases: pd.DataFrame, frame_schema: pa.DataFrameSchema, roster: Roster
+) -> list[Problem]:
+    rules = {
+        check.name: rule
+        for column in frame_schema.columns.values()
+        for check in column.checks
+        if (rule := rule_of(check)) is not None
+    }
+    frame = roster.frame
+    order = {name: i for i, name in enumerate(frame.columns)}
+    keyed: list[tuple[int, int, str, Problem]] = []
+    grouped = cases.groupby(["column", "check"], sort=False, dropna=False)
+    for (column, check), group in grouped:
+        if group["index"].isna().any():
+            raise ConfigError(f"the schema could not be applied: {column} {check}: "
+                              f"{group['failure_case'].iloc[0]}")
+        column = str(column)
+        rows = [int(r) for r in group["index"]]
+        values = [str(v) for v in frame.loc[rows, column].tolist()]
+        rule = rules.get(str(check))
+        others = _clashes(rule, rows, values)
+        label = roster.headers.get(column, column)
+        for row, value in zip(rows, values, strict=True):
+            message = _message(rule, column, str(check), value, others.get(row, ()))
+            shown = MASK if column in SECRET_COLUMNS and value else value
+            problem = Problem(row, label, shown, str(check), message)
+            keyed.append((row, order.get(column, len(order)), problem.rule, problem))
+    keyed.sort(key=lambda k: k[:3])
+    return [k[3] for k in keyed]
+
+
+def _clashes(rule: Rule | None, rows: list[int], values: list[str]) -> dict[int, list[int]]:
+    """For a uniqueness rule: row -> the other rows holding the same value."""
+    if rule is None or rule.group_key is None:
+        return {}
+    by_key: dict[str, list[int]] = defaultdict(list)
+    for row, value in zip(rows, values, strict=True):
+        by_key[rule.group_key(value)].append(row)
+    return {
+        row: [r for r in by_key[rule.group_key(value)] if r != row]
+        for row, value in zip(rows, values, strict=True)
+    }
+
+
+def _message(
+    rule: Rule | None, column: str, check: str, value: str, others: Sequence[int]
+) -> str:
+    if rule is not None:
+        return rule.describe(value, sorted(others))
+    if column in SECRET_COLUMNS:
+        return f"{column} breaks the rule {check}"
+    return f"{column} breaks the rule {check} (found '{value}')"
