@@ -1,0 +1,124 @@
+"""Settings from a TOML file (``--config FILE``, default ``bulk-provision.toml`` if present).
+
+Command-line options win over the environment, the environment over the file, the file over
+defaults. The file is flat::
+
+    workers = 16
+    rate = 20
+    partner_login = "admin.example.glance.net"
+    base_url = "https://www.glance.net"
+    roles = ["Agent", "Supervisor"]
+
+Connection keys are exposed to the credential resolver as their ``GLANCE_*`` environment names.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulk_provision.errors import ConfigError
+
+DEFAULT_CONFIG_NAME = "bulk-provision.toml"
+
+# file key -> environment variable the credential resolver reads
+CONNECTION_KEYS = {
+    "base_url": "GLANCE_BASE_URL",
+    "ca_bundle": "GLANCE_CA_BUNDLE",
+    "partner_login": "GLANCE_PARTNER_LOGIN",
+    "partner_pw": "GLANCE_PARTNER_PW",
+    "api_key": "GLANCE_API_KEY",
+    "partner_id": "GLANCE_PARTNER_ID",
+    "partner_user_id": "GLANCE_PARTNER_USER_ID",
+}
+
+# file key -> expected type(s)
+RUN_KEYS: dict[str, tuple[type, ...]] = {
+    "mode": (str,),
+    "workers": (int,),
+    "rate": (int, float),
+    "timeout": (int, float),
+    "max_retries": (int,),
+    "audio_provider": (str, int),
+    "max_suspend": (str, int),
+    "roles": (list, str),
+    "protect": (list, str),
+    "log_file": (str,),
+    "skip_invalid": (bool,),
+    "set_passwords": (bool,),
+    "check_roles": (bool,),
+    "columns": (str,),
+    "sheet": (str,),
+    # tuning, rarely needed
+    "backoff_base": (int, float),
+    "backoff_max": (int, float),
+    "max_consecutive_failures": (int,),
+    "pause_seconds": (int, float),
+    "progress_interval": (int, float),
+}
+
+
+@dataclass
+class Settings:
+    """Values from the config file, split into run options and connection environment."""
+
+    path: Path | None = None
+    values: dict[str, Any] = field(default_factory=dict)
+    connection_env: dict[str, str] = field(default_factory=dict)
+
+    def get(self, key: str, default: Any = None) -> Any:
+        return self.values.get(key, default)
+
+    def environment(self, env: Mapping[str, str]) -> dict[str, str]:
+        """The real environment over the file's connection settings."""
+        merged = dict(self.connection_env)
+        merged.update({k: v for k, v in env.items() if v})
+        return merged
+
+
+def load_settings(path: str | Path | None, *, cwd: Path | None = None) -> Settings:
+    """Read ``path``, or ``bulk-provision.toml`` in ``cwd`` when ``path`` is None and it exists."""
+    if path is None:
+        default = (cwd or Path.cwd()) / DEFAULT_CONFIG_NAME
+        if not default.is_file():
+            return Settings()
+        path = default
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"config file {path} does not exist") from exc
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
+    return _settings_from(path, data)
+
+
+def _settings_from(path: Path, data: dict[str, Any]) -> Settings:
+    settings = Settings(path=path)
+    for key, value in data.items():
+        if key in CONNECTION_KEYS:
+            if not isinstance(value, str | int):
+                raise ConfigError(f"config file {path}: {key} must be text")
+            settings.connection_env[CONNECTION_KEYS[key]] = str(value)
+        elif key in RUN_KEYS:
+            if not isinstance(value, RUN_KEYS[key]) or isinstance(value, bool) != (
+                bool in RUN_KEYS[key]
+            ):
+                raise ConfigError(f"config file {path}: {key} has the wrong type ({value!r})")
+            settings.values[key] = value
+        else:
+            known = ", ".join(sorted([*CONNECTION_KEYS, *RUN_KEYS]))
+            raise ConfigError(f"config file {path}: unknown setting {key!r} (known: {known})")
+    return settings
+
+
+def pick(cli_value: Any, settings: Settings, key: str, default: Any) -> Any:
+    """The command-line value if given, else the file's, else ``default``."""
+    if cli_value is not None:
+        return cli_value
+    return settings.get(key, default)
