@@ -1,32 +1,61 @@
 """Read a roster (CSV or Excel) into an all-text DataFrame. The only spreadsheet reader.
 
-CONTRACT (stub; the implementation is in progress):
-
 * ``read_roster(path, *, sheet=None, column_map=None) -> Roster``
-* ``Roster.frame``: every cell a ``str`` ("" for an empty cell, never NaN/None); the index is the
-  spreadsheet's own row number (header = row 1, so the first data row is 2); known columns are
-  renamed to their canonical API names (``CANONICAL_COLUMNS``); unknown columns are kept under
-  their own header, in file order.
-* ``Roster.headers``: frame column -> header exactly as written in the file.
+* ``Roster.frame``: every cell a ``str`` ("" for an empty cell, never NaN/None; dtype object);
+  the index is the spreadsheet's own row number (header = row 1, so the first data row is 2);
+  known columns are renamed to their canonical API names (``CANONICAL_COLUMNS``); unknown columns
+  are kept under their own header, in file order.
+* ``Roster.headers``: frame column -> header exactly as written in the file (trimmed).
+* ``Roster.warnings``: cells Excel stored as numbers, dates or TRUE/FALSE, by row and column.
+
+The header is the first non-empty row (row 1 in a normal file). Every cell and header is trimmed
+of whitespace, non-breaking spaces, zero-width spaces and stray byte-order marks; completely empty
+rows are dropped (the others keep their numbers); completely empty columns without a header are
+dropped. Excel is read through python-calamine (``roster_excel``), CSV through pandas' C parser
+(``roster_csv``); openpyxl is only the writer elsewhere.
 """
 
 from __future__ import annotations
 
+import hashlib
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import numpy as np
 import pandas as pd
 
-CANONICAL_COLUMNS = (
-    "PartnerUserID",
-    "UserAddress",
-    "UserPW",
-    "UserFirst",
-    "UserLast",
-    "UserEmail",
-    "UserRole",
-    "AudioProvider",
-    "Action",
+from bulk_provision.errors import RosterError
+from bulk_provision.roster_csv import read_csv_grid
+from bulk_provision.roster_excel import (
+    RawWarning,
+    check_workbook_bytes,
+    choose_sheet,
+    open_workbook,
+    read_sheet_grid,
+)
+from bulk_provision.roster_headers import (
+    CANONICAL_COLUMNS,
+    canonical_column,
+    load_column_map,
+    resolve_headers,
+)
+
+__all__ = [
+    "CANONICAL_COLUMNS",
+    "Roster",
+    "RosterWarning",
+    "canonical_column",
+    "load_column_map",
+    "read_roster",
+]
+
+CSV_SUFFIXES = (".csv", ".tsv", ".txt")
+EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
+# Whitespace (str.strip's set), plus characters that arrive invisibly from copy and paste.
+_TRIM = (
+    " \t\n\r\x0b\x0c\x1c\x1d\x1e\x1f\x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005\u2006"
+    "\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000\ufeff\u200b\u200c\u200d\u2060"
 )
 
 
@@ -38,6 +67,9 @@ class RosterWarning:
     column: str
     message: str
 
+    def __str__(self) -> str:
+        return f"row {self.row}, {self.column}: {self.message}"
+
 
 @dataclass
 class Roster:
@@ -47,3 +79,91 @@ class Roster:
     sha256: str
     sheet: str | None = None
     warnings: list[RosterWarning] = field(default_factory=list)
+    encoding: str | None = None  # CSV only: the encoding that was detected
+
+
+def read_roster(
+    path: str | Path,
+    *,
+    sheet: str | None = None,
+    column_map: Mapping[str, str] | None = None,
+) -> Roster:
+    """Read a roster file into an all-text :class:`Roster`; RosterError when it cannot be read."""
+    path = Path(path)
+    suffix = path.suffix.lower()
+    if suffix not in CSV_SUFFIXES + EXCEL_SUFFIXES:
+        accepted = ", ".join(CSV_SUFFIXES + EXCEL_SUFFIXES)
+        raise RosterError(
+            f"{path.name}: unknown file type {suffix or '(none)'}; use one of {accepted}"
+        )
+    data = _read_bytes(path)
+    sha256 = hashlib.sha256(data).hexdigest()
+    raw_warnings: list[RawWarning] = []
+    encoding = sheet_name = None
+    if suffix in CSV_SUFFIXES:
+        if sheet is not None:
+            raise RosterError(f"{path.name} is a CSV file: it has no sheets, drop --sheet")
+        grid = read_csv_grid(data, tab_separated=suffix == ".tsv")
+        encoding = str(grid.attrs.get("encoding"))
+    else:
+        check_workbook_bytes(data, suffix)
+        workbook = open_workbook(data, suffix)
+        sheet_name = choose_sheet(workbook, sheet)
+        grid, raw_warnings = read_sheet_grid(workbook, sheet_name)
+    del data
+    frame, headers, positions = _shape(grid, column_map)
+    warnings = [
+        RosterWarning(row, positions[position], message)
+        for row, position, message in raw_warnings
+        if position in positions and row in frame.index
+    ]
+    return Roster(path, frame, headers, sha256, sheet_name, warnings, encoding)
+
+
+def _read_bytes(path: Path) -> bytes:
+    if not path.exists():
+        raise RosterError(f"roster {path} does not exist: check the path")
+    if path.is_dir():
+        raise RosterError(f"roster {path} is a directory: give the roster file itself")
+    try:
+        data = path.read_bytes()
+    except OSError as exc:
+        raise RosterError(f"cannot read roster {path}: {exc.strerror or exc}") from exc
+    if not data:
+        raise RosterError(f"roster {path.name} is empty (0 bytes)")
+    return data
+
+
+def _shape(
+    grid: pd.DataFrame, column_map: Mapping[str, str] | None
+) -> tuple[pd.DataFrame, dict[str, str], dict[int, str]]:
+    """Trimmed grid -> (frame with named columns, headers, column position -> frame column)."""
+    cells = [_trim(grid.iloc[:, position].to_numpy()) for position in range(grid.shape[1])]
+    filled = np.zeros(len(grid), dtype=bool)
+    for column in cells:
+        filled |= column != ""
+    rows = np.flatnonzero(filled)
+    if len(rows) == 0:
+        raise RosterError("the roster has no header and no data rows: it is empty")
+    header_at, data_rows = rows[0], rows[1:]
+    if len(data_rows) == 0:
+        raise RosterError("the roster has a header but no data rows")
+    header_cells = [str(column[header_at]) for column in cells]
+    keep = [
+        position
+        for position, header in enumerate(header_cells)
+        if header or (cells[position][data_rows] != "").any()
+    ]
+    names = resolve_headers([header_cells[p] for p in keep], column_map)
+    index = pd.Index(grid.index[data_rows], name="row")
+    frame = pd.DataFrame(
+        {name: cells[p][data_rows] for name, p in zip(names, keep, strict=True)},
+        index=index,
+        dtype=object,
+    )
+    headers = {name: header_cells[p] for name, p in zip(names, keep, strict=True)}
+    return frame, headers, dict(zip(keep, names, strict=True))
+
+
+def _trim(values: np.ndarray) -> np.ndarray:
+    return np.array([value.strip(_TRIM) for value in values], dtype=object)

@@ -1,0 +1,139 @@
+"""CSV bytes -> a raw grid of text cells, numbered like a spreadsheet.
+
+Encoding is detected from the bytes: a byte-order mark (UTF-8, UTF-16 LE/BE) wins; otherwise
+strict UTF-8; otherwise UTF-16 without a mark when NUL bytes sit in every other position; otherwise
+Windows-1252. The delimiter (``,`` ``;`` or tab) is the one the header line uses most; ``.tsv``
+files are always tab-separated.
+
+Row numbers count *records*, the way a spreadsheet program shows the file: the header is row 1 and
+a quoted value spanning several physical lines is still one row, so later rows keep the number
+Excel would show. Blank lines count as (empty) rows.
+"""
+
+from __future__ import annotations
+
+import codecs
+import csv
+import io
+
+import numpy as np
+import pandas as pd
+
+from bulk_provision.errors import RosterError
+
+_DELIMITERS = (",", ";", "\t")
+_NOT_TEXT = "does not look like a CSV text file: export it again as CSV (UTF-8) or use .xlsx"
+# C0 control characters other than tab, newline, carriage return: never in a real roster.
+_CONTROL = frozenset(chr(c) for c in range(32) if chr(c) not in "\t\n\r")
+
+
+def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
+    """Parse CSV bytes into an all-text DataFrame: columns 0..n-1, index = row number (from 1)."""
+    _refuse_workbook_bytes(data)
+    text_bytes, encoding = _to_utf8(data)
+    sample = _header_line(text_bytes)
+    delimiter = "\t" if tab_separated else _detect_delimiter(sample)
+    try:
+        grid = pd.read_csv(
+            io.BytesIO(text_bytes),
+            sep=delimiter,
+            header=None,
+            dtype=object,
+            keep_default_na=False,
+            na_filter=False,
+            skip_blank_lines=False,
+            encoding="utf-8",
+            engine="c",
+            quotechar='"',
+        )
+    except pd.errors.EmptyDataError as exc:
+        raise RosterError("the roster file contains no rows") from exc
+    except pd.errors.ParserError:
+        # Rows longer than the header (or a broken quote): the csv module copes with both.
+        grid = _read_with_csv_module(text_bytes.decode("utf-8"), delimiter)
+    grid = grid.fillna("")
+    grid.columns = pd.RangeIndex(grid.shape[1])
+    grid.index = pd.RangeIndex(1, len(grid) + 1)
+    grid.attrs["encoding"] = encoding
+    return grid
+
+
+def _refuse_workbook_bytes(data: bytes) -> None:
+    if data.startswith(b"PK\x03\x04"):
+        raise RosterError("this file is an Excel workbook, not CSV: rename it to .xlsx")
+    if data.startswith(b"\xd0\xcf\x11\xe0"):
+        raise RosterError("this file is an old Excel (.xls) workbook, not CSV: rename it to .xls")
+
+
+def _to_utf8(data: bytes) -> tuple[bytes, str]:
+    """The file as UTF-8 bytes without a byte-order mark, and the encoding it was in."""
+    if data.startswith(codecs.BOM_UTF8):
+        return _checked(data[3:], "utf-8"), "utf-8-sig"
+    for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
+        if data.startswith(bom):
+            return _decode(data[2:], encoding).encode("utf-8"), encoding
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        pass
+    else:
+        return _checked(data, "utf-8"), "utf-8"
+    if b"\x00" in data[:4096]:
+        encoding = _utf16_without_bom(data[:4096])
+        return _decode(data, encoding).encode("utf-8"), encoding
+    return _checked(_decode(data, "cp1252").encode("utf-8"), "cp1252"), "cp1252"
+
+
+def _utf16_without_bom(head: bytes) -> str:
+    odd_zeros = head[1::2].count(0)
+    even_zeros = head[0::2].count(0)
+    if odd_zeros > len(head) // 4 and even_zeros == 0:
+        return "utf-16-le"
+    if even_zeros > len(head) // 4 and odd_zeros == 0:
+        return "utf-16-be"
+    raise RosterError(f"the roster {_NOT_TEXT}")
+
+
+def _decode(data: bytes, encoding: str) -> str:
+    try:
+        text = data.decode(encoding)
+    except UnicodeDecodeError:
+        if encoding != "cp1252":
+            raise RosterError(f"the roster is not valid {encoding} text: {_NOT_TEXT}") from None
+        # Five byte values are undefined in Windows-1252; Latin-1 maps every byte.
+        text = data.decode("latin-1")
+    return text
+
+
+def _checked(utf8: bytes, encoding: str) -> bytes:
+    """Refuse binary data that happened to decode: NULs or other control characters."""
+    head = utf8[:65536].decode("utf-8", errors="replace")
+    controls = sum(1 for char in head if char in _CONTROL)
+    if "\x00" in head or controls > max(2, len(head) // 100):
+        raise RosterError(f"the roster ({encoding}) {_NOT_TEXT}")
+    return utf8
+
+
+def _header_line(utf8: bytes) -> str:
+    """The first non-blank line, for delimiter detection."""
+    head = utf8[:65536].decode("utf-8", errors="replace")
+    for line in head.splitlines():
+        if line.strip(" \t\r\n\ufeff\xa0,;"):
+            return line
+    return ""
+
+
+def _detect_delimiter(line: str) -> str:
+    counts = {delimiter: line.count(delimiter) for delimiter in _DELIMITERS}
+    best = max(_DELIMITERS, key=lambda delimiter: counts[delimiter])
+    return best if counts[best] else ","
+
+
+def _read_with_csv_module(text: str, delimiter: str) -> pd.DataFrame:
+    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+    width = max((len(record) for record in records), default=0)
+    columns: dict[int, np.ndarray] = {}
+    for position in range(width):
+        cells = [record[position] if position < len(record) else "" for record in records]
+        columns[position] = np.array(cells, dtype=object)
+    return pd.DataFrame(columns, dtype=object)

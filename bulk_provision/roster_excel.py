@@ -1,0 +1,179 @@
+"""Excel bytes (.xlsx, .xlsm, .xls) -> a raw grid of text cells, through python-calamine.
+
+Safety checks run on the bytes before calamine sees them: a password-protected workbook (an OLE
+container holding an ``EncryptedPackage`` stream) and a zip bomb (declared sizes and compression
+ratios, then a bounded, CRC-checked inflate) are refused with one clear line.
+
+Cells come back as text. A cell Excel stored as a number, date or TRUE/FALSE is turned into the
+text Excel shows for it and reported as a warning: ``(row, position, message)``. Formulas yield
+their cached values; a merged range keeps its value in its top-left cell only (the other cells
+of the range are empty), exactly as Excel stores it.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import io
+import zipfile
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+import pandas as pd
+import python_calamine as calamine
+
+from bulk_provision.errors import RosterError
+
+OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
+ZIP_SIGNATURE = b"PK\x03\x04"
+MAX_UNCOMPRESSED = 800 * 1024 * 1024  # a 1,000,000-row roster stays well below this
+MAX_RATIO = 100  # for members over RATIO_FLOOR bytes; real sheets compress 5-30x
+RATIO_FLOOR = 50 * 1024 * 1024
+_ENCRYPTED = "EncryptedPackage".encode("utf-16-le")
+_PASSWORD = (
+    "the workbook is password-protected: open it in Excel, remove the password and save again"
+)
+_NOT_EXCEL = (
+    "is not a valid Excel workbook (was it saved as .xlsx? open it in Excel and save it again)"
+)
+
+RawWarning = tuple[int, int, str]  # spreadsheet row, 0-based column position, message
+
+
+def check_workbook_bytes(data: bytes, suffix: str) -> None:
+    """Refuse encrypted workbooks, zip bombs and bytes that are no workbook at all."""
+    if data.startswith(OLE_SIGNATURE):
+        if _ENCRYPTED in data:
+            raise RosterError(_PASSWORD)
+        if suffix != ".xls":
+            raise RosterError(f"the {suffix} file is an old Excel (.xls) workbook: rename it")
+        return
+    if not data.startswith(ZIP_SIGNATURE):
+        raise RosterError(f"the {suffix} file {_NOT_EXCEL}")
+    _check_zip(data, suffix)
+
+
+def _check_zip(data: bytes, suffix: str) -> None:
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            members = archive.infolist()
+            declared = sum(member.file_size for member in members)
+            for member in members:
+                ratio = member.file_size / max(member.compress_size, 1)
+                if member.file_size > RATIO_FLOOR and ratio > MAX_RATIO:
+                    raise RosterError(_bomb(f"{member.filename} inflates {ratio:.0f}x"))
+            if declared > MAX_UNCOMPRESSED:
+                raise RosterError(_bomb(f"it would unpack to {declared // 2**20} MB"))
+            for member in members:
+                _inflate_bounded(archive, member)
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, EOFError, ValueError) as exc:
+        raise RosterError(f"the {suffix} file {_NOT_EXCEL}") from exc
+    except NotImplementedError as exc:  # an unsupported compression method
+        raise RosterError(f"the {suffix} file {_NOT_EXCEL}") from exc
+
+
+def _inflate_bounded(archive: zipfile.ZipFile, member: zipfile.ZipInfo) -> None:
+    """Inflate one member; zipfile stops at the declared size and checks the CRC at the end,
+    so a member that lies about its size is reported as corrupt instead of filling memory."""
+    with archive.open(member) as stream:
+        while stream.read(4 * 1024 * 1024):
+            pass
+
+
+def _bomb(detail: str) -> str:
+    return f"the workbook looks like a zip bomb ({detail}): refusing to open it"
+
+
+def open_workbook(data: bytes, suffix: str) -> calamine.CalamineWorkbook:
+    try:
+        return calamine.CalamineWorkbook.from_filelike(io.BytesIO(data))
+    except calamine.PasswordError as exc:
+        raise RosterError(_PASSWORD) from exc
+    except (calamine.CalamineError, calamine.ZipError, calamine.XmlError, ValueError) as exc:
+        raise RosterError(f"the {suffix} file {_NOT_EXCEL}") from exc
+
+
+def choose_sheet(workbook: calamine.CalamineWorkbook, sheet: str | None) -> str:
+    """The sheet to read: ``sheet`` if given (exact name, else case-insensitive), otherwise the
+    first visible worksheet. Hidden sheets are only read when asked for by name."""
+    names = list(workbook.sheet_names)
+    if sheet is not None:
+        if sheet in names:
+            return sheet
+        folded = [name for name in names if name.casefold() == sheet.strip().casefold()]
+        if len(folded) == 1:
+            return folded[0]
+        listing = ", ".join(f'"{name}"' for name in names)
+        raise RosterError(f'the workbook has no sheet "{sheet}"; its sheets are: {listing}')
+    for meta in workbook.sheets_metadata:
+        visible = meta.visible == calamine.SheetVisibleEnum.Visible
+        if visible and meta.typ == calamine.SheetTypeEnum.WorkSheet:
+            return str(meta.name)
+    raise RosterError("the workbook has no visible worksheet: unhide the roster or use --sheet")
+
+
+def read_sheet_grid(
+    workbook: calamine.CalamineWorkbook, name: str
+) -> tuple[pd.DataFrame, list[RawWarning]]:
+    """The sheet as text cells (columns 0..n-1, index = spreadsheet row) and its warnings."""
+    try:
+        rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
+    except (calamine.CalamineError, calamine.ZipError, calamine.XmlError, ValueError) as exc:
+        raise RosterError(
+            f'sheet "{name}" cannot be read ({exc}): open it in Excel and save it again'
+        ) from exc
+    warnings: list[RawWarning] = []
+    columns: dict[int, np.ndarray] = {}
+    for position, cells in enumerate(zip(*rows, strict=True)):
+        columns[position] = _text_column(cells, position, warnings)
+    grid = pd.DataFrame(columns, index=pd.RangeIndex(1, len(rows) + 1), dtype=object)
+    warnings.sort()
+    return grid, warnings
+
+
+def _text_column(cells: tuple[Any, ...], position: int, warnings: list[RawWarning]) -> np.ndarray:
+    column = np.array(cells, dtype=object)
+    for index in [i for i, value in enumerate(cells) if type(value) is not str]:
+        text, message = cell_text(cells[index])
+        column[index] = text
+        if message and index > 0:  # a number in the header row needs no warning
+            warnings.append((index + 1, position, message))
+    return column
+
+
+def cell_text(value: object) -> tuple[str, str]:
+    """The text for a non-string cell, and the warning to give about it ("" for none)."""
+    if value is None:
+        return "", ""
+    if isinstance(value, bool):
+        text = "TRUE" if value else "FALSE"
+        return text, f"Excel stored this cell as TRUE/FALSE; it was read as the text {text}"
+    if isinstance(value, int | float):
+        text = number_text(value)
+        return text, (
+            f"Excel stored this cell as a number ({text}); it was read as the text {text} — "
+            "format the column as Text in Excel to be sure"
+        )
+    if isinstance(value, dt.datetime):
+        text = value.date().isoformat() if value.time() == dt.time() else value.isoformat(" ")
+    elif isinstance(value, dt.date | dt.time):
+        text = value.isoformat()
+    elif isinstance(value, dt.timedelta):
+        text = str(value)
+    else:
+        return str(value), ""
+    return text, (
+        f"Excel stored this cell as a date or time; it was read as the text {text} — "
+        "if it is not a date, format the column as Text in Excel and type it again"
+    )
+
+
+def number_text(value: float) -> str:
+    """Digits for integer values (120000, never 120000.0 or 1.2E+5); plain decimals otherwise."""
+    if isinstance(value, int):
+        return str(value)
+    if value != value or value in (float("inf"), float("-inf")):
+        return str(value)
+    if value.is_integer():
+        return str(int(value))
+    return format(Decimal(repr(value)), "f")

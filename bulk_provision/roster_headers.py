@@ -1,0 +1,159 @@
+"""Header names: canonical API columns, their aliases, and the ``--columns`` TOML map.
+
+Headers match case-, space-, hyphen- and underscore-insensitively (DESIGN.md section 4), so
+"First Name", "first_name" and "FIRST-NAME" all mean ``UserFirst``. A ``--columns`` map wins over
+the built-in aliases.
+"""
+
+from __future__ import annotations
+
+import re
+import tomllib
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from bulk_provision.errors import ConfigError, RosterError
+
+CANONICAL_COLUMNS = (
+    "PartnerUserID",
+    "UserAddress",
+    "UserPW",
+    "UserFirst",
+    "UserLast",
+    "UserEmail",
+    "UserRole",
+    "AudioProvider",
+    "Action",
+)
+
+_ALIASES: dict[str, tuple[str, ...]] = {
+    "PartnerUserID": ("Employee ID", "Employee Number", "User ID", "ID", "Partner ID"),
+    "UserAddress": ("Glance Address", "Address", "Glance User Name", "Username"),
+    "UserPW": ("Password", "User Password"),
+    "UserFirst": ("First Name", "Given Name", "First", "Forename"),
+    "UserLast": ("Last Name", "Surname", "Family Name", "Last"),
+    "UserEmail": ("Email", "E-mail", "Email Address", "Mail"),
+    "UserRole": ("Role",),
+    "AudioProvider": ("Audio Provider", "Audio"),
+    "Action": ("Operation",),
+}
+
+_SEPARATORS = re.compile(r"[\s\-_]+")
+
+
+def normalize_header(header: str) -> str:
+    """The key headers are compared by: lower case, without spaces, hyphens or underscores."""
+    return _SEPARATORS.sub("", header).casefold()
+
+
+_LOOKUP: dict[str, str] = {normalize_header(name): name for name in CANONICAL_COLUMNS}
+for _canonical, _names in _ALIASES.items():
+    for _alias in _names:
+        _LOOKUP[normalize_header(_alias)] = _canonical
+
+
+def canonical_column(header: str, column_map: Mapping[str, str] | None = None) -> str | None:
+    """The canonical column a header means, or None when it is not one of ours.
+
+    ``column_map`` (from ``--columns``) is consulted first: exact header, then the normalized one.
+    """
+    header = header.strip()
+    if column_map:
+        if header in column_map:
+            return column_map[header]
+        key = normalize_header(header)
+        for name, target in column_map.items():
+            if normalize_header(name) == key:
+                return target
+    return _LOOKUP.get(normalize_header(header))
+
+
+def column_letter(position: int) -> str:
+    """Excel's letter for a 0-based column position (0 -> A, 27 -> AB)."""
+    letters = ""
+    position += 1
+    while position:
+        position, rest = divmod(position - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
+
+
+def resolve_headers(
+    headers: Sequence[str], column_map: Mapping[str, str] | None = None
+) -> list[str]:
+    """Frame column names for the header cells, in file order.
+
+    Known headers become canonical names; two headers meaning the same canonical column are a
+    RosterError naming both. Unknown headers keep their text; repeated ones get " (2)", " (3)";
+    an empty header becomes "Column F" after its letter.
+    """
+    names: list[str] = []
+    seen_canonical: dict[str, int] = {}
+    for position, header in enumerate(headers):
+        canonical = canonical_column(header, column_map) if header else None
+        if canonical is None:
+            names.append(header or f"Column {column_letter(position)}")
+            continue
+        if canonical in seen_canonical:
+            first = seen_canonical[canonical]
+            raise RosterError(
+                f'columns "{headers[first]}" ({column_letter(first)}) and "{header}" '
+                f"({column_letter(position)}) both mean {canonical}: delete or rename one of them"
+            )
+        seen_canonical[canonical] = position
+        names.append(canonical)
+    return _make_unique(names, set(seen_canonical))
+
+
+def _make_unique(names: list[str], reserved: set[str]) -> list[str]:
+    taken = set(reserved)
+    unique: list[str] = []
+    for name in names:
+        if name in reserved:
+            unique.append(name)
+            continue
+        candidate, count = name, 1
+        while candidate in taken:
+            count += 1
+            candidate = f"{name} ({count})"
+        taken.add(candidate)
+        unique.append(candidate)
+    return unique
+
+
+def load_column_map(path: str | Path) -> dict[str, str]:
+    """Read a ``--columns`` TOML file: ``"Header in file" = "PartnerUserID"`` lines.
+
+    The pairs may also sit under a ``[columns]`` table. Targets are canonical column names,
+    matched case- and separator-insensitively. Any problem is a ConfigError.
+    """
+    path = Path(path)
+    try:
+        document = tomllib.loads(path.read_text(encoding="utf-8-sig"))
+    except FileNotFoundError as exc:
+        raise ConfigError(f"column map {path} does not exist") from exc
+    except (OSError, UnicodeError) as exc:
+        raise ConfigError(f"cannot read column map {path}: {exc}") from exc
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"column map {path} is not valid TOML: {exc}") from exc
+    table = document
+    if set(document) == {"columns"} and isinstance(document["columns"], dict):
+        table = document["columns"]
+    if not table:
+        raise ConfigError(
+            f'column map {path} is empty: write lines like "Employee ID" = "PartnerUserID"'
+        )
+    return {header.strip(): _map_target(path, header, target) for header, target in table.items()}
+
+
+def _map_target(path: Path, header: str, target: object) -> str:
+    canonical = None
+    if isinstance(target, str):
+        by_key = {normalize_header(name): name for name in CANONICAL_COLUMNS}
+        canonical = by_key.get(normalize_header(target))
+    if canonical is None:
+        raise ConfigError(
+            f'column map {path}: "{header}" = {target!r} is not a known column; '
+            f"use one of {', '.join(CANONICAL_COLUMNS)}"
+        )
+    return canonical
