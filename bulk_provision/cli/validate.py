@@ -1,0 +1,115 @@
+"""``bulk-provision validate ROSTER``: load and check a roster; nothing is sent to Glance."""
+
+from __future__ import annotations
+
+import argparse
+from collections import defaultdict
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from bulk_provision.errors import UsageError
+from bulk_provision.report.validation_report import write_validation_report
+from bulk_provision.roster import Roster, load_column_map, read_roster
+from bulk_provision.validation import Problem, ValidationResult, validate_roster
+
+ROWS_SHOWN = 5  # row numbers listed per rule
+WARNINGS_SHOWN = 5
+
+DESCRIPTION = """\
+Load a roster (CSV or Excel) and check every row against Glance's rules: required columns,
+lengths, address characters, password length, email syntax, AudioProvider and Action values,
+roles, and duplicate IDs or addresses within the file. Prints a summary; exits 0 when every row
+is valid, 3 when some are not, 2 when the roster cannot be read.
+
+--schema FILE replaces the built-in rules with a Python file of your own defining
+  build_schema(roles) -> pandera.pandas.DataFrameSchema (it may reuse schemas.checks).
+--roles A,B   UserRole must then be one of these (ignoring case), or -none-, or empty.
+
+example:
+  bulk-provision validate staff.xlsx --roles Agent,Supervisor --report staff.problems.xlsx
+"""
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "validate",
+        help="check a roster without sending anything",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("roster", type=Path, metavar="ROSTER")
+    parser.add_argument("--sheet", help="Excel sheet to read (default: the first)")
+    parser.add_argument("--schema", type=Path, metavar="FILE", help="rules from a Python file")
+    parser.add_argument("--roles", metavar="A,B", help="comma-separated list of allowed roles")
+    parser.add_argument("--columns", type=Path, metavar="FILE", help="TOML header -> column map")
+    parser.add_argument(
+        "--report", type=Path, metavar="FILE", help="write a workbook of the problems (.xlsx)"
+    )
+    parser.set_defaults(handler=run_validate)
+
+
+def parse_roles(text: str | None) -> list[str] | None:
+    """``A, B`` -> ["A", "B"]; None when no list was given."""
+    if text is None:
+        return None
+    roles = [r.strip() for r in text.split(",") if r.strip()]
+    if not roles:
+        raise UsageError("--roles needs at least one role name, e.g. --roles Agent,Supervisor")
+    return roles
+
+
+def configured_roles(args: argparse.Namespace) -> list[str] | None:
+    """The role list to check against. ``--check-roles`` (ShowRoles) will add the server's here."""
+    return parse_roles(args.roles)
+
+
+def run_validate(args: argparse.Namespace) -> int:
+    if args.report is not None and args.report.suffix.lower() != ".xlsx":
+        raise UsageError(f"--report {args.report}: the report is a workbook, name it .xlsx")
+    column_map = load_column_map(args.columns) if args.columns else None
+    roles = configured_roles(args)
+    roster = read_roster(args.roster, sheet=args.sheet, column_map=column_map)
+    result = validate_roster(roster, roles=roles, schema=args.schema)
+    for line in summary_lines(roster, result):
+        print(line)
+    if args.report is not None:
+        try:
+            write_validation_report(args.report, roster, result)
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.report}: {exc.strerror or exc}") from exc
+        print(f"Report: {args.report}")
+    return 0 if result.ok else 3
+
+
+def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
+    invalid = len(result.invalid_rows)
+    lines = [
+        f"Roster: {roster.path}" + (f" (sheet {roster.sheet})" if roster.sheet else ""),
+        f"Rows: {result.rows}  valid: {result.rows - invalid}  invalid: {invalid}",
+    ]
+    if result.problems:
+        lines.append("Problems:")
+        lines.extend(_rule_lines(result.problems))
+    if roster.warnings:
+        lines.append(f"Warnings: {len(roster.warnings)} cells were stored as numbers or dates")
+        lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
+        if len(roster.warnings) > WARNINGS_SHOWN:
+            lines.append(f"  ... and {len(roster.warnings) - WARNINGS_SHOWN} more")
+    return lines
+
+
+def _rule_lines(problems: Sequence[Problem]) -> list[str]:
+    by_rule: dict[str, list[Problem]] = defaultdict(list)
+    for problem in problems:
+        by_rule[problem.rule].append(problem)
+    width = max(len(rule) for rule in by_rule)
+    lines = []
+    for rule, found in sorted(by_rule.items(), key=lambda item: (-len(item[1]), item[0])):
+        rows = sorted({p.row for p in found})
+        plural = "" if len(rows) == 1 else "s"
+        more = ", ..." if len(rows) > ROWS_SHOWN else ""
+        shown = ", ".join(str(r) for r in rows[:ROWS_SHOWN]) + more
+        count = f"{len(rows)} row{plural}"
+        lines.append(f"  {rule:<{width}}  {count:>9}  (row{plural} {shown})  {found[0].message}")
+    return lines

@@ -1,0 +1,111 @@
+"""The ``Problems`` sheet and the roster sheet with its offending cells highlighted.
+
+Both work on a write-only or a normal openpyxl workbook. Every value is written as text through
+:func:`text_cell`, so a roster cell such as ``=1+2`` stays exactly that text.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+
+from openpyxl import Workbook
+from openpyxl.cell import Cell
+from openpyxl.comments import Comment
+from openpyxl.utils import get_column_letter, quote_sheetname
+from openpyxl.worksheet.hyperlink import Hyperlink
+
+from bulk_provision.report.common import BAD_FILL, header_row, text_cell, width_for
+from bulk_provision.roster import Roster
+from bulk_provision.validation import MASK, SECRET_COLUMNS, Problem
+
+PROBLEM_HEADERS = ("Row", "Column", "Value", "Message", "Rule")
+COMMENT_AUTHOR = "bulk-provision"
+_SAMPLE = 1000  # rows looked at to size a column
+
+
+def write_problems_sheet(
+    wb: Workbook,
+    problems: Sequence[Problem],
+    *,
+    link_sheet: str | None,
+    row_lookup: Mapping[int, int] | None,
+    column_lookup: Mapping[str, int] | None = None,
+    title: str = "Problems",
+) -> None:
+    """Add a sheet listing ``problems``, each row number linked to its row in ``link_sheet``.
+
+    ``row_lookup`` maps a roster row number to its row in ``link_sheet`` (None: the same number);
+    ``column_lookup`` maps a problem's column to its column number there, to land on the very
+    cell (None or not found: column A).
+    """
+    ws = wb.create_sheet(title)
+    sample = problems[:_SAMPLE]
+    widths = [
+        width_for([p.row for p in sample] + ["Row"], maximum=10),
+        width_for([p.column for p in sample] + ["Column"], maximum=30),
+        width_for([p.value for p in sample] + ["Value"], maximum=40),
+        width_for([p.message for p in sample] + ["Message"], maximum=90),
+        width_for([p.rule for p in sample] + ["Rule"], maximum=30),
+    ]
+    for index, width in enumerate(widths, start=1):
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+    ws.append(header_row(ws, PROBLEM_HEADERS))
+    for problem in problems:
+        row_cell = text_cell(ws, problem.row)
+        target_row = problem.row if row_lookup is None else row_lookup.get(problem.row)
+        if link_sheet is not None and target_row is not None:
+            target_col = (column_lookup or {}).get(problem.column, 1)
+            _link(row_cell, link_sheet, target_row, target_col)
+        ws.append(
+            [row_cell, *(text_cell(ws, v) for v in (problem.column, problem.value,
+                                                    problem.message, problem.rule))]
+        )
+    ws.auto_filter.ref = f"A1:E{len(problems) + 1}"
+
+
+def _link(cell: Cell, sheet: str, row: int, column: int) -> None:
+    where = f"{quote_sheetname(sheet)}!{get_column_letter(column)}{row}"
+    cell.hyperlink = Hyperlink(ref="", location=where)
+    cell.style = "Hyperlink"
+
+
+def roster_column_lookup(roster: Roster) -> dict[str, int]:
+    """Header as a Problem names it -> column number in :func:`write_roster_sheet`."""
+    return {roster.headers.get(c, str(c)): i for i, c in enumerate(roster.frame.columns, start=1)}
+
+
+def write_roster_sheet(
+    wb: Workbook, roster: Roster, problems: Sequence[Problem], *, title: str = "Roster"
+) -> None:
+    """Add the roster as read (original headers, passwords as ``***``), each data row on its own
+    spreadsheet row number, broken cells filled and commented with their problems' messages.
+    """
+    ws = wb.create_sheet(title)
+    columns = list(roster.frame.columns)
+    labels = [roster.headers.get(c, str(c)) for c in columns]
+    notes: dict[tuple[int, str], list[str]] = defaultdict(list)
+    for problem in problems:
+        notes[(problem.row, problem.column)].append(problem.message)
+    head = roster.frame.head(_SAMPLE)
+    for index, (column, label) in enumerate(zip(columns, labels, strict=True), start=1):
+        width = width_for([*head[column].tolist(), label], maximum=40)
+        ws.column_dimensions[get_column_letter(index)].width = width
+    ws.freeze_panes = "A2"
+    ws.append(header_row(ws, labels))
+    secret = [c in SECRET_COLUMNS for c in columns]
+    written = 1
+    for row, values in zip(roster.frame.index, roster.frame.itertuples(index=False), strict=True):
+        for _ in range(int(row) - written - 1):  # rows the reader skipped (empty) stay empty
+            ws.append([])
+        written = int(row)
+        cells = []
+        for value, label, hide in zip(values, labels, secret, strict=True):
+            shown = MASK if hide and value else value
+            messages = notes.get((int(row), label))
+            cell = text_cell(ws, shown, fill=BAD_FILL if messages else None)
+            if messages:
+                cell.comment = Comment("\n".join(messages), COMMENT_AUTHOR)
+            cells.append(cell)
+        ws.append(cells)
