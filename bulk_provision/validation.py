@@ -86,10 +86,14 @@ def load_schema(schema: str | Path | None, roles: Sequence[str] | None) -> pa.Da
     module = importlib.util.module_from_spec(spec)
     try:
         spec.loader.exec_module(module)
-        builder: Callable[[Sequence[str] | None], Any] = module.build_schema
+        builder: Callable[[Sequence[str] | None], Any] | None = getattr(
+            module, "build_schema", None
+        )
+        if builder is None:
+            raise ConfigError(f"--schema {path}: does not define build_schema(roles)")
         built = builder(roles)
-    except AttributeError as exc:
-        raise ConfigError(f"--schema {path}: does not define build_schema(roles)") from exc
+    except ConfigError:
+        raise
     except Exception as exc:  # the user's own code: any failure is a configuration error
         raise ConfigError(f"--schema {path}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(built, pa.DataFrameSchema):
