@@ -1,0 +1,77 @@
+"""From a parsed request to an HTTP answer: faults, the operation, and the request log."""
+
+from __future__ import annotations
+
+import threading
+import time
+from dataclasses import dataclass, field
+
+from bulk_provision.simulator import responses
+from bulk_provision.simulator.faults import FaultInjector
+from bulk_provision.simulator.handlers import Operations
+from bulk_provision.simulator.models import RequestRecord
+from bulk_provision.simulator.rules import Params, given
+
+_REASONS = {200: "OK", 302: "Found", 404: "Not Found", 429: "Too Many Requests"}
+
+
+@dataclass
+class HttpAnswer:
+    """What the HTTP layer must send (or, with ``drop``, must not send) for one request."""
+
+    status: int
+    body: bytes
+    content_type: str = responses.CONTENT_TYPE
+    headers: list[tuple[str, str]] = field(default_factory=list)
+    drop: bool = False
+    byte_delay: float = 0.0
+
+    @property
+    def reason(self) -> str:
+        return _REASONS.get(self.status, "Service Unavailable" if self.status == 503 else "Error")
+
+
+class SimulatorApp:
+    """Applies the fault plan around ``operations`` and records every request."""
+
+    def __init__(
+        self, operations: Operations, faults: FaultInjector, stopping: threading.Event
+    ) -> None:
+        self.operations = operations
+        self.faults = faults
+        self.stopping = stopping
+        self._log: list[RequestRecord] = []
+        self._log_lock = threading.Lock()
+
+    def request_log(self) -> list[RequestRecord]:
+        with self._log_lock:
+            return list(self._log)
+
+    def _record(self, operation: str, puid: str, committed: bool, result: str) -> None:
+        record = RequestRecord(time.time(), operation, puid, committed, result)
+        with self._log_lock:
+            self._log.append(record)
+
+    def handle(self, operation: str | None, params: Params) -> HttpAnswer:
+        """Answer one request for ``operation`` (None: an unknown path)."""
+        puid = given(params, "PartnerUserID") or ""
+        if operation is None:
+            self._record("", puid, False, "HTTP404")
+            return HttpAnswer(404, b"Not Found\n", content_type="text/plain; charset=utf-8")
+        plan = self.faults.plan()
+        if plan.refuse_status is not None:
+            status = plan.refuse_status
+            self._record(operation, puid, False, f"HTTP{status}")
+            headers = [("Retry-After", "1")] if status == 429 else []
+            body = responses.fault_page(status, HttpAnswer(status, b"").reason)
+            return HttpAnswer(status, body, "text/html; charset=utf-8", headers)
+        if plan.delay > 0:
+            self.stopping.wait(plan.delay)  # never under a lock; stop() cuts it short
+        reply = self.operations.run(operation, params)
+        self._record(operation, puid, reply.committed, "DROPPED" if plan.drop else reply.result)
+        status, headers = 200, []
+        if reply.location is not None:
+            status, headers = 302, [("Location", reply.location)]
+        return HttpAnswer(
+            status, reply.body, headers=headers, drop=plan.drop, byte_delay=plan.byte_delay
+        )
