@@ -138,7 +138,8 @@ def _shape(
     grid: pd.DataFrame, column_map: Mapping[str, str] | None
 ) -> tuple[pd.DataFrame, dict[str, str], dict[int, str]]:
     """Trimmed grid -> (frame with named columns, headers, column position -> frame column)."""
-    cells = [_trim(grid.iloc[:, position].to_numpy()) for position in range(grid.shape[1])]
+    table = grid.to_numpy(dtype=object)
+    cells = [_trim(table[:, position]) for position in range(table.shape[1])]
     filled = np.zeros(len(grid), dtype=bool)
     for column in cells:
         filled |= column != ""

@@ -2,8 +2,8 @@
 
 Encoding is detected from the bytes: a byte-order mark (UTF-8, UTF-16 LE/BE) wins; otherwise
 strict UTF-8; otherwise UTF-16 without a mark when NUL bytes sit in every other position; otherwise
-Windows-1252. The delimiter (``,`` ``;`` or tab) is the one the header line uses most; ``.tsv``
-files are always tab-separated.
+Windows-1252. The delimiter (``,`` ``;`` or tab) is the one the header line uses most; a ``.tsv``
+file is tab-separated unless its header line has no tab at all (a mislabelled CSV).
 
 Row numbers count *records*, the way a spreadsheet program shows the file: the header is row 1 and
 a quoted value spanning several physical lines is still one row, so later rows keep the number
@@ -32,7 +32,7 @@ def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
     _refuse_workbook_bytes(data)
     text_bytes, encoding = _to_utf8(data)
     sample = _header_line(text_bytes)
-    delimiter = "\t" if tab_separated else _detect_delimiter(sample)
+    delimiter = "\t" if tab_separated and "\t" in sample else _detect_delimiter(sample)
     try:
         grid = pd.read_csv(
             io.BytesIO(text_bytes),
@@ -47,7 +47,7 @@ def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
             quotechar='"',
         )
     except pd.errors.EmptyDataError as exc:
-        raise RosterError("the roster file contains no rows") from exc
+        raise RosterError("the roster has no header and no data rows: it is empty") from exc
     except pd.errors.ParserError:
         # Rows longer than the header (or a broken quote): the csv module copes with both.
         grid = _read_with_csv_module(text_bytes.decode("utf-8"), delimiter)
@@ -130,7 +130,11 @@ def _detect_delimiter(line: str) -> str:
 
 
 def _read_with_csv_module(text: str, delimiter: str) -> pd.DataFrame:
-    records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter, strict=False))
+    csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # a 1 MB cell is fine
+    try:
+        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+    except csv.Error as exc:
+        raise RosterError(f"the roster is not valid CSV ({exc}): export it again") from exc
     width = max((len(record) for record in records), default=0)
     columns: dict[int, np.ndarray] = {}
     for position in range(width):

@@ -107,15 +107,17 @@ def resolve_headers(
 
 def _make_unique(names: list[str], reserved: set[str]) -> list[str]:
     taken = set(reserved)
+    last_count: dict[str, int] = {}  # keeps 10,000 repeats of one header linear
     unique: list[str] = []
     for name in names:
         if name in reserved:
             unique.append(name)
             continue
-        candidate, count = name, 1
+        candidate, count = name, last_count.get(name, 1)
         while candidate in taken:
             count += 1
             candidate = f"{name} ({count})"
+        last_count[name] = count
         taken.add(candidate)
         unique.append(candidate)
     return unique

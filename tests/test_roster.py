@@ -154,8 +154,13 @@ def test_canonical_column_aliases(header: str, canonical: str | None) -> None:
 def test_unknown_columns_are_kept_in_file_order(tmp_path: Path) -> None:
     text = "Cost Centre,Employee ID,Notes,Email,Notes\nCC1,42,n1,a@b.c,n2\n"
     roster = read_roster(write_csv(tmp_path, text))
-    assert list(roster.frame.columns) == ["Cost Centre", "PartnerUserID", "Notes", "UserEmail",
-                                          "Notes (2)"]
+    assert list(roster.frame.columns) == [
+        "Cost Centre",
+        "PartnerUserID",
+        "Notes",
+        "UserEmail",
+        "Notes (2)",
+    ]
     assert roster.frame.loc[2, "Notes (2)"] == "n2"
     assert roster.headers["Notes (2)"] == "Notes"
     assert roster.headers["PartnerUserID"] == "Employee ID"
@@ -262,7 +267,11 @@ def test_xlsx_written_by_openpyxl(tmp_path: Path) -> None:
     assert roster.frame.loc[4, "Active"] == "FALSE"
     assert roster.frame.loc[4, "Rate"] == "0.0000001"
     assert {(w.row, w.column) for w in roster.warnings} == {
-        (2, "Active"), (2, "Rate"), (4, "PartnerUserID"), (4, "Active"), (4, "Rate"),
+        (2, "Active"),
+        (2, "Rate"),
+        (4, "PartnerUserID"),
+        (4, "Active"),
+        (4, "Rate"),
     }
 
 
