@@ -69,8 +69,9 @@ def _quoted(values: Sequence[str]) -> str:
     return ", ".join(f"'{v}'" for v in values)
 
 
-def _rows(rows: Sequence[int]) -> str:
-    return ", ".join(str(r) for r in rows)
+def _rows(rows: Sequence[int], shown: int = 10) -> str:
+    listed = ", ".join(str(r) for r in rows[:shown])
+    return listed + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
 
 
 def required(column: str) -> Rule:

@@ -65,8 +65,8 @@ def configured_roles(args: argparse.Namespace) -> list[str] | None:
 
 
 def run_validate(args: argparse.Namespace) -> int:
-    if args.report is not None and args.report.suffix.lower() != ".xlsx":
-        raise UsageError(f"--report {args.report}: the report is a workbook, name it .xlsx")
+    if args.report is not None:
+        check_report_path(args.report)
     column_map = load_column_map(args.columns) if args.columns else None
     roles = configured_roles(args)
     roster = read_roster(args.roster, sheet=args.sheet, column_map=column_map)
@@ -82,6 +82,14 @@ def run_validate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 3
 
 
+def check_report_path(path: Path) -> None:
+    """Refuse a report path that cannot work before any time is spent validating."""
+    if path.suffix.lower() != ".xlsx":
+        raise UsageError(f"--report {path}: the report is a workbook, name it .xlsx")
+    if not path.parent.is_dir():
+        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+
+
 def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
     invalid = len(result.invalid_rows)
     lines = [
@@ -92,7 +100,9 @@ def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
         lines.append("Problems:")
         lines.extend(_rule_lines(result.problems))
     if roster.warnings:
-        lines.append(f"Warnings: {len(roster.warnings)} cells were stored as numbers or dates")
+        count = len(roster.warnings)
+        were = "1 cell was" if count == 1 else f"{count} cells were"
+        lines.append(f"Warnings: {were} stored as numbers or dates; check they read as intended")
         lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
         if len(roster.warnings) > WARNINGS_SHOWN:
             lines.append(f"  ... and {len(roster.warnings) - WARNINGS_SHOWN} more")
