@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 from bulk_provision.cli import main
-from bulk_provision.report.common import BAD_FILL
 
 HEADER = "Employee ID,Glance Address,Password,First Name,Email,AudioProvider,Role,Cost Centre"
 GOOD_ROWS = [
@@ -64,7 +62,8 @@ def test_invalid_roster_exits_3_with_problems_grouped_by_rule(
         "AudioProvider must be empty or one of 1, 666 (found '2')",
         "  UserAddress.characters      1 row  (row 5)  "
         "UserAddress may contain only letters, digits, '.' and '-' (found ' ')",
-        "  UserEmail.format            1 row  (row 5)  UserEmail 'zoe@' is not a valid email address",
+        "  UserEmail.format            1 row  (row 5)  "
+        "UserEmail 'zoe@' is not a valid email address",
         "  UserRole.known              1 row  (row 5)  "
         "UserRole 'Boss' is not a known role (known: Agent, Supervisor, -none-)",
     ]
