@@ -64,7 +64,6 @@ def test_invalid_roster_exits_3_with_problems_grouped_by_rule(
         "UserAddress may contain only letters, digits, '.' and '-' (found ' ')",
         "  UserEmail.format            1 row  (row 5)  "
         "UserEmail 'zoe@' is not a valid email address",
-        "UserEmail 'zoe@' is not a valid email address",
         "  UserRole.known              1 row  (row 5)  "
         "UserRole 'Boss' is not a known role (known: Agent, Supervisor, -none-)",
     ]
