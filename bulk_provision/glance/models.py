@@ -20,7 +20,7 @@ class Credentials:
     partner_login: str
     partner_pw: str | None = field(default=None, repr=False)
     api_key: str | None = field(default=None, repr=False)
-    partner_id: str | None = None
+    partner_id: str | int | None = None
     partner_user_id: str | None = None
 
     def __post_init__(self) -> None:
@@ -33,15 +33,20 @@ class Credentials:
             )
         if self.partner_id is not None and not str(self.partner_id).strip().isdigit():
             raise ConfigError("the partner ID (GLANCE_PARTNER_ID) must be the numeric group ID")
-        if not self.partner_pw and not self.uses_login_key:
+        if self.api_key and (self.partner_id is None or not self.partner_user_id):
             raise ConfigError(
-                "a partner password, or an API key together with a partner ID, is required"
+                "an API key needs the partner ID (GLANCE_PARTNER_ID) and the admin's own "
+                "PartnerUserID (GLANCE_PARTNER_USER_ID) to sign a LoginKey"
+            )
+        if not self.partner_pw and not self.api_key:
+            raise ConfigError(
+                "a partner password, or an API key with a partner ID and user ID, is required"
             )
 
     @property
     def uses_login_key(self) -> bool:
         """True when requests authenticate with a LoginKey (PartnerAuth) instead of PartnerPW."""
-        return bool(self.api_key) and self.partner_id is not None
+        return bool(self.api_key)
 
     def secrets(self) -> tuple[str, ...]:
         """The secret values, for scrubbing text that a server might have echoed."""

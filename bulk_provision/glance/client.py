@@ -1,0 +1,454 @@
+"""The Glance PAPI client: HTTPS only, verified certificates, pooled keep-alive connections.
+
+One :class:`GlanceClient` is shared by all worker threads. It holds one ``requests.Session`` whose
+HTTPS adapter keeps up to ``pool_size`` connections (``pool_block=True``: a thread waits for a free
+connection rather than opening an unpooled one). Concurrent ``post`` calls on one Session are the
+common requests pattern; the only per-request state a Session mutates is its cookie jar, which is
+lock-protected. Size ``pool_size`` to the number of worker threads.
+
+Error mapping (errors.py):
+
+- ``ERROR`` document -> ``AuthError`` (code AUTH) or ``PermanentApiError(code, message)``.
+- HTTP 429 -> ``TransientApiError(status=429, retry_after=...)``, not committed.
+- HTTP 5xx -> ``TransientApiError(status, maybe_committed=True)``: a 503 from a proxy was surely
+  not carried out, but a 500 from the application may have been, and a NewUser must never be
+  blindly repeated; the caller checks with ShowUsers first.
+- Other HTTP 4xx without an ERROR document -> ``TransientApiError(status)``, not committed.
+- Any 3xx (redirects are never followed): to ``http://`` -> ``InsecureEndpointError``; elsewhere
+  -> ``PermanentApiError("REDIRECT", ...)`` naming the https address to configure instead.
+- Cannot connect / connect timeout -> ``TransientApiError(maybe_committed=False)``.
+- Read timeout, the total deadline passed (connect + read timeout for the whole exchange, so a
+  server dripping one byte a second cannot hold a worker forever), connection dropped or body cut
+  short -> ``TransientApiError(maybe_committed=True)``.
+- Untrusted certificate -> ``InsecureEndpointError`` (pass ``--ca-bundle`` for a private CA).
+- A body that is not a usable response, or larger than ``max_body_bytes`` ->
+  ``ResponseFormatError(maybe_committed=True)``.
+
+No message carries a secret: form bodies are never quoted, and anything a server sends back is
+scrubbed of the partner password, API key, LoginKey and UserPW before it is put in a message.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator, Mapping
+from pathlib import Path
+from types import TracebackType
+from typing import TypeVar
+
+import requests
+from requests.utils import get_environ_proxies
+
+from bulk_provision.errors import (
+    ConfigError,
+    GlanceError,
+    InsecureEndpointError,
+    ResponseFormatError,
+    TransientApiError,
+)
+from bulk_provision.glance import wire
+from bulk_provision.glance.deadline import Exchange, Watchdog, WatchedAdapter
+from bulk_provision.glance.loginkey import LoginKeySource
+from bulk_provision.glance.models import CallRecord, Credentials, GlanceUser, RoleCount, UsersPage
+from bulk_provision.glance.transport import (
+    check_base_url,
+    outcome_name,
+    redirect_error,
+    retry_after_seconds,
+    transport_error,
+)
+from bulk_provision.model import AudioCodes
+
+T = TypeVar("T")
+Parser = Callable[[bytes, tuple[str, ...]], T]
+
+CHUNK_BYTES = 64 * 1024
+ERROR_BODY_BYTES = 64 * 1024
+REQUEST_HEADERS = {"Accept": "text/xml, application/xml", "Accept-Encoding": "identity"}
+
+
+class GlanceClient:
+    """Calls the five PAPI operations. Thread-safe; use as a context manager or call close()."""
+
+    def __init__(
+        self,
+        base_url: str,
+        credentials: Credentials,
+        *,
+        ca_bundle: str | Path | None = None,
+        timeout: tuple[float, float] = (5.0, 30.0),
+        pool_size: int = 8,
+        session: requests.Session | None = None,
+        max_body_bytes: int = wire.DEFAULT_MAX_BODY_BYTES,
+        on_call: Callable[[CallRecord], None] | None = None,
+    ) -> None:
+        self.base_url, self.host = check_base_url(base_url)
+        if ca_bundle is not None and not Path(ca_bundle).is_file():
+            raise ConfigError(f"the CA bundle {str(ca_bundle)!r} does not exist")
+        # An explicit path on every request: REQUESTS_CA_BUNDLE/CURL_CA_BUNDLE cannot replace it.
+        self._verify: str | bool = str(ca_bundle) if ca_bundle is not None else True
+        self._timeout = timeout
+        self._deadline_s = timeout[0] + timeout[1]
+        self._max_body = max_body_bytes
+        self._on_call = on_call
+        self._credentials = credentials
+        self._keys = None
+        if credentials.uses_login_key:
+            assert credentials.api_key and credentials.partner_user_id  # checked by Credentials
+            self._keys = LoginKeySource(
+                str(credentials.partner_id), credentials.partner_user_id, credentials.api_key
+            )
+        self._owns_session = session is None
+        self._session = session if session is not None else _new_session(pool_size)
+        # Proxies from the environment still apply; nothing else from it (trust_env is off, so
+        # no .netrc credentials and no environment CA bundle silently replacing ours).
+        self._proxies = get_environ_proxies(self.base_url)
+        # Our adapter knows whether sending began (and enforces the total deadline); a session
+        # from outside or a SOCKS proxy does not, so every failure there counts as maybe sent.
+        self._tracks_sending = self._owns_session and not any(
+            str(proxy).lower().startswith("socks") for proxy in self._proxies.values()
+        )
+        self._watchdog = Watchdog()
+
+    def __repr__(self) -> str:
+        return f"GlanceClient({self.base_url!r}, {self._credentials!r})"
+
+    def __enter__(self) -> GlanceClient:
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Stop the deadline watchdog and close pooled connections (if the session is ours)."""
+        self._watchdog.close()
+        if self._owns_session:
+            self._session.close()
+
+    # --- operations ------------------------------------------------------------------------
+
+    def new_user(self, fields: Mapping[str, str]) -> AudioCodes:
+        """NewUser with API-named ``fields``; returns the audio account (falsy if none)."""
+        return self._call(
+            "NewUser",
+            fields,
+            lambda body, secrets: wire.parse_new_user(
+                body, secrets=secrets, max_bytes=self._max_body
+            ),
+            partner_user_id=fields.get("PartnerUserID"),
+            extra_secrets=(fields.get("UserPW") or "",),
+        )
+
+    def update_user(self, partner_user_id: str, fields: Mapping[str, str]) -> None:
+        """UpdateUser: change only the given fields (UserSuspended included)."""
+        params = {**fields, "PartnerUserID": partner_user_id}
+        self._call(
+            "UpdateUser",
+            params,
+            self._ok_parser("UpdateUser"),
+            partner_user_id=partner_user_id,
+            extra_secrets=(fields.get("UserPW") or "",),
+        )
+
+    def delete_user(self, partner_user_id: str) -> None:
+        """DeleteUser: permanent."""
+        self._call(
+            "DeleteUser",
+            {"PartnerUserID": partner_user_id},
+            self._ok_parser("DeleteUser"),
+            partner_user_id=partner_user_id,
+        )
+
+    def show_users_page(
+        self,
+        *,
+        partner_user_id: str | None = None,
+        user_address: str | None = None,
+        user_role: str | None = None,
+        page_count: int = wire.MAX_PAGE_COUNT,
+        page_start: str | None = None,
+    ) -> UsersPage:
+        """One page of ShowUsers (``*`` wildcards and ``-none-`` as Glance defines them)."""
+        if not 1 <= page_count <= wire.MAX_PAGE_COUNT:
+            raise ValueError(f"page_count must be 1 to {wire.MAX_PAGE_COUNT}")
+        params = {
+            "PartnerUserID": partner_user_id,
+            "UserAddress": user_address,
+            "UserRole": user_role,
+            "PageCount": page_count,
+            "PageStart": page_start,
+        }
+        return self._call(
+            "ShowUsers",
+            params,
+            lambda body, secrets: wire.parse_show_users(
+                body, secrets=secrets, max_bytes=self._max_body
+            ),
+            partner_user_id=partner_user_id,
+        )
+
+    def show_users(
+        self,
+        *,
+        partner_user_id: str | None = None,
+        user_address: str | None = None,
+        user_role: str | None = None,
+        page_count: int = wire.MAX_PAGE_COUNT,
+    ) -> Iterator[GlanceUser]:
+        """Every matching user, page after page, until the server gives no next cursor.
+
+        A page with fewer users than ``page_count`` does not end the listing by itself (a server
+        may cap page sizes); an empty page or a cursor seen before does, the latter as a
+        ResponseFormatError, so a broken server cannot make this loop forever.
+        """
+        seen: set[str] = set()
+        cursor: str | None = None
+        while True:
+            page = self.show_users_page(
+                partner_user_id=partner_user_id,
+                user_address=user_address,
+                user_role=user_role,
+                page_count=page_count,
+                page_start=cursor,
+            )
+            yield from page.users
+            cursor = page.next_page_start
+            if cursor is None or not page.users:
+                return
+            if cursor in seen:
+                raise ResponseFormatError(
+                    "ShowUsers: the server repeated a paging cursor; the listing would never end",
+                    maybe_committed=True,
+                )
+            seen.add(cursor)
+
+    def get_user(self, partner_user_id: str) -> GlanceUser | None:
+        """The user with exactly this PartnerUserID, or None (``*`` in it is matched literally)."""
+        for user in self.show_users(partner_user_id=partner_user_id):
+            if user.partner_user_id == partner_user_id:
+                return user
+        return None
+
+    def show_roles(self) -> list[RoleCount]:
+        """ShowRoles: roles that have users, with counts (``-none-`` for users without one)."""
+        return self._call(
+            "ShowRoles",
+            {},
+            lambda body, secrets: wire.parse_show_roles(
+                body, secrets=secrets, max_bytes=self._max_body
+            ),
+        )
+
+    def fetch_raw(self, operation: str, params: Mapping[str, wire.FieldValue]) -> bytes:
+        """The raw body of a successful call, for ``check --save-responses``."""
+        return self._call(operation, params, self._raw_parser(operation))
+
+    # --- plumbing --------------------------------------------------------------------------
+
+    def _ok_parser(self, operation: str) -> Parser[None]:
+        def parse(body: bytes, secrets: tuple[str, ...]) -> None:
+            wire.parse_ok(body, operation=operation, secrets=secrets, max_bytes=self._max_body)
+
+        return parse
+
+    def _raw_parser(self, operation: str) -> Parser[bytes]:
+        def parse(body: bytes, secrets: tuple[str, ...]) -> bytes:
+            wire.parse_response(
+                body, operation=operation, secrets=secrets, max_bytes=self._max_body
+            )
+            return body
+
+        return parse
+
+    def _auth(self) -> tuple[dict[str, str | None], tuple[str, ...]]:
+        credentials = self._credentials
+        if self._keys is not None:
+            key = self._keys.current()
+            fields: dict[str, str | None] = {
+                "PartnerLogin": credentials.partner_login,
+                "PartnerAuth": key,
+                "PartnerID": str(credentials.partner_id),
+            }
+            return fields, (*credentials.secrets(), key)
+        return (
+            {"PartnerLogin": credentials.partner_login, "PartnerPW": credentials.partner_pw},
+            credentials.secrets(),
+        )
+
+    def _call(
+        self,
+        operation: str,
+        params: Mapping[str, wire.FieldValue],
+        parse: Parser[T],
+        *,
+        partner_user_id: str | None = None,
+        extra_secrets: tuple[str, ...] = (),
+    ) -> T:
+        auth, secrets = self._auth()
+        secrets = (*secrets, *(s for s in extra_secrets if s))
+        fields = wire.build_fields(operation, params, auth)
+        started = time.monotonic()
+        status: list[int | None] = [None]
+        outcome, committed = "ok", False
+        try:
+            body = self._exchange(operation, fields, secrets, status)
+            return parse(body, secrets)
+        except GlanceError as exc:
+            outcome = outcome_name(exc)
+            committed = bool(getattr(exc, "maybe_committed", False))
+            raise
+        finally:
+            if self._on_call is not None:
+                record = CallRecord(
+                    operation,
+                    partner_user_id,
+                    status[0],
+                    round(time.monotonic() - started, 6),
+                    outcome,
+                    committed,
+                )
+                self._on_call(record)
+
+    def _exchange(
+        self,
+        operation: str,
+        fields: dict[str, str],
+        secrets: tuple[str, ...],
+        status: list[int | None],
+    ) -> bytes:
+        exchange = self._watchdog.begin(self._deadline_s)
+        try:
+            try:
+                response = self._session.post(
+                    wire.endpoint(self.base_url, operation),
+                    data=fields,
+                    headers=REQUEST_HEADERS,
+                    timeout=self._timeout,
+                    verify=self._verify,
+                    proxies=self._proxies,
+                    allow_redirects=False,
+                    stream=True,
+                )
+            except requests.RequestException as exc:
+                raise self._broken(operation, exc, exchange, secrets) from exc
+            with response:
+                status[0] = response.status_code
+                self._check_status(operation, response, exchange, secrets)
+                body = self._read_body(operation, response, exchange, secrets, self._max_body)
+                if response.status_code >= 400:
+                    raise self._client_error(operation, response.status_code, body, secrets)
+                return body
+        finally:
+            self._watchdog.end(exchange)
+
+    def _broken(
+        self,
+        operation: str,
+        exc: BaseException,
+        exchange: Exchange,
+        secrets: tuple[str, ...],
+    ) -> GlanceError:
+        return transport_error(
+            operation, exc, host=self.host, fired=exchange.fired, timeout=self._timeout,
+            unsent=self._tracks_sending and not exchange.request_started, secrets=secrets,
+        )  # fmt: skip
+
+    def _read_body(
+        self,
+        operation: str,
+        response: requests.Response,
+        exchange: Exchange,
+        secrets: tuple[str, ...],
+        limit: int,
+    ) -> bytes:
+        """The whole body, refusing (without reading on) one larger than ``limit`` bytes."""
+        declared = response.headers.get("Content-Length", "")
+        too_big = ResponseFormatError(
+            f"{operation}: the answer is larger than {limit} bytes; refused",
+            status=response.status_code,
+            maybe_committed=True,
+        )
+        if declared.isdigit() and int(declared) > limit:
+            raise too_big
+        chunks: list[bytes] = []
+        size = 0
+        try:
+            for chunk in response.iter_content(CHUNK_BYTES):
+                size += len(chunk)
+                if size > limit:
+                    raise too_big
+                chunks.append(chunk)
+        except requests.RequestException as exc:
+            raise self._broken(operation, exc, exchange, secrets) from exc
+        if exchange.fired:  # a close-delimited body may look complete when cut by the watchdog
+            raise self._broken(operation, TimeoutError(), exchange, secrets)
+        return b"".join(chunks)
+
+    def _check_status(
+        self,
+        operation: str,
+        response: requests.Response,
+        exchange: Exchange,
+        secrets: tuple[str, ...],
+    ) -> None:
+        """Raise for a redirect, 429 or 5xx; those bodies are drained (small) but never used."""
+        code = response.status_code
+        if 300 <= code < 400:
+            raise redirect_error(operation, code, response.headers.get("Location", ""), self.host)
+        if code != 429 and code < 500:
+            return
+        try:  # drain a small body so the keep-alive connection can be reused
+            self._read_body(operation, response, exchange, secrets, ERROR_BODY_BYTES)
+        except GlanceError:
+            pass
+        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
+        if code == 429:
+            raise TransientApiError(
+                f"{operation}: Glance is limiting the request rate (HTTP 429)",
+                status=429,
+                retry_after=retry_after,
+            )
+        raise TransientApiError(
+            f"{operation}: HTTP {code} from {self.host}",
+            status=code,
+            retry_after=retry_after,
+            maybe_committed=True,
+        )
+
+    def _client_error(
+        self, operation: str, code: int, body: bytes, secrets: tuple[str, ...]
+    ) -> GlanceError:
+        """A 4xx: the ERROR document it carries if any, else a transient, uncommitted failure."""
+        try:
+            wire.parse_document(body, operation=operation, secrets=secrets)
+        except ResponseFormatError:
+            pass
+        except GlanceError as exc:
+            return exc
+        return TransientApiError(f"{operation}: HTTP {code} from {self.host}", status=code)
+
+
+def _new_session(pool_size: int) -> requests.Session:
+    if pool_size < 1:
+        raise ValueError("pool_size must be at least 1")
+    session = requests.Session()
+    session.trust_env = False
+    adapter = WatchedAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
+    session.mount("https://", adapter)
+    session.mount("http://", _RefusingAdapter())
+    return session
+
+
+class _RefusingAdapter(requests.adapters.BaseAdapter):
+    """Mounted on http://: nothing ever goes out in clear text, whatever happens above."""
+
+    def send(self, *args: object, **kwargs: object) -> requests.Response:
+        raise InsecureEndpointError("refusing to send a request over plain http://")
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,136 @@
+"""A total deadline per HTTP exchange, which socket timeouts alone cannot give.
+
+requests' read timeout bounds each socket read, so a server that answers one byte a second never
+trips it. Here every exchange gets a deadline; the connections it uses register themselves (a
+urllib3 connection subclass, found through a thread-local), and one watchdog thread per client
+shuts down the socket of an exchange that outlives its deadline. The blocked read then ends with
+an EOF, which the client reports as a timeout.
+
+Only the TCP socket is shut down (``socket.socket.shutdown`` on the raw descriptor): the SSL
+object and the descriptor itself are left to their owner, so there is no use-after-close race.
+"""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+from typing import Any
+
+from requests.adapters import HTTPAdapter
+from urllib3.connection import HTTPSConnection
+from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+_current = threading.local()
+
+
+class Exchange:
+    """One request/response exchange under a deadline (monotonic seconds)."""
+
+    def __init__(self, deadline: float) -> None:
+        self.deadline = deadline
+        self.fired = False
+        self.request_started = False  # set once a watched connection begins sending
+        self._sockets: list[socket.socket] = []
+
+    def attach(self, sock: socket.socket | None) -> None:
+        if sock is not None:
+            self._sockets.append(sock)
+            if self.fired:  # the deadline passed while connecting
+                self._shutdown(sock)
+
+    def fire(self) -> None:
+        self.fired = True
+        for sock in self._sockets:
+            self._shutdown(sock)
+
+    @staticmethod
+    def _shutdown(sock: socket.socket) -> None:
+        try:
+            socket.socket.shutdown(sock, socket.SHUT_RDWR)
+        except OSError:
+            pass  # already closed by its owner: nothing left to interrupt
+
+
+class _WatchedHTTPSConnection(HTTPSConnection):
+    """Registers its socket with the calling thread's current exchange before each request."""
+
+    def request(self, *args: Any, **kwargs: Any) -> None:
+        exchange: Exchange | None = getattr(_current, "exchange", None)
+        if exchange is not None:
+            exchange.attach(self.sock)
+            exchange.request_started = True
+        super().request(*args, **kwargs)
+
+
+class _WatchedHTTPSConnectionPool(HTTPSConnectionPool):
+    ConnectionCls = _WatchedHTTPSConnection
+
+
+_POOL_CLASSES = {"http": HTTPConnectionPool, "https": _WatchedHTTPSConnectionPool}
+
+
+class WatchedAdapter(HTTPAdapter):
+    """An HTTPAdapter whose HTTPS connections take part in exchange deadlines."""
+
+    def init_poolmanager(self, *args: Any, **kwargs: Any) -> None:
+        super().init_poolmanager(*args, **kwargs)
+        self.poolmanager.pool_classes_by_scheme = dict(_POOL_CLASSES)
+
+    def proxy_manager_for(self, proxy: str, **proxy_kwargs: Any) -> Any:
+        manager = super().proxy_manager_for(proxy, **proxy_kwargs)
+        if not proxy.lower().startswith("socks"):
+            manager.pool_classes_by_scheme = dict(_POOL_CLASSES)
+        return manager
+
+
+class Watchdog:
+    """Fires exchanges that outlive their deadline. One daemon thread, started on first use."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._active: set[Exchange] = set()
+        self._wake_at: float | None = None
+        self._thread: threading.Thread | None = None
+        self._closed = False
+
+    def begin(self, seconds: float) -> Exchange:
+        """Start an exchange on the calling thread; end it with :meth:`end`."""
+        exchange = Exchange(time.monotonic() + seconds)
+        with self._cond:
+            if self._closed:
+                raise RuntimeError("the client is closed")
+            self._active.add(exchange)
+            if self._thread is None:
+                self._thread = threading.Thread(
+                    target=self._run, name="glance-deadline-watchdog", daemon=True
+                )
+                self._thread.start()
+            if self._wake_at is None or exchange.deadline < self._wake_at:
+                self._cond.notify()
+        _current.exchange = exchange
+        return exchange
+
+    def end(self, exchange: Exchange) -> None:
+        """The exchange is over; after this it can no longer fire."""
+        _current.exchange = None
+        with self._cond:
+            self._active.discard(exchange)
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify()
+            thread = self._thread
+        if thread is not None:
+            thread.join()
+
+    def _run(self) -> None:
+        with self._cond:
+            while not self._closed:
+                now = time.monotonic()
+                for exchange in [e for e in self._active if e.deadline <= now]:
+                    self._active.discard(exchange)
+                    exchange.fire()
+                self._wake_at = min((e.deadline for e in self._active), default=None)
+                self._cond.wait(None if self._wake_at is None else self._wake_at - now)

@@ -1,0 +1,180 @@
+"""Mapping transport-level facts (URLs, redirects, Retry-After, requests exceptions) to errors.
+
+Messages name the host and a short reason; they never quote a request body, and anything taken
+from an exception is scrubbed of the secrets of the call.
+"""
+
+from __future__ import annotations
+
+import email.utils
+import re
+import ssl
+from collections.abc import Collection
+from datetime import UTC, datetime
+from urllib.parse import urlsplit
+
+import requests
+from urllib3.exceptions import NameResolutionError, NewConnectionError
+
+from bulk_provision.errors import (
+    AuthError,
+    ConfigError,
+    GlanceError,
+    InsecureEndpointError,
+    PermanentApiError,
+    ResponseFormatError,
+    TransientApiError,
+)
+from bulk_provision.glance.wire import clean_text
+
+MAX_RETRY_AFTER_S = 86400.0
+CA_HINT = "for a private CA pass --ca-bundle PEM (or set GLANCE_CA_BUNDLE)"
+
+
+def check_base_url(base_url: str) -> tuple[str, str]:
+    """The base URL without a trailing slash, and its host; only ``https://`` is accepted."""
+    parts = urlsplit(base_url.strip())
+    if parts.scheme.lower() != "https":
+        raise InsecureEndpointError(
+            f"the Glance base URL must start with https:// (got {parts.scheme or 'no'} scheme); "
+            "plain HTTP is never used"
+        )
+    if not parts.hostname:
+        raise ConfigError("the Glance base URL has no host name")
+    if parts.username or parts.password:
+        raise ConfigError("the Glance base URL must not contain a user name or password")
+    if parts.query or parts.fragment:
+        raise ConfigError("the Glance base URL must not contain a query or fragment")
+    return f"https://{parts.netloc}{parts.path.rstrip('/')}", parts.netloc
+
+
+def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    if not value or not value.strip():
+        return None
+    text = value.strip()
+    if re.fullmatch(r"\d{1,9}(\.\d+)?", text):
+        return min(float(text), MAX_RETRY_AFTER_S)
+    try:
+        when = email.utils.parsedate_to_datetime(text)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if when.tzinfo is None:
+        when = when.replace(tzinfo=UTC)
+    delta = (when - (now or datetime.now(UTC))).total_seconds()
+    return max(0.0, min(delta, MAX_RETRY_AFTER_S))
+
+
+def redirect_error(operation: str, status: int, location: str, host: str) -> GlanceError:
+    """Redirects are never followed: to http:// is insecure; anything else is misconfiguration."""
+    target = urlsplit(location.strip())
+    if target.scheme.lower() == "http":
+        return InsecureEndpointError(
+            f"{operation}: {host} redirected to plain http://{target.netloc}; refused (HTTPS only)"
+        )
+    shown = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
+    return PermanentApiError(
+        "REDIRECT",
+        f"{operation}: HTTP {status} redirect to {clean_text(shown, limit=120)!r} not followed; "
+        "set GLANCE_BASE_URL to the address Glance answers on",
+    )
+
+
+def outcome_name(exc: BaseException) -> str:
+    """The ``CallRecord.outcome`` of an error."""
+    if isinstance(exc, AuthError):
+        return "AUTH"
+    if isinstance(exc, PermanentApiError):
+        return exc.code
+    if isinstance(exc, InsecureEndpointError):
+        return "insecure"
+    if isinstance(exc, ResponseFormatError):
+        return "bad_response"
+    if isinstance(exc, TransientApiError):
+        if exc.status is not None:
+            return f"http_{exc.status}"
+        return "timeout" if "within" in str(exc) else "connection"
+    return "error"
+
+
+def _causes(exc: BaseException) -> list[BaseException]:
+    """``exc`` and everything it wraps (cause, context, args, urllib3 ``reason``)."""
+    found: list[BaseException] = []
+    stack: list[object] = [exc]
+    while stack:
+        item = stack.pop()
+        if not isinstance(item, BaseException) or any(item is seen for seen in found):
+            continue
+        found.append(item)
+        stack.extend([item.__cause__, item.__context__, getattr(item, "reason", None)])
+        stack.extend(item.args)
+    return found
+
+
+def transport_error(
+    operation: str,
+    exc: BaseException,
+    *,
+    host: str,
+    fired: bool,
+    unsent: bool,
+    timeout: tuple[float, float],
+    secrets: Collection[str],
+) -> GlanceError:
+    """Map a requests/urllib3/socket exception to the error tree (see client.py).
+
+    ``unsent`` is True only when it is known that no byte of the request was sent (the failure
+    came while connecting or during the TLS handshake): then nothing can have been committed.
+    """
+    error = _transport_error(operation, exc, host=host, fired=fired, timeout=timeout,
+                             secrets=secrets)  # fmt: skip
+    if unsent and isinstance(error, TransientApiError):
+        error.maybe_committed = False
+    return error
+
+
+def _transport_error(
+    operation: str,
+    exc: BaseException,
+    *,
+    host: str,
+    fired: bool,
+    timeout: tuple[float, float],
+    secrets: Collection[str],
+) -> GlanceError:
+    causes = _causes(exc)
+    if fired:
+        return TransientApiError(
+            f"{operation}: no complete answer from {host} within {sum(timeout):g} s",
+            maybe_committed=True,
+        )
+    for cause in causes:
+        if isinstance(cause, ssl.SSLCertVerificationError):
+            reason = clean_text(str(cause.verify_message or cause.reason or "untrusted"), secrets)
+            return InsecureEndpointError(
+                f"the TLS certificate of {host} is not trusted ({reason}); {CA_HINT}"
+            )
+    if isinstance(exc, requests.ConnectTimeout):
+        return TransientApiError(
+            f"{operation}: could not connect to {host} within {timeout[0]:g} s"
+        )
+    if isinstance(exc, requests.ReadTimeout):
+        return TransientApiError(
+            f"{operation}: {host} did not answer within {timeout[1]:g} s", maybe_committed=True
+        )
+    reason = clean_text(_reason(causes), secrets, limit=120)
+    if any(isinstance(c, NewConnectionError | NameResolutionError) for c in causes):
+        return TransientApiError(f"{operation}: could not connect to {host} ({reason})")
+    return TransientApiError(
+        f"{operation}: the connection to {host} broke before a complete answer ({reason})",
+        maybe_committed=True,
+    )
+
+
+def _reason(causes: list[BaseException]) -> str:
+    """The most specific low-level reason: an OSError's strerror, else an exception's name."""
+    for cause in reversed(causes):
+        if isinstance(cause, OSError) and cause.strerror:
+            return cause.strerror
+    innermost = causes[-1]
+    return type(innermost).__name__
