@@ -16,7 +16,6 @@ import datetime as dt
 import io
 import zipfile
 from decimal import Decimal
-from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -122,23 +121,25 @@ def read_sheet_grid(
         raise RosterError(
             f'sheet "{name}" cannot be read ({exc}): open it in Excel and save it again'
         ) from exc
+    table = np.empty((len(rows), len(rows[0]) if rows else 0), dtype=object)
+    table[:] = rows  # one C-level copy; cells stay Python objects
     warnings: list[RawWarning] = []
-    columns: dict[int, np.ndarray] = {}
-    for position, cells in enumerate(zip(*rows, strict=True)):
-        columns[position] = _text_column(cells, position, warnings)
-    grid = pd.DataFrame(columns, index=pd.RangeIndex(1, len(rows) + 1), dtype=object)
+    for position in range(table.shape[1]):
+        _to_text(table[:, position], position, warnings)
+    grid = pd.DataFrame(table, index=pd.RangeIndex(1, len(rows) + 1), dtype=object)
     warnings.sort()
     return grid, warnings
 
 
-def _text_column(cells: tuple[Any, ...], position: int, warnings: list[RawWarning]) -> np.ndarray:
-    column = np.array(cells, dtype=object)
-    for index in [i for i, value in enumerate(cells) if type(value) is not str]:
-        text, message = cell_text(cells[index])
+def _to_text(column: np.ndarray, position: int, warnings: list[RawWarning]) -> None:
+    """Turn the non-text cells of one column into text, in place, noting a warning for each."""
+    if set(map(type, column)) <= {str}:  # the usual case: no Python loop per cell
+        return
+    for index in [i for i, value in enumerate(column) if type(value) is not str]:
+        text, message = cell_text(column[index])
         column[index] = text
         if message and index > 0:  # a number in the header row needs no warning
             warnings.append((index + 1, position, message))
-    return column
 
 
 def cell_text(value: object) -> tuple[str, str]:
