@@ -10,19 +10,22 @@ into Excel data validation. An empty cell passes every rule except ``required``.
 
 from __future__ import annotations
 
+import operator
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from itertools import repeat
 
+import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
 ADDRESS_CHARACTERS = "letters, digits, '.' and '-'"
 _NOT_ADDRESS_CHARACTER = re.compile(r"[^A-Za-z0-9.\-]")
-_ADDRESS = r"[A-Za-z0-9.\-]*"
-_BAD_ENDS = r"^[.\-]|[.\-]$"
+_ADDRESS = re.compile(r"[A-Za-z0-9.\-]*")
+_GOOD_ENDS = re.compile(r"(?s)(?![.\-]).*(?<![.\-])")
 # Simple and sane, no network: something@domain.tld, no spaces, no second @, no empty label.
-_EMAIL = r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+"
+_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 NO_ROLE = "-none-"
 
 Test = Callable[[pd.Series], pd.Series]
@@ -59,6 +62,19 @@ class Rule:
         )
 
 
+def _lengths(s: pd.Series) -> pd.Series:
+    """Character counts; map() over the raw array is several times faster than ``.str.len()``."""
+    values = s.to_numpy(dtype=object)
+    return pd.Series(np.fromiter(map(len, values), np.int64, len(values)), index=s.index)
+
+
+def _matches(s: pd.Series, pattern: re.Pattern[str]) -> pd.Series:
+    """True where the whole cell matches ``pattern``, looping in C rather than in pandas."""
+    values = s.to_numpy(dtype=object)
+    found = map(operator.is_not, map(pattern.fullmatch, values), repeat(None))
+    return pd.Series(np.fromiter(found, bool, len(values)), index=s.index)
+
+
 def rule_of(check: pa.Check) -> Rule | None:
     """The :class:`Rule` behind a pandera check, or None for a check made some other way."""
     rule = (check.statistics or {}).get("rule")
@@ -87,7 +103,7 @@ def max_length(column: str, limit: int) -> Rule:
     return Rule(
         id=f"{column}.length",
         column=column,
-        test=lambda s: s.str.len() <= limit,
+        test=lambda s: _lengths(s) <= limit,
         describe=lambda v, _o: f"{column} must be at most {limit} characters (has {len(v)})",
         max_length=limit,
     )
@@ -102,7 +118,7 @@ def length_between(column: str, low: int, high: int) -> Rule:
         return f"{column} must be at most {high} characters (has {len(value)})"
 
     def test(s: pd.Series) -> pd.Series:
-        length = s.str.len()
+        length = _lengths(s)
         return (s == "") | ((length >= low) & (length <= high))
 
     return Rule(f"{column}.length", column, test, describe, min_length=low, max_length=high)
@@ -129,7 +145,7 @@ def address_characters(column: str) -> Rule:
         return f"{column} may contain only {ADDRESS_CHARACTERS} (found {_quoted(found)})"
 
     return Rule(
-        f"{column}.characters", column, lambda s: s.str.fullmatch(_ADDRESS), describe
+        f"{column}.characters", column, lambda s: _matches(s, _ADDRESS), describe
     )
 
 
@@ -137,7 +153,7 @@ def address_ends(column: str) -> Rule:
     return Rule(
         id=f"{column}.ends",
         column=column,
-        test=lambda s: ~s.str.contains(_BAD_ENDS),
+        test=lambda s: _matches(s, _GOOD_ENDS),
         describe=lambda v, _o: f"{column} may not start or end with '.' or '-' (found '{v}')",
     )
 
@@ -146,7 +162,7 @@ def email_syntax(column: str) -> Rule:
     return Rule(
         id=f"{column}.format",
         column=column,
-        test=lambda s: (s == "") | s.str.fullmatch(_EMAIL),
+        test=lambda s: (s == "") | _matches(s, _EMAIL),
         describe=lambda v, _o: f"{column} '{v}' is not a valid email address",
     )
 

@@ -14,6 +14,7 @@ from openpyxl.cell import Cell
 from openpyxl.comments import Comment
 from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.hyperlink import Hyperlink
+from openpyxl.worksheet.worksheet import Worksheet
 
 from bulk_provision.report.common import BAD_FILL, header_row, text_cell, width_for
 from bulk_provision.roster import Roster
@@ -85,9 +86,9 @@ def write_roster_sheet(
     ws = wb.create_sheet(title)
     columns = list(roster.frame.columns)
     labels = [roster.headers.get(c, str(c)) for c in columns]
-    notes: dict[tuple[int, str], list[str]] = defaultdict(list)
+    notes: dict[int, dict[str, list[str]]] = defaultdict(lambda: defaultdict(list))
     for problem in problems:
-        notes[(problem.row, problem.column)].append(problem.message)
+        notes[problem.row][problem.column].append(problem.message)
     head = roster.frame.head(_SAMPLE)
     for index, (column, label) in enumerate(zip(columns, labels, strict=True), start=1):
         width = width_for([*head[column].tolist(), label], maximum=40)
@@ -100,12 +101,25 @@ def write_roster_sheet(
         for _ in range(int(row) - written - 1):  # rows the reader skipped (empty) stay empty
             ws.append([])
         written = int(row)
-        cells = []
-        for value, label, hide in zip(values, labels, secret, strict=True):
-            shown = MASK if hide and value else value
-            messages = notes.get((int(row), label))
-            cell = text_cell(ws, shown, fill=BAD_FILL if messages else None)
-            if messages:
-                cell.comment = Comment("\n".join(messages), COMMENT_AUTHOR)
+        shown = [MASK if hide and v else v for v, hide in zip(values, secret, strict=True)]
+        ws.append(_row_cells(ws, shown, labels, notes.get(written)))
+
+
+def _row_cells(
+    ws: Worksheet, values: list[str], labels: list[str], notes: Mapping[str, list[str]] | None
+) -> list[object]:
+    """One roster row: plain text where that is safe (fast), a styled cell where flagged."""
+    cells: list[object] = []
+    for value, label in zip(values, labels, strict=True):
+        messages = notes.get(label) if notes else None
+        if messages:
+            cell = text_cell(ws, value, fill=BAD_FILL)
+            cell.comment = Comment("\n".join(messages), COMMENT_AUTHOR)
             cells.append(cell)
-        ws.append(cells)
+        elif not value:
+            cells.append(None)
+        elif value[0] == "=":  # would become a formula: force text
+            cells.append(text_cell(ws, value))
+        else:
+            cells.append(value)
+    return cells
