@@ -6,10 +6,12 @@ resumed run finishes exactly this plan even if Glance changed meanwhile.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Protocol
 
 import pandas as pd
 
+from bulk_provision.errors import UsageError
 from bulk_provision.model import Action, ActionKind
 
 # Roster columns sent to Glance as-is (PartnerUserID is the key, UserPW travels separately).
@@ -83,3 +85,167 @@ def plan_create(
         else:
             actions.append(explicit_action(number, row, kind))
     return actions
+
+
+class KnownUser(Protocol):
+    """A user as ShowUsers reports it (``glance.GlanceUser`` fits)."""
+
+    @property
+    def partner_user_id(self) -> str: ...
+    @property
+    def user_address(self) -> str: ...
+    @property
+    def user_first(self) -> str: ...
+    @property
+    def user_last(self) -> str: ...
+    @property
+    def user_email(self) -> str: ...
+    @property
+    def user_role(self) -> str: ...
+    @property
+    def suspended(self) -> bool: ...
+
+
+PASSWORD_CHANGE = ("", "(will be set)")
+NO_ROLE = "-none-"
+
+
+def _same(field_name: str, before: str, after: str) -> bool:
+    if field_name == "UserRole":
+        return (before or NO_ROLE).lower() == (after or NO_ROLE).lower()
+    if field_name == "UserAddress":
+        return before.lower() == after.lower()
+    return before == after
+
+
+def field_changes(row: Mapping[str, str], user: KnownUser) -> dict[str, tuple[str, str]]:
+    """field -> (Glance's value, the roster's) for every field the roster sets differently.
+
+    An empty roster cell means "leave as is" (Glance's documentation does not say whether an
+    empty value clears a field); ``-none-`` in UserRole clears the role.
+    """
+    current = {
+        "UserAddress": user.user_address,
+        "UserFirst": user.user_first,
+        "UserLast": user.user_last,
+        "UserEmail": user.user_email,
+        "UserRole": user.user_role,
+    }
+    changes = {}
+    for name in PROFILE_FIELDS:
+        wanted = _cell(row, name)
+        if wanted and not _same(name, current[name], wanted):
+            changes[name] = (current[name], wanted)
+    return changes
+
+
+def upsert_action(
+    number: int,
+    row: Mapping[str, str],
+    user: KnownUser,
+    *,
+    set_passwords: bool,
+    reinstate: bool,
+) -> Action:
+    """UpdateUser carrying only what differs; NONE when nothing does."""
+    key = _cell(row, "PartnerUserID")
+    changes = field_changes(row, user)
+    send_password = set_passwords and bool(_cell(row, "UserPW"))
+    if send_password:
+        changes["UserPW"] = PASSWORD_CHANGE
+    fields = {name: after for name, (_, after) in changes.items() if name != "UserPW"}
+    if reinstate and user.suspended:
+        fields["UserSuspended"] = "0"
+        changes["UserSuspended"] = ("1", "0")
+        kind = ActionKind.REINSTATE
+    else:
+        kind = ActionKind.UPDATE if changes else ActionKind.NONE
+    return Action(key, number, kind, fields, send_password, changes)
+
+
+def known_row_action(
+    number: int, row: Mapping[str, str], kind: ActionKind, user: KnownUser | None
+) -> Action:
+    """An explicit per-row action, reduced to NONE when Glance is already in that state."""
+    key = _cell(row, "PartnerUserID")
+    already = (
+        (kind is ActionKind.SUSPEND and user is not None and user.suspended)
+        or (kind is ActionKind.REINSTATE and user is not None and not user.suspended)
+        or (kind is ActionKind.DELETE and user is None)
+    )
+    if already:
+        return Action(key, number, ActionKind.NONE)
+    return explicit_action(number, row, kind)
+
+
+def plan_upsert(
+    frame: pd.DataFrame,
+    rows: Iterable[int],
+    snapshot: Mapping[str, KnownUser],
+    *,
+    audio_provider: str = "",
+    set_passwords: bool = False,
+    reinstate: bool = False,
+) -> list[Action]:
+    """``--mode upsert`` (and the roster half of sync): create, update what differs, or nothing."""
+    actions = []
+    records: dict[int, dict[str, str]] = frame.to_dict("index")  # type: ignore[assignment]
+    for number in rows:
+        row = records[number]
+        user = snapshot.get(_cell(row, "PartnerUserID"))
+        kind = row_kind(row)
+        if kind is ActionKind.CREATE or (kind is None and user is None):
+            actions.append(create_action(number, row, audio_provider=audio_provider))
+        elif kind is None or (kind is ActionKind.UPDATE and user is not None):
+            assert user is not None
+            actions.append(
+                upsert_action(number, row, user, set_passwords=set_passwords, reinstate=reinstate)
+            )
+        else:
+            actions.append(known_row_action(number, row, kind, user))
+    return actions
+
+
+def matches(pattern: str, value: str) -> bool:
+    """``*`` wildcards anywhere; case-insensitive (addresses are host names)."""
+    parts = pattern.lower().split("*")
+    text = value.lower()
+    if len(parts) == 1:
+        return text == parts[0]
+    if not text.startswith(parts[0]) or not text.endswith(parts[-1]):
+        return False
+    position = len(parts[0])
+    for part in parts[1:-1]:
+        found = text.find(part, position)
+        if found < 0:
+            return False
+        position = found + len(part)
+    return position <= len(text) - len(parts[-1])
+
+
+def suspensions(
+    snapshot: Mapping[str, KnownUser], roster_keys: set[str], protect: Sequence[str]
+) -> list[Action]:
+    """``--mode sync``: suspend active users Glance has and the roster does not."""
+    actions = []
+    for key, user in snapshot.items():
+        if key in roster_keys or user.suspended:
+            continue
+        if any(matches(p, key) or matches(p, user.user_address) for p in protect):
+            continue
+        actions.append(
+            Action(key, None, ActionKind.SUSPEND, {"UserSuspended": "1"},
+                   changes={"UserSuspended": ("0", "1")})
+        )
+    return actions
+
+
+def suspend_limit(max_suspend: str | int, active_users: int) -> int:
+    """``--max-suspend``: a count (``25``) or a percentage of the active users (``10%``)."""
+    text = str(max_suspend).strip()
+    try:
+        if text.endswith("%"):
+            return int(active_users * float(text[:-1]) / 100)
+        return int(text)
+    except ValueError as exc:
+        raise UsageError(f"--max-suspend must be a count or a percentage, not {text!r}") from exc

@@ -1,0 +1,127 @@
+"""P1: throughput of ``bulk-provision run`` against the simulator at 50 ms latency.
+
+Measured side by side in one run, each against its own fresh simulator process:
+
+* the tool: ``bulk-provision run`` (a subprocess, as a user runs it: roster read, validation,
+  checkpoint, progress, results workbook) with 16 workers and ``--rate 0``;
+* a bare threaded loop: 16 threads, one keep-alive ``requests.Session`` each, NewUser per row;
+* a naive sequential loop: one ``requests.Session``, one NewUser after the other.
+
+Target (DESIGN.md section 8): tool <= 1.08 x ideal (rows x latency / workers) and >= 15 x faster
+than the sequential loop.
+
+    python bench/throughput.py [--rows 5000] [--sequential-rows N]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+import requests
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from rosters import roster_rows, write_csv  # noqa: E402
+from simproc import SimulatorProcess  # noqa: E402
+
+LATENCY_MS = 50.0
+WORKERS = 16
+
+
+def run_tool(sim: SimulatorProcess, roster: Path, workdir: Path) -> float:
+    env = {**os.environ, **sim.env()}
+    command = [sys.executable, "-m", "bulk_provision", "run", str(roster), "--workers",
+               str(WORKERS), "--rate", "0", "--no-progress", "--quiet",
+               "--out", str(workdir / "results.xlsx"),
+               "--checkpoint", str(workdir / "bench.checkpoint.sqlite")]
+    started = time.perf_counter()
+    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    elapsed = time.perf_counter() - started
+    if done.returncode != 0:
+        raise SystemExit(f"bulk-provision run exited {done.returncode}:\n{done.stderr[-2000:]}")
+    return elapsed
+
+
+def _post(session: requests.Session, sim: SimulatorProcess, row: list[str]) -> None:
+    fields = {"PartnerLogin": sim.config.partner_login, "PartnerPW": sim.config.partner_pw,
+              "PartnerUserID": row[0], "UserAddress": row[1], "UserPW": row[2],
+              "UserFirst": row[3], "UserLast": row[4], "UserEmail": row[5]}
+    if row[6]:
+        fields["UserRole"] = row[6]
+    if row[7]:
+        fields["AudioProvider"] = row[7]
+    response = session.post(f"{sim.base_url}/PAPI/NewUser.asp", data=fields,
+                            verify=sim.ca_bundle, timeout=30)
+    response.raise_for_status()
+
+
+def run_sequential(sim: SimulatorProcess, rows: list[list[str]]) -> float:
+    started = time.perf_counter()
+    with requests.Session() as session:
+        for row in rows:
+            _post(session, sim, row)
+    return time.perf_counter() - started
+
+
+def run_threaded(sim: SimulatorProcess, rows: list[list[str]]) -> float:
+    lock = threading.Lock()
+    queue = list(reversed(rows))
+
+    def worker() -> None:
+        with requests.Session() as session:
+            while True:
+                with lock:
+                    if not queue:
+                        return
+                    row = queue.pop()
+                _post(session, sim, row)
+
+    started = time.perf_counter()
+    threads = [threading.Thread(target=worker) for _ in range(WORKERS)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    return time.perf_counter() - started
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rows", type=int, default=5000)
+    parser.add_argument("--sequential-rows", type=int, default=None,
+                        help="rows for the sequential loop (default: all; fewer = extrapolated)")
+    args = parser.parse_args()
+    rows = roster_rows(args.rows, prefix="T")
+    ideal = args.rows * LATENCY_MS / 1000 / WORKERS
+    with tempfile.TemporaryDirectory() as tmp:
+        workdir = Path(tmp)
+        roster = write_csv(workdir / "roster.csv", args.rows, prefix="T")
+        with SimulatorProcess(latency_ms=LATENCY_MS) as sim:
+            tool = run_tool(sim, roster, workdir)
+            created = sum(sim.created_counts().values())
+        with SimulatorProcess(latency_ms=LATENCY_MS) as sim:
+            threaded = run_threaded(sim, rows)
+        seq_rows = rows[: args.sequential_rows] if args.sequential_rows else rows
+        with SimulatorProcess(latency_ms=LATENCY_MS) as sim:
+            sequential = run_sequential(sim, seq_rows) * len(rows) / len(seq_rows)
+    note = "" if len(seq_rows) == len(rows) else f" (extrapolated from {len(seq_rows)} rows)"
+    print(f"P1 throughput: {args.rows} rows, latency {LATENCY_MS:g} ms, {WORKERS} workers, "
+          f"--rate 0 (users created: {created})")
+    print(f"  ideal (rows x latency / workers)   {ideal:8.2f} s")
+    print(f"  bulk-provision run                 {tool:8.2f} s  = {tool / ideal:.3f} x ideal "
+          f"(target <= 1.08)")
+    print(f"  bare threaded requests loop        {threaded:8.2f} s  = "
+          f"{threaded / ideal:.3f} x ideal")
+    print(f"  naive sequential requests loop     {sequential:8.2f} s{note}")
+    print(f"  speed-up over sequential           {sequential / tool:8.1f} x  (target >= 15)")
+
+
+if __name__ == "__main__":
+    main()

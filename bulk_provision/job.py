@@ -1,0 +1,283 @@
+"""The pipeline behind ``bulk-provision run``: load, validate, plan, provision, report.
+
+One function, ``run_job``, that the CLI (and the demo) call. It never prints: what happened is in
+the returned ``JobResult`` and in the results workbook, which is written whatever the ending
+(finished, stopped, interrupted).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bulk_provision import __version__
+from bulk_provision.calllog import CallLog
+from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.errors import UsageError
+from bulk_provision.model import Action, Outcome, RowResult
+from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
+from bulk_provision.provision import (
+    EngineOptions,
+    EngineReport,
+    GlanceApi,
+    Progress,
+    Provisioner,
+    StopReason,
+)
+from bulk_provision.report.results import RunSummary, write_results
+from bulk_provision.roster import Roster, read_roster
+from bulk_provision.validation import ValidationResult, validate_roster
+
+MODES = ("create", "upsert", "sync")
+
+EXIT_FOR_STOP = {
+    StopReason.AUTH: 4,
+    StopReason.TRANSIENT: 4,
+    StopReason.INTERRUPTED: 130,
+}
+
+
+@dataclass
+class JobSpec:
+    """Everything ``run`` was asked to do, already merged from options, config and defaults."""
+
+    roster_path: Path
+    endpoint: str
+    sheet: str | None = None
+    column_map: Mapping[str, str] | None = None
+    out: Path | None = None
+    checkpoint: Path | None = None
+    mode: str = "create"
+    fresh: bool = False
+    skip_invalid: bool = False
+    retry_failed: bool = False
+    audio_provider: str = ""
+    roles: Sequence[str] | None = None
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    log_file: Path | None = None
+    set_passwords: bool = False
+    protect: Sequence[str] = ()
+    max_suspend: str = "10%"
+    check_roles: bool = False
+
+    @property
+    def results_path(self) -> Path:
+        return self.out or self.roster_path.with_name(f"{self.roster_path.stem}.results.xlsx")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint or self.roster_path.with_name(
+            f"{self.roster_path.name}.checkpoint.sqlite"
+        )
+
+
+@dataclass
+class JobResult:
+    exit_code: int
+    results_path: Path
+    validation: ValidationResult
+    counts: Counter[str] = field(default_factory=Counter)
+    stop: StopReason | None = None
+    message: str = ""
+    sent: bool = False
+    rows: list[RowResult] = field(default_factory=list)
+
+
+def server_roles(api: GlanceApi, configured: Sequence[str] | None) -> list[str]:
+    """Roles Glance lists (ShowRoles omits roles nobody has) plus the ones configured."""
+    names = [r.name for r in api.show_roles() if r.name != "-none-"]
+    return sorted({*names, *(configured or ())}, key=str.lower)
+
+
+def load_and_validate(
+    spec: JobSpec, api: GlanceApi | None = None
+) -> tuple[Roster, ValidationResult]:
+    roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
+    roles = spec.roles
+    if spec.check_roles and api is not None:
+        roles = server_roles(api, spec.roles)
+    return roster, validate_roster(roster, roles=roles)
+
+
+def build_plan(
+    spec: JobSpec, roster: Roster, validation: ValidationResult, api: GlanceApi | None
+) -> list[Action]:
+    """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first."""
+    invalid = validation.invalid_rows
+    frame = roster.frame
+    rows = [n for n in frame.index if n not in invalid]
+    if spec.mode == "create":
+        return plan_create(frame, rows, audio_provider=spec.audio_provider)
+    assert api is not None
+    snapshot = {u.partner_user_id: u for u in api.show_users(page_count=1000)}
+    actions = plan_upsert(
+        frame,
+        rows,
+        snapshot,
+        audio_provider=spec.audio_provider,
+        set_passwords=spec.set_passwords,
+        reinstate=spec.mode == "sync",
+    )
+    if spec.mode == "sync":
+        keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
+        extra = suspensions(snapshot, keys, spec.protect)
+        active = sum(1 for u in snapshot.values() if not u.suspended)
+        limit = suspend_limit(spec.max_suspend, active)
+        if len(extra) > limit:
+            raise UsageError(
+                f"sync would suspend {len(extra)} of {active} active users, more than "
+                f"--max-suspend {spec.max_suspend} allows ({limit}); nothing was changed. "
+                "Check the roster is complete, use --protect, or raise --max-suspend"
+            )
+        actions.extend(extra)
+    return actions
+
+
+def run_job(
+    spec: JobSpec,
+    api_factory: Callable[[], GlanceApi],
+    *,
+    progress: Progress | None = None,
+    stop: threading.Event | None = None,
+) -> JobResult:
+    """Run the pipeline; the results workbook is always written before returning."""
+    started = datetime.now(UTC)
+    api = api_factory()
+    roster, validation = load_and_validate(spec, api)
+    if not validation.ok and not spec.skip_invalid:
+        result = JobResult(3, spec.results_path, validation)
+        _write(spec, roster, validation, {}, result, started)
+        return result
+    with Checkpoint.open(
+        spec.checkpoint_path,
+        roster_sha256=roster.sha256,
+        roster_path=str(spec.roster_path),
+        mode=spec.mode,
+        fresh=spec.fresh,
+    ) as journal:
+        actions = _plan(spec, roster, validation, journal, api)
+        report = _provision(spec, roster, journal, actions, api, progress, stop)
+        results = _collect(journal, actions, report)
+        result = JobResult(0, spec.results_path, validation, sent=True)
+        result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
+        journal.set_meta(last_exit_code=str(result.exit_code))
+    _write(spec, roster, validation, results, result, started)
+    return result
+
+
+def _plan(
+    spec: JobSpec,
+    roster: Roster,
+    validation: ValidationResult,
+    journal: Checkpoint,
+    api: GlanceApi,
+) -> list[Action]:
+    if journal.has_plan:
+        if spec.retry_failed:
+            journal.reset_failed()
+        return journal.load_plan()
+    actions = build_plan(spec, roster, validation, api)
+    journal.record_plan(actions)
+    return actions
+
+
+def _provision(
+    spec: JobSpec,
+    roster: Roster,
+    journal: Checkpoint,
+    actions: list[Action],
+    api: GlanceApi,
+    progress: Progress | None,
+    stop: threading.Event | None,
+) -> EngineReport:
+    pending, in_doubt = journal.pending(), journal.in_doubt()
+    if not pending and not in_doubt:
+        return EngineReport(StopReason.COMPLETED)
+    passwords = _passwords(roster, actions)
+    call_log = CallLog(spec.log_file) if spec.log_file else None
+    try:
+        engine = Provisioner(
+            api,
+            journal,
+            passwords,
+            spec.engine,
+            progress=progress,
+            call_log=call_log,
+            stop=stop,
+        )
+        return engine.run(pending, in_doubt)
+    finally:
+        if call_log is not None:
+            call_log.close()
+
+
+def _passwords(roster: Roster, actions: Sequence[Action]) -> dict[str, str]:
+    """key -> UserPW for the actions that send one; held in memory only."""
+    if "UserPW" not in roster.frame.columns:
+        return {}
+    column = roster.frame["UserPW"]
+    return {
+        a.key: str(column.at[a.row]) for a in actions if a.send_password and a.row is not None
+    }
+
+
+def _collect(
+    journal: Checkpoint, actions: Sequence[Action], report: EngineReport
+) -> dict[str, RowResult]:
+    results = journal.results()
+    for key, why in (report.unresolved or {}).items():
+        action = next((a for a in actions if a.key == key), None)
+        if action is not None and key not in results:
+            results[key] = RowResult(key, action.row, action.kind, Outcome.FAILED, why)
+    for action in journal.in_doubt():
+        if action.key not in results:
+            results[action.key] = RowResult(
+                action.key,
+                action.row,
+                action.kind,
+                Outcome.FAILED,
+                "outcome unknown: the request may have reached Glance; "
+                "re-run the same command to verify and finish",
+            )
+    return results
+
+
+def _exit_code(
+    report: EngineReport, results: Mapping[str, RowResult], validation: ValidationResult
+) -> tuple[int, StopReason, str]:
+    if report.reason in EXIT_FOR_STOP:
+        return EXIT_FOR_STOP[report.reason], report.reason, report.message
+    failed = any(r.outcome is Outcome.FAILED for r in results.values())
+    return (1 if failed or not validation.ok else 0), report.reason, report.message
+
+
+def _write(
+    spec: JobSpec,
+    roster: Roster,
+    validation: ValidationResult,
+    results: Mapping[str, RowResult],
+    job: JobResult,
+    started: datetime,
+) -> None:
+    by_row = {r.row: r for r in results.values() if r.row is not None}
+    extra = [r for r in results.values() if r.row is None]
+    summary = RunSummary(
+        tool_version=__version__,
+        roster_path=str(spec.roster_path),
+        roster_sha256=roster.sha256,
+        mode=spec.mode,
+        endpoint=spec.endpoint,
+        started=started,
+        finished=datetime.now(UTC),
+        exit_code=job.exit_code,
+    )
+    write_results(
+        spec.results_path, roster, by_row, validation.problems, summary, extra_results=extra
+    )
+    job.rows = list(results.values())
+    job.counts = Counter(r.outcome.value for r in results.values())
+    job.counts[Outcome.INVALID.value] = len(validation.invalid_rows)

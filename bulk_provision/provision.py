@@ -1,0 +1,407 @@
+"""Workers executing planned actions against Glance, journaling every outcome.
+
+Exactly once: the checkpoint records ``sending`` before a request leaves and the outcome as soon as
+it arrives. A NewUser whose outcome is unknown (the request may have reached Glance: a timeout or
+a connection dropped after sending) is never sent again blindly: the user is first looked up with
+ShowUsers, and only sent again if Glance does not have it.
+
+Retries: transient failures back off exponentially with jitter, honouring Retry-After. Many
+consecutive transient failures pause the run, then stop it (resumable). An AUTH error stops it at
+once. A stop request (Ctrl-C, SIGTERM) lets in-flight requests finish and sends nothing new.
+"""
+
+from __future__ import annotations
+
+import random
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+from typing import Protocol
+
+from bulk_provision.calllog import CallEvent, CallLog
+from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.errors import (
+    AuthError,
+    GlanceError,
+    PermanentApiError,
+    TransientApiError,
+)
+from bulk_provision.glance.models import GlanceUser, RoleCount
+from bulk_provision.model import Action, ActionKind, AudioCodes, Outcome, RowResult
+from bulk_provision.ratelimit import RateLimiter
+
+
+class GlanceApi(Protocol):
+    """What the engine needs from ``glance.GlanceClient`` (tests may pass anything like it)."""
+
+    def new_user(self, fields: Mapping[str, str]) -> AudioCodes: ...
+
+    def update_user(self, partner_user_id: str, fields: Mapping[str, str]) -> None: ...
+
+    def delete_user(self, partner_user_id: str) -> None: ...
+
+    def show_users(
+        self, *, partner_user_id: str | None = None, page_count: int = 1000
+    ) -> Iterator[GlanceUser]: ...
+
+    def show_roles(self) -> list[RoleCount]: ...
+
+
+class Progress(Protocol):
+    def start(self, total: int) -> None: ...
+
+    def result(self, result: RowResult) -> None: ...
+
+    def retrying(self, delta: int) -> None: ...
+
+    def notice(self, message: str) -> None: ...
+
+
+class StopReason(StrEnum):
+    COMPLETED = "completed"
+    AUTH = "auth"
+    TRANSIENT = "transient"
+    INTERRUPTED = "interrupted"
+
+
+@dataclass
+class EngineOptions:
+    workers: int = 8
+    rate: float = 10.0
+    max_retries: int = 5
+    max_throttled: int = 60  # 429 answers tolerated per action; they do not count as failures
+    backoff_base: float = 0.5
+    backoff_max: float = 30.0
+    max_consecutive_failures: int = 25
+    pause_seconds: float = 30.0
+
+
+@dataclass
+class EngineReport:
+    reason: StopReason
+    message: str = ""
+    unresolved: dict[str, str] | None = None  # key -> why its outcome is still unknown
+
+
+NOT_OURS = "UserAddress differs"
+
+MESSAGES = {
+    "verified": (
+        "created (confirmed with ShowUsers after an unanswered request); audio codes, if any, "
+        "could not be recovered"
+    ),
+    "no_audio": "created; no audio account was returned",
+    "exists": "already exists in Glance (DUPLICATE_ID); not created by this run",
+}
+
+
+class _Health:
+    """Consecutive transient failures across all workers: pause, then stop."""
+
+    def __init__(self, options: EngineOptions, stop: threading.Event) -> None:
+        self._options = options
+        self._stop = stop
+        self._lock = threading.Lock()
+        self._consecutive = 0
+        self._resume_at = 0.0
+        self.gave_up = False
+
+    def success(self) -> None:
+        with self._lock:
+            self._consecutive = 0
+
+    def failure(self) -> str | None:
+        """Count one failure; return a notice when the run pauses or stops."""
+        limit = self._options.max_consecutive_failures
+        with self._lock:
+            self._consecutive += 1
+            if self._consecutive == limit:
+                self._resume_at = time.monotonic() + self._options.pause_seconds
+                return (
+                    f"{limit} requests in a row failed; pausing "
+                    f"{self._options.pause_seconds:g} s before trying again"
+                )
+            if self._consecutive >= 2 * limit and not self.gave_up:
+                self.gave_up = True
+                self._stop.set()
+                return f"{self._consecutive} requests in a row failed; stopping"
+        return None
+
+    def wait_if_paused(self) -> None:
+        delay = self._resume_at - time.monotonic()
+        if delay > 0:
+            self._stop.wait(delay)
+
+
+class Provisioner:
+    """Runs actions on ``workers`` threads sharing one rate limiter and one checkpoint."""
+
+    def __init__(
+        self,
+        api: GlanceApi,
+        journal: Checkpoint,
+        passwords: Mapping[str, str],
+        options: EngineOptions,
+        *,
+        progress: Progress | None = None,
+        call_log: CallLog | None = None,
+        stop: threading.Event | None = None,
+        rng: random.Random | None = None,
+    ) -> None:
+        self.api = api
+        self.journal = journal
+        self._passwords = passwords
+        self.options = options
+        self.progress = progress
+        self.call_log = call_log
+        self.stop = stop or threading.Event()
+        self._rng = rng or random.Random()
+        self._limiter = RateLimiter(options.rate, burst=max(1, min(options.workers, 4)))
+        self._health = _Health(options, self.stop)
+        self._lock = threading.Lock()
+        self._auth_failure: str | None = None
+        self._unresolved: dict[str, str] = {}
+
+    # -- the run ---------------------------------------------------------------------------
+
+    def run(self, actions: Sequence[Action], in_doubt: Sequence[Action] = ()) -> EngineReport:
+        """Execute ``in_doubt`` actions (verified first) then ``actions``; return why it ended."""
+        work = [(a, True) for a in in_doubt] + [(a, False) for a in actions]
+        if self.progress is not None:
+            self.progress.start(len(work))
+        work.reverse()  # pop() from the end keeps plan order
+        threads = [
+            threading.Thread(target=self._worker, args=(work,), name=f"provision-{i}", daemon=True)
+            for i in range(max(1, min(self.options.workers, len(work))))
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        return self._report()
+
+    def _report(self) -> EngineReport:
+        unresolved = dict(self._unresolved)
+        if self._auth_failure is not None:
+            return EngineReport(StopReason.AUTH, self._auth_failure, unresolved)
+        if self._health.gave_up:
+            return EngineReport(
+                StopReason.TRANSIENT,
+                "too many consecutive failures talking to Glance",
+                unresolved,
+            )
+        if self.stop.is_set():
+            return EngineReport(StopReason.INTERRUPTED, "interrupted", unresolved)
+        return EngineReport(StopReason.COMPLETED, "", unresolved)
+
+    def _worker(self, work: list[tuple[Action, bool]]) -> None:
+        while not self.stop.is_set():
+            with self._lock:
+                if not work:
+                    return
+                action, in_doubt = work.pop()
+            try:
+                self._execute(action, in_doubt)
+            except AuthError as exc:
+                self._on_auth_failure(action, exc)
+
+    def _on_auth_failure(self, action: Action, exc: AuthError) -> None:
+        with self._lock:
+            if self._auth_failure is None:
+                self._auth_failure = str(exc) or "Glance rejected the partner credentials"
+        self.stop.set()
+
+    # -- one action, with its retries --------------------------------------------------------
+
+    def _execute(self, action: Action, in_doubt: bool) -> None:
+        failures = throttled = 0
+        last_error = ""
+        while not self.stop.is_set():
+            self._health.wait_if_paused()
+            if self.stop.is_set():
+                break
+            try:
+                if action.kind is ActionKind.NONE:
+                    result = RowResult(action.key, action.row, action.kind, Outcome.UNCHANGED)
+                elif in_doubt and action.kind is ActionKind.CREATE and self._verify(action):
+                    return
+                else:
+                    result = self._send(action)
+            except _Stopped:
+                break
+            except TransientApiError as exc:
+                last_error = str(exc)
+                in_doubt = in_doubt or exc.maybe_committed
+                if not in_doubt:
+                    self.journal.mark_pending(action.key, last_error)
+                if exc.status == 429 and throttled < self.options.max_throttled:
+                    throttled += 1
+                else:
+                    failures += 1
+                    self._notice(self._health.failure())
+                if failures > self.options.max_retries:
+                    self._give_up(action, in_doubt, failures + throttled, last_error)
+                    return
+                self._backoff(failures, exc.retry_after)
+                continue
+            self._health.success()
+            self._finish(result)
+            return
+        if in_doubt:
+            self._unresolved[action.key] = last_error or "interrupted while sending"
+
+    def _send(self, action: Action) -> RowResult:
+        if not self._limiter.acquire(self.stop):
+            raise _Stopped()
+        attempts = self.journal.mark_sending(action.key)
+        try:
+            audio = self._call(action, attempts)
+        except PermanentApiError as exc:
+            return self._permanent_result(action, exc, attempts)
+        return _success(action, audio, attempts)
+
+    def _finish(self, result: RowResult) -> None:
+        self.journal.mark_done(result)
+        with self._lock:
+            self._unresolved.pop(result.key, None)
+        if self.progress is not None:
+            self.progress.result(result)
+
+    def _give_up(self, action: Action, in_doubt: bool, attempts: int, error: str) -> None:
+        if in_doubt:
+            # Leave it `sending` in the journal: the next run verifies before re-sending.
+            with self._lock:
+                self._unresolved[action.key] = (
+                    f"outcome unknown after {attempts} attempts ({error}); "
+                    "re-run the same command to verify and finish"
+                )
+            if self.progress is not None:
+                self.progress.result(
+                    RowResult(action.key, action.row, action.kind, Outcome.FAILED, error)
+                )
+            return
+        message = f"gave up after {attempts} attempts: {error}"
+        self._finish(
+            RowResult(action.key, action.row, action.kind, Outcome.FAILED, message,
+                      attempts=attempts)
+        )
+
+    def _backoff(self, failures: int, retry_after: float | None) -> None:
+        base = self.options.backoff_base * (2 ** max(0, failures - 1))
+        delay = min(self.options.backoff_max, base) * self._rng.uniform(0.5, 1.0)
+        if retry_after is not None:
+            delay = max(delay, retry_after * self._rng.uniform(1.0, 1.2))
+        if self.progress is not None:
+            self.progress.retrying(+1)
+        try:
+            self.stop.wait(delay)
+        finally:
+            if self.progress is not None:
+                self.progress.retrying(-1)
+
+    def _notice(self, message: str | None) -> None:
+        if message and self.progress is not None:
+            self.progress.notice(message)
+
+    # -- requests ----------------------------------------------------------------------------
+
+    def _timed(self, operation: str, key: str, attempt: int, call: Callable[[], object]) -> object:
+        started = time.perf_counter()
+        outcome: str = "ok"
+        status: int | None = 200
+        try:
+            return call()
+        except PermanentApiError as exc:
+            outcome = exc.code
+            raise
+        except TransientApiError as exc:
+            outcome, status = ("ambiguous" if exc.maybe_committed else "transient"), exc.status
+            raise
+        except GlanceError as exc:
+            outcome, status = exc.__class__.__name__, None
+            raise
+        finally:
+            if self.call_log is not None:
+                elapsed = (time.perf_counter() - started) * 1000
+                self.call_log.write(
+                    CallEvent(operation, key, attempt, outcome, status, round(elapsed, 1))
+                )
+
+    def _call(self, action: Action, attempt: int) -> AudioCodes:
+        key, kind = action.key, action.kind
+        fields = dict(action.fields)
+        if action.send_password and self._passwords.get(key):
+            fields["UserPW"] = self._passwords[key]
+        if kind is ActionKind.CREATE:
+            fields["PartnerUserID"] = key
+            result = self._timed("NewUser", key, attempt, lambda: self.api.new_user(fields))
+            return result if isinstance(result, AudioCodes) else AudioCodes()
+        if kind is ActionKind.DELETE:
+            self._timed("DeleteUser", key, attempt, lambda: self.api.delete_user(key))
+        else:
+            self._timed("UpdateUser", key, attempt, lambda: self.api.update_user(key, fields))
+        return AudioCodes()
+
+    def _verify(self, action: Action) -> bool:
+        """After an unanswered NewUser: does Glance have this user with the roster's address?"""
+        if not self._limiter.acquire(self.stop):
+            raise _Stopped()
+
+        def lookup() -> list[GlanceUser]:
+            return [
+                u
+                for u in self.api.show_users(partner_user_id=action.key, page_count=10)
+                if u.partner_user_id == action.key
+            ]
+
+        found = self._timed("ShowUsers", action.key, 0, lookup)
+        assert isinstance(found, list)
+        address = action.fields.get("UserAddress", "").lower()
+        if any(u.user_address.lower() == address for u in found):
+            attempts = self.journal.mark_sending(action.key) - 1
+            self._health.success()
+            self._finish(
+                RowResult(action.key, action.row, action.kind, Outcome.CREATED,
+                          MESSAGES["verified"], attempts=attempts)
+            )
+            return True
+        return False
+
+    def _permanent_result(
+        self, action: Action, exc: PermanentApiError, attempts: int
+    ) -> RowResult:
+        self._health.success()  # Glance answered: the connection is healthy
+        outcome, message = Outcome.FAILED, f"{exc.code}: {exc.message}".rstrip(": ")
+        if action.kind is ActionKind.CREATE and exc.code == "DUPLICATE_ID":
+            outcome, message = Outcome.EXISTS, MESSAGES["exists"]
+        elif action.kind is ActionKind.DELETE and exc.code == "NOT_FOUND" and attempts > 1:
+            outcome, message = Outcome.DELETED, "deleted (confirmed: the user is gone)"
+        return RowResult(action.key, action.row, action.kind, outcome, message, attempts=attempts)
+
+
+class _Stopped(TransientApiError):
+    """Internal: the run was asked to stop while waiting for a send slot."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped before sending")
+
+
+SUCCESS = {
+    ActionKind.CREATE: Outcome.CREATED,
+    ActionKind.UPDATE: Outcome.UPDATED,
+    ActionKind.SUSPEND: Outcome.SUSPENDED,
+    ActionKind.REINSTATE: Outcome.REINSTATED,
+    ActionKind.DELETE: Outcome.DELETED,
+    ActionKind.NONE: Outcome.UNCHANGED,
+}
+
+
+def _success(action: Action, audio: AudioCodes, attempts: int) -> RowResult:
+    message = ""
+    if action.kind is ActionKind.CREATE and action.fields.get("AudioProvider") and not audio:
+        message = MESSAGES["no_audio"]
+    return RowResult(
+        action.key, action.row, action.kind, SUCCESS[action.kind], message, audio, attempts
+    )
