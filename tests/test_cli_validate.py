@@ -156,3 +156,40 @@ def test_excel_roster_with_sheet_and_number_warning(
     assert lines[:2] == [f"Roster: {path} (sheet Staff)", "Rows: 1  valid: 1  invalid: 0"]
     assert lines[2].startswith("Warnings: 1 cell was stored as numbers or dates")
     assert lines[3].startswith("  row 2, PartnerUserID")
+
+
+def test_help_documents_schema_roles_and_an_example(capsys: pytest.CaptureFixture[str]) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["validate", "--help"])
+    assert stopped.value.code == 0
+    out = capsys.readouterr().out
+    assert "build_schema(roles) -> pandera.pandas.DataFrameSchema" in out
+    assert "bulk-provision validate staff.xlsx --roles Agent,Supervisor --report" in out
+
+
+def test_schema_file_replaces_the_rules(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    rules = tmp_path / "strict.py"
+    rules.write_text(
+        "from schemas import checks\n"
+        "from schemas.roster import build_schema as standard\n\n"
+        "def build_schema(roles):\n"
+        "    schema = standard(roles)\n"
+        "    column = schema.columns['UserFirst']\n"
+        "    column.checks.append(checks.required('UserFirst').check())\n"
+        "    return schema\n"
+    )
+    header = "PartnerUserID,UserAddress,UserFirst"
+    path = write_csv(tmp_path / "r.csv", ["1,a.glance.net,"], header=header)
+    assert main(["validate", str(path)]) == 0
+    assert main(["validate", str(path), "--schema", str(rules)]) == 3
+    assert "UserFirst.required" in capsys.readouterr().out
+
+
+def test_bad_schema_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    path = write_csv(tmp_path / "r.csv", ["1,a.glance.net"], header="PartnerUserID,UserAddress")
+    rules = tmp_path / "rules.yaml"
+    rules.write_text("schema_type: dataframe\n")
+    assert main(["validate", str(path), "--schema", str(rules)]) == 2
+    assert capsys.readouterr().err == (
+        f"bulk-provision: error: --schema {rules}: expected an existing Python file (.py)\n"
+    )

@@ -6,6 +6,8 @@ import re
 from pathlib import Path
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulk_provision.errors import ConfigError, RosterError
 from bulk_provision.validation import Problem, validate_roster
@@ -155,3 +157,12 @@ def test_bad_schema_file_is_a_config_error(tmp_path: Path, text: str | None, mes
         path.write_text(text)
     with pytest.raises(ConfigError, match=re.escape(message)):
         validate_roster(roster_of([GOOD]), schema=path)
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.text(max_size=80).map(lambda t: t.strip() + "#"))  # "#" is in no message
+def test_no_password_ever_leaks_into_a_problem(password: str) -> None:
+    problems = validate_roster(roster_of([GOOD | {"UserPW": password}])).problems
+    assert [p.rule for p in problems] == ([] if 8 <= len(password) <= 49 else ["UserPW.length"])
+    for problem in problems:
+        assert problem.value == "***" and password not in problem.message

@@ -122,3 +122,20 @@ def test_unwritable_report_path_exits_2(
     out = tmp_path / "missing-folder" / "r.xlsx"
     assert main(["validate", str(roster), "--report", str(out)]) == 2
     assert capsys.readouterr().err.startswith(f"bulk-provision: error: cannot write {out}")
+
+
+def test_flagged_formula_looking_cell_stays_text(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    roster = write_csv(
+        tmp_path / "r.csv", ["1,a.glance.net,=HYPERLINK(\"http://x\")"],
+        header="PartnerUserID,UserAddress,UserEmail",
+    )
+    out = tmp_path / "r.xlsx"
+    assert main(["validate", str(roster), "--report", str(out)]) == 3
+    book = openpyxl.load_workbook(out)
+    cell = book["Roster"]["C2"]
+    assert (cell.value, cell.data_type) == ('=HYPERLINK("http://x")', "s")
+    assert cell.comment.text == "UserEmail '=HYPERLINK(\"http://x\")' is not a valid email address"
+    value = book["Problems"]["C2"]
+    assert (value.value, value.data_type) == ('=HYPERLINK("http://x")', "s")
