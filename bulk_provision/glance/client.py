@@ -30,6 +30,7 @@ scrubbed of the partner password, API key, LoginKey and UserPW before it is put 
 
 from __future__ import annotations
 
+import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
 from pathlib import Path
@@ -42,19 +43,17 @@ from requests.utils import get_environ_proxies
 from bulk_provision.errors import (
     ConfigError,
     GlanceError,
-    InsecureEndpointError,
     ResponseFormatError,
-    TransientApiError,
 )
 from bulk_provision.glance import wire
-from bulk_provision.glance.deadline import Exchange, Watchdog, WatchedAdapter
 from bulk_provision.glance.loginkey import LoginKeySource
 from bulk_provision.glance.models import CallRecord, Credentials, GlanceUser, RoleCount, UsersPage
+from bulk_provision.glance.session import Exchange, Watchdog, new_session
 from bulk_provision.glance.transport import (
     check_base_url,
+    client_error,
     outcome_name,
-    redirect_error,
-    retry_after_seconds,
+    status_error,
     transport_error,
 )
 from bulk_provision.model import AudioCodes
@@ -63,7 +62,7 @@ T = TypeVar("T")
 Parser = Callable[[bytes, tuple[str, ...]], T]
 
 CHUNK_BYTES = 64 * 1024
-ERROR_BODY_BYTES = 64 * 1024
+DRAIN_BYTES = 64 * 1024
 REQUEST_HEADERS = {"Accept": "text/xml, application/xml", "Accept-Encoding": "identity"}
 
 
@@ -99,7 +98,7 @@ class GlanceClient:
                 str(credentials.partner_id), credentials.partner_user_id, credentials.api_key
             )
         self._owns_session = session is None
-        self._session = session if session is not None else _new_session(pool_size)
+        self._session = session if session is not None else new_session(pool_size)
         # Proxies from the environment still apply; nothing else from it (trust_env is off, so
         # no .netrc credentials and no environment CA bundle silently replacing ours).
         self._proxies = get_environ_proxies(self.base_url)
@@ -112,6 +111,11 @@ class GlanceClient:
 
     def __repr__(self) -> str:
         return f"GlanceClient({self.base_url!r}, {self._credentials!r})"
+
+    @property
+    def credentials(self) -> Credentials:
+        """Who this client authenticates as (secrets hidden from repr)."""
+        return self._credentials
 
     def __enter__(self) -> GlanceClient:
         return self
@@ -337,11 +341,16 @@ class GlanceClient:
             except requests.RequestException as exc:
                 raise self._broken(operation, exc, exchange, secrets) from exc
             with response:
-                status[0] = response.status_code
-                self._check_status(operation, response, exchange, secrets)
+                code = status[0] = response.status_code
+                error = status_error(operation, code, response.headers, self.host)
+                if error is not None:
+                    if code >= 400:  # drain a small body so the connection can be reused
+                        with contextlib.suppress(GlanceError):
+                            self._read_body(operation, response, exchange, secrets, DRAIN_BYTES)
+                    raise error
                 body = self._read_body(operation, response, exchange, secrets, self._max_body)
-                if response.status_code >= 400:
-                    raise self._client_error(operation, response.status_code, body, secrets)
+                if code >= 400:
+                    raise client_error(operation, code, body, host=self.host, secrets=secrets)
                 return body
         finally:
             self._watchdog.end(exchange)
@@ -388,67 +397,3 @@ class GlanceClient:
         if exchange.fired:  # a close-delimited body may look complete when cut by the watchdog
             raise self._broken(operation, TimeoutError(), exchange, secrets)
         return b"".join(chunks)
-
-    def _check_status(
-        self,
-        operation: str,
-        response: requests.Response,
-        exchange: Exchange,
-        secrets: tuple[str, ...],
-    ) -> None:
-        """Raise for a redirect, 429 or 5xx; those bodies are drained (small) but never used."""
-        code = response.status_code
-        if 300 <= code < 400:
-            raise redirect_error(operation, code, response.headers.get("Location", ""), self.host)
-        if code != 429 and code < 500:
-            return
-        try:  # drain a small body so the keep-alive connection can be reused
-            self._read_body(operation, response, exchange, secrets, ERROR_BODY_BYTES)
-        except GlanceError:
-            pass
-        retry_after = retry_after_seconds(response.headers.get("Retry-After"))
-        if code == 429:
-            raise TransientApiError(
-                f"{operation}: Glance is limiting the request rate (HTTP 429)",
-                status=429,
-                retry_after=retry_after,
-            )
-        raise TransientApiError(
-            f"{operation}: HTTP {code} from {self.host}",
-            status=code,
-            retry_after=retry_after,
-            maybe_committed=True,
-        )
-
-    def _client_error(
-        self, operation: str, code: int, body: bytes, secrets: tuple[str, ...]
-    ) -> GlanceError:
-        """A 4xx: the ERROR document it carries if any, else a transient, uncommitted failure."""
-        try:
-            wire.parse_document(body, operation=operation, secrets=secrets)
-        except ResponseFormatError:
-            pass
-        except GlanceError as exc:
-            return exc
-        return TransientApiError(f"{operation}: HTTP {code} from {self.host}", status=code)
-
-
-def _new_session(pool_size: int) -> requests.Session:
-    if pool_size < 1:
-        raise ValueError("pool_size must be at least 1")
-    session = requests.Session()
-    session.trust_env = False
-    adapter = WatchedAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
-    session.mount("https://", adapter)
-    session.mount("http://", _RefusingAdapter())
-    return session
-
-
-class _RefusingAdapter(requests.adapters.BaseAdapter):
-    """Mounted on http://: nothing ever goes out in clear text, whatever happens above."""
-
-    def send(self, *args: object, **kwargs: object) -> requests.Response:
-        raise InsecureEndpointError("refusing to send a request over plain http://")
-
-    def close(self) -> None:
-        pass

@@ -9,7 +9,7 @@ from __future__ import annotations
 import email.utils
 import re
 import ssl
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
@@ -25,7 +25,7 @@ from bulk_provision.errors import (
     ResponseFormatError,
     TransientApiError,
 )
-from bulk_provision.glance.wire import clean_text
+from bulk_provision.glance.wire import clean_text, parse_document
 
 MAX_RETRY_AFTER_S = 86400.0
 CA_HINT = "for a private CA pass --ca-bundle PEM (or set GLANCE_CA_BUNDLE)"
@@ -78,6 +78,42 @@ def redirect_error(operation: str, status: int, location: str, host: str) -> Gla
         f"{operation}: HTTP {status} redirect to {clean_text(shown, limit=120)!r} not followed; "
         "set GLANCE_BASE_URL to the address Glance answers on",
     )
+
+
+def status_error(
+    operation: str, code: int, headers: Mapping[str, str], host: str
+) -> GlanceError | None:
+    """The error for a status that needs no body: any 3xx, 429 and 5xx (see client.py)."""
+    if 300 <= code < 400:
+        return redirect_error(operation, code, headers.get("Location", ""), host)
+    retry_after = retry_after_seconds(headers.get("Retry-After"))
+    if code == 429:
+        return TransientApiError(
+            f"{operation}: Glance is limiting the request rate (HTTP 429)",
+            status=429,
+            retry_after=retry_after,
+        )
+    if code >= 500:
+        return TransientApiError(
+            f"{operation}: HTTP {code} from {host}",
+            status=code,
+            retry_after=retry_after,
+            maybe_committed=True,
+        )
+    return None
+
+
+def client_error(
+    operation: str, code: int, body: bytes, *, host: str, secrets: Collection[str]
+) -> GlanceError:
+    """A 4xx: the ERROR document it carries if any, else a transient, uncommitted failure."""
+    try:
+        parse_document(body, operation=operation, secrets=secrets)
+    except ResponseFormatError:
+        pass
+    except GlanceError as exc:
+        return exc
+    return TransientApiError(f"{operation}: HTTP {code} from {host}", status=code)
 
 
 def outcome_name(exc: BaseException) -> str:

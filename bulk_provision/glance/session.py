@@ -1,4 +1,4 @@
-"""A total deadline per HTTP exchange, which socket timeouts alone cannot give.
+"""The client's requests Session, and a total deadline per HTTP exchange.
 
 requests' read timeout bounds each socket read, so a server that answers one byte a second never
 trips it. Here every exchange gets a deadline; the connections it uses register themselves (a
@@ -17,9 +17,12 @@ import threading
 import time
 from typing import Any
 
-from requests.adapters import HTTPAdapter
+import requests
+from requests.adapters import BaseAdapter, HTTPAdapter
 from urllib3.connection import HTTPSConnection
 from urllib3.connectionpool import HTTPConnectionPool, HTTPSConnectionPool
+
+from bulk_provision.errors import InsecureEndpointError
 
 _current = threading.local()
 
@@ -134,3 +137,26 @@ class Watchdog:
                     exchange.fire()
                 self._wake_at = min((e.deadline for e in self._active), default=None)
                 self._cond.wait(None if self._wake_at is None else self._wake_at - now)
+
+
+def new_session(pool_size: int) -> requests.Session:
+    """A Session for one client: HTTPS through a deadline-aware pool of ``pool_size``
+    connections, plain HTTP refused outright, nothing taken from the environment."""
+    if pool_size < 1:
+        raise ValueError("pool_size must be at least 1")
+    session = requests.Session()
+    session.trust_env = False
+    adapter = WatchedAdapter(pool_connections=1, pool_maxsize=pool_size, pool_block=True)
+    session.mount("https://", adapter)
+    session.mount("http://", _RefusingAdapter())
+    return session
+
+
+class _RefusingAdapter(BaseAdapter):
+    """Mounted on http://: nothing ever goes out in clear text, whatever happens above."""
+
+    def send(self, *args: object, **kwargs: object) -> requests.Response:
+        raise InsecureEndpointError("refusing to send a request over plain http://")
+
+    def close(self) -> None:
+        pass

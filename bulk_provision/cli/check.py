@@ -1,0 +1,111 @@
+"""``bulk-provision check``: read-only first contact with a Glance server."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from pathlib import Path
+from typing import Any
+
+from bulk_provision.cli.connection import (
+    AUTH_HINT,
+    ENVIRONMENT_HELP,
+    add_connection_options,
+    make_client,
+)
+from bulk_provision.errors import AuthError, ConfigError
+from bulk_provision.glance import GlanceClient, RoleCount, UsersPage, wire
+
+PAGE_COUNT = 10
+SHOWN_USERS = 5
+
+DESCRIPTION = f"""\
+Read-only first contact with a server: authenticate, call ShowRoles and one page of ShowUsers
+(PageCount {PAGE_COUNT}), and say what was understood. Nothing is changed. With --save-responses
+the raw XML answers are kept (ShowRoles.xml, ShowUsers.xml), so the project's wire format
+(glance-api.md 4.4) can be checked against the real Glance; requests, which carry the password,
+are never saved.
+
+example:
+  export GLANCE_PARTNER_LOGIN=admin.example.glance.net
+  read -rs GLANCE_PARTNER_PW && export GLANCE_PARTNER_PW
+  bulk-provision check --save-responses glance-responses/
+
+{ENVIRONMENT_HELP}"""
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "check",
+        help="authenticate and read roles and users, changing nothing",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument(
+        "--save-responses",
+        type=Path,
+        metavar="DIR",
+        help="keep the raw XML responses in DIR (created if needed)",
+    )
+    add_connection_options(parser)
+    parser.set_defaults(handler=run_check)
+
+
+def run_check(args: argparse.Namespace) -> int:
+    with make_client(args, os.environ, pool_size=1) as client:
+        print(f"Endpoint: {client.base_url}")
+        try:
+            roles_xml = client.fetch_raw("ShowRoles", {})
+        except AuthError as exc:
+            raise AuthError(f"{exc}; {AUTH_HINT}") from exc
+        mode = "LoginKey (PartnerAuth)" if _uses_login_key(client) else "password"
+        print(f"Login: accepted ({mode})")
+        users_xml = client.fetch_raw("ShowUsers", {"PageCount": PAGE_COUNT})
+    roles = wire.parse_show_roles(roles_xml)
+    page = wire.parse_show_users(users_xml)
+    for line in [*_role_lines(roles), *_user_lines(page)]:
+        print(line)
+    if args.save_responses is not None:
+        saved = _save(args.save_responses, {"ShowRoles.xml": roles_xml, "ShowUsers.xml": users_xml})
+        print(f"Saved the raw responses: {', '.join(str(path) for path in saved)}")
+    return 0
+
+
+def _uses_login_key(client: GlanceClient) -> bool:
+    return client.credentials.uses_login_key
+
+
+def _role_lines(roles: list[RoleCount]) -> list[str]:
+    lines = [f"Roles with users: {len(roles)}"]
+    for role in roles:
+        lines.append(
+            f"  {role.name}: {role.active_users} active, {role.inactive_users} inactive, "
+            f"{role.users} in all"
+        )
+    return lines
+
+
+def _user_lines(page: UsersPage) -> list[str]:
+    more = "more pages exist" if page.next_page_start else "no more pages"
+    lines = [f"Users on the first page (up to {PAGE_COUNT}): {len(page.users)}; {more}"]
+    for user in page.users[:SHOWN_USERS]:
+        state = "suspended" if user.suspended else "active"
+        role = user.user_role or wire.NO_ROLE
+        lines.append(f"  {user.partner_user_id}  {user.user_address}  {role}  {state}")
+    if len(page.users) > SHOWN_USERS:
+        lines.append(f"  ... and {len(page.users) - SHOWN_USERS} more on this page")
+    return lines
+
+
+def _save(directory: Path, files: dict[str, bytes]) -> list[Path]:
+    """Write the raw bodies (answers only: they carry no secret) into ``directory``."""
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+        saved = []
+        for name, body in files.items():
+            path = directory / name
+            path.write_bytes(body)
+            saved.append(path)
+    except OSError as exc:
+        raise ConfigError(f"cannot save the responses in {directory}: {exc.strerror}") from exc
+    return saved
