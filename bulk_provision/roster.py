@@ -33,6 +33,7 @@ from bulk_provision.roster_excel import (
     choose_sheet,
     open_workbook,
     read_sheet_grid,
+    zero_padded_cells,
 )
 from bulk_provision.roster_headers import (
     CANONICAL_COLUMNS,
@@ -109,7 +110,8 @@ def read_roster(
         check_workbook_bytes(data, suffix)
         workbook = open_workbook(data, suffix)
         sheet_name = choose_sheet(workbook, sheet)
-        grid, raw_warnings = read_sheet_grid(workbook, sheet_name)
+        padded = zero_padded_cells(data, sheet_name) if suffix != ".xls" else {}
+        grid, raw_warnings = read_sheet_grid(workbook, sheet_name, padded)
     del data
     frame, headers, positions = _shape(grid, column_map)
     warnings = [

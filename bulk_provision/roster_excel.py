@@ -14,12 +14,17 @@ from __future__ import annotations
 
 import datetime as dt
 import io
+import re
 import zipfile
+from collections.abc import Mapping
 from decimal import Decimal
+from xml.etree import ElementTree
 
 import numpy as np
 import pandas as pd
 import python_calamine as calamine
+from defusedxml import DefusedXmlException
+from defusedxml import ElementTree as SafeElementTree
 
 from bulk_provision.errors import RosterError
 
@@ -37,6 +42,7 @@ _NOT_EXCEL = (
 )
 
 RawWarning = tuple[int, int, str]  # spreadsheet row, 0-based column position, message
+Padded = Mapping[tuple[int, int], int]  # (0-based row, 0-based column) -> digits shown
 
 
 def check_workbook_bytes(data: bytes, suffix: str) -> None:
@@ -112,9 +118,11 @@ def choose_sheet(workbook: calamine.CalamineWorkbook, sheet: str | None) -> str:
 
 
 def read_sheet_grid(
-    workbook: calamine.CalamineWorkbook, name: str
+    workbook: calamine.CalamineWorkbook, name: str, padded: Padded | None = None
 ) -> tuple[pd.DataFrame, list[RawWarning]]:
-    """The sheet as text cells (columns 0..n-1, index = spreadsheet row) and its warnings."""
+    """The sheet as text cells (columns 0..n-1, index = spreadsheet row) and its warnings.
+
+    ``padded`` (from :func:`zero_padded_cells`) gives the width of cells shown zero-padded."""
     try:
         rows = workbook.get_sheet_by_name(name).to_python(skip_empty_area=False)
     except (calamine.CalamineError, calamine.ZipError, calamine.XmlError, ValueError) as exc:
@@ -125,34 +133,39 @@ def read_sheet_grid(
     table[:] = rows  # one C-level copy; cells stay Python objects
     warnings: list[RawWarning] = []
     for position in range(table.shape[1]):
-        _to_text(table[:, position], position, warnings)
+        _to_text(table[:, position], position, warnings, padded or {})
     grid = pd.DataFrame(table, index=pd.RangeIndex(1, len(rows) + 1), dtype=object)
     warnings.sort()
     return grid, warnings
 
 
-def _to_text(column: np.ndarray, position: int, warnings: list[RawWarning]) -> None:
+def _to_text(column: np.ndarray, position: int, warnings: list[RawWarning], padded: Padded) -> None:
     """Turn the non-text cells of one column into text, in place, noting a warning for each."""
     if set(map(type, column)) <= {str}:  # the usual case: no Python loop per cell
         return
     for index in [i for i, value in enumerate(column) if type(value) is not str]:
-        text, message = cell_text(column[index])
+        text, message = cell_text(column[index], padded.get((index, position), 0))
         column[index] = text
         if message and index > 0:  # a number in the header row needs no warning
             warnings.append((index + 1, position, message))
 
 
-def cell_text(value: object) -> tuple[str, str]:
-    """The text for a non-string cell, and the warning to give about it ("" for none)."""
+def cell_text(value: object, width: int = 0) -> tuple[str, str]:
+    """The text for a non-string cell, and the warning to give about it ("" for none).
+
+    ``width`` > 0: the cell's number format pads with zeros ("00000"), so 123 reads "00123"."""
     if value is None:
         return "", ""
     if isinstance(value, bool):
         text = "TRUE" if value else "FALSE"
         return text, f"Excel stored this cell as TRUE/FALSE; it was read as the text {text}"
     if isinstance(value, int | float):
-        text = number_text(value)
+        text = shown = number_text(value)
+        if width and text.isdigit():
+            text = text.zfill(width)
+            shown = f"{shown} shown as {text}"
         return text, (
-            f"Excel stored this cell as a number ({text}); it was read as the text {text} — "
+            f"Excel stored this cell as a number ({shown}); it was read as the text {text} — "
             "format the column as Text in Excel to be sure"
         )
     if isinstance(value, dt.datetime):
@@ -178,3 +191,80 @@ def number_text(value: float) -> str:
     if value.is_integer():
         return str(int(value))
     return format(Decimal(repr(value)), "f")
+
+
+# --- Zero-padded number formats ("00000") -------------------------------------------------------
+# calamine gives values, not formats. When the workbook defines a zero-padded format, the sheet's
+# XML is streamed once to find the numeric cells using it; otherwise only styles.xml is parsed.
+
+_MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
+_PACKAGE_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
+_REF = re.compile(r"([A-Z]+)([0-9]+)")
+
+
+def zero_padded_cells(data: bytes, sheet: str) -> dict[tuple[int, int], int]:
+    """(row, column) -> width of each numeric cell of ``sheet`` formatted like ``00000``."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            widths = _padded_styles(archive)
+            part = _sheet_part(archive, sheet) if widths else None
+            return _padded_in_sheet(archive, part, widths) if part else {}
+    except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, DefusedXmlException):
+        return {}  # formats are a nicety: calamine has already read the values
+
+
+def _padded_styles(archive: zipfile.ZipFile) -> dict[str, int]:
+    """Cell style index (the ``s`` attribute) -> width, for zero-padded number formats."""
+    styles = SafeElementTree.fromstring(archive.read("xl/styles.xml"))
+    formats = {
+        element.get("numFmtId", ""): len(code)
+        for element in styles.iter(f"{_MAIN}numFmt")
+        if re.fullmatch(r"00+", code := element.get("formatCode", "").split(";")[0])
+    }
+    cell_xfs = styles.find(f"{_MAIN}cellXfs")
+    if not formats or cell_xfs is None:
+        return {}
+    return {
+        str(index): formats[xf.get("numFmtId", "")]
+        for index, xf in enumerate(cell_xfs.iter(f"{_MAIN}xf"))
+        if xf.get("numFmtId", "") in formats
+    }
+
+
+def _sheet_part(archive: zipfile.ZipFile, sheet: str) -> str | None:
+    workbook = SafeElementTree.fromstring(archive.read("xl/workbook.xml"))
+    rel_id = next(
+        (s.get(f"{_REL}id") for s in workbook.iter(f"{_MAIN}sheet") if s.get("name") == sheet),
+        None,
+    )
+    rels = SafeElementTree.fromstring(archive.read("xl/_rels/workbook.xml.rels"))
+    for rel in rels.iter(f"{_PACKAGE_REL}Relationship"):
+        if rel.get("Id") == rel_id:
+            target = rel.get("Target", "")
+            return target.lstrip("/") if target.startswith("/") else f"xl/{target}"
+    return None
+
+
+def _padded_in_sheet(
+    archive: zipfile.ZipFile, part: str, widths: dict[str, int]
+) -> dict[tuple[int, int], int]:
+    found: dict[tuple[int, int], int] = {}
+    with archive.open(part) as stream:
+        for _, element in SafeElementTree.iterparse(stream):
+            if element.tag == f"{_MAIN}c":
+                style = element.get("s")
+                if style in widths and element.get("t", "n") == "n":
+                    match = _REF.fullmatch(element.get("r", ""))
+                    if match:
+                        found[(int(match[2]) - 1, _column_index(match[1]))] = widths[style]
+            elif element.tag == f"{_MAIN}row":
+                element.clear()  # keeps memory flat on big sheets
+    return found
+
+
+def _column_index(letters: str) -> int:
+    index = 0
+    for letter in letters:
+        index = index * 26 + ord(letter) - 64
+    return index - 1

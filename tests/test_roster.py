@@ -329,3 +329,34 @@ def test_header_may_follow_blank_rows_and_keeps_sheet_row_numbers(tmp_path: Path
     frame = read_roster(path).frame
     assert frame.index.tolist() == [4]
     assert list(frame.columns) == ["PartnerUserID", "UserAddress"]
+
+
+def test_zero_padded_number_format_reads_as_excel_shows_it(tmp_path: Path) -> None:
+    path = tmp_path / "r.xlsx"
+    workbook = xlsxwriter.Workbook(str(path))
+    sheet = workbook.add_worksheet()
+    padded = workbook.add_format({"num_format": "00000"})
+    sheet.write_row(0, 0, ["UserAddress", "PartnerUserID", "AudioProvider"])
+    sheet.write_row(1, 0, ["a.demo.glance.net"])
+    sheet.write_number(1, 1, 123, padded)
+    sheet.write_number(1, 2, 1, workbook.add_format({"num_format": "0.00"}))
+    sheet.write_row(2, 0, ["b.demo.glance.net"])
+    sheet.write_number(2, 1, 123456, padded)  # wider than the format: shown in full
+    workbook.close()
+    roster = read_roster(path)
+    assert roster.frame["PartnerUserID"].tolist() == ["00123", "123456"]
+    assert roster.frame["AudioProvider"].tolist() == ["1", ""]
+    assert roster.warnings[0].message.startswith(
+        "Excel stored this cell as a number (123 shown as 00123); it was read as the text 00123"
+    )
+
+
+def test_zero_padded_format_written_by_openpyxl(tmp_path: Path) -> None:
+    path = tmp_path / "r.xlsx"
+    book = openpyxl.Workbook()
+    sheet = book.active
+    sheet.append(["PartnerUserID", "UserAddress"])
+    sheet.append([42, "a.demo.glance.net"])
+    sheet["A2"].number_format = "000000"
+    book.save(path)
+    assert read_roster(path).frame.loc[2, "PartnerUserID"] == "000042"
