@@ -1,0 +1,319 @@
+"""The results workbook (DESIGN.md section 6): Summary, Results and Problems sheets.
+
+Results are keyed by spreadsheet row number: ``results[row]`` is the RowResult for the roster row
+``row``. Users with no roster row (sync suspensions, ``row is None``) come in ``extra_results``
+and are listed after the roster's rows with an empty Row. :func:`split_results` turns the
+checkpoint's ``results().values()`` into that shape.
+
+The workbook is built in openpyxl write-only mode; the Results rows themselves are streamed
+straight into the sheet's XML at save time (see ``_rows_xml``: P5 needs it), and the file is
+saved atomically (temp file beside it, then rename). Every cell is a value: roster text is
+written as inline strings, so ``=1+2``, ``+33 6 12``, ``@SUM(A1)`` or ``#N/A`` read back exactly
+as typed, never as a formula or error, with no apostrophe added. Passwords show as ``***``.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+from xml.sax.saxutils import escape
+from zipfile import ZIP_DEFLATED, ZipFile
+
+import pandas as pd
+from openpyxl import Workbook
+from openpyxl.cell import WriteOnlyCell
+from openpyxl.styles import PatternFill
+from openpyxl.utils import get_column_letter
+from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+from bulk_provision.model import Outcome, RowResult
+from bulk_provision.report.common import (
+    BAD_FILL,
+    HEADER_FONT,
+    header_row,
+    text_cell,
+    width_for,
+)
+from bulk_provision.report.problems import roster_column_lookup, write_problems_sheet
+from bulk_provision.roster import Roster
+from bulk_provision.validation import MASK, SECRET_COLUMNS, Problem
+
+RESULT_COLUMNS = (
+    "Row", "Action", "Outcome", "Message", "dialIn", "hostCode", "guestCode", "Attempts",
+)
+BAD_OUTCOMES = frozenset({Outcome.FAILED, Outcome.INVALID})
+WIDTH_SAMPLE = 1000  # rows looked at to size a column
+# Characters XML 1.0 cannot hold (openpyxl refuses them); shown as U+FFFD instead.
+_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+_REPLACEMENT = "\ufffd"
+
+
+@dataclass
+class RunSummary:
+    """What the Summary sheet shows besides the counts, which come from the results."""
+
+    tool_version: str
+    roster_path: str
+    roster_sha256: str
+    mode: str
+    endpoint: str
+    started: datetime
+    finished: datetime
+    exit_code: int | None
+
+
+def split_results(results: Iterable[RowResult]) -> tuple[dict[int, RowResult], list[RowResult]]:
+    """Checkpoint results -> (by spreadsheet row, users without a roster row)."""
+    by_row: dict[int, RowResult] = {}
+    extra: list[RowResult] = []
+    for result in results:
+        if result.row is None:
+            extra.append(result)
+        else:
+            by_row[result.row] = result
+    return by_row, extra
+
+
+def write_results(
+    path: Path,
+    roster: Roster,
+    results: Mapping[int, RowResult],
+    problems: Sequence[Problem],
+    summary: RunSummary,
+    *,
+    extra_results: Sequence[RowResult] = (),
+) -> None:
+    """Write the results workbook to ``path`` atomically (an old file survives a failure)."""
+    frame = _displayed(roster.frame)
+    outcomes = _row_outcomes(frame.index, results, problems)
+    wb = Workbook(write_only=True)
+    _write_summary(wb, summary, list(outcomes.values()) + [r.outcome for r in extra_results])
+    messages = _problem_messages(problems)
+    tails = [_tail(row, results.get(row), outcomes[row], messages) for row in frame.index]
+    tails += [_tail(None, r, r.outcome, messages) for r in extra_results]
+    ws = _start_results_sheet(wb, roster, frame, tails)
+    bad_style = _style_id(ws, BAD_FILL)
+    row_lookup = {row: position for position, row in enumerate(frame.index, start=2)}
+    shown = [replace(p, value=_clean(p.value), message=_clean(p.message)) for p in problems]
+    write_problems_sheet(
+        wb, shown, link_sheet="Results", row_lookup=row_lookup,
+        column_lookup=roster_column_lookup(roster),
+    )
+    rows_xml = _rows_xml(_lines(frame, tails), len(frame.columns) + len(RESULT_COLUMNS), bad_style)
+    _save_with_rows(wb, ws, rows_xml, Path(path))
+
+
+def _displayed(frame: pd.DataFrame) -> pd.DataFrame:
+    """The roster as shown: passwords masked, characters XML cannot hold replaced."""
+    shown = frame.copy()
+    for column in shown.columns:
+        values = shown[column]
+        if column in SECRET_COLUMNS:
+            values = values.where(values == "", MASK)
+        elif values.str.contains(_ILLEGAL).any():
+            values = values.str.replace(_ILLEGAL, _REPLACEMENT, regex=True)
+        shown[column] = values
+    return shown
+
+
+def _row_outcomes(
+    rows: Iterable[int], results: Mapping[int, RowResult], problems: Sequence[Problem]
+) -> dict[int, Outcome]:
+    invalid = {p.row for p in problems}
+    outcomes = {}
+    for row in rows:
+        result = results.get(row)
+        if result is not None:
+            outcomes[row] = result.outcome
+        else:
+            outcomes[row] = Outcome.INVALID if row in invalid else Outcome.NOT_ATTEMPTED
+    return outcomes
+
+
+def _write_summary(wb: Workbook, summary: RunSummary, outcomes: Sequence[Outcome]) -> None:
+    ws = wb.create_sheet("Summary")
+    ws.column_dimensions["A"].width = 18
+    ws.column_dimensions["B"].width = float(max(40, len(summary.roster_path) + 2))
+    pairs: list[tuple[str, Any]] = [
+        ("Tool version", summary.tool_version),
+        ("Roster", summary.roster_path),
+        ("Roster SHA-256", summary.roster_sha256),
+        ("Mode", summary.mode),
+        ("Endpoint", summary.endpoint),
+        ("Started", _timestamp(summary.started)),
+        ("Finished", _timestamp(summary.finished)),
+    ]
+    pairs += [(outcome.value, outcomes.count(outcome)) for outcome in Outcome]
+    pairs += [("Total", len(outcomes)), ("Exit code", summary.exit_code)]
+    for label, value in pairs:
+        ws.append([text_cell(ws, label, font=HEADER_FONT), text_cell(ws, _clean(value))])
+
+
+def _timestamp(moment: datetime) -> str:
+    # Text, not an Excel date: Excel has no time zones, and the offset matters to a reader.
+    return moment.isoformat(sep=" ", timespec="seconds")
+
+
+def _start_results_sheet(
+    wb: Workbook, roster: Roster, frame: pd.DataFrame, tails: Sequence[list[Any]]
+) -> WriteOnlyWorksheet:
+    """The Results sheet's layout and header; its rows are streamed in at save time."""
+    ws = wb.create_sheet("Results")
+    headers: list[str] = [_clean(roster.headers.get(c, str(c))) for c in frame.columns]
+    headers += RESULT_COLUMNS
+    _size_columns(ws, headers, frame, tails)
+    ws.freeze_panes = "A2"
+    ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(tails) + 1}"
+    ws.append(header_row(ws, headers))
+    return ws
+
+
+def _style_id(ws: WriteOnlyWorksheet, fill: PatternFill) -> int:
+    """Register ``fill`` in the workbook's styles; its index is a cell's ``s`` attribute."""
+    cell = WriteOnlyCell(ws)
+    cell.fill = fill
+    return int(cell.style_id)
+
+
+def _lines(
+    frame: pd.DataFrame, tails: Sequence[list[Any]]
+) -> Iterator[tuple[list[str | None], list[Any]]]:
+    """(roster cells, result cells) per line; an empty cell is None (no cell written at all)."""
+    for values, tail in zip(frame.itertuples(index=False, name=None), tails, strict=False):
+        yield [v if v != "" else None for v in values], tail
+    blank: list[str | None] = [None] * len(frame.columns)
+    for tail in tails[len(frame) :]:
+        yield blank, tail
+
+
+def _problem_messages(problems: Sequence[Problem]) -> dict[int, str]:
+    grouped: dict[int, list[str]] = {}
+    for problem in problems:
+        grouped.setdefault(problem.row, []).append(problem.message)
+    return {row: "; ".join(texts) for row, texts in grouped.items()}
+
+
+def _tail(
+    row: int | None, result: RowResult | None, outcome: Outcome, messages: Mapping[int, str]
+) -> list[Any]:
+    """The Row ... Attempts cells of one line of the Results sheet."""
+    if result is None:
+        message = messages.get(row, "") if row is not None else ""
+        return [row, None, outcome.value, message or None, None, None, None, 0]
+    audio = result.audio
+    return [
+        row,
+        result.action.value,
+        outcome.value,
+        _clean(result.message) or None,
+        _clean(audio.dial_in) or None,
+        _clean(audio.host_code) or None,
+        _clean(audio.guest_code) or None,
+        result.attempts,
+    ]
+
+
+def _clean(value: Any) -> Any:
+    if isinstance(value, str) and _ILLEGAL.search(value):
+        return _ILLEGAL.sub(_REPLACEMENT, value)
+    return value
+
+
+def _size_columns(
+    ws: WriteOnlyWorksheet, headers: Sequence[str], frame: pd.DataFrame, tails: Sequence[list[Any]]
+) -> None:
+    sample = frame.head(WIDTH_SAMPLE)
+    tail_sample = tails[:WIDTH_SAMPLE]
+    roster_width = len(frame.columns)
+    for index, header in enumerate(headers):
+        if index < roster_width:
+            values: list[Any] = sample.iloc[:, index].tolist()
+        else:
+            values = [t[index - roster_width] for t in tail_sample]
+        width = width_for([header, *(v for v in values if v is not None)])
+        ws.column_dimensions[get_column_letter(index + 1)].width = width
+
+
+# Streaming the Results rows. openpyxl spends ~7 us per cell (a Cell object, type inference, an
+# lxml element); at 1.8 million cells that alone misses P5. The rows are plain strings and ints,
+# so they are written straight into the sheet's XML, as the inline-string cells openpyxl itself
+# writes in write-only mode: always text, so a roster cell such as "=1+2" stays text.
+
+_MAX_CELL = 32767  # Excel's limit on the characters in one cell
+_CHUNK = 1 << 20
+
+
+def _rows_xml(lines: Iterable[tuple[list[str | None], list[Any]]], width: int,
+              bad_style: int) -> Iterator[str]:
+    letters = [get_column_letter(i) for i in range(1, width + 1)]
+    for number, (values, tail) in enumerate(lines, start=2):
+        bad = tail[2] in BAD_OUTCOMES
+        style = f' s="{bad_style}"' if bad else ""
+        parts = [f'<row r="{number}">']
+        for letter, value in zip(letters, [*values, *tail], strict=True):
+            if value is None:
+                if bad:
+                    parts.append(f'<c r="{letter}{number}"{style}/>')
+            elif type(value) is int:
+                parts.append(f'<c r="{letter}{number}"{style}><v>{value}</v></c>')
+            else:
+                parts.append(f'<c r="{letter}{number}"{style} t="inlineStr"><is>'
+                             f"{_text_xml(value)}</is></c>")
+        parts.append("</row>")
+        yield "".join(parts)
+
+
+def _text_xml(value: str) -> str:
+    if len(value) > _MAX_CELL:
+        value = value[:_MAX_CELL]
+    space = ' xml:space="preserve"' if value != value.strip() else ""
+    return f"<t{space}>{escape(value)}</t>"
+
+
+def _save_with_rows(wb: Workbook, ws: WriteOnlyWorksheet, rows: Iterable[str], path: Path) -> None:
+    """Save ``wb`` with ``rows`` appended to ``ws``'s sheetData, atomically (temp, rename)."""
+    skeleton = _temp_beside(path)
+    final = _temp_beside(path)
+    try:
+        wb.save(skeleton)
+        part = ws.path.lstrip("/")
+        with ZipFile(skeleton) as src, ZipFile(final, "w", ZIP_DEFLATED) as dst:
+            for info in src.infolist():
+                if info.filename == part:
+                    _splice_rows(src.read(info).decode(), rows, dst, part)
+                else:
+                    dst.writestr(info, src.read(info))
+        os.replace(final, path)
+    except BaseException:
+        final.unlink(missing_ok=True)
+        raise
+    finally:
+        skeleton.unlink(missing_ok=True)
+
+
+def _splice_rows(sheet_xml: str, rows: Iterable[str], dst: ZipFile, part: str) -> None:
+    head, tail = sheet_xml.split("</sheetData>", 1)
+    with dst.open(part, "w") as out:
+        out.write(head.encode())
+        buffer: list[str] = []
+        size = 0
+        for row in rows:
+            buffer.append(row)
+            size += len(row)
+            if size > _CHUNK:
+                out.write("".join(buffer).encode())
+                buffer, size = [], 0
+        out.write("".join(buffer).encode())
+        out.write(("</sheetData>" + tail).encode())
+
+
+def _temp_beside(path: Path) -> Path:
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    os.close(fd)
+    return Path(name)
