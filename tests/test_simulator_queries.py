@@ -57,6 +57,12 @@ def _puids(root: ElementTree.Element) -> list[str]:
         ({"UserRole": "Agent", "UserAddress": "*.west.demo.glance.net"}, ["Ops034"]),
         ({"PartnerUserID": "Sales*", "UserRole": "-none-"}, []),
         ({"PartnerUserID": "Ops*", "UserRole": "-NONE-"}, ["Ops134"]),
+        ({"PartnerUserID": "Sales002", "UserRole": "Agent"}, []),
+        ({"PartnerUserID": "Sales002", "UserRole": "supervisor"}, ["Sales002"]),
+        ({"PartnerUserID": "nobody"}, []),
+        ({"UserAddress": "nobody.demo.glance.net"}, []),
+        ({"UserAddress": "ED.east.demo.glance.net", "PartnerUserID": "Ops*"}, ["Ops134"]),
+        ({"UserAddress": "ED.east.demo.glance.net", "PartnerUserID": "Sales*"}, []),
     ],
 )
 def test_show_users_criteria(

@@ -6,6 +6,7 @@ import json
 import os
 import tempfile
 import threading
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -37,7 +38,7 @@ def write_atomically(path: Path, data: dict[str, Any]) -> None:
     fd, temp = tempfile.mkstemp(prefix=path.name + ".", suffix=".tmp", dir=path.parent)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, ensure_ascii=False)
+            handle.write(json.dumps(data, ensure_ascii=False))  # C encoder: much faster
         os.replace(temp, path)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -65,11 +66,13 @@ class StateSaver:
             if self._closing.is_set():
                 break
             self._dirty.clear()
+            started = time.monotonic()
             try:
                 self.save()
             except OSError:
                 self._dirty.set()  # retried next round, and by close(), which reports it
-            self._closing.wait(SAVE_INTERVAL)
+            # A big state takes a while to write: keep the saver's share of the CPU small.
+            self._closing.wait(max(SAVE_INTERVAL, 4 * (time.monotonic() - started)))
 
     def save(self) -> None:
         write_atomically(self.path, self._snapshot())

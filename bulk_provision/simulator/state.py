@@ -5,7 +5,7 @@ from __future__ import annotations
 import dataclasses
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from typing import Any
 
 from bulk_provision.simulator.models import ApiError, SimUser
@@ -93,13 +93,25 @@ class SimState:
         tests = [_criterion(name, value) for name, value in criteria.items()]
         page: list[SimUser] = []
         with self._lock:
-            for user in self._users.values():
+            for user in self._candidates(criteria):
                 if user.seq < start_seq or not all(test(user) for test in tests):
                     continue
                 if len(page) == count:
                     return page, user.seq
                 page.append(user)
         return page, None
+
+    def _candidates(self, criteria: dict[str, str]) -> Iterable[SimUser]:
+        """Users that may match, in creation order: an index lookup for an exact key."""
+        puid = criteria.get("PartnerUserID")
+        if puid is not None and _is_exact(puid):
+            found = self._users.get(puid)
+            return [found] if found else []
+        address = criteria.get("UserAddress")
+        if address is not None and _is_exact(address):
+            key = self._by_address.get(address.lower())
+            return [self._users[key]] if key is not None else []
+        return self._users.values()
 
     def role_counts(self, list_empty: bool) -> list[tuple[str, int, int]]:
         """(role, active, inactive) per provisioned role with users (all if ``list_empty``),
@@ -134,7 +146,7 @@ class SimState:
         return {
             "version": 1,
             "next_seq": next_seq,
-            "users": [dataclasses.asdict(user) for user in users],
+            "users": [{name: getattr(user, name) for name in _FIELDS} for user in users],
             "created_counts": created,
         }
 
@@ -146,6 +158,10 @@ class SimState:
             self._by_address = {u.user_address.lower(): u.partner_user_id for u in users}
             self._created = Counter({str(k): int(v) for k, v in data["created_counts"].items()})
             self._next_seq = max([int(data["next_seq"])] + [u.seq + 1 for u in users])
+
+
+def _is_exact(value: str) -> bool:
+    return "*" not in (value[:1], value[-1:]) and value.strip().lower() != NO_ROLE
 
 
 def _criterion(name: str, value: str) -> Callable[[SimUser], bool]:
