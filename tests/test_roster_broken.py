@@ -165,6 +165,15 @@ def test_password_protected_workbook(tmp_path: Path) -> None:
     )
 
 
+def test_old_excel_file_named_xlsx(tmp_path: Path) -> None:
+    # An OLE container (the .xls format) without an EncryptedPackage stream.
+    path = tmp_path / "r.xlsx"
+    path.write_bytes(b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + bytes(1024))
+    assert "is an old Excel (.xls) workbook: rename it" in refused(path)
+    renamed = path.rename(tmp_path / "r.xls")
+    assert "not a valid Excel workbook" in refused(renamed)
+
+
 def test_csv_of_binary_garbage(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_bytes(random.Random(2).randbytes(8000))
