@@ -102,10 +102,9 @@ def _take_lock(path: Path) -> IO[bytes]:
 
 def _connect(uri: str, path: Path) -> sqlite3.Connection:
     try:
-        conn = sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
+        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
     except sqlite3.Error as exc:
         raise CheckpointError(f"cannot open checkpoint {path}: {exc}") from exc
-    return conn
 
 
 # Resume reads up to every row back: plain dict look-ups and the bare JSON scanner keep a
@@ -117,28 +116,15 @@ _scan_json = json.JSONDecoder().raw_decode
 
 def _action_from(row: tuple[Any, ...]) -> Action:
     key, number, kind, fields, send_password, changes = row
-    return Action(
-        key=key,
-        row=number,
-        kind=_KINDS[kind],
-        fields=_scan_json(fields)[0],
-        send_password=bool(send_password),
-        changes={k: (v[0], v[1]) for k, v in _scan_json(changes)[0].items()}
-        if changes != "{}" else {},
-    )
+    changed = _scan_json(changes)[0] if changes != "{}" else {}
+    return Action(key, number, _KINDS[kind], _scan_json(fields)[0], bool(send_password),
+                  {k: (v[0], v[1]) for k, v in changed.items()})
 
 
 def _result_from(row: tuple[Any, ...]) -> RowResult:
     key, number, kind, outcome, message, dial_in, host_code, guest_code, attempts = row
-    return RowResult(
-        key=key,
-        row=number,
-        action=_KINDS[kind],
-        outcome=_OUTCOMES[outcome],
-        message=message,
-        audio=AudioCodes(dial_in, host_code, guest_code),
-        attempts=attempts,
-    )
+    audio = AudioCodes(dial_in, host_code, guest_code)
+    return RowResult(key, number, _KINDS[kind], _OUTCOMES[outcome], message, audio, attempts)
 
 
 class Checkpoint:
@@ -213,16 +199,9 @@ class Checkpoint:
             "INSERT OR IGNORE INTO meta VALUES ('created', ?), ('schema_version', ?)",
             (stamp, SCHEMA_VERSION),
         )
-        self._conn.executemany(
-            "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-            [
-                ("roster_sha256", roster_sha256),
-                ("roster_path", roster_path),
-                ("mode", mode),
-                ("tool_version", __version__),
-                ("updated", stamp),
-            ],
-        )
+        values = {"roster_sha256": roster_sha256, "roster_path": roster_path, "mode": mode,
+                  "tool_version": __version__, "updated": stamp}
+        self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
     def _check_same_run(self, stored: Mapping[str, str], *, roster_sha256: str, mode: str) -> None:
         old_sha = stored.get("roster_sha256", "")
@@ -314,10 +293,8 @@ class Checkpoint:
         hashes = row_hashes or {}
         stamp = now()
         records = [
-            (
-                a.key, a.row, hashes.get(a.key, ""), a.kind.value, json.dumps(a.fields),
-                int(a.send_password), json.dumps(a.changes), "pending", stamp,
-            )
+            (a.key, a.row, hashes.get(a.key, ""), a.kind.value, json.dumps(a.fields),
+             int(a.send_password), json.dumps(a.changes), "pending", stamp)
             for a in actions
         ]
         with self._database_errors(), self._transaction() as conn:
@@ -374,10 +351,8 @@ class Checkpoint:
         self._update_known(
             "UPDATE rows SET state=?, outcome=?, message=?, dial_in=?, host_code=?,"
             " guest_code=?, attempts=MAX(attempts, ?), finished_at=? WHERE key=?",
-            (
-                state, result.outcome.value, result.message, audio.dial_in, audio.host_code,
-                audio.guest_code, result.attempts, now(), result.key,
-            ),
+            (state, result.outcome.value, result.message, audio.dial_in, audio.host_code,
+             audio.guest_code, result.attempts, now(), result.key),
             result.key,
         )
 
