@@ -35,6 +35,8 @@ def test_fail_rate_answers_5xx_and_commits_nothing(
     response = papi_for(sim).call("NewUser", **NEW)
     assert response.status_code == status
     assert response.headers["Content-Type"].startswith("text/html")
+    assert response.reason == {503: "Service Unavailable", 500: "Internal Server Error"}[status]
+    assert str(status) in response.text
     assert sim.users() == {}
     assert sim.request_log == [
         RequestRecord(sim.request_log[0].time, "NewUser", "agent001", False, f"HTTP{status}")

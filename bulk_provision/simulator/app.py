@@ -5,14 +5,13 @@ from __future__ import annotations
 import threading
 import time
 from dataclasses import dataclass, field
+from http import HTTPStatus
 
 from bulk_provision.simulator import responses
 from bulk_provision.simulator.faults import FaultInjector
 from bulk_provision.simulator.handlers import Operations
 from bulk_provision.simulator.models import RequestRecord
 from bulk_provision.simulator.rules import Params, given
-
-_REASONS = {200: "OK", 302: "Found", 404: "Not Found", 429: "Too Many Requests"}
 
 
 @dataclass
@@ -28,7 +27,7 @@ class HttpAnswer:
 
     @property
     def reason(self) -> str:
-        return _REASONS.get(self.status, "Service Unavailable" if self.status == 503 else "Error")
+        return HTTPStatus(self.status).phrase
 
 
 class SimulatorApp:
@@ -63,7 +62,7 @@ class SimulatorApp:
             status = plan.refuse_status
             self._record(operation, puid, False, f"HTTP{status}")
             headers = [("Retry-After", "1")] if status == 429 else []
-            body = responses.fault_page(status, HttpAnswer(status, b"").reason)
+            body = responses.fault_page(status, HTTPStatus(status).phrase)
             return HttpAnswer(status, body, "text/html; charset=utf-8", headers)
         if plan.delay > 0:
             self.stopping.wait(plan.delay)  # never under a lock; stop() cuts it short
