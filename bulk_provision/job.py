@@ -27,6 +27,7 @@ from bulk_provision.provision import (
     Progress,
     Provisioner,
     StopReason,
+    call_with_retries,
 )
 from bulk_provision.report.results import RunSummary, write_results
 from bulk_provision.roster import Roster, read_roster
@@ -87,9 +88,12 @@ class JobResult:
     rows: list[RowResult] = field(default_factory=list)
 
 
-def server_roles(api: GlanceApi, configured: Sequence[str] | None) -> list[str]:
+def server_roles(
+    api: GlanceApi, configured: Sequence[str] | None, options: EngineOptions
+) -> list[str]:
     """Roles Glance lists (ShowRoles omits roles nobody has) plus the ones configured."""
-    names = [r.name for r in api.show_roles() if r.name != "-none-"]
+    listed = call_with_retries(api.show_roles, options, what="ShowRoles")
+    names = [r.name for r in listed if r.name != "-none-"]
     return sorted({*names, *(configured or ())}, key=str.lower)
 
 
@@ -99,7 +103,7 @@ def load_and_validate(
     roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
     roles = spec.roles
     if spec.check_roles and api is not None:
-        roles = server_roles(api, spec.roles)
+        roles = server_roles(api, spec.roles, spec.engine)
     return roster, validate_roster(roster, roles=roles)
 
 
@@ -113,7 +117,10 @@ def build_plan(
     if spec.mode == "create":
         return plan_create(frame, rows, audio_provider=spec.audio_provider)
     assert api is not None
-    snapshot = {u.partner_user_id: u for u in api.show_users(page_count=1000)}
+    users = call_with_retries(
+        lambda: list(api.show_users(page_count=1000)), spec.engine, what="ShowUsers (snapshot)"
+    )
+    snapshot = {u.partner_user_id: u for u in users}
     actions = plan_upsert(
         frame,
         rows,

@@ -18,19 +18,23 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from bulk_provision.calllog import CallEvent, CallLog
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
     AuthError,
     GlanceError,
+    Interrupted,
     PermanentApiError,
+    RunStopped,
     TransientApiError,
 )
 from bulk_provision.glance.models import GlanceUser, RoleCount
 from bulk_provision.model import Action, ActionKind, AudioCodes, Outcome, RowResult
 from bulk_provision.ratelimit import RateLimiter
+
+T = TypeVar("T")
 
 
 class GlanceApi(Protocol):
@@ -405,3 +409,32 @@ def _success(action: Action, audio: AudioCodes, attempts: int) -> RowResult:
     return RowResult(
         action.key, action.row, action.kind, SUCCESS[action.kind], message, audio, attempts
     )
+
+
+def call_with_retries(
+    call: Callable[[], T],
+    options: EngineOptions,
+    *,
+    what: str,
+    stop: threading.Event | None = None,
+    rng: random.Random | None = None,
+) -> T:
+    """A read-only call (ShowUsers snapshot, ShowRoles) retried like any other request.
+
+    Gives up with RunStopped (exit 4, nothing changed) when it keeps failing.
+    """
+    rng = rng or random.Random()
+    stop = stop or threading.Event()
+    for attempt in range(options.max_retries + 1):
+        try:
+            return call()
+        except TransientApiError as exc:
+            if attempt == options.max_retries:
+                raise RunStopped(
+                    f"{what} kept failing ({exc}); nothing was changed; re-run later"
+                ) from exc
+            delay = min(options.backoff_max, options.backoff_base * 2**attempt)
+            delay = max(delay * rng.uniform(0.5, 1.0), exc.retry_after or 0.0)
+            if stop.wait(delay):
+                raise Interrupted("interrupted; nothing was changed") from exc
+    raise AssertionError("unreachable")

@@ -184,7 +184,8 @@ def test_server_errors_are_transient(make_simulator: Factory, status: int) -> No
     with connect(sim) as c:
         with pytest.raises(TransientApiError) as info:
             c.new_user({"PartnerUserID": "E1", "UserAddress": "e1.demo.glance.net"})
-    assert info.value.status == status and info.value.maybe_committed
+    # 503 says "not handled"; a 500 may have been carried out before the application failed
+    assert info.value.status == status and info.value.maybe_committed == (status == 500)
     assert sim.users() == {}
 
 

@@ -118,7 +118,7 @@ def test_results_rows_in_roster_order_then_extra(book: Path) -> None:
          6, "create", "created", "created; no audio account was returned", None, None, None, 1],
         ["E6", "fay.acme", None, *FORMULAS[3:],
          7, "create", "exists", "already in Glance", None, None, None, 1],
-        [None] * 6 + [None, "suspend", "suspended", "not in roster", None, None, None, 1],
+        ["gone"] + [None] * 6 + ["suspend", "suspended", "not in roster", None, None, None, 1],
     ]
 
 

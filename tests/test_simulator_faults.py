@@ -39,7 +39,8 @@ def test_fail_rate_answers_5xx_and_commits_nothing(
     assert str(status) in response.text
     assert sim.users() == {}
     assert sim.request_log == [
-        RequestRecord(sim.request_log[0].time, "NewUser", "agent001", False, f"HTTP{status}")
+        RequestRecord(sim.request_log[0].time, "NewUser", "agent001", False, f"HTTP{status}",
+                      ("partneruserid", "useraddress"))
     ]
 
 

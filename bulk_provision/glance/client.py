@@ -10,8 +10,9 @@ Error mapping (errors.py):
 
 - ``ERROR`` document -> ``AuthError`` (code AUTH) or ``PermanentApiError(code, message)``.
 - HTTP 429 -> ``TransientApiError(status=429, retry_after=...)``, not committed.
-- HTTP 5xx -> ``TransientApiError(status, maybe_committed=True)``: a 503 from a proxy was surely
-  not carried out, but a 500 from the application may have been, and a NewUser must never be
+- HTTP 503 -> ``TransientApiError(503)``, not committed: the server says it did not handle it.
+- Other HTTP 5xx -> ``TransientApiError(status, maybe_committed=True)``: a 500 from the
+  application or a 502/504 from a gateway may have been carried out, and a NewUser must never be
   blindly repeated; the caller checks with ShowUsers first.
 - Other HTTP 4xx without an ERROR document -> ``TransientApiError(status)``, not committed.
 - Any 3xx (redirects are never followed): to ``http://`` -> ``InsecureEndpointError``; elsewhere

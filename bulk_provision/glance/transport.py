@@ -94,11 +94,13 @@ def status_error(
             retry_after=retry_after,
         )
     if code >= 500:
+        # 503 says the request was not handled (RFC 9110 15.6.4); any other 5xx (500 from the
+        # application, 502/504 from a gateway that had forwarded it) may have been carried out.
         return TransientApiError(
             f"{operation}: HTTP {code} from {host}",
             status=code,
             retry_after=retry_after,
-            maybe_committed=True,
+            maybe_committed=code != 503,
         )
     return None
 

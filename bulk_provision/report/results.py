@@ -105,7 +105,8 @@ def write_results(
         wb, shown, link_sheet="Results", row_lookup=row_lookup,
         column_lookup=roster_column_lookup(roster),
     )
-    rows_xml = _rows_xml(_lines(frame, tails), len(frame.columns) + len(RESULT_COLUMNS), bad_style)
+    lines = _lines(frame, tails, [r.key for r in extra_results])
+    rows_xml = _rows_xml(lines, len(frame.columns) + len(RESULT_COLUMNS), bad_style)
     _save_with_rows(wb, ws, rows_xml, Path(path))
 
 
@@ -182,14 +183,21 @@ def _style_id(ws: WriteOnlyWorksheet, fill: PatternFill) -> int:
 
 
 def _lines(
-    frame: pd.DataFrame, tails: Sequence[list[Any]]
+    frame: pd.DataFrame, tails: Sequence[list[Any]], extra_keys: Sequence[str]
 ) -> Iterator[tuple[list[str | None], list[Any]]]:
-    """(roster cells, result cells) per line; an empty cell is None (no cell written at all)."""
+    """(roster cells, result cells) per line; an empty cell is None (no cell written at all).
+
+    Users with no roster row (sync suspensions) show their PartnerUserID in its column.
+    """
     for values, tail in zip(frame.itertuples(index=False, name=None), tails, strict=False):
         yield [v if v != "" else None for v in values], tail
-    blank: list[str | None] = [None] * len(frame.columns)
-    for tail in tails[len(frame) :]:
-        yield blank, tail
+    columns = list(frame.columns)
+    key_at = columns.index("PartnerUserID") if "PartnerUserID" in columns else None
+    for key, tail in zip(extra_keys, tails[len(frame) :], strict=True):
+        cells: list[str | None] = [None] * len(columns)
+        if key_at is not None:
+            cells[key_at] = _clean(key)
+        yield cells, tail
 
 
 def _problem_messages(problems: Sequence[Problem]) -> dict[int, str]:

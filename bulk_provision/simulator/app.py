@@ -13,6 +13,9 @@ from bulk_provision.simulator.handlers import Operations
 from bulk_provision.simulator.models import RequestRecord
 from bulk_provision.simulator.rules import Params, given
 
+# Parameter names left out of RequestRecord.fields: credentials say nothing about the request.
+AUTH_PARAMS = frozenset({"partnerlogin", "partnerpw", "partnerauth", "partnerid"})
+
 
 @dataclass
 class HttpAnswer:
@@ -46,8 +49,11 @@ class SimulatorApp:
         with self._log_lock:
             return list(self._log)
 
-    def _record(self, operation: str, puid: str, committed: bool, result: str) -> None:
-        record = RequestRecord(time.time(), operation, puid, committed, result)
+    def _record(
+        self, operation: str, puid: str, committed: bool, result: str, params: Params
+    ) -> None:
+        names = tuple(sorted(k for k in params if k.lower() not in AUTH_PARAMS))
+        record = RequestRecord(time.time(), operation, puid, committed, result, names)
         with self._log_lock:
             self._log.append(record)
 
@@ -55,19 +61,20 @@ class SimulatorApp:
         """Answer one request for ``operation`` (None: an unknown path)."""
         puid = given(params, "PartnerUserID") or ""
         if operation is None:
-            self._record("", puid, False, "HTTP404")
+            self._record("", puid, False, "HTTP404", params)
             return HttpAnswer(404, b"Not Found\n", content_type="text/plain; charset=utf-8")
         plan = self.faults.plan()
         if plan.refuse_status is not None:
             status = plan.refuse_status
-            self._record(operation, puid, False, f"HTTP{status}")
+            self._record(operation, puid, False, f"HTTP{status}", params)
             headers = [("Retry-After", "1")] if status == 429 else []
             body = responses.fault_page(status, HTTPStatus(status).phrase)
             return HttpAnswer(status, body, "text/html; charset=utf-8", headers)
         if plan.delay > 0:
             self.stopping.wait(plan.delay)  # never under a lock; stop() cuts it short
         reply = self.operations.run(operation, params)
-        self._record(operation, puid, reply.committed, "DROPPED" if plan.drop else reply.result)
+        result = "DROPPED" if plan.drop else reply.result
+        self._record(operation, puid, reply.committed, result, params)
         status, headers = 200, []
         if reply.location is not None:
             status, headers = 302, [("Location", reply.location)]

@@ -28,6 +28,8 @@ class RequestRecord:
     ``committed`` is True only when the request changed the state; ``result`` is ``"OK"``, an
     error code (``"AUTH"``, ``"MISSING"``...), ``"HTTP503"``/``"HTTP500"``/``"HTTP429"``/
     ``"HTTP404"``, or ``"DROPPED"`` (committed or not, then closed without an answer).
+    ``fields`` are the names of the parameters received (never their values), credentials
+    left out: what tests read to prove an UpdateUser carried only the changed fields.
     """
 
     time: float
@@ -35,6 +37,7 @@ class RequestRecord:
     partner_user_id: str
     committed: bool
     result: str
+    fields: tuple[str, ...] = ()
 
 
 class ApiError(Exception):

@@ -1,0 +1,64 @@
+"""``bulk-provision plan``: read-only; what ``run`` would do, as a workbook."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from collections import Counter
+from pathlib import Path
+
+from bulk_provision.cli.connection import add_connection_options, make_client
+from bulk_provision.cli.run import add_job_options, spec_from_args
+from bulk_provision.config import load_settings
+from bulk_provision.job import build_plan, load_and_validate
+from bulk_provision.report.plan_report import SHOWN, write_plan
+
+DESCRIPTION = """\
+Show what `bulk-provision run` would do with ROSTER, without changing anything in Glance:
+each row's action (create / update with the changed fields / suspend / reinstate / delete /
+no change) and, with --mode sync, the users that would be suspended. Reads ShowUsers.
+
+example:
+  bulk-provision plan staff.xlsx --mode sync --out tonight.plan.xlsx
+"""
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "plan",
+        help="show what run would do (read-only)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_job_options(p)
+    p.add_argument("--out", type=Path, help="plan workbook (default ROSTER-STEM.plan.xlsx)")
+    add_connection_options(p)
+    p.set_defaults(handler=handle)
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    env = settings.environment(os.environ)
+    endpoint = env.get("GLANCE_BASE_URL", "https://www.glance.net")
+    out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
+    args.out = None
+    spec = spec_from_args(args, settings, endpoint)
+    if env.get("GLANCE_PARTNER_LOGIN"):
+        spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
+    with make_client(args, env, pool_size=1) as client:
+        roster, validation = load_and_validate(spec, client)
+        invalid = len(validation.invalid_rows)
+        if invalid and not spec.skip_invalid:
+            print(f"{invalid} of {validation.rows} rows are invalid; fix them first "
+                  "(bulk-provision validate shows why) or use --skip-invalid")
+            return 3
+        actions = build_plan(spec, roster, validation, client)
+    write_plan(out, actions, mode=spec.mode, endpoint=endpoint)
+    counts = Counter(SHOWN[a.kind] for a in actions)
+    for name in SHOWN.values():
+        if counts.get(name):
+            print(f"  {name:<10} {counts[name]:>7}")
+    if invalid:
+        print(f"  invalid    {invalid:>7}  (skipped)")
+    print(f"plan: {out}")
+    return 0

@@ -1,0 +1,212 @@
+"""``bulk-provision run``: the whole pipeline, resumable."""
+
+from __future__ import annotations
+
+import argparse
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from types import FrameType
+
+from bulk_provision.cli.connection import add_connection_options, make_client
+from bulk_provision.cli.progress import make_progress
+from bulk_provision.config import Settings, load_settings, pick
+from bulk_provision.errors import UsageError
+from bulk_provision.job import MODES, JobResult, JobSpec, run_job
+from bulk_provision.model import Outcome
+from bulk_provision.provision import EngineOptions, GlanceApi
+from bulk_provision.roster import load_column_map
+
+DESCRIPTION = """\
+Provision every row of ROSTER into Glance, then write a results workbook.
+
+Credentials come from the environment (GLANCE_PARTNER_LOGIN, GLANCE_PARTNER_PW or
+GLANCE_API_KEY + GLANCE_PARTNER_ID), the config file, or a prompt on a terminal; never
+from an argument. Running the same command again resumes where it stopped.
+
+example:
+  export GLANCE_PARTNER_LOGIN=admin.example.glance.net
+  bulk-provision run staff.xlsx --workers 16 --rate 20
+"""
+
+STOP_ADVICE = {
+    4: "stopped early; nothing is lost: fix the cause and re-run the same command to resume",
+    130: "interrupted; re-run the same command to resume",
+}
+
+
+def add_parser(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "run",
+        help="provision the roster (resumable)",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_run_options(p)
+    add_connection_options(p)
+    p.set_defaults(handler=handle)
+
+
+def add_job_options(p: argparse.ArgumentParser) -> None:
+    """Options shared by ``run`` and ``plan``."""
+    p.add_argument("roster", type=Path, metavar="ROSTER", help="CSV or Excel roster")
+    p.add_argument("--mode", choices=MODES, help="create (default), upsert or sync")
+    p.add_argument("--sheet", help="worksheet to read (default: the first visible one)")
+    p.add_argument("--columns", type=Path, help="TOML file mapping your headers to Glance names")
+    p.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
+    p.add_argument("--roles", help="comma-separated roles that exist in Glance")
+    p.add_argument("--check-roles", action="store_true", default=None,
+                   help="also accept the roles ShowRoles lists, and refuse unknown ones")
+    p.add_argument("--skip-invalid", action="store_true", default=None,
+                   help="go ahead with the valid rows and report the invalid ones")
+    p.add_argument("--audio-provider", choices=("1", "666"),
+                   help="AudioProvider for new users whose row leaves it empty")
+    p.add_argument("--set-passwords", action="store_true", default=None,
+                   help="upsert/sync: also send the roster's passwords to existing users")
+    p.add_argument("--protect", action="append", metavar="PATTERN",
+                   help="sync: never suspend users matching this (* wildcards; repeatable)")
+    p.add_argument("--max-suspend", metavar="N|P%",
+                   help="sync: refuse to suspend more than this (default 10%%)")
+
+
+def add_run_options(p: argparse.ArgumentParser) -> None:
+    add_job_options(p)
+    p.add_argument("--out", type=Path, help="results workbook (default ROSTER-STEM.results.xlsx)")
+    p.add_argument("--workers", type=int, help="concurrent requests (default 8)")
+    p.add_argument("--rate", type=float,
+                   help="requests/s across all workers (default 10; 0 = no cap)")
+    p.add_argument("--max-retries", type=int, help="retries per row for temporary failures (5)")
+    p.add_argument("--checkpoint", type=Path,
+                   help="journal file (default ROSTER.checkpoint.sqlite)")
+    p.add_argument("--fresh", action="store_true",
+                   help="ignore an earlier checkpoint and start over")
+    p.add_argument("--retry-failed", action="store_true", help="retry rows that failed before")
+    p.add_argument("--log-file", type=Path, help="write one JSON line per API call")
+    p.add_argument("--quiet", action="store_true", help="print only the final summary")
+    p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                   help="progress bar (default: when stderr is a terminal)")
+
+
+def engine_options(args: argparse.Namespace, settings: Settings) -> EngineOptions:
+    workers = int(pick(getattr(args, "workers", None), settings, "workers", 8))
+    rate = float(pick(getattr(args, "rate", None), settings, "rate", 10.0))
+    if workers < 1 or workers > 64:
+        raise UsageError("--workers must be between 1 and 64")
+    if rate < 0:
+        raise UsageError("--rate must be 0 (no cap) or more")
+    return EngineOptions(
+        workers=workers,
+        rate=rate,
+        max_retries=int(pick(getattr(args, "max_retries", None), settings, "max_retries", 5)),
+        backoff_base=float(settings.get("backoff_base", 0.5)),
+        backoff_max=float(settings.get("backoff_max", 30.0)),
+        max_consecutive_failures=int(settings.get("max_consecutive_failures", 25)),
+        pause_seconds=float(settings.get("pause_seconds", 30.0)),
+    )
+
+
+def spec_from_args(args: argparse.Namespace, settings: Settings, endpoint: str) -> JobSpec:
+    columns = pick(args.columns, settings, "columns", None)
+    log_file = pick(getattr(args, "log_file", None), settings, "log_file", None)
+    return JobSpec(
+        roster_path=args.roster,
+        endpoint=endpoint,
+        sheet=pick(args.sheet, settings, "sheet", None),
+        column_map=load_column_map(columns) if columns else None,
+        out=getattr(args, "out", None),
+        checkpoint=getattr(args, "checkpoint", None),
+        mode=pick(args.mode, settings, "mode", "create"),
+        fresh=bool(getattr(args, "fresh", False)),
+        skip_invalid=bool(pick(args.skip_invalid, settings, "skip_invalid", False)),
+        retry_failed=bool(getattr(args, "retry_failed", False)),
+        audio_provider=str(pick(args.audio_provider, settings, "audio_provider", "")),
+        roles=_listing(pick(args.roles, settings, "roles", None)),
+        engine=engine_options(args, settings),
+        log_file=Path(log_file) if log_file else None,
+        set_passwords=bool(pick(args.set_passwords, settings, "set_passwords", False)),
+        protect=_listing(pick(args.protect, settings, "protect", None)) or [],
+        max_suspend=str(pick(args.max_suspend, settings, "max_suspend", "10%")),
+        check_roles=bool(pick(args.check_roles, settings, "check_roles", False)),
+    )
+
+
+def _listing(value: object) -> list[str] | None:
+    if value is None:
+        return None
+    items = value if isinstance(value, list) else str(value).split(",")
+    return [str(v).strip() for v in items if str(v).strip()]
+
+
+@contextmanager
+def stop_on_signals(stop: threading.Event) -> Iterator[None]:
+    """SIGINT/SIGTERM ask the run to stop; in-flight requests finish, nothing new is sent."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def request_stop(signum: int, frame: FrameType | None) -> None:
+        if stop.is_set():
+            raise KeyboardInterrupt
+        stop.set()
+
+    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def handle(args: argparse.Namespace) -> int:
+    settings = load_settings(args.config)
+    env = settings.environment(os.environ)
+    spec = spec_from_args(args, settings, env.get("GLANCE_BASE_URL", "https://www.glance.net"))
+    if env.get("GLANCE_PARTNER_LOGIN"):  # never suspend the account we sign in with
+        spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
+    with make_client(args, env, pool_size=spec.engine.workers) as client:
+        return execute(spec, lambda: client, args, settings)
+
+
+def execute(
+    spec: JobSpec,
+    api_factory: Callable[[], GlanceApi],
+    args: argparse.Namespace,
+    settings: Settings,
+) -> int:
+    stop = threading.Event()
+    progress = make_progress(
+        enabled=args.progress,
+        quiet=args.quiet,
+        interval=float(settings.get("progress_interval", 10.0)),
+    )
+    try:
+        with stop_on_signals(stop):
+            result = run_job(spec, api_factory, progress=progress, stop=stop)
+    finally:
+        progress.close()
+    print_summary(result, spec)
+    return result.exit_code
+
+
+def print_summary(result: JobResult, spec: JobSpec) -> None:
+    out = sys.stdout
+    if result.exit_code == 3:
+        invalid = len(result.validation.invalid_rows)
+        print(
+            f"{invalid} of {result.validation.rows} rows are invalid; nothing was sent. "
+            "Fix them (see the Problems sheet) or re-run with --skip-invalid.",
+            file=out,
+        )
+    else:
+        for outcome in Outcome:
+            count = result.counts.get(outcome.value, 0)
+            if count:
+                print(f"  {outcome.value:<14} {count:>7}", file=out)
+    print(f"results: {result.results_path}", file=out)
+    if result.exit_code in STOP_ADVICE:
+        reason = f"{result.message}; " if result.message else ""
+        print(f"bulk-provision: {reason}{STOP_ADVICE[result.exit_code]}", file=sys.stderr)

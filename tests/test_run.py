@@ -1,0 +1,367 @@
+"""``bulk-provision run`` end to end against the real HTTPS simulator on loopback."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import zipfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.cli import main
+from bulk_provision.simulator import Simulator
+
+PASSWORDS = [f"Roster-pw-{i:03d}!" for i in range(40)]
+HEADER = ["Employee ID", "Glance Address", "Password", "First Name", "Last Name", "Email",
+          "Role", "Audio Provider", "Notes"]
+
+
+def write_roster(path: Path, n: int, *, extra: list[list[str]] | None = None) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(HEADER)
+        for i in range(n):
+            w.writerow([f"{i:05d}", f"user{i}.demo.glance.net", PASSWORDS[i % len(PASSWORDS)],
+                        "Zoë" if i % 3 == 0 else "Ann", f"Lee{i}", f"u{i}@example.com",
+                        ("Agent", "Supervisor", "")[i % 3], "666" if i % 2 == 0 else "",
+                        f"note {i}"])
+        for row in extra or []:
+            w.writerow(row)
+    return path
+
+
+def tuning(path: Path) -> Path:
+    """Fast retries so the tests spend no time backing off."""
+    path.write_text("backoff_base = 0.01\nbackoff_max = 0.05\npause_seconds = 0.05\n"
+                    "progress_interval = 0.2\n", encoding="utf-8")
+    return path
+
+
+def env_for(sim: Simulator, **overrides: str) -> dict[str, str]:
+    env = {
+        "GLANCE_BASE_URL": sim.base_url,
+        "GLANCE_CA_BUNDLE": str(sim.ca_bundle),
+        "GLANCE_PARTNER_LOGIN": sim.config.partner_login,
+        "GLANCE_PARTNER_PW": sim.config.partner_pw,
+    }
+    env.update(overrides)
+    return env
+
+
+@pytest.fixture
+def use_sim(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    def apply(sim: Simulator, **overrides: str) -> None:
+        for key in ("GLANCE_API_KEY", "GLANCE_PARTNER_ID", "REQUESTS_CA_BUNDLE"):
+            monkeypatch.delenv(key, raising=False)
+        for key, value in env_for(sim, **overrides).items():
+            monkeypatch.setenv(key, value)
+
+    return apply
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    monkeypatch.chdir(tmp_path)
+    yield tmp_path
+
+
+def results_sheet(path: Path) -> list[dict[str, object]]:
+    wb = openpyxl.load_workbook(path, read_only=True)
+    try:
+        rows = list(wb["Results"].iter_rows(values_only=True))
+    finally:
+        wb.close()
+    header = [str(h) for h in rows[0]]
+    return [dict(zip(header, r, strict=False)) for r in rows[1:]]
+
+
+def new_user_calls(sim: Simulator) -> list[str]:
+    return [r.partner_user_id for r in sim.request_log if r.operation == "NewUser"]
+
+
+def run_cli(*args: str) -> int:
+    return main(["run", *args, "--no-progress"])
+
+
+def test_full_run_creates_everyone_and_the_audio_codes_land_in_the_workbook(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    roster = write_roster(workdir / "staff.csv", 12)
+    assert run_cli(str(roster), "--rate", "0", "--config", str(tuning(workdir / "t.toml"))) == 0
+    out = capsys.readouterr().out
+    assert "created" in out and "results: " in out
+    users = simulator.users()
+    assert sorted(users) == [f"{i:05d}" for i in range(12)]
+    rows = results_sheet(workdir / "staff.results.xlsx")
+    assert [r["Employee ID"] for r in rows] == [f"{i:05d}" for i in range(12)]
+    assert {r["Outcome"] for r in rows} == {"created"}
+    for r in rows:
+        audio = users[str(r["Employee ID"])].audio
+        if r["Audio Provider"] == "666":
+            assert audio is not None
+            assert (r["dialIn"], r["hostCode"], r["guestCode"]) == (
+                audio["dialIn"], audio["hostCode"], audio["guestCode"])
+        else:
+            assert r["dialIn"] in (None, "")
+        assert r["Password"] == "***"
+        assert r["Notes"] == f"note {int(str(r['Employee ID']))}"
+    assert users["00000"].user_pw == PASSWORDS[0]  # the password did travel to Glance
+
+
+def test_invalid_rows_block_the_run_with_zero_requests(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    bad = ["99999", "-bad-address", "short", "", "", "", "", "", ""]
+    roster = write_roster(workdir / "staff.csv", 3, extra=[bad])
+    assert run_cli(str(roster)) == 3
+    assert simulator.request_log == []
+    assert "1 of 4 rows are invalid; nothing was sent" in capsys.readouterr().out
+    outcomes = {r["Employee ID"]: r["Outcome"] for r in results_sheet(
+        workdir / "staff.results.xlsx")}
+    assert outcomes == {"00000": "not attempted", "00001": "not attempted",
+                        "00002": "not attempted", "99999": "invalid"}
+
+
+def test_skip_invalid_provisions_the_valid_rows_and_exits_1(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+) -> None:
+    use_sim(simulator)
+    bad = ["99999", "-bad-address", "short", "", "", "", "", "", ""]
+    roster = write_roster(workdir / "staff.csv", 3, extra=[bad])
+    assert run_cli(str(roster), "--skip-invalid", "--rate", "0") == 1
+    assert sorted(new_user_calls(simulator)) == ["00000", "00001", "00002"]
+    outcomes = {r["Employee ID"]: r["Outcome"] for r in results_sheet(
+        workdir / "staff.results.xlsx")}
+    assert outcomes["99999"] == "invalid"
+    assert outcomes["00001"] == "created"
+
+
+def test_wrong_password_stops_at_once_with_exit_4_and_resumes_later(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator, GLANCE_PARTNER_PW="not-the-password")
+    roster = write_roster(workdir / "staff.csv", 40)
+    assert run_cli(str(roster), "--workers", "4", "--rate", "0") == 4
+    err = capsys.readouterr().err
+    assert "re-run the same command to resume" in err
+    assert "not-the-password" not in err
+    assert len(simulator.request_log) <= 4  # one per worker at most, not one per row
+    use_sim(simulator)
+    assert run_cli(str(roster), "--workers", "4", "--rate", "0") == 0
+    assert sorted(simulator.created_counts().values()) == [1] * 40
+
+
+def test_duplicate_id_is_reported_as_exists_not_failed(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+) -> None:
+    use_sim(simulator)
+    simulator.add_user("00001", "someone.else.demo.glance.net")
+    roster = write_roster(workdir / "staff.csv", 3)
+    assert run_cli(str(roster), "--rate", "0") == 0
+    outcomes = {r["Employee ID"]: (r["Outcome"], r["Message"]) for r in results_sheet(
+        workdir / "staff.results.xlsx")}
+    assert outcomes["00001"][0] == "exists"
+    assert "DUPLICATE_ID" in str(outcomes["00001"][1])
+
+
+def test_permanent_errors_fail_the_row_and_exit_1(
+    make_simulator: Callable[..., Simulator], use_sim: Callable[..., None], workdir: Path,
+) -> None:
+    sim = make_simulator(roles=("Agent",))  # "Supervisor" is not provisioned: NO_ROLE
+    use_sim(sim)
+    roster = write_roster(workdir / "staff.csv", 3)
+    assert run_cli(str(roster), "--rate", "0") == 1
+    rows = {r["Employee ID"]: r for r in results_sheet(workdir / "staff.results.xlsx")}
+    assert rows["00001"]["Outcome"] == "failed"
+    assert str(rows["00001"]["Message"]).startswith("NO_ROLE")
+    assert rows["00000"]["Outcome"] == "created"
+
+
+def test_a_second_run_on_a_held_checkpoint_exits_4_at_once(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    roster = write_roster(workdir / "staff.csv", 3)
+    from bulk_provision.roster import read_roster
+
+    sha = read_roster(roster).sha256
+    with Checkpoint.open(workdir / "staff.csv.checkpoint.sqlite", roster_sha256=sha,
+                         roster_path=str(roster), mode="create"):
+        assert run_cli(str(roster)) == 4
+    assert simulator.request_log == []
+    assert "checkpoint" in capsys.readouterr().err
+
+
+def test_transient_failures_are_retried_until_created_exactly_once(
+    make_simulator: Callable[..., Simulator], use_sim: Callable[..., None], workdir: Path,
+) -> None:
+    sim = make_simulator(fail_rate=0.2, drop_rate=0.15, seed=11)
+    use_sim(sim)
+    roster = write_roster(workdir / "staff.csv", 30)
+    log = workdir / "calls.jsonl"
+    code = run_cli(str(roster), "--rate", "0", "--max-retries", "12", "--log-file", str(log),
+                   "--config", str(tuning(workdir / "t.toml")))
+    assert code == 0
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(30)}
+    events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
+    assert {e["operation"] for e in events} >= {"NewUser", "ShowUsers"}
+    assert any(e["outcome"] == "ambiguous" for e in events)
+    assert all({"time", "partner_user_id", "attempt", "http_status", "duration_ms"} <= e.keys()
+               for e in events)
+    outcomes = {r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")}
+    assert outcomes == {"created"}
+
+
+def test_many_consecutive_failures_stop_resumably_with_exit_4(
+    make_simulator: Callable[..., Simulator], use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim = make_simulator(fail_rate=1.0)
+    use_sim(sim)
+    roster = write_roster(workdir / "staff.csv", 200)
+    config = tuning(workdir / "t.toml")
+    with config.open("a", encoding="utf-8") as f:
+        f.write("max_consecutive_failures = 5\n")
+    assert run_cli(str(roster), "--rate", "0", "--workers", "2", "--config", str(config)) == 4
+    assert "in a row failed" in capsys.readouterr().err
+    assert len(sim.request_log) < 40  # stopped early instead of burning through 200 rows
+    sim.set_faults(fail_rate=0)
+    assert run_cli(str(roster), "--rate", "0", "--config", str(config)) == 0
+    assert len(sim.created_counts()) == 200
+
+
+def test_formula_looking_cells_come_out_as_the_same_text(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+) -> None:
+    use_sim(simulator)
+    roster = workdir / "staff.csv"
+    with roster.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["PartnerUserID", "UserAddress", "UserFirst", "Notes"])
+        w.writerow(["1", "a.demo.glance.net", "+33 6 12", '=HYPERLINK("http://x","y")'])
+        w.writerow(["2", "b.demo.glance.net", "@SUM(A1)", "-2+3"])
+    assert run_cli(str(roster), "--rate", "0") == 0
+    wb = openpyxl.load_workbook(workdir / "staff.results.xlsx")
+    try:
+        ws = wb["Results"]
+        cells = {c.value: c.data_type for row in ws.iter_rows(min_row=2) for c in row[:4]}
+    finally:
+        wb.close()
+    for text in ("+33 6 12", '=HYPERLINK("http://x","y")', "@SUM(A1)", "-2+3"):
+        assert cells[text] == "s"
+    assert simulator.users()["2"].user_first == "@SUM(A1)"
+
+
+# -- subprocess runs: SIGKILL, SIGINT, secrets -------------------------------------------------
+
+
+def spawn(roster: Path, sim: Simulator, *extra: str, env: dict[str, str] | None = None,
+          ) -> subprocess.Popen[str]:
+    full_env = {**os.environ, **(env or env_for(sim))}
+    full_env.pop("REQUESTS_CA_BUNDLE", None)
+    return subprocess.Popen(
+        [sys.executable, "-m", "bulk_provision", "run", str(roster), "--no-progress",
+         "--rate", "0", "--workers", "4", *extra],
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        cwd=roster.parent,
+    )
+
+
+def wait_for_requests(sim: Simulator, count: int, proc: subprocess.Popen[str]) -> None:
+    deadline = time.monotonic() + 60
+    while len(sim.request_log) < count and proc.poll() is None:
+        if time.monotonic() > deadline:
+            raise AssertionError(f"the run did not reach {count} requests within 60 s")
+        time.sleep(0.01)
+
+
+def test_sigkill_at_several_points_then_resume_creates_everyone_exactly_once(
+    make_simulator: Callable[..., Simulator], workdir: Path,
+) -> None:
+    sim = make_simulator(latency_ms=15, drop_rate=0.15, seed=5)
+    roster = write_roster(workdir / "staff.csv", 60)
+    config = str(tuning(workdir / "t.toml"))
+    for kill_after in (3, 15, 30, 45):
+        proc = spawn(roster, sim, "--config", config, "--max-retries", "20")
+        wait_for_requests(sim, kill_after, proc)
+        proc.kill()
+        proc.communicate(timeout=30)
+    for _ in range(5):
+        proc = spawn(roster, sim, "--config", config, "--max-retries", "20")
+        out, err = proc.communicate(timeout=120)
+        if proc.returncode == 0:
+            break
+        assert proc.returncode == 1, err
+    assert proc.returncode == 0, err
+    keys = [f"{i:05d}" for i in range(60)]
+    assert sim.created_counts() == {k: 1 for k in keys}
+    assert sorted(sim.users()) == keys
+    rows = results_sheet(workdir / "staff.results.xlsx")
+    assert [r["Employee ID"] for r in rows] == keys
+    assert {r["Outcome"] for r in rows} == {"created"}
+    users = sim.users()
+    for r in rows:
+        if r["dialIn"]:
+            audio = users[str(r["Employee ID"])].audio
+            assert audio is not None and audio["dialIn"] == r["dialIn"]
+
+
+def test_sigint_writes_a_partial_workbook_and_leaves_a_resumable_checkpoint(
+    make_simulator: Callable[..., Simulator], workdir: Path,
+) -> None:
+    sim = make_simulator(latency_ms=30)
+    roster = write_roster(workdir / "staff.csv", 200)
+    proc = spawn(roster, sim)
+    wait_for_requests(sim, 10, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err
+    assert "re-run the same command to resume" in err
+    rows = results_sheet(workdir / "staff.results.xlsx")
+    assert len(rows) == 200
+    outcomes = [r["Outcome"] for r in rows]
+    assert "created" in outcomes and "not attempted" in outcomes
+    created_before = len(sim.created_counts())
+    assert created_before < 200
+    proc = spawn(roster, sim)
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(200)}
+
+
+def test_no_secret_reaches_any_artefact(
+    simulator: Simulator, workdir: Path,
+) -> None:
+    roster = write_roster(workdir / "staff.csv", 20)
+    log = workdir / "calls.jsonl"
+    proc = spawn(roster, simulator, "--log-file", str(log))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    secrets = [simulator.config.partner_pw, *PASSWORDS[:20]]
+    blobs = {"stdout": out.encode(), "stderr": err.encode(), "log": log.read_bytes()}
+    checkpoint = workdir / "staff.csv.checkpoint.sqlite"
+    for path in workdir.glob("staff.csv.checkpoint.sqlite*"):
+        blobs[path.name] = path.read_bytes()
+    assert checkpoint.name in blobs
+    with zipfile.ZipFile(workdir / "staff.results.xlsx") as z:
+        for name in z.namelist():
+            blobs[name] = z.read(name)
+    for secret in secrets:
+        for where, blob in blobs.items():
+            assert secret.encode() not in blob, f"secret found in {where}"
