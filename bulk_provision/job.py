@@ -86,6 +86,7 @@ class JobResult:
     message: str = ""
     sent: bool = False
     rows: list[RowResult] = field(default_factory=list)
+    roster: Roster | None = None
 
 
 def server_roles(
@@ -153,10 +154,12 @@ def run_job(
 ) -> JobResult:
     """Run the pipeline; the results workbook is always written before returning."""
     started = datetime.now(UTC)
-    api = api_factory()
+    # The client (and any password prompt) only once it is needed: a roster that fails
+    # validation is reported without credentials.
+    api = api_factory() if spec.check_roles else None
     roster, validation = load_and_validate(spec, api)
     if not validation.ok and not spec.skip_invalid:
-        result = JobResult(3, spec.results_path, validation)
+        result = JobResult(3, spec.results_path, validation, roster=roster)
         _write(spec, roster, validation, {}, result, started)
         return result
     with Checkpoint.open(
@@ -166,10 +169,11 @@ def run_job(
         mode=spec.mode,
         fresh=spec.fresh,
     ) as journal:
+        api = api or api_factory()
         actions = _plan(spec, roster, validation, journal, api)
         report = _provision(spec, roster, journal, actions, api, progress, stop)
         results = _collect(journal, actions, report)
-        result = JobResult(0, spec.results_path, validation, sent=True)
+        result = JobResult(0, spec.results_path, validation, sent=True, roster=roster)
         result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
         journal.set_meta(last_exit_code=str(result.exit_code))
     _write(spec, roster, validation, results, result, started)

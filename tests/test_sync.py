@@ -228,3 +228,19 @@ def test_a_resumed_upsert_finishes_the_recorded_plan_even_if_glance_changed(
     # 000 may come twice: killed before its outcome was journaled, it is re-sent (idempotent).
     assert updates.count("001") == 2 and updates.count("002") == 1 and "000" in updates
     assert [u.user_first for u in sim.users().values()] == ["X", "Y", "Z"]
+
+
+def test_check_roles_uses_showroles_plus_the_configured_roles(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed(sim, 2)  # both have role Agent: ShowRoles lists Agent only (Supervisor has nobody)
+    roster = write(tmp_path / "r.csv", [row("010", role="Supervisor"), row("011", role="agent")])
+    assert main(["validate", str(roster), "--check-roles"]) == 3
+    assert "Supervisor" in capsys.readouterr().out
+    assert [r.operation for r in sim.request_log] == ["ShowRoles"]
+    assert main(["validate", str(roster), "--check-roles", "--roles", "Supervisor"]) == 0
+    bad = write(tmp_path / "bad.csv", [row("012", role="Astronaut")])
+    assert run(str(bad), "--check-roles") == 3
+    assert writes(sim) == []
+    assert main(["plan", str(bad), "--check-roles", "--out", str(tmp_path / "p.xlsx")]) == 3
+    assert writes(sim) == []

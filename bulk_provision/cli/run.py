@@ -14,8 +14,10 @@ from types import FrameType
 
 from bulk_provision.cli.connection import add_connection_options, make_client
 from bulk_provision.cli.progress import make_progress
+from bulk_provision.cli.validate import summary_lines
 from bulk_provision.config import Settings, load_settings, pick
 from bulk_provision.errors import UsageError
+from bulk_provision.glance import GlanceClient
 from bulk_provision.job import MODES, JobResult, JobSpec, run_job
 from bulk_provision.model import Outcome
 from bulk_provision.provision import EngineOptions, GlanceApi
@@ -167,8 +169,18 @@ def handle(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, settings, env.get("GLANCE_BASE_URL", "https://www.glance.net"))
     if env.get("GLANCE_PARTNER_LOGIN"):  # never suspend the account we sign in with
         spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
-    with make_client(args, env, pool_size=spec.engine.workers) as client:
-        return execute(spec, lambda: client, args, settings)
+    clients: list[GlanceClient] = []
+
+    def client() -> GlanceClient:
+        if not clients:
+            clients.append(make_client(args, env, pool_size=spec.engine.workers))
+        return clients[0]
+
+    try:
+        return execute(spec, client, args, settings)
+    finally:
+        for made in clients:
+            made.close()
 
 
 def execute(
@@ -196,6 +208,9 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
     out = sys.stdout
     if result.exit_code == 3:
         invalid = len(result.validation.invalid_rows)
+        if result.roster is not None:
+            for line in summary_lines(result.roster, result.validation):
+                print(line, file=out)
         print(
             f"{invalid} of {result.validation.rows} rows are invalid; nothing was sent. "
             "Fix them (see the Problems sheet) or re-run with --skip-invalid.",

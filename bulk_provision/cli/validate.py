@@ -3,12 +3,17 @@
 from __future__ import annotations
 
 import argparse
+import os
 from collections import defaultdict
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+from bulk_provision.cli.connection import add_connection_options, make_client
+from bulk_provision.config import load_settings
 from bulk_provision.errors import UsageError
+from bulk_provision.job import server_roles
+from bulk_provision.provision import EngineOptions
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.roster import Roster, load_column_map, read_roster
 from bulk_provision.validation import Problem, ValidationResult, validate_roster
@@ -25,6 +30,8 @@ is valid, 3 when some are not, 2 when the roster cannot be read.
 --schema FILE replaces the built-in rules with a Python file of your own defining
   build_schema(roles) -> pandera.pandas.DataFrameSchema (it may reuse schemas.checks).
 --roles A,B   UserRole must then be one of these (ignoring case), or -none-, or empty.
+--check-roles also accept the roles Glance lists (ShowRoles; needs the GLANCE_* connection
+  settings). ShowRoles omits roles nobody has yet: add those with --roles.
 
 example:
   bulk-provision validate staff.xlsx --roles Agent,Supervisor --report staff.problems.xlsx
@@ -46,6 +53,11 @@ def add_parser(sub: Any) -> None:
     parser.add_argument(
         "--report", type=Path, metavar="FILE", help="write a workbook of the problems (.xlsx)"
     )
+    parser.add_argument(
+        "--check-roles", action="store_true", help="check UserRole against Glance's ShowRoles"
+    )
+    parser.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
+    add_connection_options(parser)
     parser.set_defaults(handler=run_validate)
 
 
@@ -60,8 +72,13 @@ def parse_roles(text: str | None) -> list[str] | None:
 
 
 def configured_roles(args: argparse.Namespace) -> list[str] | None:
-    """The role list to check against. ``--check-roles`` (ShowRoles) will add the server's here."""
-    return parse_roles(args.roles)
+    """The role list to check against: ``--roles``, plus Glance's with ``--check-roles``."""
+    roles = parse_roles(args.roles)
+    if not args.check_roles:
+        return roles
+    settings = load_settings(args.config)
+    with make_client(args, settings.environment(os.environ), pool_size=1) as client:
+        return server_roles(client, roles, EngineOptions())
 
 
 def run_validate(args: argparse.Namespace) -> int:
