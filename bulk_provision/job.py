@@ -7,6 +7,8 @@ the returned ``JobResult`` and in the results workbook, which is written whateve
 
 from __future__ import annotations
 
+import os
+import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -17,19 +19,18 @@ from pathlib import Path
 from bulk_provision import __version__
 from bulk_provision.calllog import CallLog
 from bulk_provision.checkpoint import Checkpoint
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import RunStopped, UsageError
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
 from bulk_provision.provision import (
-    EngineOptions,
     EngineReport,
     GlanceApi,
     Progress,
     Provisioner,
     StopReason,
-    call_with_retries,
 )
 from bulk_provision.report.results import RunSummary, write_results
+from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster import Roster, read_roster
 from bulk_provision.validation import ValidationResult, validate_roster
 
@@ -154,6 +155,7 @@ def run_job(
 ) -> JobResult:
     """Run the pipeline; the results workbook is always written before returning."""
     started = datetime.now(UTC)
+    check_output(spec.results_path)
     # The client (and any password prompt) only once it is needed: a roster that fails
     # validation is reported without credentials.
     api = api_factory() if spec.check_roles else None
@@ -171,13 +173,36 @@ def run_job(
     ) as journal:
         api = api or api_factory()
         actions = _plan(spec, roster, validation, journal, api)
-        report = _provision(spec, roster, journal, actions, api, progress, stop)
+        crash: Exception | None = None
+        try:
+            report = _provision(spec, roster, journal, actions, api, progress, stop)
+        except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
+            crash, report = exc, EngineReport(StopReason.TRANSIENT, "stopped by an error")
         results = _collect(journal, actions, report)
         result = JobResult(0, spec.results_path, validation, sent=True, roster=roster)
         result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
-        journal.set_meta(last_exit_code=str(result.exit_code))
+        if crash is None:
+            journal.set_meta(last_exit_code=str(result.exit_code))
     _write(spec, roster, validation, results, result, started)
+    if isinstance(crash, sqlite3.Error):
+        raise RunStopped(
+            f"the checkpoint {spec.checkpoint_path} could not be written ({crash}); is the disk "
+            "full? Nothing is lost: fix it and re-run the same command to resume"
+        ) from crash
+    if crash is not None:
+        raise crash
     return result
+
+
+def check_output(path: Path) -> None:
+    """Refuse an unwritable results path before any work, not after hours of it."""
+    if path.suffix.lower() not in (".xlsx", ".xlsm"):
+        raise UsageError(f"--out {path}: the results are a workbook, name it .xlsx")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+        raise UsageError(f"cannot write {path}: permission denied")
 
 
 def _plan(
@@ -286,9 +311,15 @@ def _write(
         finished=datetime.now(UTC),
         exit_code=job.exit_code,
     )
-    write_results(
-        spec.results_path, roster, by_row, validation.problems, summary, extra_results=extra
-    )
+    try:
+        write_results(
+            spec.results_path, roster, by_row, validation.problems, summary, extra_results=extra
+        )
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the results workbook {spec.results_path}: {exc.strerror or exc}; "
+            "the checkpoint has every outcome: re-run the same command with another --out"
+        ) from exc
     job.rows = list(results.values())
     job.counts = Counter(r.outcome.value for r in results.values())
     job.counts[Outcome.INVALID.value] = len(validation.invalid_rows)

@@ -18,23 +18,20 @@ import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
-from typing import Protocol, TypeVar
+from typing import Protocol
 
 from bulk_provision.calllog import CallEvent, CallLog
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
     AuthError,
     GlanceError,
-    Interrupted,
     PermanentApiError,
-    RunStopped,
     TransientApiError,
 )
 from bulk_provision.glance.models import GlanceUser, RoleCount
 from bulk_provision.model import Action, ActionKind, AudioCodes, Outcome, RowResult
 from bulk_provision.ratelimit import RateLimiter
-
-T = TypeVar("T")
+from bulk_provision.retry import EngineOptions, Health, backoff_delay
 
 
 class GlanceApi(Protocol):
@@ -71,18 +68,6 @@ class StopReason(StrEnum):
 
 
 @dataclass
-class EngineOptions:
-    workers: int = 8
-    rate: float = 10.0
-    max_retries: int = 5
-    max_throttled: int = 60  # 429 answers tolerated per action; they do not count as failures
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    max_consecutive_failures: int = 25
-    pause_seconds: float = 30.0
-
-
-@dataclass
 class EngineReport:
     reason: StopReason
     message: str = ""
@@ -99,44 +84,6 @@ MESSAGES = {
     "no_audio": "created; no audio account was returned",
     "exists": "already exists in Glance (DUPLICATE_ID); not created by this run",
 }
-
-
-class _Health:
-    """Consecutive transient failures across all workers: pause, then stop."""
-
-    def __init__(self, options: EngineOptions, stop: threading.Event) -> None:
-        self._options = options
-        self._stop = stop
-        self._lock = threading.Lock()
-        self._consecutive = 0
-        self._resume_at = 0.0
-        self.gave_up = False
-
-    def success(self) -> None:
-        with self._lock:
-            self._consecutive = 0
-
-    def failure(self) -> str | None:
-        """Count one failure; return a notice when the run pauses or stops."""
-        limit = self._options.max_consecutive_failures
-        with self._lock:
-            self._consecutive += 1
-            if self._consecutive == limit:
-                self._resume_at = time.monotonic() + self._options.pause_seconds
-                return (
-                    f"{limit} requests in a row failed; pausing "
-                    f"{self._options.pause_seconds:g} s before trying again"
-                )
-            if self._consecutive >= 2 * limit and not self.gave_up:
-                self.gave_up = True
-                self._stop.set()
-                return f"{self._consecutive} requests in a row failed; stopping"
-        return None
-
-    def wait_if_paused(self) -> None:
-        delay = self._resume_at - time.monotonic()
-        if delay > 0:
-            self._stop.wait(delay)
 
 
 class Provisioner:
@@ -163,9 +110,10 @@ class Provisioner:
         self.stop = stop or threading.Event()
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(options.rate, burst=max(1, min(options.workers, 4)))
-        self._health = _Health(options, self.stop)
+        self._health = Health(options, self.stop)
         self._lock = threading.Lock()
         self._auth_failure: str | None = None
+        self._crash: BaseException | None = None
         self._unresolved: dict[str, str] = {}
 
     # -- the run ---------------------------------------------------------------------------
@@ -184,6 +132,8 @@ class Provisioner:
             thread.start()
         for thread in threads:
             thread.join()
+        if self._crash is not None:
+            raise self._crash
         return self._report()
 
     def _report(self) -> EngineReport:
@@ -210,6 +160,11 @@ class Provisioner:
                 self._execute(action, in_doubt)
             except AuthError as exc:
                 self._on_auth_failure(action, exc)
+            except BaseException as exc:  # a bug or a full disk: stop everyone, report it once
+                with self._lock:
+                    self._crash = self._crash or exc
+                self.stop.set()
+                return
 
     def _on_auth_failure(self, action: Action, exc: AuthError) -> None:
         with self._lock:
@@ -222,6 +177,8 @@ class Provisioner:
     def _execute(self, action: Action, in_doubt: bool) -> None:
         failures = throttled = 0
         last_error = ""
+        doubted = in_doubt  # some earlier attempt may have created the user
+        creating = action.kind is ActionKind.CREATE
         while not self.stop.is_set():
             self._health.wait_if_paused()
             if self.stop.is_set():
@@ -229,15 +186,21 @@ class Provisioner:
             try:
                 if action.kind is ActionKind.NONE:
                     result = RowResult(action.key, action.row, action.kind, Outcome.UNCHANGED)
-                elif in_doubt and action.kind is ActionKind.CREATE and self._verify(action):
-                    return
+                elif in_doubt and creating:
+                    if self._verify(action):
+                        return
+                    in_doubt = False  # Glance does not have it: only a new send can create it
+                    result = self._send(action)
                 else:
                     result = self._send(action)
+                if result.outcome is Outcome.EXISTS and doubted and self._verify(action):
+                    return  # our unanswered request did create it after all
             except _Stopped:
                 break
             except TransientApiError as exc:
                 last_error = str(exc)
                 in_doubt = in_doubt or exc.maybe_committed
+                doubted = doubted or exc.maybe_committed
                 if not in_doubt:
                     self.journal.mark_pending(action.key, last_error)
                 if exc.status == 429 and throttled < self.options.max_throttled:
@@ -293,10 +256,7 @@ class Provisioner:
         )
 
     def _backoff(self, failures: int, retry_after: float | None) -> None:
-        base = self.options.backoff_base * (2 ** max(0, failures - 1))
-        delay = min(self.options.backoff_max, base) * self._rng.uniform(0.5, 1.0)
-        if retry_after is not None:
-            delay = max(delay, retry_after * self._rng.uniform(1.0, 1.2))
+        delay = backoff_delay(self.options, failures, retry_after, self._rng)
         if self.progress is not None:
             self.progress.retrying(+1)
         try:
@@ -409,32 +369,3 @@ def _success(action: Action, audio: AudioCodes, attempts: int) -> RowResult:
     return RowResult(
         action.key, action.row, action.kind, SUCCESS[action.kind], message, audio, attempts
     )
-
-
-def call_with_retries(
-    call: Callable[[], T],
-    options: EngineOptions,
-    *,
-    what: str,
-    stop: threading.Event | None = None,
-    rng: random.Random | None = None,
-) -> T:
-    """A read-only call (ShowUsers snapshot, ShowRoles) retried like any other request.
-
-    Gives up with RunStopped (exit 4, nothing changed) when it keeps failing.
-    """
-    rng = rng or random.Random()
-    stop = stop or threading.Event()
-    for attempt in range(options.max_retries + 1):
-        try:
-            return call()
-        except TransientApiError as exc:
-            if attempt == options.max_retries:
-                raise RunStopped(
-                    f"{what} kept failing ({exc}); nothing was changed; re-run later"
-                ) from exc
-            delay = min(options.backoff_max, options.backoff_base * 2**attempt)
-            delay = max(delay * rng.uniform(0.5, 1.0), exc.retry_after or 0.0)
-            if stop.wait(delay):
-                raise Interrupted("interrupted; nothing was changed") from exc
-    raise AssertionError("unreachable")

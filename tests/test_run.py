@@ -6,6 +6,7 @@ import csv
 import json
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 import time
@@ -365,3 +366,42 @@ def test_no_secret_reaches_any_artefact(
     for secret in secrets:
         for where, blob in blobs.items():
             assert secret.encode() not in blob, f"secret found in {where}"
+
+
+def test_a_full_disk_mid_run_stops_resumably_and_still_writes_the_workbook(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    roster = write_roster(workdir / "staff.csv", 20)
+    real_mark_done = Checkpoint.mark_done
+    calls = {"n": 0}
+
+    def failing_mark_done(self: Checkpoint, result: object) -> None:
+        calls["n"] += 1
+        if calls["n"] > 5:
+            raise sqlite3.OperationalError("database or disk is full")
+        real_mark_done(self, result)  # type: ignore[arg-type]
+
+    monkeypatch.setattr(Checkpoint, "mark_done", failing_mark_done)
+    assert run_cli(str(roster), "--rate", "0", "--workers", "2") == 4
+    err = capsys.readouterr().err
+    assert "could not be written (database or disk is full)" in err
+    assert "Traceback" not in err
+    assert len(results_sheet(workdir / "staff.results.xlsx")) == 20
+    monkeypatch.setattr(Checkpoint, "mark_done", real_mark_done)
+    assert run_cli(str(roster), "--rate", "0") == 0
+    assert simulator.created_counts() == {f"{i:05d}": 1 for i in range(20)}
+    assert {r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")} == {"created"}
+
+
+def test_an_unwritable_results_path_is_refused_before_any_request(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    roster = write_roster(workdir / "staff.csv", 3)
+    assert run_cli(str(roster), "--out", str(workdir / "no" / "such" / "r.xlsx")) == 2
+    assert "folder" in capsys.readouterr().err
+    assert run_cli(str(roster), "--out", str(workdir / "r.csv")) == 2
+    assert simulator.request_log == []

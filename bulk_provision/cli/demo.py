@@ -11,7 +11,7 @@ from bulk_provision.errors import UsageError
 from bulk_provision.glance import Credentials, GlanceClient
 from bulk_provision.job import JobSpec, run_job
 from bulk_provision.model import RowResult
-from bulk_provision.provision import EngineOptions
+from bulk_provision.retry import EngineOptions
 from bulk_provision.simulator import Simulator, SimulatorConfig
 
 DESCRIPTION = """\

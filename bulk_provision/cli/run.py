@@ -20,7 +20,8 @@ from bulk_provision.errors import UsageError
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import MODES, JobResult, JobSpec, run_job
 from bulk_provision.model import Outcome
-from bulk_provision.provision import EngineOptions, GlanceApi
+from bulk_provision.provision import GlanceApi
+from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import load_column_map
 
 DESCRIPTION = """\

@@ -13,8 +13,8 @@ from bulk_provision.cli.connection import add_connection_options, make_client
 from bulk_provision.config import load_settings
 from bulk_provision.errors import UsageError
 from bulk_provision.job import server_roles
-from bulk_provision.provision import EngineOptions
 from bulk_provision.report.validation_report import write_validation_report
+from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import Roster, load_column_map, read_roster
 from bulk_provision.validation import Problem, ValidationResult, validate_roster
 
