@@ -19,7 +19,7 @@ from pathlib import Path
 from bulk_provision import __version__
 from bulk_provision.calllog import CallLog
 from bulk_provision.checkpoint import Checkpoint
-from bulk_provision.errors import RunStopped, UsageError
+from bulk_provision.errors import CheckpointError, RunStopped, UsageError
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
 from bulk_provision.provision import (
@@ -169,7 +169,7 @@ def run_job(
         roster_sha256=roster.sha256,
         roster_path=str(spec.roster_path),
         mode=spec.mode,
-        fresh=spec.fresh,
+        fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode),
     ) as journal:
         api = api or api_factory()
         actions = _plan(spec, roster, validation, journal, api)
@@ -192,6 +192,27 @@ def run_job(
     if crash is not None:
         raise crash
     return result
+
+
+def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
+    """True when the journal at ``path`` holds a finished run that a new run should replace.
+
+    Nightly runs get a new roster every night: once the last run has nothing pending or in
+    doubt, a different roster (or mode) starts a new journal. upsert and sync also start over on
+    the same roster, since their point is to match Glance as it is now (a new ShowUsers
+    snapshot). An unfinished run is always resumed, or refused for another roster unless
+    ``--fresh``, so no resume is lost by mistake.
+    """
+    if not path.is_file():
+        return False
+    try:
+        with Checkpoint.read_only(path) as old:
+            meta, states = old.meta(), old.state_counts()
+    except CheckpointError:
+        return False  # Checkpoint.open gives the clear message
+    finished = states.get("pending", 0) == 0 and states.get("sending", 0) == 0
+    same = meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
+    return finished and (not same or mode != "create")
 
 
 def check_output(path: Path) -> None:

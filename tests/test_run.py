@@ -405,3 +405,27 @@ def test_an_unwritable_results_path_is_refused_before_any_request(
     assert "folder" in capsys.readouterr().err
     assert run_cli(str(roster), "--out", str(workdir / "r.csv")) == 2
     assert simulator.request_log == []
+
+
+def test_a_nightly_roster_replaces_a_finished_run_but_never_an_unfinished_one(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    roster = write_roster(workdir / "staff.csv", 3)
+    assert run_cli(str(roster), "--rate", "0") == 0
+    write_roster(roster, 5)  # tomorrow's file, same name: two new people
+    assert run_cli(str(roster), "--rate", "0") == 0
+    outcomes = [r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")]
+    assert outcomes == ["exists", "exists", "exists", "created", "created"]
+    # an unfinished run of another roster is refused, not silently dropped
+    use_sim(simulator, GLANCE_PARTNER_PW="wrong-password")
+    write_roster(roster, 7)
+    assert run_cli(str(roster), "--rate", "0") == 4
+    capsys.readouterr()
+    use_sim(simulator)
+    write_roster(roster, 8)
+    assert run_cli(str(roster), "--rate", "0") == 2
+    assert "--fresh" in capsys.readouterr().err
+    assert run_cli(str(roster), "--rate", "0", "--fresh") == 0
+    assert sorted(simulator.created_counts().values()) == [1] * 8
