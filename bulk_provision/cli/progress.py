@@ -26,9 +26,11 @@ class _Counts:
             self.done += 1
 
     def describe(self) -> str:
+        created = self.outcomes[Outcome.CREATED.value]
         good = sum(n for o, n in self.outcomes.items() if Outcome(o) in GOOD_OUTCOMES)
         failed = self.outcomes[Outcome.FAILED.value]
-        return f"ok={good} failed={failed} retrying={self.retrying}"
+        other = f" other-ok={good - created}" if good > created else ""
+        return f"created={created}{other} failed={failed} retrying={self.retrying}"
 
 
 class BarProgress:
