@@ -1,29 +1,39 @@
-"""``--log-file``: one JSON line per API call. Never a secret: only what ``CallEvent`` holds."""
+"""``--log-file``: one JSON line per API call, fed by the client's ``on_call`` hook.
+
+Every HTTP exchange is logged (NewUser, UpdateUser, DeleteUser, each ShowUsers page, ShowRoles),
+with the attempt number the engine was on for that row (``null`` for read-only calls). Never a
+secret: only what ``CallRecord`` holds.
+"""
 
 from __future__ import annotations
 
 import json
 import threading
-from dataclasses import asdict, dataclass
+from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from bulk_provision.errors import ConfigError
+from bulk_provision.glance.models import CallRecord
+
+_current = threading.local()
 
 
-@dataclass(frozen=True)
-class CallEvent:
-    operation: str
-    partner_user_id: str
-    attempt: int
-    outcome: str
-    http_status: int | None
-    duration_ms: float
+@contextmanager
+def attempt(number: int | None) -> Iterator[None]:
+    """Calls made in this block (on this thread) are logged as attempt ``number``."""
+    previous = getattr(_current, "attempt", None)
+    _current.attempt = number
+    try:
+        yield
+    finally:
+        _current.attempt = previous
 
 
 class CallLog:
-    """Appends events to a file, one JSON object per line, safe to call from many threads."""
+    """Appends one JSON object per line; safe to call from many threads."""
 
     def __init__(self, path: Path) -> None:
         try:
@@ -32,13 +42,25 @@ class CallLog:
             raise ConfigError(f"cannot write the log file {path}: {exc.strerror}") from exc
         self._lock = threading.Lock()
 
-    def write(self, event: CallEvent) -> None:
-        record = {"time": datetime.now(UTC).isoformat(timespec="milliseconds")}
-        record.update(asdict(event))
-        line = json.dumps(record, ensure_ascii=False)
+    def record(self, call: CallRecord) -> None:
+        """The ``GlanceClient(on_call=...)`` hook."""
+        line = json.dumps(
+            {
+                "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
+                "operation": call.operation,
+                "partner_user_id": call.partner_user_id,
+                "attempt": getattr(_current, "attempt", None),
+                "outcome": call.outcome,
+                "http_status": call.http_status,
+                "duration_ms": round(call.duration_s * 1000, 1),
+                "maybe_committed": call.maybe_committed,
+            },
+            ensure_ascii=False,
+        )
         with self._lock:
-            self._file.write(line + "\n")
-            self._file.flush()
+            if not self._file.closed:
+                self._file.write(line + "\n")
+                self._file.flush()
 
     def close(self) -> None:
         with self._lock:

@@ -243,8 +243,8 @@ class Checkpoint:
 
     def _not_ours(self) -> str:
         return (
-            f"{self.path} is not a bulk-provision checkpoint; "
-            "remove it or choose another path with --checkpoint"
+            f"{self.path} is not a bulk-provision checkpoint: give the .checkpoint.sqlite "
+            "file a run wrote, or let run use another path with --checkpoint"
         )
 
     @contextmanager
@@ -255,8 +255,8 @@ class Checkpoint:
             raise CheckpointError(f"checkpoint {self.path}: {exc}") from exc
         except sqlite3.DatabaseError as exc:
             raise CheckpointError(
-                f"checkpoint {self.path} is unreadable or corrupt ({exc}); "
-                "remove it or choose another path with --checkpoint"
+                f"{self.path} is not a readable bulk-provision checkpoint ({exc}): give the "
+                ".checkpoint.sqlite file a run wrote, or let run use another path with --checkpoint"
             ) from exc
 
     @contextmanager

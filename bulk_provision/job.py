@@ -12,14 +12,19 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
 from bulk_provision import __version__
-from bulk_provision.calllog import CallLog
 from bulk_provision.checkpoint import Checkpoint
-from bulk_provision.errors import CheckpointError, RunStopped, UsageError
+from bulk_provision.errors import (
+    AuthError,
+    CheckpointError,
+    Interrupted,
+    RunStopped,
+    UsageError,
+)
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
 from bulk_provision.provision import (
@@ -60,7 +65,6 @@ class JobSpec:
     audio_provider: str = ""
     roles: Sequence[str] | None = None
     engine: EngineOptions = field(default_factory=EngineOptions)
-    log_file: Path | None = None
     set_passwords: bool = False
     protect: Sequence[str] = ()
     max_suspend: str = "10%"
@@ -111,13 +115,17 @@ def load_and_validate(
 
 def build_plan(
     spec: JobSpec, roster: Roster, validation: ValidationResult, api: GlanceApi | None
-) -> list[Action]:
-    """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first."""
+) -> tuple[list[Action], str | None]:
+    """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first.
+
+    The second value is why sync must refuse this plan (more suspensions than --max-suspend
+    allows), or None. ``run`` refuses it before any write; ``plan`` still shows it.
+    """
     invalid = validation.invalid_rows
     frame = roster.frame
     rows = [n for n in frame.index if n not in invalid]
     if spec.mode == "create":
-        return plan_create(frame, rows, audio_provider=spec.audio_provider)
+        return plan_create(frame, rows, audio_provider=spec.audio_provider), None
     assert api is not None
     users = call_with_retries(
         lambda: list(api.show_users(page_count=1000)), spec.engine, what="ShowUsers (snapshot)"
@@ -136,14 +144,15 @@ def build_plan(
         extra = suspensions(snapshot, keys, spec.protect)
         active = sum(1 for u in snapshot.values() if not u.suspended)
         limit = suspend_limit(spec.max_suspend, active)
+        actions.extend(extra)
         if len(extra) > limit:
-            raise UsageError(
+            return actions, (
                 f"sync would suspend {len(extra)} of {active} active users, more than "
                 f"--max-suspend {spec.max_suspend} allows ({limit}); nothing was changed. "
-                "Check the roster is complete, use --protect, or raise --max-suspend"
+                "Check the roster is complete (bulk-provision plan lists them), use --protect, "
+                "or raise --max-suspend"
             )
-        actions.extend(extra)
-    return actions
+    return actions, None
 
 
 def run_job(
@@ -184,7 +193,7 @@ def run_job(
         if crash is None:
             journal.set_meta(last_exit_code=str(result.exit_code))
     _write(spec, roster, validation, results, result, started)
-    if isinstance(crash, sqlite3.Error):
+    if isinstance(crash, sqlite3.Error | CheckpointError):
         raise RunStopped(
             f"the checkpoint {spec.checkpoint_path} could not be written ({crash}); is the disk "
             "full? Nothing is lost: fix it and re-run the same command to resume"
@@ -237,7 +246,9 @@ def _plan(
         if spec.retry_failed:
             journal.reset_failed()
         return journal.load_plan()
-    actions = build_plan(spec, roster, validation, api)
+    actions, refusal = build_plan(spec, roster, validation, api)
+    if refusal is not None:
+        raise UsageError(refusal)
     journal.record_plan(actions)
     return actions
 
@@ -254,22 +265,38 @@ def _provision(
     pending, in_doubt = journal.pending(), journal.in_doubt()
     if not pending and not in_doubt:
         return EngineReport(StopReason.COMPLETED)
-    passwords = _passwords(roster, actions)
-    call_log = CallLog(spec.log_file) if spec.log_file else None
-    try:
-        engine = Provisioner(
-            api,
-            journal,
-            passwords,
-            spec.engine,
-            progress=progress,
-            call_log=call_log,
-            stop=stop,
+    if progress is not None and len(pending) + len(in_doubt) < len(actions):
+        done = len(actions) - len(pending) - len(in_doubt)
+        progress.notice(
+            f"resuming {spec.checkpoint_path}: {done} of {len(actions)} done before, "
+            f"{len(pending) + len(in_doubt)} to go"
         )
-        return engine.run(pending, in_doubt)
-    finally:
-        if call_log is not None:
-            call_log.close()
+    if spec.mode == "create" and not spec.check_roles:
+        stopped = _first_contact(api, spec.engine, stop)
+        if stopped is not None:
+            return stopped
+    passwords = _passwords(roster, actions)
+    engine = Provisioner(api, journal, passwords, spec.engine, progress=progress, stop=stop)
+    return engine.run(pending, in_doubt)
+
+
+def _first_contact(
+    api: GlanceApi, options: EngineOptions, stop: threading.Event | None
+) -> EngineReport | None:
+    """One read-only call before any write: wrong credentials or a dead endpoint stop the run
+    at once, with nothing sent (upsert and sync get this from their ShowUsers snapshot)."""
+    try:
+        call_with_retries(
+            api.show_roles, replace(options, max_retries=min(options.max_retries, 2)),
+            what="the first contact with Glance (ShowRoles)", stop=stop,
+        )
+    except AuthError as exc:
+        return EngineReport(StopReason.AUTH, str(exc))
+    except RunStopped as exc:
+        return EngineReport(StopReason.TRANSIENT, str(exc))
+    except Interrupted:
+        return EngineReport(StopReason.INTERRUPTED, "")
+    return None
 
 
 def _passwords(roster: Roster, actions: Sequence[Action]) -> dict[str, str]:
@@ -342,5 +369,12 @@ def _write(
             "the checkpoint has every outcome: re-run the same command with another --out"
         ) from exc
     job.rows = list(results.values())
-    job.counts = Counter(r.outcome.value for r in results.values())
-    job.counts[Outcome.INVALID.value] = len(validation.invalid_rows)
+    invalid = validation.invalid_rows
+    job.counts = Counter(r.outcome.value for r in extra)
+    for number in roster.frame.index:
+        found = by_row.get(number)
+        if found is not None:
+            job.counts[found.outcome.value] += 1
+        else:
+            gone = Outcome.INVALID if number in invalid else Outcome.NOT_ATTEMPTED
+            job.counts[gone.value] += 1

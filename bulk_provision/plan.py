@@ -233,10 +233,10 @@ def suspensions(
             continue
         if any(matches(p, key) or matches(p, user.user_address) for p in protect):
             continue
-        actions.append(
-            Action(key, None, ActionKind.SUSPEND, {"UserSuspended": "1"},
-                   changes={"UserSuspended": ("0", "1")})
-        )
+        # UserAddress rides along unchanged so the plan and the results can say who this is.
+        changes = {"UserSuspended": ("0", "1"), "UserAddress": (user.user_address,) * 2}
+        actions.append(Action(key, None, ActionKind.SUSPEND, {"UserSuspended": "1"},
+                              changes=changes))
     return actions
 
 

@@ -14,17 +14,15 @@ from __future__ import annotations
 
 import random
 import threading
-import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import Protocol
 
-from bulk_provision.calllog import CallEvent, CallLog
+from bulk_provision import calllog
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
     AuthError,
-    GlanceError,
     PermanentApiError,
     TransientApiError,
 )
@@ -97,7 +95,6 @@ class Provisioner:
         options: EngineOptions,
         *,
         progress: Progress | None = None,
-        call_log: CallLog | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
     ) -> None:
@@ -106,7 +103,6 @@ class Provisioner:
         self._passwords = passwords
         self.options = options
         self.progress = progress
-        self.call_log = call_log
         self.stop = stop or threading.Event()
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(options.rate, burst=max(1, min(options.workers, 4)))
@@ -147,7 +143,7 @@ class Provisioner:
                 unresolved,
             )
         if self.stop.is_set():
-            return EngineReport(StopReason.INTERRUPTED, "interrupted", unresolved)
+            return EngineReport(StopReason.INTERRUPTED, "", unresolved)
         return EngineReport(StopReason.COMPLETED, "", unresolved)
 
     def _worker(self, work: list[tuple[Action, bool]]) -> None:
@@ -227,6 +223,10 @@ class Provisioner:
             audio = self._call(action, attempts)
         except PermanentApiError as exc:
             return self._permanent_result(action, exc, attempts)
+        except AuthError:
+            # A definite answer: nothing was done. Not in doubt, just not sent yet.
+            self.journal.mark_pending(action.key, "not sent: Glance rejected the credentials")
+            raise
         return _success(action, audio, attempts)
 
     def _finish(self, result: RowResult) -> None:
@@ -249,11 +249,13 @@ class Provisioner:
                     RowResult(action.key, action.row, action.kind, Outcome.FAILED, error)
                 )
             return
-        message = f"gave up after {attempts} attempts: {error}"
-        self._finish(
-            RowResult(action.key, action.row, action.kind, Outcome.FAILED, message,
-                      attempts=attempts)
-        )
+        # Surely not carried out: back to pending, so re-running the command retries it.
+        message = f"not done after {attempts} attempts ({error}); re-run the same command to retry"
+        self.journal.mark_pending(action.key, message)
+        with self._lock:
+            self._unresolved[action.key] = message
+        if self.progress is not None:
+            self.progress.result(RowResult(action.key, action.row, action.kind, Outcome.FAILED))
 
     def _backoff(self, failures: int, retry_after: float | None) -> None:
         delay = backoff_delay(self.options, failures, retry_after, self._rng)
@@ -271,41 +273,19 @@ class Provisioner:
 
     # -- requests ----------------------------------------------------------------------------
 
-    def _timed(self, operation: str, key: str, attempt: int, call: Callable[[], object]) -> object:
-        started = time.perf_counter()
-        outcome: str = "ok"
-        status: int | None = 200
-        try:
-            return call()
-        except PermanentApiError as exc:
-            outcome = exc.code
-            raise
-        except TransientApiError as exc:
-            outcome, status = ("ambiguous" if exc.maybe_committed else "transient"), exc.status
-            raise
-        except GlanceError as exc:
-            outcome, status = exc.__class__.__name__, None
-            raise
-        finally:
-            if self.call_log is not None:
-                elapsed = (time.perf_counter() - started) * 1000
-                self.call_log.write(
-                    CallEvent(operation, key, attempt, outcome, status, round(elapsed, 1))
-                )
-
     def _call(self, action: Action, attempt: int) -> AudioCodes:
         key, kind = action.key, action.kind
         fields = dict(action.fields)
         if action.send_password and self._passwords.get(key):
             fields["UserPW"] = self._passwords[key]
-        if kind is ActionKind.CREATE:
-            fields["PartnerUserID"] = key
-            result = self._timed("NewUser", key, attempt, lambda: self.api.new_user(fields))
-            return result if isinstance(result, AudioCodes) else AudioCodes()
-        if kind is ActionKind.DELETE:
-            self._timed("DeleteUser", key, attempt, lambda: self.api.delete_user(key))
-        else:
-            self._timed("UpdateUser", key, attempt, lambda: self.api.update_user(key, fields))
+        with calllog.attempt(attempt):
+            if kind is ActionKind.CREATE:
+                fields["PartnerUserID"] = key
+                return self.api.new_user(fields)
+            if kind is ActionKind.DELETE:
+                self.api.delete_user(key)
+            else:
+                self.api.update_user(key, fields)
         return AudioCodes()
 
     def _verify(self, action: Action) -> bool:
@@ -313,15 +293,11 @@ class Provisioner:
         if not self._limiter.acquire(self.stop):
             raise _Stopped()
 
-        def lookup() -> list[GlanceUser]:
-            return [
-                u
-                for u in self.api.show_users(partner_user_id=action.key, page_count=10)
-                if u.partner_user_id == action.key
-            ]
-
-        found = self._timed("ShowUsers", action.key, 0, lookup)
-        assert isinstance(found, list)
+        found = [
+            u
+            for u in self.api.show_users(partner_user_id=action.key, page_count=10)
+            if u.partner_user_id == action.key
+        ]
         address = action.fields.get("UserAddress", "").lower()
         if any(u.user_address.lower() == address for u in found):
             attempts = self.journal.mark_sending(action.key) - 1
@@ -366,6 +342,9 @@ def _success(action: Action, audio: AudioCodes, attempts: int) -> RowResult:
     message = ""
     if action.kind is ActionKind.CREATE and action.fields.get("AudioProvider") and not audio:
         message = MESSAGES["no_audio"]
+    elif action.row is None and action.kind is ActionKind.SUSPEND:
+        address = action.changes.get("UserAddress", ("",))[0]
+        message = f"not in the roster ({address}): suspended" if address else "not in the roster"
     return RowResult(
         action.key, action.row, action.kind, SUCCESS[action.kind], message, audio, attempts
     )

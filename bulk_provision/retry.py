@@ -95,7 +95,7 @@ def call_with_retries(
         except TransientApiError as exc:
             if attempt == options.max_retries:
                 raise RunStopped(
-                    f"{what} kept failing ({exc}); nothing was changed; re-run later"
+                    f"{what} kept failing ({exc}); nothing was changed"
                 ) from exc
             delay = backoff_delay(options, attempt + 1, exc.retry_after, rng)
             if stop.wait(delay):

@@ -198,11 +198,11 @@ def test_other_mode_refused_once_a_plan_exists(cp_path: Path) -> None:
 )
 def test_corrupt_file_refused_cleanly(cp_path: Path, content: bytes) -> None:
     cp_path.write_bytes(content)
-    with pytest.raises(CheckpointError, match="unreadable or corrupt"):
+    with pytest.raises(CheckpointError, match="is not a readable bulk-provision checkpoint"):
         open_cp(cp_path)
-    with pytest.raises(CheckpointError, match="unreadable or corrupt"):
+    with pytest.raises(CheckpointError, match="is not a readable bulk-provision checkpoint"):
         Checkpoint.read_only(cp_path)
-    with pytest.raises(CheckpointError, match="unreadable or corrupt"):
+    with pytest.raises(CheckpointError, match="is not a readable bulk-provision checkpoint"):
         open_cp(cp_path, fresh=True)  # never overwrite a file that is not ours
     assert cp_path.read_bytes() == content
 

@@ -12,6 +12,7 @@ import subprocess
 import sys
 import time
 import zipfile
+from collections import Counter
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
@@ -167,7 +168,11 @@ def test_wrong_password_stops_at_once_with_exit_4_and_resumes_later(
     err = capsys.readouterr().err
     assert "re-run the same command to resume" in err
     assert "not-the-password" not in err
-    assert len(simulator.request_log) <= 4  # one per worker at most, not one per row
+    # the first contact (one read-only ShowRoles) finds out: no write was even attempted
+    assert [(r.operation, r.result) for r in simulator.request_log] == [("ShowRoles", "AUTH")]
+    assert "check GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW" in err
+    outcomes = {r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")}
+    assert outcomes == {"not attempted"}
     use_sim(simulator)
     assert run_cli(str(roster), "--workers", "4", "--rate", "0") == 0
     assert sorted(simulator.created_counts().values()) == [1] * 40
@@ -227,30 +232,59 @@ def test_transient_failures_are_retried_until_created_exactly_once(
     assert code == 0
     assert sim.created_counts() == {f"{i:05d}": 1 for i in range(30)}
     events = [json.loads(line) for line in log.read_text(encoding="utf-8").splitlines()]
-    assert {e["operation"] for e in events} >= {"NewUser", "ShowUsers"}
-    assert any(e["outcome"] == "ambiguous" for e in events)
-    assert all({"time", "partner_user_id", "attempt", "http_status", "duration_ms"} <= e.keys()
-               for e in events)
+    # one line per API call: the same calls, operation by operation, as the simulator saw
+    logged = Counter(e["operation"] for e in events)
+    assert logged == Counter(r.operation for r in sim.request_log)
+    assert logged["ShowUsers"] > 0 and logged["ShowRoles"] == 1  # verifications, first contact
+    assert any(e["maybe_committed"] and e["operation"] == "NewUser" for e in events)
+    assert all(e["attempt"] >= 1 for e in events if e["operation"] == "NewUser")
+    assert all({"time", "partner_user_id", "attempt", "outcome", "http_status", "duration_ms"}
+               <= e.keys() for e in events)
     outcomes = {r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")}
     assert outcomes == {"created"}
 
 
-def test_many_consecutive_failures_stop_resumably_with_exit_4(
+def test_a_dead_server_stops_at_the_first_contact_with_exit_4_and_no_writes(
     make_simulator: Callable[..., Simulator], use_sim: Callable[..., None], workdir: Path,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     sim = make_simulator(fail_rate=1.0)
     use_sim(sim)
-    roster = write_roster(workdir / "staff.csv", 200)
+    roster = write_roster(workdir / "staff.csv", 50)
+    assert run_cli(str(roster), "--config", str(tuning(workdir / "t.toml"))) == 4
+    captured = capsys.readouterr()
+    assert "the first contact with Glance (ShowRoles) kept failing" in captured.err
+    assert "not attempted       50" in captured.out
+    assert {r.operation for r in sim.request_log} == {"ShowRoles"}
+    sim.set_faults(fail_rate=0)
+    assert run_cli(str(roster), "--rate", "0") == 0
+    assert len(sim.created_counts()) == 50
+
+
+def test_many_consecutive_failures_mid_run_stop_resumably_with_exit_4(
+    make_simulator: Callable[..., Simulator], workdir: Path,
+) -> None:
+    sim = make_simulator()
+    roster = write_roster(workdir / "staff.csv", 300)
     config = tuning(workdir / "t.toml")
     with config.open("a", encoding="utf-8") as f:
         f.write("max_consecutive_failures = 5\n")
-    assert run_cli(str(roster), "--rate", "0", "--workers", "2", "--config", str(config)) == 4
-    assert "in a row failed" in capsys.readouterr().err
-    assert len(sim.request_log) < 40  # stopped early instead of burning through 200 rows
+    proc = spawn(roster, sim, "--config", str(config), "--workers", "2", "--rate", "40")
+    deadline = time.monotonic() + 60
+    while not any(r.operation == "NewUser" for r in sim.request_log):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    sim.set_faults(fail_rate=1.0)  # Glance goes down in the middle of the run
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    assert "in a row failed" in err and "re-run the same command to resume" in err
+    failed_calls = [r for r in sim.request_log if r.result == "HTTP503"]
+    assert len(failed_calls) < 40  # stopped instead of burning through 300 rows
     sim.set_faults(fail_rate=0)
-    assert run_cli(str(roster), "--rate", "0", "--config", str(config)) == 0
-    assert len(sim.created_counts()) == 200
+    again = spawn(roster, sim, "--config", str(config))
+    out, err = again.communicate(timeout=60)
+    assert again.returncode == 0, err
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(300)}
 
 
 def test_formula_looking_cells_come_out_as_the_same_text(
@@ -436,3 +470,23 @@ def test_a_nightly_roster_replaces_a_finished_run_but_never_an_unfinished_one(
     assert "--fresh" in capsys.readouterr().err
     assert run_cli(str(roster), "--rate", "0", "--fresh") == 0
     assert sorted(simulator.created_counts().values()) == [1] * 8
+
+
+def test_credentials_revoked_mid_run_stop_within_a_handful_of_requests(
+    make_simulator: Callable[..., Simulator], workdir: Path,
+) -> None:
+    sim = make_simulator()
+    roster = write_roster(workdir / "staff.csv", 300)
+    proc = spawn(roster, sim, "--workers", "4", "--rate", "40")
+    deadline = time.monotonic() + 60
+    while not any(r.operation == "NewUser" for r in sim.request_log):
+        assert proc.poll() is None and time.monotonic() < deadline
+        time.sleep(0.005)
+    sim.config.partner_pw = "rotated-by-the-admin"  # the password changes under the run
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 4, err
+    refused = [r for r in sim.request_log if r.result == "AUTH"]
+    assert 1 <= len(refused) <= 4  # one per worker in flight at most, not one per row
+    with Checkpoint.read_only(workdir / "staff.csv.checkpoint.sqlite") as journal:
+        assert journal.in_doubt() == []  # AUTH is a definite "nothing done"
+        assert len(journal.pending()) == 300 - len(sim.created_counts())

@@ -130,7 +130,8 @@ def test_sync_suspends_missing_users_reinstates_returning_ones_and_honours_prote
     assert sorted(writes(sim)) == [("UpdateUser", "001"), ("UpdateUser", "005"),
                                    ("UpdateUser", "006")]
     result = outcomes(tmp_path / "r.results.xlsx")
-    assert result["005"][0] == "suspended" and result["001"][0] == "reinstated"
+    assert result["005"] == ("suspended", "not in the roster (u005.demo.glance.net): suspended")
+    assert result["001"][0] == "reinstated"
 
 
 def test_sync_guard_refuses_an_oversized_suspension_with_zero_writes(
@@ -141,6 +142,11 @@ def test_sync_guard_refuses_an_oversized_suspension_with_zero_writes(
     assert run(str(roster), "--mode", "sync") == 2
     err = capsys.readouterr().err
     assert "sync would suspend 10 of 20 active users" in err
+    assert writes(sim) == []
+    # plan still shows whom sync would have suspended, so the admin can see why
+    assert main(["plan", str(roster), "--mode", "sync", "--out", str(tmp_path / "p.xlsx")]) == 2
+    suspends = [line for line in plan_lines(tmp_path / "p.xlsx") if line[2] == "suspend"]
+    assert {line[1] for line in suspends} == {f"{i:03d}" for i in range(10, 20)}
     assert writes(sim) == []
     assert run(str(roster), "--mode", "sync", "--max-suspend", "10") == 0
     assert sum(u.suspended for u in sim.users().values()) == 10
@@ -161,6 +167,12 @@ def test_per_row_actions_override_the_mode(sim: Simulator, tmp_path: Path) -> No
     result = outcomes(tmp_path / "r.results.xlsx")
     assert [result[k][0] for k in ("000", "001", "002", "003")] == [
         "suspended", "reinstated", "deleted", "updated"]
+    wb = openpyxl.load_workbook(tmp_path / "r.results.xlsx", read_only=True)
+    try:
+        header = next(wb["Results"].iter_rows(max_row=1, values_only=True))
+    finally:
+        wb.close()
+    assert header.count("Action") == 1 and "Action (roster)" in header
 
 
 def plan_lines(path: Path) -> list[tuple[object, ...]]:

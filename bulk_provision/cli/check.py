@@ -13,6 +13,7 @@ from bulk_provision.cli.connection import (
     add_connection_options,
     make_client,
 )
+from bulk_provision.config import load_settings
 from bulk_provision.errors import AuthError, ConfigError
 from bulk_provision.glance import GlanceClient, RoleCount, UsersPage, wire
 
@@ -47,12 +48,14 @@ def add_parser(sub: Any) -> None:
         metavar="DIR",
         help="keep the raw XML responses in DIR (created if needed)",
     )
+    parser.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
     add_connection_options(parser)
     parser.set_defaults(handler=run_check)
 
 
 def run_check(args: argparse.Namespace) -> int:
-    with make_client(args, os.environ, pool_size=1) as client:
+    env = load_settings(args.config).environment(os.environ)
+    with make_client(args, env, pool_size=1) as client:
         print(f"Endpoint: {client.base_url}")
         try:
             roles_xml = client.fetch_raw("ShowRoles", {})

@@ -7,9 +7,11 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from bulk_provision.cli.connection import add_connection_options, make_client
+from bulk_provision.cli.connection import ENVIRONMENT_HELP, add_connection_options, make_client
 from bulk_provision.cli.run import add_job_options, spec_from_args
+from bulk_provision.cli.validate import summary_lines
 from bulk_provision.config import load_settings
+from bulk_provision.errors import UsageError
 from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.report.plan_report import SHOWN, write_plan
 
@@ -28,6 +30,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "plan",
         help="show what run would do (read-only)",
         description=DESCRIPTION,
+        epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_job_options(p)
@@ -49,10 +52,12 @@ def handle(args: argparse.Namespace) -> int:
         roster, validation = load_and_validate(spec, client)
         invalid = len(validation.invalid_rows)
         if invalid and not spec.skip_invalid:
+            for line in summary_lines(roster, validation):
+                print(line)
             print(f"{invalid} of {validation.rows} rows are invalid; fix them first "
-                  "(bulk-provision validate shows why) or use --skip-invalid")
+                  "or use --skip-invalid")
             return 3
-        actions = build_plan(spec, roster, validation, client)
+        actions, refusal = build_plan(spec, roster, validation, client)
     write_plan(out, actions, mode=spec.mode, endpoint=endpoint)
     counts = Counter(SHOWN[a.kind] for a in actions)
     for name in SHOWN.values():
@@ -61,4 +66,6 @@ def handle(args: argparse.Namespace) -> int:
     if invalid:
         print(f"  invalid    {invalid:>7}  (skipped)")
     print(f"plan: {out}")
+    if refusal is not None:
+        raise UsageError(refusal)  # run would refuse this plan: exit 2, the workbook shows why
     return 0

@@ -12,7 +12,13 @@ from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
 
-from bulk_provision.cli.connection import add_connection_options, make_client
+from bulk_provision.calllog import CallLog
+from bulk_provision.cli.connection import (
+    AUTH_HINT,
+    ENVIRONMENT_HELP,
+    add_connection_options,
+    make_client,
+)
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.cli.validate import summary_lines
 from bulk_provision.config import Settings, load_settings, pick
@@ -20,7 +26,7 @@ from bulk_provision.errors import UsageError
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import MODES, JobResult, JobSpec, run_job
 from bulk_provision.model import Outcome
-from bulk_provision.provision import GlanceApi
+from bulk_provision.provision import GlanceApi, StopReason
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import load_column_map
 
@@ -36,6 +42,14 @@ example:
   bulk-provision run staff.xlsx --workers 16 --rate 20
 """
 
+EXIT_MEANING = {
+    0: "every row ended well",
+    1: "finished; some rows failed or were invalid (see the Results sheet)",
+    3: "invalid rows; nothing was sent",
+    4: "stopped early; resumable",
+    130: "interrupted; resumable",
+}
+
 STOP_ADVICE = {
     4: "stopped early; nothing is lost: fix the cause and re-run the same command to resume",
     130: "interrupted; re-run the same command to resume",
@@ -47,6 +61,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         "run",
         help="provision the roster (resumable)",
         description=DESCRIPTION,
+        epilog=ENVIRONMENT_HELP,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_options(p)
@@ -114,7 +129,6 @@ def engine_options(args: argparse.Namespace, settings: Settings) -> EngineOption
 
 def spec_from_args(args: argparse.Namespace, settings: Settings, endpoint: str) -> JobSpec:
     columns = pick(args.columns, settings, "columns", None)
-    log_file = pick(getattr(args, "log_file", None), settings, "log_file", None)
     return JobSpec(
         roster_path=args.roster,
         endpoint=endpoint,
@@ -129,7 +143,6 @@ def spec_from_args(args: argparse.Namespace, settings: Settings, endpoint: str) 
         audio_provider=str(pick(args.audio_provider, settings, "audio_provider", "")),
         roles=_listing(pick(args.roles, settings, "roles", None)),
         engine=engine_options(args, settings),
-        log_file=Path(log_file) if log_file else None,
         set_passwords=bool(pick(args.set_passwords, settings, "set_passwords", False)),
         protect=_listing(pick(args.protect, settings, "protect", None)) or [],
         max_suspend=str(pick(args.max_suspend, settings, "max_suspend", "10%")),
@@ -170,11 +183,16 @@ def handle(args: argparse.Namespace) -> int:
     spec = spec_from_args(args, settings, env.get("GLANCE_BASE_URL", "https://www.glance.net"))
     if env.get("GLANCE_PARTNER_LOGIN"):  # never suspend the account we sign in with
         spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
+    log_file = pick(args.log_file, settings, "log_file", None)
+    call_log = CallLog(Path(log_file)) if log_file else None
+    on_call = call_log.record if call_log is not None else None
     clients: list[GlanceClient] = []
 
     def client() -> GlanceClient:
         if not clients:
-            clients.append(make_client(args, env, pool_size=spec.engine.workers))
+            clients.append(
+                make_client(args, env, pool_size=spec.engine.workers, on_call=on_call)
+            )
         return clients[0]
 
     try:
@@ -182,6 +200,8 @@ def handle(args: argparse.Namespace) -> int:
     finally:
         for made in clients:
             made.close()
+        if call_log is not None:
+            call_log.close()
 
 
 def execute(
@@ -223,6 +243,17 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
             if count:
                 print(f"  {outcome.value:<14} {count:>7}", file=out)
     print(f"results: {result.results_path}", file=out)
+    print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
     if result.exit_code in STOP_ADVICE:
-        reason = f"{result.message}; " if result.message else ""
-        print(f"bulk-provision: {reason}{STOP_ADVICE[result.exit_code]}", file=sys.stderr)
+        print(f"bulk-provision: {stop_line(result, spec)}", file=sys.stderr)
+
+
+def stop_line(result: JobResult, spec: JobSpec) -> str:
+    """Why the run stopped and what to do, on one line."""
+    advice = STOP_ADVICE[result.exit_code]
+    if spec.fresh:
+        advice = advice.replace("the same command", "the same command without --fresh")
+    reason = f"{result.message}; " if result.message else ""
+    if result.stop is StopReason.AUTH:
+        reason = f"{reason}{AUTH_HINT}; "
+    return reason + advice

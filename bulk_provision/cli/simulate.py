@@ -38,7 +38,7 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add = parser.add_argument
-    add("--port", type=int, default=8443, help="TCP port on 127.0.0.1; 0 picks a free one")
+    add("--port", type=int, default=8443, help="port on 127.0.0.1 (default 8443; 0: any free one)")
     add("--latency-ms", type=float, default=0, help="added to every answer")
     add("--jitter-ms", type=float, default=0, help="random extra latency, 0..J")
     add("--fail-rate", type=float, default=0, help="share of requests answered HTTP 5xx")

@@ -72,11 +72,13 @@ def parse_roles(text: str | None) -> list[str] | None:
 
 
 def configured_roles(args: argparse.Namespace) -> list[str] | None:
-    """The role list to check against: ``--roles``, plus Glance's with ``--check-roles``."""
-    roles = parse_roles(args.roles)
-    if not args.check_roles:
-        return roles
+    """The role list to check against: ``--roles`` (or the config file's ``roles``), plus
+    Glance's with ``--check-roles`` (or ``check_roles = true``)."""
     settings = load_settings(args.config)
+    listed = args.roles if args.roles is not None else settings.get("roles")
+    roles = parse_roles(",".join(listed) if isinstance(listed, list) else listed)
+    if not (args.check_roles or settings.get("check_roles", False)):
+        return roles
     with make_client(args, settings.environment(os.environ), pool_size=1) as client:
         return server_roles(client, roles, EngineOptions())
 

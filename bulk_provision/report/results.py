@@ -167,6 +167,8 @@ def _start_results_sheet(
     """The Results sheet's layout and header; its rows are streamed in at save time."""
     ws = wb.create_sheet("Results")
     headers: list[str] = [_clean(roster.headers.get(c, str(c))) for c in frame.columns]
+    # A roster's own "Action" (or "Message"...) column must not look like the tool's.
+    headers = [f"{h} (roster)" if h in RESULT_COLUMNS else h for h in headers]
     headers += RESULT_COLUMNS
     _size_columns(ws, headers, frame, tails)
     ws.freeze_panes = "A2"

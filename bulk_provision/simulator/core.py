@@ -67,7 +67,9 @@ class Simulator:
             self._certs.close()
             self._certs = None
             where = f"{self.config.host}:{self.config.port}"
-            raise ConfigError(f"cannot listen on {where}: {exc.strerror}") from exc
+            raise ConfigError(
+                f"cannot listen on {where}: {exc.strerror} (try another --port, or 0 for any)"
+            ) from exc
         if path is not None:
             self._saver = StateSaver(path, self.state.to_json)
         self._thread = threading.Thread(
