@@ -68,7 +68,7 @@ def _refuse_workbook_bytes(data: bytes) -> None:
 def _to_utf8(data: bytes) -> tuple[bytes, str]:
     """The file as UTF-8 bytes without a byte-order mark, and the encoding it was in."""
     if data.startswith(codecs.BOM_UTF8):
-        return _checked(data[3:], "utf-8"), "utf-8-sig"
+        return _checked(_decode(data[3:], "utf-8").encode("utf-8"), "utf-8"), "utf-8-sig"
     for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             return _decode(data[2:], encoding).encode("utf-8"), encoding

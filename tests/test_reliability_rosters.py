@@ -418,6 +418,16 @@ def invalid_cells_everywhere(d: Path) -> Path:
     ])
 
 
+def utf8_bom_over_cp1252_bytes(d: Path) -> Path:
+    """A UTF-8 byte-order mark that lies: the rest is Windows-1252."""
+    return write_csv(d / "r.csv", [HEADER, *NAMES], encoding="cp1252", prefix=b"\xef\xbb\xbf")
+
+
+def control_characters_in_xlsx(d: Path) -> Path:
+    return write_xlsx(d / "r.xlsx", [HEADER, ["1", "a\x07.demo.glance.net", "Ann\x0bB"]])
+
+
+
 @dataclass(frozen=True)
 class Case:
     """One broken roster and what the CLI must make of it.
@@ -507,6 +517,8 @@ CASES = {
     "NUL byte in a cell": Case(nul_bytes_in_cells, 2, "does not look like a CSV text file"),
     "header after blank rows": Case(header_after_blank_rows_and_empty_rows_between, 0,
                                     created=_users(rows_of(2))),
+    "UTF-8 BOM over Windows-1252": Case(utf8_bom_over_cp1252_bytes, 2, "not valid utf-8 text"),
+    "control characters in xlsx": Case(control_characters_in_xlsx, 3, "UserAddress.characters"),
     "invalid cells everywhere": Case(invalid_cells_everywhere, 3, "AudioProvider.value"),
 }
 

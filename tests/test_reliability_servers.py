@@ -8,6 +8,10 @@ the results workbook lists every roster row, and the checkpoint marks no row ``d
 of these servers ever confirmed anything. A row whose request may have reached the server is left
 ``sending`` (a re-run verifies it with ShowUsers before sending again) or ``failed``, never
 ``pending`` (unless the answer, a 404, proves nothing was done).
+
+A run's first call is a read-only ShowRoles: a server that cannot even answer that stops the run
+before any write. To meet the rows themselves, the other servers answer ShowRoles properly and
+turn hostile after it (``after_first_contact``).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
 from tests.hostile import (
     Behaviour,
+    Conn,
     HostileServer,
     drip,
     drop_after_request,
@@ -52,6 +57,34 @@ class Hostile:
     tls: bool = True
     says: str = ""
     may_commit: bool = True  # False: its answer proves the request was not carried out
+    # False: it misbehaves before any request can be read, so even the run's first read-only
+    # call (ShowRoles) fails and the run stops before sending anything
+    first_contact_ok: bool = True
+
+
+ROLES_ANSWER = http_response(
+    200, b"<response><status>OK</status><roles><role><name>Agent</name><activeusers>1"
+    b"</activeusers><inactiveusers>0</inactiveusers><users>1</users></role></roles></response>",
+)
+
+
+def after_first_contact(hostile: Behaviour) -> Behaviour:
+    """Answer ShowRoles properly (the run's first contact), and be ``hostile`` to the rest, so
+    the hostility meets the rows themselves."""
+
+    def behaviour(conn: Conn) -> None:
+        while b"\r\n\r\n" not in conn.buffer:  # peek at the request line, consume nothing
+            data = conn.sock.recv(65536)
+            if not data:
+                return
+            conn.buffer += data
+        if b"/ShowRoles.asp" in conn.buffer.partition(b"\r\n")[0]:
+            if conn.read_request() is not None:
+                conn.send(ROLES_ANSWER)
+            return
+        hostile(conn)
+
+    return behaviour
 
 
 SERVERS = {
@@ -65,10 +98,12 @@ SERVERS = {
         respond(302, headers={"Location": "http://127.0.0.1:9/PAPI/NewUser.asp"}),
         insecure=True, says="redirected to plain http://"),
     "certificate for another host": Hostile(
-        respond(200), insecure=True, cert_host="other.example.org", says="not trusted"),
+        respond(200), insecure=True, cert_host="other.example.org", says="not trusted",
+        first_contact_ok=False),
     "accepts and never answers": Hostile(never_answer),
-    "TLS done, request never read": Hostile(silent_before_request),
-    "plain TCP that never starts TLS": Hostile(silent_before_request, tls=False),
+    "TLS done, request never read": Hostile(silent_before_request, first_contact_ok=False),
+    "plain TCP that never starts TLS": Hostile(
+        silent_before_request, tls=False, first_contact_ok=False),
     "one byte a second": Hostile(drip(ANSWER, interval=1.0)),
     "headers, then one body byte a second": Hostile(
         drip(BODY, interval=1.0, prefix=HEAD + b"\r\n\r\n")),
@@ -129,14 +164,25 @@ def test_run_against_a_hostile_server(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     """One row: it fails on its own (exit 1). Six rows: twelve failures in a row, more than
-    twice ``max_consecutive_failures``, so the run pauses, then stops resumably (exit 4)."""
+    twice ``max_consecutive_failures``, so the run pauses, then stops resumably (exit 4).
+    A server that fails even the first read-only call stops the run before any write (exit 4).
+    """
     hostile = SERVERS[name]
     keys = [f"{i:05d}" for i in range(size)]
-    with HostileServer(hostile.behaviour, cert_host=hostile.cert_host, tls=hostile.tls) as server:
+    behaviour = hostile.behaviour
+    if hostile.first_contact_ok and hostile.tls:
+        behaviour = after_first_contact(behaviour)
+    with HostileServer(behaviour, cert_host=hostile.cert_host, tls=hostile.tls) as server:
         code = run_against(server, workdir, monkeypatch, keys)
         received = list(server.requests)
     out, err = capsys.readouterr()
-    assert code == (2 if hostile.insecure else 1 if size == 1 else 4), out + err
+    if hostile.insecure:
+        expected = 2
+    elif not hostile.first_contact_ok:
+        expected = 4
+    else:
+        expected = 1 if size == 1 else 4
+    assert code == expected, out + err
     assert "Traceback" not in out + err
     for secret in (PARTNER_PW, USER_PW):
         assert secret not in out + err
@@ -146,9 +192,13 @@ def test_run_against_a_hostile_server(
         assert hostile.says in lines[0]
     else:
         assert f"results: {workdir / 'staff.results.xlsx'}" in out
-        if code == 4:
+        if code == 4 and hostile.first_contact_ok:
             assert "in a row failed; stopping" in err
+        if code == 4:
             assert "re-run the same command to resume" in err
+        if not hostile.first_contact_ok:
+            assert "first contact with Glance (ShowRoles) kept failing" in err
+            assert not [r for r in received if not r.path.endswith("/ShowRoles.asp")]
 
     rows = results(workdir / "staff.results.xlsx")
     assert [r["PartnerUserID"] for r in rows] == keys  # every row, in roster order

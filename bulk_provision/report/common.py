@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Iterable
 from pathlib import Path
@@ -12,6 +13,14 @@ from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
 from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
+
+# Characters XML 1.0 cannot hold (openpyxl refuses them); shown as U+FFFD instead.
+ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+
+
+def xml_safe(text: str) -> str:
+    return ILLEGAL_XML.sub("\ufffd", text)
+
 
 HEADER_FONT = Font(bold=True)
 HEADER_FILL = PatternFill("solid", fgColor="DDEBF7")
@@ -31,6 +40,8 @@ def text_cell(
     openpyxl turns any string starting with ``=`` into a formula; forcing the data type keeps a
     roster cell such as ``=HYPERLINK(...)`` exactly as typed, with no apostrophe added.
     """
+    if isinstance(value, str):
+        value = xml_safe(value)
     cell = WriteOnlyCell(ws, value=value)
     if isinstance(value, str):
         cell.data_type = "s"

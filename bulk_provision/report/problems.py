@@ -16,7 +16,7 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bulk_provision.report.common import BAD_FILL, header_row, text_cell, width_for
+from bulk_provision.report.common import BAD_FILL, ILLEGAL_XML, header_row, text_cell, width_for
 from bulk_provision.roster import Roster
 from bulk_provision.validation import MASK, SECRET_COLUMNS, Problem
 
@@ -118,7 +118,7 @@ def _row_cells(
             cells.append(cell)
         elif not value:
             cells.append(None)
-        elif value[0] == "=":  # would become a formula: force text
+        elif value[0] == "=" or ILLEGAL_XML.search(value):  # formula / unwritable: text_cell
             cells.append(text_cell(ws, value))
         else:
             cells.append(value)

@@ -214,7 +214,7 @@ def _tail(
 ) -> list[Any]:
     """The Row ... Attempts cells of one line of the Results sheet."""
     if result is None:
-        message = messages.get(row, "") if row is not None else ""
+        message = _clean(messages.get(row, "")) if row is not None else ""
         return [row, None, outcome.value, message or None, None, None, None, 0]
     audio = result.audio
     return [
@@ -255,6 +255,7 @@ def _size_columns(
 # so they are written straight into the sheet's XML, as the inline-string cells openpyxl itself
 # writes in write-only mode: always text, so a roster cell such as "=1+2" stays text.
 
+_OOXML_ESCAPE = re.compile("_x[0-9A-Fa-f]{4}_")  # read as one character unless escaped
 _MAX_CELL = 32767  # Excel's limit on the characters in one cell
 _CHUNK = 1 << 20
 
@@ -283,7 +284,8 @@ def _text_xml(value: str) -> str:
     if len(value) > _MAX_CELL:
         value = value[:_MAX_CELL]
     space = ' xml:space="preserve"' if value != value.strip() else ""
-    return f"<t{space}>{escape(value)}</t>"
+    value = _OOXML_ESCAPE.sub(lambda m: "_x005F" + m.group(), value)
+    return f"<t{space}>{escape(value, {chr(13): '&#13;'})}</t>"
 
 
 def _save_with_rows(wb: Workbook, ws: WriteOnlyWorksheet, rows: Iterable[str], path: Path) -> None:

@@ -20,7 +20,7 @@ AUDIO_ELEMENTS = ("dialIn", "hostCode", "guestCode")
 
 
 def _element(name: str, text: str) -> str:
-    return f"<{name}>{escape(text)}</{name}>"
+    return f"<{name}>{escape(text, {chr(13): '&#13;'})}</{name}>"
 
 
 def _document(inner: str) -> bytes:
