@@ -213,7 +213,11 @@ class Provisioner:
             self._finish(result)
             return
         if in_doubt:
-            self._unresolved[action.key] = last_error or "interrupted while sending"
+            with self._lock:
+                self._unresolved[action.key] = (
+                    f"outcome unknown ({last_error or 'interrupted while sending'}); "
+                    "re-run the same command to verify and finish"
+                )
 
     def _send(self, action: Action) -> RowResult:
         if not self._limiter.acquire(self.stop):

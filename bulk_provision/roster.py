@@ -113,7 +113,12 @@ def read_roster(
         padded = zero_padded_cells(data, sheet_name) if suffix != ".xls" else {}
         grid, raw_warnings = read_sheet_grid(workbook, sheet_name, padded)
     del data
-    frame, headers, positions = _shape(grid, column_map)
+    try:
+        frame, headers, positions = _shape(grid, column_map)
+    except RosterError as exc:  # name the file (and sheet): "which roster has no rows?"
+        where = f"{path.name}, sheet {sheet_name!r}" if sheet_name else path.name
+        hint = "; pick the sheet with --sheet" if sheet_name and sheet is None else ""
+        raise RosterError(f"{where}: {exc}{hint}") from exc
     warnings = [
         RosterWarning(row, positions[position], message)
         for row, position, message in raw_warnings

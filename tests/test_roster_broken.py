@@ -70,7 +70,7 @@ def test_empty_file(tmp_path: Path, name: str) -> None:
 def test_csv_header_only(tmp_path: Path, text: str) -> None:
     path = tmp_path / "r.csv"
     path.write_text(text, encoding="utf-8")
-    assert refused(path) == "the roster has a header but no data rows"
+    assert refused(path) == "r.csv: the roster has a header but no data rows"
 
 
 def test_csv_only_blank_lines(tmp_path: Path) -> None:
@@ -84,7 +84,10 @@ def test_xlsx_header_only(tmp_path: Path) -> None:
     workbook = xlsxwriter.Workbook(str(path))
     workbook.add_worksheet().write_row(0, 0, ["PartnerUserID", "UserAddress"])
     workbook.close()
-    assert refused(path) == "the roster has a header but no data rows"
+    assert refused(path) == (
+        "r.xlsx, sheet 'Sheet1': the roster has a header but no data rows; "
+        "pick the sheet with --sheet"
+    )
 
 
 def test_xlsx_empty_sheet(tmp_path: Path) -> None:
