@@ -270,10 +270,18 @@ class Checkpoint:
                 raise
             self._conn.execute("COMMIT")
 
-    def _write(self, sql: str, params: Sequence[Any]) -> sqlite3.Cursor:
-        """One statement, committed on its own (autocommit), under the thread lock."""
+    def _write(self, sql: str, params: Sequence[Any]) -> tuple[int, list[tuple[Any, ...]]]:
+        """One statement run to completion under the thread lock: committed when this returns.
+
+        Never hand out a live cursor: SQLite commits an autocommit statement only when it
+        finishes, an ``UPDATE ... RETURNING`` finishes only once its rows are fetched, and while
+        any statement on the connection is unfinished nothing else is committed either.
+        Returns the row count and the rows (of a RETURNING clause).
+        """
         with self._mutex, self._database_errors():
-            return self._conn.execute(sql, params)
+            cursor = self._conn.execute(sql, params)
+            rows = cursor.fetchall()
+            return cursor.rowcount, rows
 
     def _read(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self._mutex, self._database_errors():
@@ -334,15 +342,14 @@ class Checkpoint:
 
     def mark_sending(self, key: str) -> int:
         """Commit that ``key``'s request is about to leave; returns its attempt number."""
-        cursor = self._write(
+        _, found = self._write(
             "UPDATE rows SET state='sending', attempts=attempts+1, sent_at=?"
             " WHERE key=? RETURNING attempts",
             (now(), key),
         )
-        found = cursor.fetchone()
-        if found is None:
+        if not found:
             raise CheckpointError(f"PartnerUserID {key!r} is not in the checkpoint's plan")
-        return int(found[0])
+        return int(found[0][0])
 
     def mark_done(self, result: RowResult) -> None:
         """Commit a final outcome: ``done`` for a good outcome, ``failed`` otherwise."""
@@ -363,13 +370,13 @@ class Checkpoint:
         )
 
     def _update_known(self, sql: str, params: Sequence[Any], key: str) -> None:
-        if self._write(sql, params).rowcount != 1:
+        if self._write(sql, params)[0] != 1:
             raise CheckpointError(f"PartnerUserID {key!r} is not in the checkpoint's plan")
 
     def reset_failed(self) -> int:
         """``--retry-failed``: every failed row back to ``pending``; returns how many."""
         sql = "UPDATE rows SET state='pending', outcome=NULL, finished_at=NULL WHERE state='failed'"
-        return self._write(sql, ()).rowcount
+        return self._write(sql, ())[0]
 
 
     def results(self) -> dict[str, RowResult]:

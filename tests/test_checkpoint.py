@@ -301,3 +301,73 @@ def test_sending_survives_sigkill_as_in_doubt(cp_path: Path) -> None:
         assert [a.key for a in cp.in_doubt()] == ["u1"]
         assert [a.key for a in cp.pending()] == ["u2"]
         assert cp.mark_sending("u1") == 2
+
+
+MARKER = """
+import sys, threading
+from pathlib import Path
+from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.model import Action, ActionKind, Outcome, RowResult
+cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="a" * 64, roster_path="r", mode="create")
+actions = [Action(f"k{i:05d}", i + 2, ActionKind.CREATE) for i in range(20000)]
+cp.record_plan(actions)
+lock = threading.Lock()
+def work(mine):
+    for a in mine:
+        cp.mark_sending(a.key)
+        with lock:
+            print("S", a.key, flush=True)  # only once mark_sending returned
+        cp.mark_done(RowResult(a.key, a.row, a.kind, Outcome.CREATED, attempts=1))
+        with lock:
+            print("D", a.key, flush=True)
+threads = [threading.Thread(target=work, args=(actions[i::8],)) for i in range(8)]
+for t in threads: t.start()
+for t in threads: t.join()
+"""
+
+
+def test_every_mark_that_returned_survives_sigkill_from_many_threads(cp_path: Path) -> None:
+    """What a mark_* call returns for is committed: a worker sends its request right after."""
+    proc = subprocess.Popen([sys.executable, "-c", MARKER, str(cp_path)],
+                            stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None
+    reported: dict[str, str] = {}
+    for line in proc.stdout:
+        kind, key = line.split()
+        reported[key] = kind
+        if len(reported) >= 3000:
+            break
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    proc.stdout.close()
+    with Checkpoint.read_only(cp_path) as cp:
+        done = set(cp.results())
+        sending = {a.key for a in cp.in_doubt()}
+    for key, kind in reported.items():
+        assert key in done if kind == "D" else key in done | sending, key
+
+
+UNFINISHED = """
+import sys
+from pathlib import Path
+from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.model import Action, ActionKind
+cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="a" * 64, roster_path="r", mode="create")
+cp.record_plan([Action("u1", 2, ActionKind.CREATE), Action("u2", 3, ActionKind.CREATE)])
+# another thread's statement, caught half-way (as a thread switch can leave it)
+kept = cp._write("UPDATE rows SET state='sending' WHERE key=? RETURNING attempts", ("u2",))
+cp.mark_sending("u1")  # returned: the request for u1 would leave now
+print("ready", flush=True)
+sys.stdin.read()
+"""
+
+
+def test_a_statement_left_unfinished_cannot_hold_back_a_later_commit(cp_path: Path) -> None:
+    """The cause of a lost mark once seen in chaos runs: an UPDATE ... RETURNING commits only
+    once its rows are read, and until then no other statement on the connection commits."""
+    proc = subprocess.Popen([sys.executable, "-c", UNFINISHED, str(cp_path)],
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
+    kill(proc)
+    with Checkpoint.read_only(cp_path) as cp:
+        assert {a.key for a in cp.in_doubt()} == {"u1", "u2"}
