@@ -181,13 +181,15 @@ def run_job(
         fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode),
     ) as journal:
         api = api or api_factory()
-        actions = _plan(spec, roster, validation, journal, api)
+        total = _plan(spec, roster, validation, journal, api)
+        # A resumed run reads only what is left, not the whole plan (DESIGN P3).
+        work = Work(journal.pending(), journal.in_doubt(), total)
         crash: Exception | None = None
         try:
-            report = _provision(spec, roster, journal, actions, api, progress, stop)
+            report = _provision(spec, roster, journal, work, api, progress, stop)
         except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
             crash, report = exc, EngineReport(StopReason.TRANSIENT, "stopped by an error")
-        results = _collect(journal, actions, report)
+        results = _collect(journal, work, report)
         result = JobResult(0, spec.results_path, validation, sent=True, roster=roster)
         result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
         if crash is None:
@@ -241,43 +243,57 @@ def _plan(
     validation: ValidationResult,
     journal: Checkpoint,
     api: GlanceApi,
-) -> list[Action]:
+) -> int:
+    """Record a new plan, or keep the one recorded; returns how many actions it has."""
     if journal.has_plan:
         if spec.retry_failed:
             journal.reset_failed()
-        return journal.load_plan()
+        return sum(journal.state_counts().values())
     actions, refusal = build_plan(spec, roster, validation, api)
     if refusal is not None:
         raise UsageError(refusal)
     journal.record_plan(actions)
-    return actions
+    return len(actions)
+
+
+@dataclass
+class Work:
+    """What is left of the plan: never sent, and sent with the outcome unknown."""
+
+    pending: list[Action]
+    in_doubt: list[Action]
+    total: int
+
+    def __len__(self) -> int:
+        return len(self.pending) + len(self.in_doubt)
+
+    def by_key(self) -> dict[str, Action]:
+        return {a.key: a for a in (*self.pending, *self.in_doubt)}
 
 
 def _provision(
     spec: JobSpec,
     roster: Roster,
     journal: Checkpoint,
-    actions: list[Action],
+    work: Work,
     api: GlanceApi,
     progress: Progress | None,
     stop: threading.Event | None,
 ) -> EngineReport:
-    pending, in_doubt = journal.pending(), journal.in_doubt()
-    if not pending and not in_doubt:
+    if not work:
         return EngineReport(StopReason.COMPLETED)
-    if progress is not None and len(pending) + len(in_doubt) < len(actions):
-        done = len(actions) - len(pending) - len(in_doubt)
+    if progress is not None and len(work) < work.total:
         progress.notice(
-            f"resuming {spec.checkpoint_path}: {done} of {len(actions)} done before, "
-            f"{len(pending) + len(in_doubt)} to go"
+            f"resuming {spec.checkpoint_path}: {work.total - len(work)} of {work.total} done "
+            f"before, {len(work)} to go"
         )
     if spec.mode == "create" and not spec.check_roles:
         stopped = _first_contact(api, spec.engine, stop)
         if stopped is not None:
             return stopped
-    passwords = _passwords(roster, actions)
+    passwords = _passwords(roster, [*work.pending, *work.in_doubt])
     engine = Provisioner(api, journal, passwords, spec.engine, progress=progress, stop=stop)
-    return engine.run(pending, in_doubt)
+    return engine.run(work.pending, work.in_doubt)
 
 
 def _first_contact(
@@ -309,12 +325,11 @@ def _passwords(roster: Roster, actions: Sequence[Action]) -> dict[str, str]:
     }
 
 
-def _collect(
-    journal: Checkpoint, actions: Sequence[Action], report: EngineReport
-) -> dict[str, RowResult]:
+def _collect(journal: Checkpoint, work: Work, report: EngineReport) -> dict[str, RowResult]:
     results = journal.results()
+    left = work.by_key()
     for key, why in (report.unresolved or {}).items():
-        action = next((a for a in actions if a.key == key), None)
+        action = left.get(key)
         if action is not None and key not in results:
             results[key] = RowResult(key, action.row, action.kind, Outcome.FAILED, why)
     for action in journal.in_doubt():
