@@ -335,6 +335,11 @@ class Checkpoint:
         )
         return [_action_from(r) for r in rows]
 
+    def unfinished_attempts(self) -> dict[str, int]:
+        """PartnerUserID -> attempts so far, for rows not finished (pending or sending)."""
+        rows = self._read("SELECT key, attempts FROM rows WHERE state IN ('pending', 'sending')")
+        return {key: int(attempts) for key, attempts in rows}
+
     def row_hashes(self) -> dict[str, str]:
         """PartnerUserID -> the row hash recorded with the plan ('' when none was given)."""
         return dict(self._read("SELECT key, row_hash FROM rows"))

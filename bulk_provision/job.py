@@ -41,6 +41,11 @@ from bulk_provision.validation import ValidationResult, validate_roster
 
 MODES = ("create", "upsert", "sync")
 
+UNKNOWN = (
+    "outcome unknown: the request may have reached Glance; re-run the same command to verify "
+    "and finish"
+)
+
 EXIT_FOR_STOP = {
     StopReason.AUTH: 4,
     StopReason.TRANSIENT: 4,
@@ -326,22 +331,17 @@ def _passwords(roster: Roster, actions: Sequence[Action]) -> dict[str, str]:
 
 
 def _collect(journal: Checkpoint, work: Work, report: EngineReport) -> dict[str, RowResult]:
+    """Finished rows from the journal, plus a FAILED line for each row left unresolved."""
     results = journal.results()
     left = work.by_key()
-    for key, why in (report.unresolved or {}).items():
+    attempts = journal.unfinished_attempts()
+    why = dict.fromkeys((a.key for a in journal.in_doubt()), UNKNOWN)
+    why.update(report.unresolved or {})
+    for key, message in why.items():
         action = left.get(key)
         if action is not None and key not in results:
-            results[key] = RowResult(key, action.row, action.kind, Outcome.FAILED, why)
-    for action in journal.in_doubt():
-        if action.key not in results:
-            results[action.key] = RowResult(
-                action.key,
-                action.row,
-                action.kind,
-                Outcome.FAILED,
-                "outcome unknown: the request may have reached Glance; "
-                "re-run the same command to verify and finish",
-            )
+            results[key] = RowResult(key, action.row, action.kind, Outcome.FAILED, message,
+                                     attempts=attempts.get(key, 0))
     return results
 
 

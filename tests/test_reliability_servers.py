@@ -224,6 +224,7 @@ def test_run_against_a_hostile_server(
         assert not sent & pending
     if code == 1 and in_doubt:
         assert str(rows[0]["Message"]).startswith("outcome unknown"), rows[0]
+        assert int(str(rows[0]["Attempts"])) >= 1, rows[0]  # the tries that were made
 
 
 def test_a_certificate_from_an_unknown_ca_is_refused_before_any_request(
