@@ -286,6 +286,11 @@ def _provision(
     stop: threading.Event | None,
 ) -> EngineReport:
     if not work:
+        if progress is not None and work.total:
+            progress.notice(
+                f"nothing left to send: an earlier run finished all {work.total} rows "
+                f"({spec.checkpoint_path}); the results are written again"
+            )
         return EngineReport(StopReason.COMPLETED)
     if progress is not None and len(work) < work.total:
         progress.notice(

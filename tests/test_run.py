@@ -490,3 +490,19 @@ def test_credentials_revoked_mid_run_stop_within_a_handful_of_requests(
     with Checkpoint.read_only(workdir / "staff.csv.checkpoint.sqlite") as journal:
         assert journal.in_doubt() == []  # AUTH is a definite "nothing done"
         assert len(journal.pending()) == 300 - len(sim.created_counts())
+
+
+def test_re_running_a_finished_run_sends_nothing_and_says_so(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    roster = write_roster(workdir / "staff.csv", 4)
+    assert run_cli(str(roster), "--rate", "0") == 0
+    before = len(simulator.request_log)
+    capsys.readouterr()
+    assert run_cli(str(roster), "--rate", "0") == 0
+    assert len(simulator.request_log) == before
+    captured = capsys.readouterr()
+    assert "nothing left to send: an earlier run finished all 4 rows" in captured.err
+    assert "created              4" in captured.out
