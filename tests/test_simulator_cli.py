@@ -95,7 +95,25 @@ def test_simulate_serves_and_stops_cleanly_on_ctrl_c(tmp_path: Path) -> None:
     assert "stopped" in out
     saved = json.loads(state.read_text(encoding="utf-8"))
     assert [(u["partner_user_id"], u["user_role"]) for u in saved["users"]] == [("t1", "Trainer")]
-    assert not Path(env["GLANCE_CA_BUNDLE"]).exists()  # the throwaway CA is removed
+    # with --state the CA lives beside it, at a path a restart reuses (new content each start)
+    assert env["GLANCE_CA_BUNDLE"] == f"{state}.ca.pem"
+    again = _start("--roles", "Agent,Trainer", "--state", str(state))
+    try:
+        restarted = _exports(_read_banner(again))
+        assert restarted["GLANCE_CA_BUNDLE"] == env["GLANCE_CA_BUNDLE"]
+        with requests.Session() as session:
+            session.trust_env = False
+            response = session.post(
+                restarted["GLANCE_BASE_URL"] + "/PAPI/ShowUsers.asp",
+                data={"PartnerLogin": env["GLANCE_PARTNER_LOGIN"],
+                      "PartnerPW": env["GLANCE_PARTNER_PW"], "PageCount": "10"},
+                verify=env["GLANCE_CA_BUNDLE"],  # the same path, still trusted
+                timeout=10,
+            )
+        assert b"<PartnerUserID>t1</PartnerUserID>" in response.content
+    finally:
+        code, _, err = _stop(again)
+    assert code == 0, err
 
 
 def test_password_from_environment_is_used_but_never_printed() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shutil
 import signal
 import threading
 from collections.abc import Callable
@@ -88,17 +89,32 @@ def build_config(args: argparse.Namespace) -> SimulatorConfig:
     )
 
 
-def banner(sim: Simulator) -> list[str]:
+def stable_ca_bundle(sim: Simulator, state: Path | None) -> Path:
+    """With ``--state``, the CA is also written beside the state file, at a path that stays the
+    same across restarts (its content is new at each start), so GLANCE_CA_BUNDLE need not change
+    when a rehearsal restarts the simulator mid-run."""
+    if state is None:
+        return sim.ca_bundle
+    target = state.with_name(f"{state.name}.ca.pem")
+    try:
+        shutil.copyfile(sim.ca_bundle, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror or exc}") from exc
+    return target
+
+
+def banner(sim: Simulator, ca_bundle: Path | None = None) -> list[str]:
     """What the user needs to point bulk-provision at ``sim`` (demo secrets only, never theirs)."""
     cfg = sim.config
+    ca_bundle = ca_bundle or sim.ca_bundle
     demo_pw = cfg.partner_pw == DEFAULTS.partner_pw
     lines = [
         f"Glance simulator listening on {sim.base_url}",
-        f"CA bundle: {sim.ca_bundle}",
+        f"CA bundle: {ca_bundle}",
         f"Roles: {', '.join(cfg.roles)}; responses use the PROVISIONAL format of glance-api.md 4.4",
         "Point bulk-provision at it:",
         f"  export GLANCE_BASE_URL={sim.base_url}",
-        f"  export GLANCE_CA_BUNDLE={sim.ca_bundle}",
+        f"  export GLANCE_CA_BUNDLE={ca_bundle}",
         f"  export GLANCE_PARTNER_LOGIN={cfg.partner_login}",
         "  export GLANCE_PARTNER_PW="
         + (cfg.partner_pw if demo_pw else "...   # the password you gave the simulator"),
@@ -119,7 +135,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     restore = _on_signals(lambda *_: stop.set())
     try:
         with Simulator(build_config(args)) as sim:
-            for line in banner(sim):
+            for line in banner(sim, stable_ca_bundle(sim, args.state)):
                 print(line, flush=True)
             while not stop.wait(0.5):
                 pass
