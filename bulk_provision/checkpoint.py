@@ -335,6 +335,11 @@ class Checkpoint:
         )
         return [_action_from(r) for r in rows]
 
+    def attempts(self, key: str) -> int:
+        """How many times ``key``'s request was sent so far (0 for an unknown key)."""
+        found = self._read("SELECT attempts FROM rows WHERE key=?", (key,))
+        return int(found[0][0]) if found else 0
+
     def unfinished_attempts(self) -> dict[str, int]:
         """PartnerUserID -> attempts so far, for rows not finished (pending or sending)."""
         rows = self._read("SELECT key, attempts FROM rows WHERE state IN ('pending', 'sending')")

@@ -12,7 +12,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -20,11 +20,13 @@ from bulk_provision import __version__
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
     AuthError,
+    BulkProvisionError,
     CheckpointError,
     Interrupted,
     RunStopped,
     UsageError,
 )
+from bulk_provision.glance.models import GlanceUser
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
 from bulk_provision.provision import (
@@ -100,26 +102,42 @@ class JobResult:
 
 
 def server_roles(
-    api: GlanceApi, configured: Sequence[str] | None, options: EngineOptions
+    api: GlanceApi,
+    configured: Sequence[str] | None,
+    options: EngineOptions,
+    stop: threading.Event | None = None,
 ) -> list[str]:
     """Roles Glance lists (ShowRoles omits roles nobody has) plus the ones configured."""
-    listed = call_with_retries(api.show_roles, options, what="ShowRoles")
+    listed = call_with_retries(api.show_roles, options, what="ShowRoles", stop=stop)
     names = [r.name for r in listed if r.name != "-none-"]
     return sorted({*names, *(configured or ())}, key=str.lower)
 
 
 def load_and_validate(
-    spec: JobSpec, api: GlanceApi | None = None
+    spec: JobSpec, api: GlanceApi | None = None, stop: threading.Event | None = None
 ) -> tuple[Roster, ValidationResult]:
     roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
     roles = spec.roles
     if spec.check_roles and api is not None:
-        roles = server_roles(api, spec.roles, spec.engine)
+        roles = server_roles(api, spec.roles, spec.engine, stop)
     return roster, validate_roster(roster, roles=roles)
 
 
+def _every_user(api: GlanceApi, stop: threading.Event | None) -> list[GlanceUser]:
+    users = []
+    for user in api.show_users(page_count=1000):
+        if stop is not None and stop.is_set():
+            raise Interrupted("interrupted while reading the users from Glance; nothing changed")
+        users.append(user)
+    return users
+
+
 def build_plan(
-    spec: JobSpec, roster: Roster, validation: ValidationResult, api: GlanceApi | None
+    spec: JobSpec,
+    roster: Roster,
+    validation: ValidationResult,
+    api: GlanceApi | None,
+    stop: threading.Event | None = None,
 ) -> tuple[list[Action], str | None]:
     """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first.
 
@@ -133,9 +151,10 @@ def build_plan(
         return plan_create(frame, rows, audio_provider=spec.audio_provider), None
     assert api is not None
     users = call_with_retries(
-        lambda: list(api.show_users(page_count=1000)), spec.engine, what="ShowUsers (snapshot)"
+        lambda: _every_user(api, stop), spec.engine, what="ShowUsers (snapshot)", stop=stop
     )
-    snapshot = {u.partner_user_id: u for u in users}
+    # Users without a PartnerUserID cannot be addressed through PAPI: never planned for.
+    snapshot = {u.partner_user_id: u for u in users if u.partner_user_id}
     actions = plan_upsert(
         frame,
         rows,
@@ -147,7 +166,7 @@ def build_plan(
     if spec.mode == "sync":
         keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
         extra = suspensions(snapshot, keys, spec.protect)
-        active = sum(1 for u in snapshot.values() if not u.suspended)
+        active = sum(1 for u in users if not u.suspended)
         limit = suspend_limit(spec.max_suspend, active)
         actions.extend(extra)
         if len(extra) > limit:
@@ -173,7 +192,7 @@ def run_job(
     # The client (and any password prompt) only once it is needed: a roster that fails
     # validation is reported without credentials.
     api = api_factory() if spec.check_roles else None
-    roster, validation = load_and_validate(spec, api)
+    roster, validation = load_and_validate(spec, api, stop)
     if not validation.ok and not spec.skip_invalid:
         result = JobResult(3, spec.results_path, validation, roster=roster)
         _write(spec, roster, validation, {}, result, started)
@@ -186,28 +205,48 @@ def run_job(
         fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode),
     ) as journal:
         api = api or api_factory()
-        total = _plan(spec, roster, validation, journal, api)
-        # A resumed run reads only what is left, not the whole plan (DESIGN P3).
-        work = Work(journal.pending(), journal.in_doubt(), total)
         crash: Exception | None = None
         try:
-            report = _provision(spec, roster, journal, work, api, progress, stop)
-        except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
-            crash, report = exc, EngineReport(StopReason.TRANSIENT, "stopped by an error")
+            total = _plan(spec, roster, validation, journal, api, stop)
+        except (AuthError, RunStopped, Interrupted) as exc:  # nothing was sent
+            work, report = Work([], [], 0), _stopped_by(exc)
+        else:
+            # A resumed run reads only what is left, not the whole plan (DESIGN P3).
+            work = Work(journal.pending(), journal.in_doubt(), total)
+            try:
+                report = _provision(spec, roster, journal, work, api, progress, stop)
+            except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
+                crash, report = _user_error(exc, spec), _stopped_by(exc)
         results = _collect(journal, work, report)
         result = JobResult(0, spec.results_path, validation, sent=True, roster=roster)
         result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
-        if crash is None:
-            journal.set_meta(last_exit_code=str(result.exit_code))
+        if isinstance(crash, BulkProvisionError):
+            result.exit_code = crash.exit_code
+        journal.set_meta(last_exit_code=str(result.exit_code))
     _write(spec, roster, validation, results, result, started)
-    if isinstance(crash, sqlite3.Error | CheckpointError):
-        raise RunStopped(
-            f"the checkpoint {spec.checkpoint_path} could not be written ({crash}); is the disk "
-            "full? Nothing is lost: fix it and re-run the same command to resume"
-        ) from crash
     if crash is not None:
         raise crash
     return result
+
+
+def _stopped_by(exc: Exception) -> EngineReport:
+    if isinstance(exc, AuthError):
+        return EngineReport(StopReason.AUTH, str(exc))
+    if isinstance(exc, Interrupted):
+        return EngineReport(StopReason.INTERRUPTED, "")
+    return EngineReport(StopReason.TRANSIENT, str(exc))
+
+
+def _user_error(exc: Exception, spec: JobSpec) -> Exception:
+    """A failure inside the workers as the error the user is shown (bugs stay as they are)."""
+    if isinstance(exc, sqlite3.Error | CheckpointError):
+        error = RunStopped(
+            f"the checkpoint {spec.checkpoint_path} could not be written ({exc}); is the disk "
+            "full? Nothing is lost: fix it and re-run the same command to resume"
+        )
+        error.__cause__ = exc
+        return error
+    return exc
 
 
 def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
@@ -248,13 +287,14 @@ def _plan(
     validation: ValidationResult,
     journal: Checkpoint,
     api: GlanceApi,
+    stop: threading.Event | None,
 ) -> int:
     """Record a new plan, or keep the one recorded; returns how many actions it has."""
     if journal.has_plan:
         if spec.retry_failed:
             journal.reset_failed()
         return sum(journal.state_counts().values())
-    actions, refusal = build_plan(spec, roster, validation, api)
+    actions, refusal = build_plan(spec, roster, validation, api, stop)
     if refusal is not None:
         raise UsageError(refusal)
     journal.record_plan(actions)
@@ -313,8 +353,7 @@ def _first_contact(
     at once, with nothing sent (upsert and sync get this from their ShowUsers snapshot)."""
     try:
         call_with_retries(
-            api.show_roles, replace(options, max_retries=min(options.max_retries, 2)),
-            what="the first contact with Glance (ShowRoles)", stop=stop,
+            api.show_roles, options, what="the first contact with Glance (ShowRoles)", stop=stop,
         )
     except AuthError as exc:
         return EngineReport(StopReason.AUTH, str(exc))

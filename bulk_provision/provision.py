@@ -23,6 +23,7 @@ from bulk_provision import calllog
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
     AuthError,
+    ConfigError,
     PermanentApiError,
     TransientApiError,
 )
@@ -42,7 +43,11 @@ class GlanceApi(Protocol):
     def delete_user(self, partner_user_id: str) -> None: ...
 
     def show_users(
-        self, *, partner_user_id: str | None = None, page_count: int = 1000
+        self,
+        *,
+        partner_user_id: str | None = None,
+        user_address: str | None = None,
+        page_count: int = 1000,
     ) -> Iterator[GlanceUser]: ...
 
     def show_roles(self) -> list[RoleCount]: ...
@@ -173,7 +178,9 @@ class Provisioner:
     def _execute(self, action: Action, in_doubt: bool) -> None:
         failures = throttled = 0
         last_error = ""
-        doubted = in_doubt  # some earlier attempt may have created the user
+        # Some earlier attempt may have been carried out. Once true it stays true: the row is
+        # then never put back to `pending`, so a resume verifies it before sending again.
+        doubted = in_doubt
         creating = action.kind is ActionKind.CREATE
         while not self.stop.is_set():
             self._health.wait_if_paused()
@@ -186,9 +193,9 @@ class Provisioner:
                     if self._verify(action):
                         return
                     in_doubt = False  # Glance does not have it: only a new send can create it
-                    result = self._send(action)
+                    result = self._send(action, doubted)
                 else:
-                    result = self._send(action)
+                    result = self._send(action, doubted)
                 if result.outcome is Outcome.EXISTS and doubted and self._verify(action):
                     return  # our unanswered request did create it after all
             except _Stopped:
@@ -197,7 +204,7 @@ class Provisioner:
                 last_error = str(exc)
                 in_doubt = in_doubt or exc.maybe_committed
                 doubted = doubted or exc.maybe_committed
-                if not in_doubt:
+                if not doubted:
                     self.journal.mark_pending(action.key, last_error)
                 if exc.status == 429 and throttled < self.options.max_throttled:
                     throttled += 1
@@ -205,28 +212,32 @@ class Provisioner:
                     failures += 1
                     self._notice(self._health.failure())
                 if failures > self.options.max_retries:
-                    self._give_up(action, in_doubt, failures + throttled, last_error)
+                    self._give_up(action, doubted, failures + throttled, last_error)
                     return
                 self._backoff(failures, exc.retry_after)
                 continue
             self._health.success()
             self._finish(result)
             return
-        if in_doubt:
+        if doubted:
             with self._lock:
                 self._unresolved[action.key] = (
                     f"outcome unknown ({last_error or 'interrupted while sending'}); "
                     "re-run the same command to verify and finish"
                 )
 
-    def _send(self, action: Action) -> RowResult:
+    def _send(self, action: Action, doubted: bool) -> RowResult:
         if not self._limiter.acquire(self.stop):
             raise _Stopped()
         attempts = self.journal.mark_sending(action.key)
         try:
             audio = self._call(action, attempts)
         except PermanentApiError as exc:
-            return self._permanent_result(action, exc, attempts)
+            if exc.code == "REDIRECT":
+                # The endpoint moved: every call would go the same way, so stop the run. The
+                # row stays in doubt: a redirect can also follow a request that was carried out.
+                raise ConfigError(str(exc)) from exc
+            return self._permanent_result(action, exc, attempts, doubted)
         except AuthError:
             # A definite answer: nothing was done. Not in doubt, just not sent yet.
             self.journal.mark_pending(action.key, "not sent: Glance rejected the credentials")
@@ -293,34 +304,39 @@ class Provisioner:
         return AudioCodes()
 
     def _verify(self, action: Action) -> bool:
-        """After an unanswered NewUser: does Glance have this user with the roster's address?"""
+        """After an unanswered NewUser: does Glance have this user with the roster's address?
+
+        Looked up by UserAddress, which is exact (an address cannot hold ShowUsers' `*`
+        wildcard, while a PartnerUserID can, and `-none-` means "no ID" there).
+        """
         if not self._limiter.acquire(self.stop):
             raise _Stopped()
-
-        found = [
-            u
-            for u in self.api.show_users(partner_user_id=action.key, page_count=10)
-            if u.partner_user_id == action.key
-        ]
-        address = action.fields.get("UserAddress", "").lower()
-        if any(u.user_address.lower() == address for u in found):
-            attempts = self.journal.mark_sending(action.key) - 1
+        address = action.fields.get("UserAddress", "")
+        try:
+            with calllog.attempt(None):
+                found = list(self.api.show_users(user_address=address, page_count=10))
+        except PermanentApiError as exc:  # an odd answer to a read: retry like any failure
+            raise TransientApiError(f"checking whether the user exists: {exc}") from exc
+        if any(
+            u.partner_user_id == action.key and u.user_address.lower() == address.lower()
+            for u in found
+        ):
             self._health.success()
             self._finish(
                 RowResult(action.key, action.row, action.kind, Outcome.CREATED,
-                          MESSAGES["verified"], attempts=attempts)
+                          MESSAGES["verified"], attempts=self.journal.attempts(action.key))
             )
             return True
         return False
 
     def _permanent_result(
-        self, action: Action, exc: PermanentApiError, attempts: int
+        self, action: Action, exc: PermanentApiError, attempts: int, doubted: bool
     ) -> RowResult:
         self._health.success()  # Glance answered: the connection is healthy
         outcome, message = Outcome.FAILED, f"{exc.code}: {exc.message}".rstrip(": ")
         if action.kind is ActionKind.CREATE and exc.code == "DUPLICATE_ID":
             outcome, message = Outcome.EXISTS, MESSAGES["exists"]
-        elif action.kind is ActionKind.DELETE and exc.code == "NOT_FOUND" and attempts > 1:
+        elif action.kind is ActionKind.DELETE and exc.code == "NOT_FOUND" and doubted:
             outcome, message = Outcome.DELETED, "deleted (confirmed: the user is gone)"
         return RowResult(action.key, action.row, action.kind, outcome, message, attempts=attempts)
 

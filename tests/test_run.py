@@ -506,3 +506,87 @@ def test_re_running_a_finished_run_sends_nothing_and_says_so(
     captured = capsys.readouterr()
     assert "nothing left to send: an earlier run finished all 4 rows" in captured.err
     assert "created              4" in captured.out
+
+
+def test_ctrl_c_twice_still_journals_what_glance_confirmed_and_writes_the_workbook(
+    make_simulator: Callable[..., Simulator], workdir: Path,
+) -> None:
+    sim = make_simulator(latency_ms=1500)
+    roster = write_roster(workdir / "staff.csv", 40)
+    proc = spawn(roster, sim)
+    wait_for_requests(sim, 3, proc)  # first contact, then NewUsers in flight
+    proc.send_signal(signal.SIGINT)
+    assert proc.stderr is not None
+    seen = ""
+    while "stopping:" not in seen:  # the run says it is stopping (bounded by the timeout)
+        line = proc.stderr.readline()
+        assert line, "the run ended without saying it was stopping"
+        seen += line
+    proc.send_signal(signal.SIGINT)  # impatient: must not throw away what is in flight
+    out, err = proc.communicate(timeout=60)
+    err = seen + err
+    assert proc.returncode == 130, err
+    assert "Traceback" not in err and "still stopping" in err
+    created = set(sim.created_counts())
+    assert created  # requests were in flight and Glance carried them out
+    with Checkpoint.read_only(workdir / "staff.csv.checkpoint.sqlite") as journal:
+        assert set(journal.results()) == created  # every confirmed outcome journaled
+        assert journal.in_doubt() == []
+    rows = results_sheet(workdir / "staff.results.xlsx")
+    assert {str(r["Employee ID"]) for r in rows if r["Outcome"] == "created"} == created
+
+
+def test_ids_with_wildcard_characters_are_verified_exactly_after_dropped_answers(
+    make_simulator: Callable[..., Simulator], workdir: Path,
+) -> None:
+    sim = make_simulator(drop_rate=0.5, seed=3)
+    roster = workdir / "odd.csv"
+    keys = ["-none-", "A*", "*", "x*y", "plain"]
+    with roster.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["PartnerUserID", "UserAddress"])
+        w.writerows([key, f"odd{i}.demo.glance.net"] for i, key in enumerate(keys))
+    proc = spawn(roster, sim, "--max-retries", "30", "--config", str(tuning(workdir / "t.toml")))
+    out, err = proc.communicate(timeout=120)
+    assert proc.returncode == 0, err
+    assert sim.created_counts() == dict.fromkeys(keys, 1)
+    outcomes = {str(r["PartnerUserID"]): r["Outcome"] for r in results_sheet(
+        workdir / "odd.results.xlsx")}
+    assert outcomes == dict.fromkeys(keys, "created")  # never "exists" for our own user
+    assert any(r.result == "DROPPED" and r.operation == "NewUser" for r in sim.request_log)
+
+
+def test_deleting_an_unknown_user_fails_even_after_throttled_attempts(
+    make_simulator: Callable[..., Simulator], use_sim: Callable[..., None], workdir: Path,
+) -> None:
+    sim = make_simulator(fail_rate=0.5, seed=4)
+    use_sim(sim)
+    roster = workdir / "del.csv"
+    with roster.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["PartnerUserID", "UserAddress", "Action"])
+        w.writerows([f"ghost{i}", f"ghost{i}.demo.glance.net", "delete"] for i in range(10))
+    code = run_cli(str(roster), "--rate", "0", "--max-retries", "30",
+                   "--config", str(tuning(workdir / "t.toml")))
+    assert code == 1
+    rows = results_sheet(workdir / "del.results.xlsx")
+    assert {r["Outcome"] for r in rows} == {"failed"}  # a 503 did nothing: not "deleted"
+    assert any(int(str(r["Attempts"])) > 1 for r in rows)
+
+
+@pytest.mark.parametrize(
+    ("setting", "message"),
+    [("mode = 'Sync'", "mode 'Sync' is not one of create, upsert, sync"),
+     ("audio_provider = '2'", "audio_provider '2' must be 1 or 666"),
+     ("max_retries = -1", "--max-retries must be 0 or more")],
+)
+def test_bad_settings_in_the_config_file_are_refused_before_anything(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str], setting: str, message: str,
+) -> None:
+    use_sim(simulator)
+    roster = write_roster(workdir / "staff.csv", 2)
+    (workdir / "bulk-provision.toml").write_text(setting + "\n", encoding="utf-8")
+    assert run_cli(str(roster)) == 2
+    assert message in capsys.readouterr().err
+    assert simulator.request_log == []

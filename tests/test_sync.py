@@ -256,3 +256,14 @@ def test_check_roles_uses_showroles_plus_the_configured_roles(
     assert writes(sim) == []
     assert main(["plan", str(bad), "--check-roles", "--out", str(tmp_path / "p.xlsx")]) == 3
     assert writes(sim) == []
+
+
+def test_sync_leaves_users_without_a_partner_user_id_alone(
+    sim: Simulator, tmp_path: Path,
+) -> None:
+    seed(sim, 20)
+    sim.add_user("", "portal.made.demo.glance.net")  # made in the portal: no PartnerUserID
+    roster = write(tmp_path / "r.csv", [row(f"{i:03d}") for i in range(20)])
+    assert run(str(roster), "--mode", "sync") == 0
+    assert writes(sim) == []  # PAPI cannot address it: nothing sent, nothing failed
+    assert not any(u.suspended for u in sim.users().values())

@@ -65,7 +65,7 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     group.add_argument(
         "--timeout",
         type=_positive_seconds,
-        default=DEFAULT_TIMEOUT,
+        default=None,
         metavar="S",
         help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})",
     )

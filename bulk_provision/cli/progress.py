@@ -6,6 +6,7 @@ import sys
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from typing import TextIO
 
 from tqdm import tqdm
@@ -26,11 +27,22 @@ class _Counts:
             self.done += 1
 
     def describe(self) -> str:
-        created = self.outcomes[Outcome.CREATED.value]
-        good = sum(n for o, n in self.outcomes.items() if Outcome(o) in GOOD_OUTCOMES)
-        failed = self.outcomes[Outcome.FAILED.value]
+        with self.lock:  # workers add outcomes while this reads them
+            outcomes = dict(self.outcomes)
+            retrying = self.retrying
+        created = outcomes.get(Outcome.CREATED.value, 0)
+        good = sum(n for o, n in outcomes.items() if Outcome(o) in GOOD_OUTCOMES)
+        failed = outcomes.get(Outcome.FAILED.value, 0)
         other = f" other-ok={good - created}" if good > created else ""
-        return f"created={created}{other} failed={failed} retrying={self.retrying}"
+        return f"created={created}{other} failed={failed} retrying={retrying}"
+
+
+def _shown(write: Callable[[], object]) -> None:
+    """Progress is a courtesy: a closed or full stderr must never stop the run."""
+    try:
+        write()
+    except (OSError, ValueError):
+        pass
 
 
 class BarProgress:
@@ -43,23 +55,27 @@ class BarProgress:
 
     def start(self, total: int) -> None:
         self._bar = tqdm(total=total, unit="row", file=self._stream, dynamic_ncols=True)
+        self._lock = threading.Lock()  # tqdm's update is not meant for many threads at once
 
     def result(self, result: RowResult) -> None:
         self._counts.add(result)
-        if self._bar is not None:
-            self._bar.set_postfix_str(self._counts.describe(), refresh=False)
-            self._bar.update(1)
+        bar = self._bar
+        if bar is not None:
+            with self._lock:
+                _shown(lambda: bar.set_postfix_str(self._counts.describe(), refresh=False))
+                _shown(lambda: bar.update(1))
 
     def retrying(self, delta: int) -> None:
         with self._counts.lock:
             self._counts.retrying += delta
 
     def notice(self, message: str) -> None:
-        tqdm.write(f"bulk-provision: {message}", file=self._stream)
+        _shown(lambda: tqdm.write(f"bulk-provision: {message}", file=self._stream))
 
     def close(self) -> None:
-        if self._bar is not None:
-            self._bar.close()
+        bar = self._bar
+        if bar is not None:
+            _shown(bar.close)
 
 
 class LineProgress:
@@ -88,19 +104,18 @@ class LineProgress:
         done = self._counts.done
         rate = done / max(now - self._started, 1e-9)
         eta = (self._total - done) / rate if rate > 0 else 0.0
-        print(
+        line = (
             f"bulk-provision: {done}/{self._total} rows, {rate:.1f} rows/s, "
-            f"ETA {eta:.0f} s, {self._counts.describe()}",
-            file=self._stream,
-            flush=True,
+            f"ETA {eta:.0f} s, {self._counts.describe()}"
         )
+        _shown(lambda: print(line, file=self._stream, flush=True))
 
     def retrying(self, delta: int) -> None:
         with self._counts.lock:
             self._counts.retrying += delta
 
     def notice(self, message: str) -> None:
-        print(f"bulk-provision: {message}", file=self._stream, flush=True)
+        _shown(lambda: print(f"bulk-provision: {message}", file=self._stream, flush=True))
 
     def close(self) -> None:
         if self._counts.done:

@@ -112,14 +112,17 @@ def add_run_options(p: argparse.ArgumentParser) -> None:
 def engine_options(args: argparse.Namespace, settings: Settings) -> EngineOptions:
     workers = int(pick(getattr(args, "workers", None), settings, "workers", 8))
     rate = float(pick(getattr(args, "rate", None), settings, "rate", 10.0))
+    retries = int(pick(getattr(args, "max_retries", None), settings, "max_retries", 5))
     if workers < 1 or workers > 64:
         raise UsageError("--workers must be between 1 and 64")
     if rate < 0:
         raise UsageError("--rate must be 0 (no cap) or more")
+    if retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
     return EngineOptions(
         workers=workers,
         rate=rate,
-        max_retries=int(pick(getattr(args, "max_retries", None), settings, "max_retries", 5)),
+        max_retries=retries,
         backoff_base=float(settings.get("backoff_base", 0.5)),
         backoff_max=float(settings.get("backoff_max", 30.0)),
         max_consecutive_failures=int(settings.get("max_consecutive_failures", 25)),
@@ -129,6 +132,14 @@ def engine_options(args: argparse.Namespace, settings: Settings) -> EngineOption
 
 def spec_from_args(args: argparse.Namespace, settings: Settings, endpoint: str) -> JobSpec:
     columns = pick(args.columns, settings, "columns", None)
+    mode = str(pick(args.mode, settings, "mode", "create"))
+    if mode not in MODES:
+        raise UsageError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+    audio = str(pick(args.audio_provider, settings, "audio_provider", ""))
+    if audio not in ("", "1", "666"):
+        raise UsageError(f"audio_provider {audio!r} must be 1 or 666")
+    if getattr(args, "timeout", None) is None and settings.get("timeout") is not None:
+        args.timeout = float(settings.get("timeout"))
     return JobSpec(
         roster_path=args.roster,
         endpoint=endpoint,
@@ -136,11 +147,11 @@ def spec_from_args(args: argparse.Namespace, settings: Settings, endpoint: str) 
         column_map=load_column_map(columns) if columns else None,
         out=getattr(args, "out", None),
         checkpoint=getattr(args, "checkpoint", None),
-        mode=pick(args.mode, settings, "mode", "create"),
+        mode=mode,
         fresh=bool(getattr(args, "fresh", False)),
         skip_invalid=bool(pick(args.skip_invalid, settings, "skip_invalid", False)),
         retry_failed=bool(getattr(args, "retry_failed", False)),
-        audio_provider=str(pick(args.audio_provider, settings, "audio_provider", "")),
+        audio_provider=audio,
         roles=_listing(pick(args.roles, settings, "roles", None)),
         engine=engine_options(args, settings),
         set_passwords=bool(pick(args.set_passwords, settings, "set_passwords", False)),
@@ -165,9 +176,16 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
         return
 
     def request_stop(signum: int, frame: FrameType | None) -> None:
-        if stop.is_set():
-            raise KeyboardInterrupt
+        # Never raise into the run: what Glance confirms must still reach the checkpoint and
+        # the workbook. In-flight requests end within --timeout; kill -9 is safe meanwhile.
+        again = stop.is_set()
         stop.set()
+        sys.stderr.write(
+            "\nbulk-provision: still stopping: waiting for requests in flight (at most --timeout "
+            "seconds); kill -9 is safe too, the next run checks them\n" if again else
+            "\nbulk-provision: stopping: nothing new is sent; waiting for requests in flight, "
+            "then writing the results\n"
+        )
 
     previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
     try:
