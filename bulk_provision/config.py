@@ -87,15 +87,20 @@ def load_settings(path: str | Path | None, *, cwd: Path | None = None) -> Settin
             return Settings()
         path = default
     path = Path(path)
+    return _settings_from(path, read_toml(path, "config file"))
+
+
+def read_toml(path: Path, what: str) -> dict[str, Any]:
+    """A TOML file (a BOM is tolerated); any problem is one ConfigError naming ``what``."""
     try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
+        return tomllib.loads(path.read_text(encoding="utf-8-sig"))
     except FileNotFoundError as exc:
-        raise ConfigError(f"config file {path} does not exist") from exc
-    except (OSError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.__class__.__name__}") from exc
+        raise ConfigError(f"{what} {path} does not exist") from exc
+    except (OSError, UnicodeError) as exc:
+        reason = getattr(exc, "strerror", None) or exc.__class__.__name__
+        raise ConfigError(f"cannot read {what} {path}: {reason}") from exc
     except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    return _settings_from(path, data)
+        raise ConfigError(f"{what} {path} is not valid TOML: {exc}") from exc
 
 
 def _settings_from(path: Path, data: dict[str, Any]) -> Settings:

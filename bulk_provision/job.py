@@ -36,7 +36,7 @@ from bulk_provision.provision import (
     Provisioner,
     StopReason,
 )
-from bulk_provision.report.results import RunSummary, write_results
+from bulk_provision.report.results import RunSummary, split_results, write_results
 from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster import Roster, read_roster
 from bulk_provision.validation import ValidationResult, validate_roster
@@ -96,7 +96,6 @@ class JobResult:
     counts: Counter[str] = field(default_factory=Counter)
     stop: StopReason | None = None
     message: str = ""
-    sent: bool = False
     rows: list[RowResult] = field(default_factory=list)
     roster: Roster | None = None
 
@@ -218,7 +217,7 @@ def run_job(
             except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
                 crash, report = _user_error(exc, spec), _stopped_by(exc)
         results = _collect(journal, work, report)
-        result = JobResult(0, spec.results_path, validation, sent=True, roster=roster)
+        result = JobResult(0, spec.results_path, validation, roster=roster)
         result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
         if isinstance(crash, BulkProvisionError):
             result.exit_code = crash.exit_code
@@ -355,12 +354,8 @@ def _first_contact(
         call_with_retries(
             api.show_roles, options, what="the first contact with Glance (ShowRoles)", stop=stop,
         )
-    except AuthError as exc:
-        return EngineReport(StopReason.AUTH, str(exc))
-    except RunStopped as exc:
-        return EngineReport(StopReason.TRANSIENT, str(exc))
-    except Interrupted:
-        return EngineReport(StopReason.INTERRUPTED, "")
+    except (AuthError, RunStopped, Interrupted) as exc:
+        return _stopped_by(exc)
     return None
 
 
@@ -406,8 +401,7 @@ def _write(
     job: JobResult,
     started: datetime,
 ) -> None:
-    by_row = {r.row: r for r in results.values() if r.row is not None}
-    extra = [r for r in results.values() if r.row is None]
+    by_row, extra = split_results(results.values())
     summary = RunSummary(
         tool_version=__version__,
         roster_path=str(spec.roster_path),

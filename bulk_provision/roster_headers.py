@@ -8,10 +8,10 @@ the built-in aliases.
 from __future__ import annotations
 
 import re
-import tomllib
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
+from bulk_provision.config import read_toml
 from bulk_provision.errors import ConfigError, RosterError
 
 CANONICAL_COLUMNS = (
@@ -130,14 +130,7 @@ def load_column_map(path: str | Path) -> dict[str, str]:
     matched case- and separator-insensitively. Any problem is a ConfigError.
     """
     path = Path(path)
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8-sig"))
-    except FileNotFoundError as exc:
-        raise ConfigError(f"column map {path} does not exist") from exc
-    except (OSError, UnicodeError) as exc:
-        raise ConfigError(f"cannot read column map {path}: {exc}") from exc
-    except tomllib.TOMLDecodeError as exc:
-        raise ConfigError(f"column map {path} is not valid TOML: {exc}") from exc
+    document = read_toml(path, "column map")
     table = document
     if set(document) == {"columns"} and isinstance(document["columns"], dict):
         table = document["columns"]

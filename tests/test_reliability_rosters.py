@@ -35,6 +35,7 @@ from xlsxwriter.worksheet import Worksheet
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
 from tests.test_roster_broken import _patch_declared_size, small_xlsx
+from tests.workbooks import sheet_rows
 
 pytestmark = pytest.mark.timeout(30)
 
@@ -550,16 +551,6 @@ def assert_one_error_line(err: str, says: str) -> None:
     assert lines[0].startswith("bulk-provision: error: "), err
     assert says in lines[0], err
     assert "Traceback" not in err
-
-
-def sheet_rows(path: Path, sheet: str) -> list[dict[str, object]]:
-    book = openpyxl.load_workbook(path, read_only=True)
-    try:
-        rows = list(book[sheet].iter_rows(values_only=True))
-    finally:
-        book.close()
-    header = [str(h) for h in rows[0]]
-    return [dict(zip(header, r, strict=False)) for r in rows[1:]]
 
 
 @pytest.mark.parametrize("name", list(CASES))

@@ -21,7 +21,6 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
-import openpyxl
 import pytest
 import trustme
 
@@ -40,6 +39,7 @@ from tests.hostile import (
     silent_before_request,
 )
 from tests.test_wire import BILLION_LAUGHS
+from tests.workbooks import sheet_rows
 
 USER_PW = "Hostile-roster-pw-1"
 PARTNER_PW = "hostile-partner-PW"
@@ -137,16 +137,6 @@ def write_tuning(path: Path) -> Path:
     return path
 
 
-def results(path: Path) -> list[dict[str, object]]:
-    book = openpyxl.load_workbook(path, read_only=True)
-    try:
-        rows = list(book["Results"].iter_rows(values_only=True))
-    finally:
-        book.close()
-    header = [str(h) for h in rows[0]]
-    return [dict(zip(header, r, strict=False)) for r in rows[1:]]
-
-
 def run_against(server: HostileServer, workdir: Path, monkeypatch: pytest.MonkeyPatch,
                 keys: list[str]) -> int:
     monkeypatch.setenv("GLANCE_BASE_URL", server.base_url)
@@ -200,7 +190,7 @@ def test_run_against_a_hostile_server(
             assert "first contact with Glance (ShowRoles) kept failing" in err
             assert not [r for r in received if not r.path.endswith("/ShowRoles.asp")]
 
-    rows = results(workdir / "staff.results.xlsx")
+    rows = sheet_rows(workdir / "staff.results.xlsx")
     assert [r["PartnerUserID"] for r in rows] == keys  # every row, in roster order
     for row in rows:
         assert row["Outcome"] in {"failed", "not attempted"}, row

@@ -22,6 +22,7 @@ import pytest
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
+from tests.workbooks import sheet_rows
 
 PASSWORDS = [f"Roster-pw-{i:03d}!" for i in range(40)]
 HEADER = ["Employee ID", "Glance Address", "Password", "First Name", "Last Name", "Email",
@@ -77,16 +78,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
     yield tmp_path
 
 
-def results_sheet(path: Path) -> list[dict[str, object]]:
-    wb = openpyxl.load_workbook(path, read_only=True)
-    try:
-        rows = list(wb["Results"].iter_rows(values_only=True))
-    finally:
-        wb.close()
-    header = [str(h) for h in rows[0]]
-    return [dict(zip(header, r, strict=False)) for r in rows[1:]]
-
-
 def new_user_calls(sim: Simulator) -> list[str]:
     return [r.partner_user_id for r in sim.request_log if r.operation == "NewUser"]
 
@@ -112,7 +103,7 @@ def test_full_run_creates_everyone_and_the_audio_codes_land_in_the_workbook(
     ), last
     users = simulator.users()
     assert sorted(users) == [f"{i:05d}" for i in range(12)]
-    rows = results_sheet(workdir / "staff.results.xlsx")
+    rows = sheet_rows(workdir / "staff.results.xlsx")
     assert [r["Employee ID"] for r in rows] == [f"{i:05d}" for i in range(12)]
     assert {r["Outcome"] for r in rows} == {"created"}
     for r in rows:
@@ -138,7 +129,7 @@ def test_invalid_rows_block_the_run_with_zero_requests(
     assert run_cli(str(roster)) == 3
     assert simulator.request_log == []
     assert "1 of 4 rows are invalid; nothing was sent" in capsys.readouterr().out
-    outcomes = {r["Employee ID"]: r["Outcome"] for r in results_sheet(
+    outcomes = {r["Employee ID"]: r["Outcome"] for r in sheet_rows(
         workdir / "staff.results.xlsx")}
     assert outcomes == {"00000": "not attempted", "00001": "not attempted",
                         "00002": "not attempted", "99999": "invalid"}
@@ -152,7 +143,7 @@ def test_skip_invalid_provisions_the_valid_rows_and_exits_1(
     roster = write_roster(workdir / "staff.csv", 3, extra=[bad])
     assert run_cli(str(roster), "--skip-invalid", "--rate", "0") == 1
     assert sorted(new_user_calls(simulator)) == ["00000", "00001", "00002"]
-    outcomes = {r["Employee ID"]: r["Outcome"] for r in results_sheet(
+    outcomes = {r["Employee ID"]: r["Outcome"] for r in sheet_rows(
         workdir / "staff.results.xlsx")}
     assert outcomes["99999"] == "invalid"
     assert outcomes["00001"] == "created"
@@ -171,7 +162,7 @@ def test_wrong_password_stops_at_once_with_exit_4_and_resumes_later(
     # the first contact (one read-only ShowRoles) finds out: no write was even attempted
     assert [(r.operation, r.result) for r in simulator.request_log] == [("ShowRoles", "AUTH")]
     assert "check GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW" in err
-    outcomes = {r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")}
+    outcomes = {r["Outcome"] for r in sheet_rows(workdir / "staff.results.xlsx")}
     assert outcomes == {"not attempted"}
     use_sim(simulator)
     assert run_cli(str(roster), "--workers", "4", "--rate", "0") == 0
@@ -185,7 +176,7 @@ def test_duplicate_id_is_reported_as_exists_not_failed(
     simulator.add_user("00001", "someone.else.demo.glance.net")
     roster = write_roster(workdir / "staff.csv", 3)
     assert run_cli(str(roster), "--rate", "0") == 0
-    outcomes = {r["Employee ID"]: (r["Outcome"], r["Message"]) for r in results_sheet(
+    outcomes = {r["Employee ID"]: (r["Outcome"], r["Message"]) for r in sheet_rows(
         workdir / "staff.results.xlsx")}
     assert outcomes["00001"][0] == "exists"
     assert "DUPLICATE_ID" in str(outcomes["00001"][1])
@@ -198,7 +189,7 @@ def test_permanent_errors_fail_the_row_and_exit_1(
     use_sim(sim)
     roster = write_roster(workdir / "staff.csv", 3)
     assert run_cli(str(roster), "--rate", "0") == 1
-    rows = {r["Employee ID"]: r for r in results_sheet(workdir / "staff.results.xlsx")}
+    rows = {r["Employee ID"]: r for r in sheet_rows(workdir / "staff.results.xlsx")}
     assert rows["00001"]["Outcome"] == "failed"
     assert str(rows["00001"]["Message"]).startswith("NO_ROLE")
     assert rows["00000"]["Outcome"] == "created"
@@ -240,7 +231,7 @@ def test_transient_failures_are_retried_until_created_exactly_once(
     assert all(e["attempt"] >= 1 for e in events if e["operation"] == "NewUser")
     assert all({"time", "partner_user_id", "attempt", "outcome", "http_status", "duration_ms"}
                <= e.keys() for e in events)
-    outcomes = {r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")}
+    outcomes = {r["Outcome"] for r in sheet_rows(workdir / "staff.results.xlsx")}
     assert outcomes == {"created"}
 
 
@@ -353,7 +344,7 @@ def test_sigkill_at_several_points_then_resume_creates_everyone_exactly_once(
     keys = [f"{i:05d}" for i in range(60)]
     assert sim.created_counts() == {k: 1 for k in keys}
     assert sorted(sim.users()) == keys
-    rows = results_sheet(workdir / "staff.results.xlsx")
+    rows = sheet_rows(workdir / "staff.results.xlsx")
     assert [r["Employee ID"] for r in rows] == keys
     assert {r["Outcome"] for r in rows} == {"created"}
     users = sim.users()
@@ -375,7 +366,7 @@ def test_sigint_writes_a_partial_workbook_and_leaves_a_resumable_checkpoint(
     assert proc.returncode == 130, err
     assert "Traceback" not in err
     assert "re-run the same command to resume" in err
-    rows = results_sheet(workdir / "staff.results.xlsx")
+    rows = sheet_rows(workdir / "staff.results.xlsx")
     assert len(rows) == 200
     outcomes = [r["Outcome"] for r in rows]
     assert "created" in outcomes and "not attempted" in outcomes
@@ -429,11 +420,11 @@ def test_a_full_disk_mid_run_stops_resumably_and_still_writes_the_workbook(
     err = capsys.readouterr().err
     assert "could not be written (database or disk is full)" in err
     assert "Traceback" not in err
-    assert len(results_sheet(workdir / "staff.results.xlsx")) == 20
+    assert len(sheet_rows(workdir / "staff.results.xlsx")) == 20
     monkeypatch.setattr(Checkpoint, "mark_done", real_mark_done)
     assert run_cli(str(roster), "--rate", "0") == 0
     assert simulator.created_counts() == {f"{i:05d}": 1 for i in range(20)}
-    assert {r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")} == {"created"}
+    assert {r["Outcome"] for r in sheet_rows(workdir / "staff.results.xlsx")} == {"created"}
 
 
 def test_an_unwritable_results_path_is_refused_before_any_request(
@@ -457,7 +448,7 @@ def test_a_nightly_roster_replaces_a_finished_run_but_never_an_unfinished_one(
     assert run_cli(str(roster), "--rate", "0") == 0
     write_roster(roster, 5)  # tomorrow's file, same name: two new people
     assert run_cli(str(roster), "--rate", "0") == 0
-    outcomes = [r["Outcome"] for r in results_sheet(workdir / "staff.results.xlsx")]
+    outcomes = [r["Outcome"] for r in sheet_rows(workdir / "staff.results.xlsx")]
     assert outcomes == ["exists", "exists", "exists", "created", "created"]
     # an unfinished run of another roster is refused, not silently dropped
     use_sim(simulator, GLANCE_PARTNER_PW="wrong-password")
@@ -532,7 +523,7 @@ def test_ctrl_c_twice_still_journals_what_glance_confirmed_and_writes_the_workbo
     with Checkpoint.read_only(workdir / "staff.csv.checkpoint.sqlite") as journal:
         assert set(journal.results()) == created  # every confirmed outcome journaled
         assert journal.in_doubt() == []
-    rows = results_sheet(workdir / "staff.results.xlsx")
+    rows = sheet_rows(workdir / "staff.results.xlsx")
     assert {str(r["Employee ID"]) for r in rows if r["Outcome"] == "created"} == created
 
 
@@ -550,7 +541,7 @@ def test_ids_with_wildcard_characters_are_verified_exactly_after_dropped_answers
     out, err = proc.communicate(timeout=120)
     assert proc.returncode == 0, err
     assert sim.created_counts() == dict.fromkeys(keys, 1)
-    outcomes = {str(r["PartnerUserID"]): r["Outcome"] for r in results_sheet(
+    outcomes = {str(r["PartnerUserID"]): r["Outcome"] for r in sheet_rows(
         workdir / "odd.results.xlsx")}
     assert outcomes == dict.fromkeys(keys, "created")  # never "exists" for our own user
     assert any(r.result == "DROPPED" and r.operation == "NewUser" for r in sim.request_log)
@@ -569,7 +560,7 @@ def test_deleting_an_unknown_user_fails_even_after_throttled_attempts(
     code = run_cli(str(roster), "--rate", "0", "--max-retries", "30",
                    "--config", str(tuning(workdir / "t.toml")))
     assert code == 1
-    rows = results_sheet(workdir / "del.results.xlsx")
+    rows = sheet_rows(workdir / "del.results.xlsx")
     assert {r["Outcome"] for r in rows} == {"failed"}  # a 503 did nothing: not "deleted"
     assert any(int(str(r["Attempts"])) > 1 for r in rows)
 

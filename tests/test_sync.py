@@ -16,6 +16,7 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
+from tests.workbooks import sheet_rows
 
 HEADER = ["PartnerUserID", "UserAddress", "UserPW", "UserFirst", "UserLast", "UserEmail",
           "UserRole", "Action"]
@@ -67,14 +68,7 @@ def run(*args: str) -> int:
 
 
 def outcomes(path: Path) -> dict[str, tuple[object, object]]:
-    wb = openpyxl.load_workbook(path, read_only=True)
-    try:
-        rows = list(wb["Results"].iter_rows(values_only=True))
-    finally:
-        wb.close()
-    head = list(rows[0])
-    key, out, msg = head.index("PartnerUserID"), head.index("Outcome"), head.index("Message")
-    return {str(r[key]): (r[out], r[msg]) for r in rows[1:]}
+    return {str(r["PartnerUserID"]): (r["Outcome"], r["Message"]) for r in sheet_rows(path)}
 
 
 def test_upsert_sends_only_changed_fields_and_nothing_the_second_time(

@@ -44,7 +44,6 @@ def handle(args: argparse.Namespace) -> int:
     env = settings.environment(os.environ)
     endpoint = env.get("GLANCE_BASE_URL", "https://www.glance.net")
     out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
-    args.out = None
     spec = spec_from_args(args, settings, endpoint)
     if env.get("GLANCE_PARTNER_LOGIN"):
         spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
