@@ -1,8 +1,8 @@
-"""Checkpoint speed: mark_* throughput from 32 threads, and the P3 part owed to the journal.
+"""Checkpoint speed: transition throughput from 32 threads, and the P3 part owed to the journal.
 
 P3 (DESIGN.md section 8) is "resume a 100,000-row run that is 99% done: first new request within
 3 s of start". This measures the checkpoint's share in a fresh process: ``Checkpoint.open`` +
-``pending()`` + ``in_doubt()`` on such a file, and also the interpreter start + import.
+``todo()`` on such a file, and also the interpreter start + import.
 
     .venv/bin/python bench/checkpoint_bench.py [--rows 100000] [--threads 32]
 """
@@ -18,7 +18,8 @@ import time
 from pathlib import Path
 
 from bulk_provision.checkpoint import Checkpoint, row_hash
-from bulk_provision.model import Action, ActionKind, AudioCodes, Outcome, RowResult
+from bulk_provision.glance.models import AudioCodes
+from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 
 SHA = "c" * 64
 P3_TARGET_S = 3.0
@@ -29,7 +30,7 @@ from pathlib import Path
 from bulk_provision.checkpoint import Checkpoint
 t0 = time.perf_counter()
 cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="c" * 64, roster_path="r", mode="create")
-todo = cp.in_doubt() + cp.pending()
+todo = cp.todo()
 t1 = time.perf_counter()
 ready = time.time()
 plan, results = cp.load_plan(), cp.results()
@@ -58,8 +59,8 @@ def bench_marks(path: Path, rows: int, threads: int) -> None:
 
         def work(chunk: list[Action]) -> None:
             for a in chunk:
-                cp.mark_sending(a.key)
-                cp.mark_done(result(a))
+                cp.send(a.key)
+                cp.answer(result(a))
 
         workers = [threading.Thread(target=work, args=(c,)) for c in chunks]
         t0 = time.perf_counter()
@@ -69,7 +70,7 @@ def bench_marks(path: Path, rows: int, threads: int) -> None:
             w.join()
         elapsed = time.perf_counter() - t0
     marks = 2 * rows
-    print(f"mark_*: {marks} committed marks from {threads} threads in {elapsed:.2f} s "
+    print(f"transition: {marks} committed marks from {threads} threads in {elapsed:.2f} s "
           f"= {marks / elapsed:,.0f}/s (ratio to 1,000/s: {marks / elapsed / 1000:.1f} x)")
 
 
@@ -79,12 +80,12 @@ def build_resume_file(path: Path, rows: int) -> None:
     t0 = time.perf_counter()
     with Checkpoint.open(path, roster_sha256=SHA, roster_path="r", mode="create") as cp:
         cp.record_plan(actions, row_hashes={a.key: row_hash(a.fields) for a in actions})
-        # Finishing 99,000 rows one mark at a time is the mark_* benchmark above; here the
+        # Finishing 99,000 rows one mark at a time is the transition benchmark above; here the
         # journal is brought to the same state through the same calls, sequentially.
         for a in actions[:done]:
-            cp.mark_sending(a.key)
-            cp.mark_done(result(a))
-        cp.mark_sending(actions[done].key)  # one in doubt, as after a kill -9
+            cp.send(a.key)
+            cp.answer(result(a))
+        cp.send(actions[done].key)  # one in doubt, as after a kill -9
     print(f"built a {rows:,}-row checkpoint, {done:,} done, in {time.perf_counter() - t0:.1f} s "
           f"({path.stat().st_size / 1e6:.1f} MB)")
 
@@ -95,7 +96,7 @@ def bench_resume(path: Path) -> None:
                          text=True, check=True).stdout.split()
     inside, todo, whole = float(out[0]), int(out[1]), float(out[2])
     total = float(out[3]) - started  # process start to "the rows to send are known"
-    print(f"P3 share: open + in_doubt() + pending() = {inside:.3f} s for {todo:,} rows to do; "
+    print(f"P3 share: open + todo() = {inside:.3f} s for {todo:,} rows to do; "
           f"with interpreter start and imports {total:.3f} s "
           f"(ratio to the 3 s target: {total / P3_TARGET_S:.3f}); "
           f"load_plan() + results() of all rows: {whole:.3f} s more")

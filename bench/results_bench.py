@@ -21,7 +21,8 @@ from pathlib import Path
 import pandas as pd
 
 from bulk_provision import __version__
-from bulk_provision.model import ActionKind, AudioCodes, Outcome, RowResult
+from bulk_provision.glance.models import AudioCodes
+from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.report.results import RunSummary, write_results
 from bulk_provision.roster import Roster
 from bulk_provision.validation import Problem

@@ -43,8 +43,8 @@ def prepare_99_percent(roster: Path, checkpoint: Path) -> int:
                          mode="create") as journal:
         journal.record_plan(actions)
         for action in actions[:done]:
-            journal.mark_sending(action.key)
-            journal.mark_done(RowResult(action.key, action.row, action.kind, Outcome.CREATED,
+            journal.send(action.key)
+            journal.answer(RowResult(action.key, action.row, action.kind, Outcome.CREATED,
                                         attempts=1))
     return len(actions) - done
 

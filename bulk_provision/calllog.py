@@ -1,7 +1,7 @@
 """``--log-file``: one JSON line per API call, fed by the client's ``on_call`` hook.
 
 Every HTTP exchange is logged (NewUser, UpdateUser, DeleteUser, each ShowUsers page, ShowRoles),
-with the attempt number the engine was on for that row (``null`` for read-only calls). Never a
+with the attempt number the engine passed for that row (``null`` for read-only calls). Never a
 secret: only what ``CallRecord`` holds.
 """
 
@@ -9,27 +9,12 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TextIO
 
 from bulk_provision.errors import ConfigError
 from bulk_provision.glance.models import CallRecord
-
-_current = threading.local()
-
-
-@contextmanager
-def attempt(number: int | None) -> Iterator[None]:
-    """Calls made in this block (on this thread) are logged as attempt ``number``."""
-    previous = getattr(_current, "attempt", None)
-    _current.attempt = number
-    try:
-        yield
-    finally:
-        _current.attempt = previous
 
 
 class CallLog:
@@ -49,7 +34,7 @@ class CallLog:
                 "time": datetime.now(UTC).isoformat(timespec="milliseconds"),
                 "operation": call.operation,
                 "partner_user_id": call.partner_user_id,
-                "attempt": getattr(_current, "attempt", None),
+                "attempt": call.attempt,
                 "outcome": call.outcome,
                 "http_status": call.http_status,
                 "duration_ms": round(call.duration_s * 1000, 1),

@@ -1,10 +1,12 @@
 """The checkpoint: an SQLite journal of one run's plan and of every row's progress.
 
-One row per planned action, keyed by PartnerUserID, moving ``pending -> sending -> done | failed``
-(DESIGN.md section 6). ``sending`` is committed before a request leaves and the outcome as soon as
-it arrives, so after any crash a row is either untouched (``pending``), finished (``done`` /
-``failed``), or in doubt (``sending``: the request may or may not have been carried out, and the
-engine verifies it with ShowUsers before sending again).
+One row per planned action, keyed by PartnerUserID, moving through the states of
+``lifecycle.RowState`` (DESIGN.md section 6): each transition is one method here (``send``,
+``answer``, ``not_sent``, ``doubt``, ``confirm``, ``release``, ``recover``, ``retry_failed``) and
+one guarded statement that refuses a row in any other state (LifecycleError). ``sending`` is
+committed before a request leaves and the outcome as soon as it arrives, so after any crash a row
+is untouched (``pending``), final (``done`` / ``failed``), or was being sent: the next run moves
+it to ``in_doubt`` and the engine verifies it with ShowUsers before sending again.
 
 Durability: the database runs in WAL mode with ``synchronous=NORMAL``. Every commit is appended
 to the WAL through ``write()`` before ``commit`` returns, so it lives in the operating system's
@@ -13,7 +15,7 @@ or power loss can drop the last few commits, which ``synchronous=FULL`` would pr
 of an fsync per row; a lost ``sending`` mark then at worst repeats a NewUser that the server
 refuses with DUPLICATE_ID, reported as ``exists``.
 
-Concurrency: one connection shared by the worker threads, serialised by a lock; each ``mark_*``
+Concurrency: one connection shared by the worker threads, serialised by a lock; each transition
 is one committed statement. A second process is kept out by an exclusive ``flock`` on the sibling
 file ``<checkpoint>.lock``, held for the life of the object; the kernel drops it when the holder
 dies, even by ``kill -9``. The lock file itself is left in place (deleting it would race).
@@ -31,17 +33,21 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 from urllib.parse import quote
 
 from bulk_provision import __version__
-from bulk_provision.errors import CheckpointError, CheckpointLocked
-from bulk_provision.model import GOOD_OUTCOMES, Action, ActionKind, AudioCodes, Outcome, RowResult
+from bulk_provision.errors import CheckpointError, CheckpointLocked, LifecycleError
+from bulk_provision.glance.models import AudioCodes
+from bulk_provision.lifecycle import TRANSITIONS, RowState, row_outcome, state_after_answer
+from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 
-SCHEMA_VERSION = "1"
-STATES = ("pending", "sending", "done", "failed")
+SCHEMA_VERSION = "2"
+READABLE_VERSIONS = ("1", "2")  # version 1 had no in_doubt state and no doubted column
+STATES = tuple(RowState)
 PASSWORD_COLUMNS = frozenset({"UserPW"})
 
 _SCHEMA = (
@@ -55,7 +61,8 @@ _SCHEMA = (
     fields TEXT NOT NULL,             -- JSON; never a password
     send_password INTEGER NOT NULL,
     changes TEXT NOT NULL,            -- JSON: field -> [before, after]
-    state TEXT NOT NULL,
+    state TEXT NOT NULL,              -- lifecycle.RowState
+    doubted INTEGER NOT NULL DEFAULT 0, -- 1 once any attempt may have been carried out
     attempts INTEGER NOT NULL DEFAULT 0,
     outcome TEXT,
     message TEXT NOT NULL DEFAULT '',
@@ -70,7 +77,9 @@ _SCHEMA = (
 )
 
 _ACTION_COLUMNS = "key, row, action, fields, send_password, changes"
-_RESULT_COLUMNS = "key, row, action, outcome, message, dial_in, host_code, guest_code, attempts"
+_RESULT_COLUMNS = (
+    "key, row, action, state, outcome, message, dial_in, host_code, guest_code, attempts"
+)
 
 
 def now() -> str:
@@ -111,6 +120,7 @@ def _connect(uri: str, path: Path) -> sqlite3.Connection:
 # 100,000-row load well under a second.
 _KINDS = {k.value: k for k in ActionKind}
 _OUTCOMES = {o.value: o for o in Outcome}
+_STATES = {s.value: s for s in RowState}
 _scan_json = json.JSONDecoder().raw_decode
 
 
@@ -121,10 +131,29 @@ def _action_from(row: tuple[Any, ...]) -> Action:
                   {k: (v[0], v[1]) for k, v in changed.items()})
 
 
+IN_FLIGHT = (
+    "outcome unknown: the run stopped while this request was in flight; a re-run checks with "
+    "ShowUsers before sending again"
+)
+
+
 def _result_from(row: tuple[Any, ...]) -> RowResult:
-    key, number, kind, outcome, message, dial_in, host_code, guest_code, attempts = row
+    key, number, kind, state, outcome, message, dial_in, host_code, guest_code, attempts = row
+    shown = row_outcome(_STATES[state], _OUTCOMES.get(outcome), attempts)
+    if state == RowState.SENDING:
+        message = IN_FLIGHT
     audio = AudioCodes(dial_in, host_code, guest_code)
-    return RowResult(key, number, _KINDS[kind], _OUTCOMES[outcome], message, audio, attempts)
+    return RowResult(key, number, _KINDS[kind], shown, message, audio, attempts)
+
+
+@dataclass(frozen=True)
+class Todo:
+    """An open row of the plan: its action, its state, and whether an earlier attempt may have
+    been carried out (then a DUPLICATE_ID or NOT_FOUND answer may be our own doing)."""
+
+    action: Action
+    state: RowState
+    doubted: bool
 
 
 class Checkpoint:
@@ -189,15 +218,27 @@ class Checkpoint:
                 self._check_format()
                 self._check_same_run(self.meta(), roster_sha256=roster_sha256, mode=mode)
             with self._transaction():
+                self._migrate()
                 for statement in _SCHEMA:
                     self._conn.execute(statement)
                 self._put_meta_defaults(roster_sha256, roster_path, mode)
+            self.recover()
+
+    def _migrate(self) -> None:
+        """Version 1 -> 2: the ``doubted`` column (its ``sending`` rows are recovered as usual)."""
+        if "rows" not in self._table_names():
+            return
+        columns = {name for _, name, *_ in self._conn.execute("PRAGMA table_info(rows)")}
+        if "doubted" not in columns:
+            self._conn.execute("ALTER TABLE rows ADD COLUMN doubted INTEGER NOT NULL DEFAULT 0")
 
     def _put_meta_defaults(self, roster_sha256: str, roster_path: str, mode: str) -> None:
         stamp = now()
         self._conn.execute(
-            "INSERT OR IGNORE INTO meta VALUES ('created', ?), ('schema_version', ?)",
-            (stamp, SCHEMA_VERSION),
+            "INSERT OR IGNORE INTO meta VALUES ('created', ?)", (stamp,)
+        )
+        self._conn.execute(
+            "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
         )
         values = {"roster_sha256": roster_sha256, "roster_path": roster_path, "mode": mode,
                   "tool_version": __version__, "updated": stamp}
@@ -235,7 +276,7 @@ class Checkpoint:
             version = self._conn.execute(
                 "SELECT value FROM meta WHERE key='schema_version'"
             ).fetchone()
-        if version is None or version[0] != SCHEMA_VERSION:
+        if version is None or version[0] not in READABLE_VERSIONS:
             raise CheckpointError(
                 f"checkpoint {self.path} was written by an incompatible version of "
                 "bulk-provision; use --fresh to start over"
@@ -295,20 +336,21 @@ class Checkpoint:
     def record_plan(
         self, actions: Sequence[Action], *, row_hashes: Mapping[str, str] | None = None
     ) -> None:
-        """Store every action as ``pending``, in plan order, in one transaction."""
+        """Store every action in plan order, in one transaction: ``pending``, or ``done`` as
+        ``unchanged`` for an action that needs no request."""
         if self.has_plan:
             raise CheckpointError(f"checkpoint {self.path} already holds a plan")
         hashes = row_hashes or {}
         stamp = now()
         records = [
             (a.key, a.row, hashes.get(a.key, ""), a.kind.value, json.dumps(a.fields),
-             int(a.send_password), json.dumps(a.changes), "pending", stamp)
+             int(a.send_password), json.dumps(a.changes), *_planned_state(a), stamp)
             for a in actions
         ]
         with self._database_errors(), self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO rows (key, row, row_hash, action, fields, send_password, changes,"
-                " state, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                " state, outcome, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 records,
             )
             conn.executemany(
@@ -316,112 +358,152 @@ class Checkpoint:
                 [("plan_recorded", stamp), ("updated", stamp)],
             )
 
-    def load_plan(self) -> list[Action]:
-        """Every planned action, in plan order."""
-        rows = self._read(f"SELECT {_ACTION_COLUMNS} FROM rows ORDER BY seq")
-        return [_action_from(r) for r in rows]
+    def todo(self) -> list[Todo]:
+        """The open rows (``in_doubt`` first, then ``pending``), each in plan order.
 
-    def pending(self) -> list[Action]:
-        """Actions not yet sent (state ``pending``), in plan order."""
-        return self._in_state("pending")
-
-    def in_doubt(self) -> list[Action]:
-        """Actions whose request may have been sent but whose outcome is unknown (``sending``)."""
-        return self._in_state("sending")
-
-    def _in_state(self, state: str) -> list[Action]:
+        A resumed run reads only these, never the whole plan (DESIGN P3).
+        """
         rows = self._read(
-            f"SELECT {_ACTION_COLUMNS} FROM rows WHERE state = ? ORDER BY seq", (state,)
+            f"SELECT {_ACTION_COLUMNS}, state, doubted FROM rows WHERE state IN (?, ?)"
+            " ORDER BY state = ?, seq",
+            (RowState.IN_DOUBT, RowState.PENDING, RowState.PENDING),
+        )
+        return [Todo(_action_from(r[:6]), _STATES[r[6]], bool(r[7])) for r in rows]
+
+    def in_state(self, state: RowState, limit: int | None = None) -> list[Action]:
+        """The actions of the rows in ``state``, in plan order, at most ``limit`` of them."""
+        rows = self._read(
+            f"SELECT {_ACTION_COLUMNS} FROM rows WHERE state = ? ORDER BY seq LIMIT ?",
+            (state, -1 if limit is None else limit),
         )
         return [_action_from(r) for r in rows]
-
-    def attempts(self, key: str) -> int:
-        """How many times ``key``'s request was sent so far (0 for an unknown key)."""
-        found = self._read("SELECT attempts FROM rows WHERE key=?", (key,))
-        return int(found[0][0]) if found else 0
-
-    def unfinished_attempts(self) -> dict[str, int]:
-        """PartnerUserID -> attempts so far, for rows not finished (pending or sending)."""
-        rows = self._read("SELECT key, attempts FROM rows WHERE state IN ('pending', 'sending')")
-        return {key: int(attempts) for key, attempts in rows}
 
     def row_hashes(self) -> dict[str, str]:
         """PartnerUserID -> the row hash recorded with the plan ('' when none was given)."""
         return dict(self._read("SELECT key, row_hash FROM rows"))
 
+    # -- the lifecycle: one guarded statement per transition (lifecycle.TRANSITIONS) --------
 
-    def mark_sending(self, key: str) -> int:
-        """Commit that ``key``'s request is about to leave; returns its attempt number."""
+    def send(self, key: str) -> int:
+        """pending -> sending, committed before the request leaves; returns the attempt number."""
+        return self._move("send", key, "attempts=attempts+1, sent_at=?", (now(),))
+
+    def answer(self, result: RowResult) -> None:
+        """sending -> done | failed: Glance's definite answer."""
+        self._settle("answer", result)
+
+    def confirm(self, result: RowResult) -> None:
+        """in_doubt -> done: ShowUsers shows the request was carried out after all."""
+        self._settle("confirm", result)
+
+    def not_sent(self, key: str, message: str) -> None:
+        """sending -> pending: surely not carried out (503, 429, AUTH, no connection)."""
+        self._move("not_sent", key, "message=?", (message,))
+
+    def doubt(self, key: str, message: str) -> None:
+        """sending -> in_doubt: the request may have been carried out; verify before resending."""
+        self._move("doubt", key, "doubted=1, message=?", (message,))
+
+    def release(self, key: str, message: str = "") -> None:
+        """in_doubt -> pending: verified not carried out, or safe to send again."""
+        self._move("release", key, "message=?", (message,))
+
+    def recover(self) -> int:
+        """Every row a dead run left ``sending`` -> in_doubt; returns how many."""
+        return self._move_all("recover", "doubted=1")
+
+    def retry_failed(self) -> int:
+        """``--retry-failed``: every failed row -> pending; returns how many."""
+        return self._move_all("retry_failed", "outcome=NULL, finished_at=NULL")
+
+    def _settle(self, transition: str, result: RowResult) -> None:
+        audio = result.audio
+        self._move(
+            transition, result.key,
+            "outcome=?, message=?, dial_in=?, host_code=?, guest_code=?,"
+            " attempts=MAX(attempts, ?), finished_at=?",
+            (result.outcome.value, result.message, audio.dial_in, audio.host_code,
+             audio.guest_code, result.attempts, now()),
+            target=state_after_answer(result.outcome),
+        )  # fmt: skip
+
+    def _move(
+        self,
+        transition: str,
+        key: str,
+        assignments: str,
+        params: Sequence[Any],
+        *,
+        target: RowState | None = None,
+    ) -> int:
+        """Apply one transition to one row, only from the states it may leave; returns the
+        row's attempts. A row elsewhere (or unknown) is a LifecycleError: a bug, never data."""
+        sources, arrival = TRANSITIONS[transition]
+        marks = ", ".join("?" * len(sources))
         _, found = self._write(
-            "UPDATE rows SET state='sending', attempts=attempts+1, sent_at=?"
-            " WHERE key=? RETURNING attempts",
-            (now(), key),
+            f"UPDATE rows SET state=?, {assignments} WHERE key=? AND state IN ({marks})"
+            " RETURNING attempts",
+            (target or arrival, *params, key, *sources),
         )
-        if not found:
-            raise CheckpointError(f"PartnerUserID {key!r} is not in the checkpoint's plan")
+        if len(found) != 1:
+            state = self._read("SELECT state FROM rows WHERE key=?", (key,))
+            where = f"it is {state[0][0]}" if state else "it is not in the plan"
+            raise LifecycleError(
+                f"checkpoint {self.path}: PartnerUserID {key!r} cannot take the transition "
+                f"{transition!r} ({where})"
+            )
         return int(found[0][0])
 
-    def mark_done(self, result: RowResult) -> None:
-        """Commit a final outcome: ``done`` for a good outcome, ``failed`` otherwise."""
-        state = "done" if result.outcome in GOOD_OUTCOMES else "failed"
-        audio = result.audio
-        self._update_known(
-            "UPDATE rows SET state=?, outcome=?, message=?, dial_in=?, host_code=?,"
-            " guest_code=?, attempts=MAX(attempts, ?), finished_at=? WHERE key=?",
-            (state, result.outcome.value, result.message, audio.dial_in, audio.host_code,
-             audio.guest_code, result.attempts, now(), result.key),
-            result.key,
-        )
-
-    def mark_pending(self, key: str, message: str = "") -> None:
-        """Back to ``pending``: a transient failure that surely did not reach the server."""
-        self._update_known(
-            "UPDATE rows SET state='pending', message=? WHERE key=?", (message, key), key
-        )
-
-    def _update_known(self, sql: str, params: Sequence[Any], key: str) -> None:
-        if self._write(sql, params)[0] != 1:
-            raise CheckpointError(f"PartnerUserID {key!r} is not in the checkpoint's plan")
-
-    def reset_failed(self) -> int:
-        """``--retry-failed``: every failed row back to ``pending``; returns how many."""
-        sql = "UPDATE rows SET state='pending', outcome=NULL, finished_at=NULL WHERE state='failed'"
-        return self._write(sql, ())[0]
-
+    def _move_all(self, transition: str, assignments: str) -> int:
+        sources, arrival = TRANSITIONS[transition]
+        marks = ", ".join("?" * len(sources))
+        return self._write(
+            f"UPDATE rows SET state=?, {assignments} WHERE state IN ({marks})",
+            (arrival, *sources),
+        )[0]
 
     def results(self) -> dict[str, RowResult]:
-        """Every finished row (``done`` or ``failed``), keyed by PartnerUserID, in plan order."""
-        rows = self._read(
-            f"SELECT {_RESULT_COLUMNS} FROM rows WHERE state IN ('done', 'failed') ORDER BY seq"
-        )
+        """Every planned row, keyed by PartnerUserID, in plan order, with the Outcome users see
+        (``lifecycle.row_outcome``: open rows are ``unfinished`` or ``not attempted``)."""
+        rows = self._read(f"SELECT {_RESULT_COLUMNS} FROM rows ORDER BY seq")
         return {r[0]: _result_from(r) for r in rows}
 
     def failed(self, limit: int | None = None) -> list[RowResult]:
         """Failed rows in plan order, at most ``limit`` of them."""
+        return self._results_in(RowState.FAILED, limit)
+
+    def unfinished(self, limit: int | None = None) -> list[RowResult]:
+        """Open rows that were tried (in doubt, sending, or pending after attempts)."""
         rows = self._read(
-            f"SELECT {_RESULT_COLUMNS} FROM rows WHERE state='failed' ORDER BY seq LIMIT ?",
-            (-1 if limit is None else limit,),
+            f"SELECT {_RESULT_COLUMNS} FROM rows WHERE state IN (?, ?)"
+            " OR (state = ? AND attempts > 0) ORDER BY seq LIMIT ?",
+            (RowState.SENDING, RowState.IN_DOUBT, RowState.PENDING,
+             -1 if limit is None else limit),
+        )  # fmt: skip
+        return [_result_from(r) for r in rows]
+
+    def _results_in(self, state: RowState, limit: int | None) -> list[RowResult]:
+        rows = self._read(
+            f"SELECT {_RESULT_COLUMNS} FROM rows WHERE state = ? ORDER BY seq LIMIT ?",
+            (state, -1 if limit is None else limit),
         )
         return [_result_from(r) for r in rows]
 
-    def state_counts(self) -> dict[str, int]:
+    def state_counts(self) -> dict[RowState, int]:
         """Rows per state, every state present (zeros included)."""
-        counts = dict.fromkeys(STATES, 0)
-        counts.update(self._read("SELECT state, COUNT(*) FROM rows GROUP BY state"))
-        return counts
+        found = dict(self._read("SELECT state, COUNT(*) FROM rows GROUP BY state"))
+        return {state: int(found.get(state.value, 0)) for state in RowState}
 
     def outcome_counts(self) -> dict[Outcome, int]:
-        """Finished rows per outcome, every outcome present in ``Outcome`` order."""
-        found = dict(self._read(
-            "SELECT outcome, COUNT(*) FROM rows WHERE outcome IS NOT NULL GROUP BY outcome"
-        ))
-        return {o: found.get(o.value, 0) for o in Outcome}
-
-    def counts(self) -> dict[str, int]:
-        """States under their own names (``pending``...) plus ``outcome:<outcome>`` keys."""
-        counts = self.state_counts()
-        counts.update({f"outcome:{o.value}": n for o, n in self.outcome_counts().items()})
-        return counts
+        """Planned rows per Outcome users see, every outcome present in ``Outcome`` order."""
+        found: dict[Outcome, int] = dict.fromkeys(Outcome, 0)
+        rows = self._read(
+            "SELECT state, outcome, attempts > 0, COUNT(*) FROM rows GROUP BY 1, 2, 3"
+        )
+        for state, outcome, tried, count in rows:
+            shown = row_outcome(_STATES[state], _OUTCOMES.get(outcome), int(tried))
+            found[shown] += int(count)
+        return found
 
     def meta(self) -> dict[str, str]:
         """Roster path/SHA-256, mode, created/updated times, tool version, last exit code...
@@ -455,6 +537,13 @@ class Checkpoint:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+
+
+def _planned_state(action: Action) -> tuple[str, str | None]:
+    """A new plan row's state and outcome: nothing to send is already done, ``unchanged``."""
+    if action.kind is ActionKind.NONE:
+        return RowState.DONE.value, Outcome.UNCHANGED.value
+    return RowState.PENDING.value, None
 
 
 def _quote(path: Path) -> str:

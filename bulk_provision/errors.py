@@ -1,8 +1,10 @@
-"""The one exception tree of bulk-provision.
+"""The one exception tree of bulk-provision, and the one table of how a command ends.
 
-Every error a user can cause is one of these; ``cli`` turns each into one clear line on stderr and
-the exit code carried on its class (DESIGN.md section 6). Lower-level errors (OSError, requests,
-zipfile, XML) are mapped at the edge with ``raise ... from exc``; nothing else escapes to the user.
+Every way a command can end is an :class:`Ending`; :data:`EXIT_CODES` maps each to its exit code
+and :data:`EXIT_MEANING` words each code (DESIGN.md section 6). Every error a user can cause is
+one of the classes below, each carrying its ending; ``cli`` turns it into one clear line on stderr
+and that ending's exit code. Lower-level errors (OSError, requests, zipfile, XML) are mapped at the
+edge with ``raise ... from exc``; nothing else escapes to the user.
 
 ::
 
@@ -12,6 +14,7 @@ zipfile, XML) are mapped at the edge with ``raise ... from exc``; nothing else e
     ├── RosterError                        roster unreadable: missing, corrupt, empty, bad header
     ├── ValidationFailed                   exit 3: rows break the rules, nothing was sent
     ├── CheckpointError                    checkpoint unusable (other roster, corrupt)
+    ├── LifecycleError                     a row moved from a state it may not leave (a bug)
     ├── RunStopped                         exit 4: stopped early, resumable
     │   └── CheckpointLocked               exit 4: another run holds the checkpoint
     ├── Interrupted                        exit 130: Ctrl-C / SIGTERM, resumable
@@ -27,11 +30,48 @@ Messages never contain a secret (PartnerPW, API key, LoginKey, UserPW).
 
 from __future__ import annotations
 
+from enum import StrEnum
+from typing import ClassVar
+
+
+class Ending(StrEnum):
+    """How a command ended; the exit code is ``EXIT_CODES[ending]``."""
+
+    FINISHED = "finished"  # every row ended well
+    FINISHED_WITH_FAILURES = "finished with failures"  # every row final, some failed or invalid
+    USAGE = "usage"  # bad option, configuration or input; nothing was done
+    INVALID = "invalid"  # rows break the rules; nothing was sent
+    STOPPED = "stopped"  # stopped early or rows left unfinished; resumable
+    INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM; resumable
+
+
+EXIT_CODES: dict[Ending, int] = {
+    Ending.FINISHED: 0,
+    Ending.FINISHED_WITH_FAILURES: 1,
+    Ending.USAGE: 2,
+    Ending.INVALID: 3,
+    Ending.STOPPED: 4,
+    Ending.INTERRUPTED: 130,
+}
+
+EXIT_MEANING: dict[int, str] = {
+    0: "every row ended well",
+    1: "finished; some rows failed or were invalid (see the Results sheet)",
+    2: "usage, configuration or unreadable input; nothing was changed",
+    3: "invalid rows; nothing was sent",
+    4: "stopped early or rows left unfinished; resumable: re-run the same command",
+    130: "interrupted; resumable: re-run the same command",
+}
+
 
 class BulkProvisionError(Exception):
     """Base of every error bulk-provision reports to a user."""
 
-    exit_code = 2
+    ending: ClassVar[Ending] = Ending.USAGE
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.ending]
 
 
 class UsageError(BulkProvisionError):
@@ -47,19 +87,29 @@ class RosterError(BulkProvisionError):
 
 
 class ValidationFailed(BulkProvisionError):
-    """Rows break the rules; no write request was sent."""
+    """Rows break the rules; no write request was sent (``plan`` on an invalid roster)."""
 
-    exit_code = 3
+    ending = Ending.INVALID
 
 
 class CheckpointError(BulkProvisionError):
     """The checkpoint file cannot be used for this run."""
 
 
+class LifecycleError(CheckpointError):
+    """A journal transition refused: the row was not in a state it may leave that way.
+
+    Never a user's doing: it means the engine tried to move a row wrongly, and the run stops
+    (resumably) rather than record something untrue.
+    """
+
+    ending = Ending.STOPPED
+
+
 class RunStopped(BulkProvisionError):
     """The run stopped early on purpose; re-running the same command resumes it."""
 
-    exit_code = 4
+    ending = Ending.STOPPED
 
 
 class CheckpointLocked(RunStopped):
@@ -69,7 +119,7 @@ class CheckpointLocked(RunStopped):
 class Interrupted(BulkProvisionError):
     """Ctrl-C or SIGTERM; the checkpoint is resumable."""
 
-    exit_code = 130
+    ending = Ending.INTERRUPTED
 
 
 class GlanceError(BulkProvisionError):
@@ -79,7 +129,7 @@ class GlanceError(BulkProvisionError):
 class AuthError(GlanceError):
     """Glance rejected the partner credentials: every further call would fail the same way."""
 
-    exit_code = 4
+    ending = Ending.STOPPED
 
 
 class PermanentApiError(GlanceError):

@@ -19,14 +19,17 @@ from pathlib import Path
 from bulk_provision import __version__
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
+    EXIT_CODES,
     AuthError,
     BulkProvisionError,
     CheckpointError,
+    Ending,
     Interrupted,
     RunStopped,
     UsageError,
 )
 from bulk_provision.glance.models import GlanceUser
+from bulk_provision.lifecycle import OPEN_STATES, ending_for
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
 from bulk_provision.provision import (
@@ -36,23 +39,17 @@ from bulk_provision.provision import (
     Provisioner,
     StopReason,
 )
-from bulk_provision.report.results import RunSummary, split_results, write_results
+from bulk_provision.report.results import (
+    RunSummary,
+    outcome_counts,
+    split_results,
+    write_results,
+)
 from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster import Roster, read_roster
 from bulk_provision.validation import ValidationResult, validate_roster
 
 MODES = ("create", "upsert", "sync")
-
-UNKNOWN = (
-    "outcome unknown: the request may have reached Glance; re-run the same command to verify "
-    "and finish"
-)
-
-EXIT_FOR_STOP = {
-    StopReason.AUTH: 4,
-    StopReason.TRANSIENT: 4,
-    StopReason.INTERRUPTED: 130,
-}
 
 
 @dataclass
@@ -90,14 +87,20 @@ class JobSpec:
 
 @dataclass
 class JobResult:
-    exit_code: int
+    """How a run ended and what it did; ``exit_code`` follows from ``ending`` (errors.py)."""
+
+    ending: Ending
     results_path: Path
     validation: ValidationResult
-    counts: Counter[str] = field(default_factory=Counter)
+    counts: Counter[Outcome] = field(default_factory=Counter)
     stop: StopReason | None = None
     message: str = ""
     rows: list[RowResult] = field(default_factory=list)
     roster: Roster | None = None
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.ending]
 
 
 def server_roles(
@@ -193,7 +196,8 @@ def run_job(
     api = api_factory() if spec.check_roles else None
     roster, validation = load_and_validate(spec, api, stop)
     if not validation.ok and not spec.skip_invalid:
-        result = JobResult(3, spec.results_path, validation, roster=roster)
+        result = JobResult(Ending.INVALID, spec.results_path, validation, roster=roster)
+        result.counts = outcome_counts(roster, validation, {})
         _write(spec, roster, validation, {}, result, started)
         return result
     with Checkpoint.open(
@@ -208,19 +212,23 @@ def run_job(
         try:
             total = _plan(spec, roster, validation, journal, api, stop)
         except (AuthError, RunStopped, Interrupted) as exc:  # nothing was sent
-            work, report = Work([], [], 0), _stopped_by(exc)
+            report = _stopped_by(exc)
         else:
-            # A resumed run reads only what is left, not the whole plan (DESIGN P3).
-            work = Work(journal.pending(), journal.in_doubt(), total)
             try:
-                report = _provision(spec, roster, journal, work, api, progress, stop)
+                report = _provision(spec, roster, journal, total, api, progress, stop)
             except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
                 crash, report = _user_error(exc, spec), _stopped_by(exc)
-        results = _collect(journal, work, report)
-        result = JobResult(0, spec.results_path, validation, roster=roster)
-        result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
+        results = journal.results()
+        result = JobResult(Ending.FINISHED, spec.results_path, validation, roster=roster,
+                           stop=report.reason, message=report.message)
+        result.counts = outcome_counts(roster, validation, results)
+        result.ending = ending_for(
+            result.counts,
+            interrupted=report.reason is StopReason.INTERRUPTED,
+            stopped=report.reason is not StopReason.COMPLETED,
+        )
         if isinstance(crash, BulkProvisionError):
-            result.exit_code = crash.exit_code
+            result.ending = crash.ending
         journal.set_meta(last_exit_code=str(result.exit_code))
     _write(spec, roster, validation, results, result, started)
     if crash is not None:
@@ -264,7 +272,7 @@ def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
             meta, states = old.meta(), old.state_counts()
     except CheckpointError:
         return False  # Checkpoint.open gives the clear message
-    finished = states.get("pending", 0) == 0 and states.get("sending", 0) == 0
+    finished = not any(states[state] for state in OPEN_STATES)
     same = meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
     return finished and (not same or mode != "create")
 
@@ -291,7 +299,7 @@ def _plan(
     """Record a new plan, or keep the one recorded; returns how many actions it has."""
     if journal.has_plan:
         if spec.retry_failed:
-            journal.reset_failed()
+            journal.retry_failed()
         return sum(journal.state_counts().values())
     actions, refusal = build_plan(spec, roster, validation, api, stop)
     if refusal is not None:
@@ -300,49 +308,36 @@ def _plan(
     return len(actions)
 
 
-@dataclass
-class Work:
-    """What is left of the plan: never sent, and sent with the outcome unknown."""
-
-    pending: list[Action]
-    in_doubt: list[Action]
-    total: int
-
-    def __len__(self) -> int:
-        return len(self.pending) + len(self.in_doubt)
-
-    def by_key(self) -> dict[str, Action]:
-        return {a.key: a for a in (*self.pending, *self.in_doubt)}
-
-
 def _provision(
     spec: JobSpec,
     roster: Roster,
     journal: Checkpoint,
-    work: Work,
+    total: int,
     api: GlanceApi,
     progress: Progress | None,
     stop: threading.Event | None,
 ) -> EngineReport:
-    if not work:
-        if progress is not None and work.total:
+    # A resumed run reads only what is left, not the whole plan (DESIGN P3).
+    todo = journal.todo()
+    if not todo:
+        if progress is not None and total:
             progress.notice(
-                f"nothing left to send: an earlier run finished all {work.total} rows "
+                f"nothing left to send: an earlier run finished all {total} rows "
                 f"({spec.checkpoint_path}); the results are written again"
             )
         return EngineReport(StopReason.COMPLETED)
-    if progress is not None and len(work) < work.total:
+    if progress is not None and len(todo) < total:
         progress.notice(
-            f"resuming {spec.checkpoint_path}: {work.total - len(work)} of {work.total} done "
-            f"before, {len(work)} to go"
+            f"resuming {spec.checkpoint_path}: {total - len(todo)} of {total} done "
+            f"before, {len(todo)} to go"
         )
     if spec.mode == "create" and not spec.check_roles:
         stopped = _first_contact(api, spec.engine, stop)
         if stopped is not None:
             return stopped
-    passwords = _passwords(roster, [*work.pending, *work.in_doubt])
+    passwords = _passwords(roster, [item.action for item in todo])
     engine = Provisioner(api, journal, passwords, spec.engine, progress=progress, stop=stop)
-    return engine.run(work.pending, work.in_doubt)
+    return engine.run(todo)
 
 
 def _first_contact(
@@ -369,30 +364,6 @@ def _passwords(roster: Roster, actions: Sequence[Action]) -> dict[str, str]:
     }
 
 
-def _collect(journal: Checkpoint, work: Work, report: EngineReport) -> dict[str, RowResult]:
-    """Finished rows from the journal, plus a FAILED line for each row left unresolved."""
-    results = journal.results()
-    left = work.by_key()
-    attempts = journal.unfinished_attempts()
-    why = dict.fromkeys((a.key for a in journal.in_doubt()), UNKNOWN)
-    why.update(report.unresolved or {})
-    for key, message in why.items():
-        action = left.get(key)
-        if action is not None and key not in results:
-            results[key] = RowResult(key, action.row, action.kind, Outcome.FAILED, message,
-                                     attempts=attempts.get(key, 0))
-    return results
-
-
-def _exit_code(
-    report: EngineReport, results: Mapping[str, RowResult], validation: ValidationResult
-) -> tuple[int, StopReason, str]:
-    if report.reason in EXIT_FOR_STOP:
-        return EXIT_FOR_STOP[report.reason], report.reason, report.message
-    failed = any(r.outcome is Outcome.FAILED for r in results.values())
-    return (1 if failed or not validation.ok else 0), report.reason, report.message
-
-
 def _write(
     spec: JobSpec,
     roster: Roster,
@@ -402,6 +373,7 @@ def _write(
     started: datetime,
 ) -> None:
     by_row, extra = split_results(results.values())
+    job.rows = list(results.values())
     summary = RunSummary(
         tool_version=__version__,
         roster_path=str(spec.roster_path),
@@ -421,13 +393,3 @@ def _write(
             f"cannot write the results workbook {spec.results_path}: {exc.strerror or exc}; "
             "the checkpoint has every outcome: re-run the same command with another --out"
         ) from exc
-    job.rows = list(results.values())
-    invalid = validation.invalid_rows
-    job.counts = Counter(r.outcome.value for r in extra)
-    for number in roster.frame.index:
-        found = by_row.get(number)
-        if found is not None:
-            job.counts[found.outcome.value] += 1
-        else:
-            gone = Outcome.INVALID if number in invalid else Outcome.NOT_ATTEMPTED
-            job.counts[gone.value] += 1

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from enum import StrEnum
 
+from bulk_provision.glance.models import AudioCodes
+
 
 class ActionKind(StrEnum):
     """What the run will do for one user."""
@@ -28,33 +30,9 @@ class Outcome(StrEnum):
     DELETED = "deleted"
     EXISTS = "exists"
     INVALID = "invalid"
-    FAILED = "failed"
-    NOT_ATTEMPTED = "not attempted"
-
-
-GOOD_OUTCOMES = frozenset(
-    {
-        Outcome.CREATED,
-        Outcome.UPDATED,
-        Outcome.UNCHANGED,
-        Outcome.SUSPENDED,
-        Outcome.REINSTATED,
-        Outcome.DELETED,
-        Outcome.EXISTS,
-    }
-)
-
-
-@dataclass(frozen=True)
-class AudioCodes:
-    """The audio-conferencing account Glance returns for NewUser with an AudioProvider."""
-
-    dial_in: str = ""
-    host_code: str = ""
-    guest_code: str = ""
-
-    def __bool__(self) -> bool:
-        return bool(self.dial_in or self.host_code or self.guest_code)
+    FAILED = "failed"  # Glance refused it definitely; a person must fix the data
+    UNFINISHED = "unfinished"  # no definite answer yet (retries ran out, stopped, in doubt)
+    NOT_ATTEMPTED = "not attempted"  # never sent: the run stopped before reaching it
 
 
 @dataclass(frozen=True)
@@ -78,11 +56,15 @@ class Action:
 
 @dataclass(frozen=True)
 class RowResult:
-    """The final word on one action, as journaled in the checkpoint and shown in the results."""
+    """What is known about one planned action: journaled in the checkpoint, shown in the results.
+
+    ``outcome`` is final (created, failed...) or open (unfinished, not attempted: a re-run still
+    sends it); ``lifecycle.row_outcome`` derives it from the journal state.
+    """
 
     key: str
     row: int | None
-    action: ActionKind
+    kind: ActionKind
     outcome: Outcome
     message: str = ""
     audio: AudioCodes = field(default_factory=AudioCodes)

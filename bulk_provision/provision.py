@@ -1,8 +1,9 @@
 """Workers executing planned actions against Glance, journaling every outcome.
 
-Exactly once: the checkpoint records ``sending`` before a request leaves and the outcome as soon as
-it arrives. A NewUser whose outcome is unknown (the request may have reached Glance: a timeout or
-a connection dropped after sending) is never sent again blindly: the user is first looked up with
+Exactly once: every step of a row is a transition of the journal's lifecycle (lifecycle.py):
+``sending`` is committed before a request leaves and the answer as soon as it arrives. A request
+whose outcome is unknown (a timeout or a connection dropped after sending) leaves its row
+``in_doubt``; a NewUser in doubt is never sent again blindly: the user is first looked up with
 ShowUsers, and only sent again if Glance does not have it.
 
 Retries: transient failures back off exponentially with jitter, honouring Retry-After. Many
@@ -15,32 +16,39 @@ from __future__ import annotations
 import random
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 from typing import Protocol
 
-from bulk_provision import calllog
-from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.checkpoint import Checkpoint, Todo
 from bulk_provision.errors import (
     AuthError,
     ConfigError,
     PermanentApiError,
     TransientApiError,
 )
-from bulk_provision.glance.models import GlanceUser, RoleCount
-from bulk_provision.model import Action, ActionKind, AudioCodes, Outcome, RowResult
+from bulk_provision.glance.models import AudioCodes, GlanceUser, RoleCount
+from bulk_provision.lifecycle import RowState
+from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 from bulk_provision.ratelimit import RateLimiter
 from bulk_provision.retry import EngineOptions, Health, backoff_delay
 
 
 class GlanceApi(Protocol):
-    """What the engine needs from ``glance.GlanceClient`` (tests may pass anything like it)."""
+    """What the engine needs from Glance: ``glance.GlanceClient`` or the tests' in-memory fake.
 
-    def new_user(self, fields: Mapping[str, str]) -> AudioCodes: ...
+    ``attempt`` is the row's attempt number, recorded in the call log.
+    """
 
-    def update_user(self, partner_user_id: str, fields: Mapping[str, str]) -> None: ...
+    def new_user(
+        self, fields: Mapping[str, str], *, attempt: int | None = None
+    ) -> AudioCodes: ...
 
-    def delete_user(self, partner_user_id: str) -> None: ...
+    def update_user(
+        self, partner_user_id: str, fields: Mapping[str, str], *, attempt: int | None = None
+    ) -> None: ...
+
+    def delete_user(self, partner_user_id: str, *, attempt: int | None = None) -> None: ...
 
     def show_users(
         self,
@@ -72,9 +80,10 @@ class StopReason(StrEnum):
 
 @dataclass
 class EngineReport:
+    """Why the engine stopped; each row's state is in the journal."""
+
     reason: StopReason
     message: str = ""
-    unresolved: dict[str, str] | None = None  # key -> why its outcome is still unknown
 
 
 NOT_OURS = "UserAddress differs"
@@ -90,7 +99,8 @@ MESSAGES = {
 
 
 class Provisioner:
-    """Runs actions on ``workers`` threads sharing one rate limiter and one checkpoint."""
+    """Runs the open rows of a plan on ``workers`` threads sharing one rate limiter and one
+    journal; every step of a row goes through the journal's lifecycle transitions."""
 
     def __init__(
         self,
@@ -111,20 +121,18 @@ class Provisioner:
         self.stop = stop or threading.Event()
         self._rng = rng or random.Random()
         self._limiter = RateLimiter(options.rate, burst=max(1, min(options.workers, 4)))
-        self._health = Health(options, self.stop)
+        self.health = Health(options, self.stop)
         self._lock = threading.Lock()
         self._auth_failure: str | None = None
         self._crash: BaseException | None = None
-        self._unresolved: dict[str, str] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
-    def run(self, actions: Sequence[Action], in_doubt: Sequence[Action] = ()) -> EngineReport:
-        """Execute ``in_doubt`` actions (verified first) then ``actions``; return why it ended."""
-        work = [(a, True) for a in in_doubt] + [(a, False) for a in actions]
+    def run(self, todo: Sequence[Todo]) -> EngineReport:
+        """Carry out the open rows ``todo`` (in doubt ones are verified first); say why it ended."""
+        work = list(reversed(todo))  # pop() from the end keeps plan order
         if self.progress is not None:
             self.progress.start(len(work))
-        work.reverse()  # pop() from the end keeps plan order
         threads = [
             threading.Thread(target=self._worker, args=(work,), name=f"provision-{i}", daemon=True)
             for i in range(max(1, min(self.options.workers, len(work))))
@@ -138,141 +146,42 @@ class Provisioner:
         return self._report()
 
     def _report(self) -> EngineReport:
-        unresolved = dict(self._unresolved)
         if self._auth_failure is not None:
-            return EngineReport(StopReason.AUTH, self._auth_failure, unresolved)
-        if self._health.gave_up:
+            return EngineReport(StopReason.AUTH, self._auth_failure)
+        if self.health.gave_up:
             return EngineReport(
-                StopReason.TRANSIENT,
-                "too many consecutive failures talking to Glance",
-                unresolved,
+                StopReason.TRANSIENT, "too many consecutive failures talking to Glance"
             )
         if self.stop.is_set():
-            return EngineReport(StopReason.INTERRUPTED, "", unresolved)
-        return EngineReport(StopReason.COMPLETED, "", unresolved)
+            return EngineReport(StopReason.INTERRUPTED)
+        return EngineReport(StopReason.COMPLETED)
 
-    def _worker(self, work: list[tuple[Action, bool]]) -> None:
+    def _worker(self, work: list[Todo]) -> None:
         while not self.stop.is_set():
             with self._lock:
                 if not work:
                     return
-                action, in_doubt = work.pop()
+                item = work.pop()
             try:
-                self._execute(action, in_doubt)
+                _RowRun(self, item).execute()
             except AuthError as exc:
-                self._on_auth_failure(action, exc)
+                with self._lock:
+                    if self._auth_failure is None:
+                        self._auth_failure = str(exc) or "Glance rejected the partner credentials"
+                self.stop.set()
             except BaseException as exc:  # a bug or a full disk: stop everyone, report it once
                 with self._lock:
                     self._crash = self._crash or exc
                 self.stop.set()
                 return
 
-    def _on_auth_failure(self, action: Action, exc: AuthError) -> None:
-        with self._lock:
-            if self._auth_failure is None:
-                self._auth_failure = str(exc) or "Glance rejected the partner credentials"
-        self.stop.set()
+    # -- shared by the rows ------------------------------------------------------------------
 
-    # -- one action, with its retries --------------------------------------------------------
-
-    def _execute(self, action: Action, in_doubt: bool) -> None:
-        failures = throttled = 0
-        last_error = ""
-        # Some earlier attempt may have been carried out. Once true it stays true: the row is
-        # then never put back to `pending`, so a resume verifies it before sending again.
-        doubted = in_doubt
-        creating = action.kind is ActionKind.CREATE
-        while not self.stop.is_set():
-            self._health.wait_if_paused()
-            if self.stop.is_set():
-                break
-            try:
-                if action.kind is ActionKind.NONE:
-                    result = RowResult(action.key, action.row, action.kind, Outcome.UNCHANGED)
-                elif in_doubt and creating:
-                    if self._verify(action):
-                        return
-                    in_doubt = False  # Glance does not have it: only a new send can create it
-                    result = self._send(action, doubted)
-                else:
-                    result = self._send(action, doubted)
-                if result.outcome is Outcome.EXISTS and doubted and self._verify(action):
-                    return  # our unanswered request did create it after all
-            except _Stopped:
-                break
-            except TransientApiError as exc:
-                last_error = str(exc)
-                in_doubt = in_doubt or exc.maybe_committed
-                doubted = doubted or exc.maybe_committed
-                if not doubted:
-                    self.journal.mark_pending(action.key, last_error)
-                if exc.status == 429 and throttled < self.options.max_throttled:
-                    throttled += 1
-                else:
-                    failures += 1
-                    self._notice(self._health.failure())
-                if failures > self.options.max_retries:
-                    self._give_up(action, doubted, failures + throttled, last_error)
-                    return
-                self._backoff(failures, exc.retry_after)
-                continue
-            self._health.success()
-            self._finish(result)
-            return
-        if doubted:
-            with self._lock:
-                self._unresolved[action.key] = (
-                    f"outcome unknown ({last_error or 'interrupted while sending'}); "
-                    "re-run the same command to verify and finish"
-                )
-
-    def _send(self, action: Action, doubted: bool) -> RowResult:
-        if not self._limiter.acquire(self.stop):
-            raise _Stopped()
-        attempts = self.journal.mark_sending(action.key)
-        try:
-            audio = self._call(action, attempts)
-        except PermanentApiError as exc:
-            if exc.code == "REDIRECT":
-                # The endpoint moved: every call would go the same way, so stop the run. The
-                # row stays in doubt: a redirect can also follow a request that was carried out.
-                raise ConfigError(str(exc)) from exc
-            return self._permanent_result(action, exc, attempts, doubted)
-        except AuthError:
-            # A definite answer: nothing was done. Not in doubt, just not sent yet.
-            self.journal.mark_pending(action.key, "not sent: Glance rejected the credentials")
-            raise
-        return _success(action, audio, attempts)
-
-    def _finish(self, result: RowResult) -> None:
-        self.journal.mark_done(result)
-        with self._lock:
-            self._unresolved.pop(result.key, None)
+    def report(self, result: RowResult) -> None:
         if self.progress is not None:
             self.progress.result(result)
 
-    def _give_up(self, action: Action, in_doubt: bool, attempts: int, error: str) -> None:
-        if in_doubt:
-            # Leave it `sending` in the journal: the next run verifies before re-sending.
-            with self._lock:
-                self._unresolved[action.key] = (
-                    f"outcome unknown after {attempts} attempts ({error}); "
-                    "re-run the same command to verify and finish"
-                )
-            if self.progress is not None:
-                self.progress.result(
-                    RowResult(action.key, action.row, action.kind, Outcome.FAILED, error)
-                )
-            return
-        # Surely not carried out: back to pending, so re-running the command retries it.
-        message = f"not done after {attempts} attempts ({error}); re-run the same command to retry"
-        self.journal.mark_pending(action.key, message)
-        with self._lock:
-            self._unresolved[action.key] = message
-        if self.progress is not None:
-            self.progress.result(RowResult(action.key, action.row, action.kind, Outcome.FAILED))
-
-    def _backoff(self, failures: int, retry_after: float | None) -> None:
+    def backoff(self, failures: int, retry_after: float | None) -> None:
         delay = backoff_delay(self.options, failures, retry_after, self._rng)
         if self.progress is not None:
             self.progress.retrying(+1)
@@ -282,63 +191,185 @@ class Provisioner:
             if self.progress is not None:
                 self.progress.retrying(-1)
 
-    def _notice(self, message: str | None) -> None:
+    def notice(self, message: str | None) -> None:
         if message and self.progress is not None:
             self.progress.notice(message)
 
-    # -- requests ----------------------------------------------------------------------------
-
-    def _call(self, action: Action, attempt: int) -> AudioCodes:
-        key, kind = action.key, action.kind
-        fields = dict(action.fields)
-        if action.send_password and self._passwords.get(key):
-            fields["UserPW"] = self._passwords[key]
-        with calllog.attempt(attempt):
-            if kind is ActionKind.CREATE:
-                fields["PartnerUserID"] = key
-                return self.api.new_user(fields)
-            if kind is ActionKind.DELETE:
-                self.api.delete_user(key)
-            else:
-                self.api.update_user(key, fields)
-        return AudioCodes()
-
-    def _verify(self, action: Action) -> bool:
-        """After an unanswered NewUser: does Glance have this user with the roster's address?
-
-        Looked up by UserAddress, which is exact (an address cannot hold ShowUsers' `*`
-        wildcard, while a PartnerUserID can, and `-none-` means "no ID" there).
-        """
+    def acquire(self) -> None:
+        """A rate-limit slot for one request; _Stopped when the run is stopping meanwhile."""
         if not self._limiter.acquire(self.stop):
             raise _Stopped()
+
+    def password(self, key: str) -> str | None:
+        return self._passwords.get(key) or None
+
+
+class _RowRun:
+    """One open row carried to a final outcome, or left open (and resumable) in the journal.
+
+    ``state`` mirrors the row's journal state; every change goes through one journal transition.
+    ``doubted`` is True once any attempt may have been carried out: a DUPLICATE_ID or NOT_FOUND
+    answer may then be our own earlier request's doing.
+    """
+
+    def __init__(self, engine: Provisioner, item: Todo) -> None:
+        self.engine = engine
+        self.journal = engine.journal
+        self.action = item.action
+        self.state = item.state
+        self.doubted = item.doubted or item.state is RowState.IN_DOUBT
+
+    def execute(self) -> None:
+        engine, options = self.engine, self.engine.options
+        failures = throttled = 0
+        last_error = ""
+        while not engine.stop.is_set():
+            engine.health.wait_if_paused()
+            if engine.stop.is_set():
+                return
+            try:
+                self._attempt()
+                engine.health.success()
+                return
+            except _Stopped:
+                return
+            except TransientApiError as exc:
+                last_error = str(exc)
+                if exc.status == 429 and throttled < options.max_throttled:
+                    throttled += 1
+                else:
+                    failures += 1
+                    engine.notice(engine.health.failure())
+                if failures > options.max_retries:
+                    self._give_up(failures + throttled, last_error)
+                    return
+                engine.backoff(failures, exc.retry_after)
+
+    def _attempt(self) -> None:
+        """Resolve a doubt, then send; returns once the row is final (else raises)."""
+        if self.state is RowState.IN_DOUBT and self._resolve_doubt():
+            return
+        result = self._send()
+        self.journal.answer(result)
+        self.state = RowState.DONE
+        self.engine.report(result)
+
+    def _resolve_doubt(self) -> bool:
+        """in_doubt -> done when Glance has the created user, else -> pending to send again
+        (UpdateUser, suspend, reinstate and delete may simply be repeated)."""
+        action = self.action
+        if action.kind is ActionKind.CREATE:
+            found = self._verify()
+            if found is not None:
+                self.journal.confirm(found)
+                self.state = RowState.DONE
+                self.engine.report(found)
+                return True
+        self.journal.release(action.key, "checked: not carried out; sending again")
+        self.state = RowState.PENDING
+        return False
+
+    def _send(self) -> RowResult:
+        """pending -> sending -> the answer (journaled by the caller); on an error the row goes
+        back to pending or into doubt and the error is raised."""
+        action = self.action
+        self.engine.acquire()
+        attempt = self.journal.send(action.key)
+        self.state = RowState.SENDING
+        try:
+            audio = self._call(attempt)
+        except PermanentApiError as exc:
+            if exc.code == "REDIRECT":
+                # The endpoint moved: every call would go the same way, so stop the run. The
+                # row is in doubt: a redirect can also follow a request that was carried out.
+                self._doubt(str(exc))
+                raise ConfigError(str(exc)) from exc
+            return self._refusal(exc, attempt)
+        except AuthError:
+            self._not_sent("not sent: Glance rejected the partner credentials")
+            raise
+        except TransientApiError as exc:
+            if exc.maybe_committed:
+                self._doubt(str(exc))
+            else:
+                self._not_sent(str(exc))
+            raise
+        except Exception as exc:  # an insecure redirect, a bug: it may have been carried out
+            self._doubt(str(exc) or type(exc).__name__)
+            raise
+        return _success(action, audio, attempt)
+
+    def _not_sent(self, error: str) -> None:
+        self.journal.not_sent(self.action.key, f"{error}; a re-run sends it again")
+        self.state = RowState.PENDING
+
+    def _doubt(self, error: str) -> None:
+        self.journal.doubt(
+            self.action.key,
+            f"outcome unknown ({error}); a re-run checks with ShowUsers before sending again",
+        )
+        self.state = RowState.IN_DOUBT
+        self.doubted = True
+
+    def _give_up(self, attempts: int, error: str) -> None:
+        """Retries ran out: the row stays open in the journal (a plain re-run finishes it)."""
+        action = self.action
+        self.engine.report(
+            RowResult(action.key, action.row, action.kind, Outcome.UNFINISHED,
+                      f"not done after {attempts} attempts ({error})")
+        )
+
+    def _call(self, attempt: int) -> AudioCodes:
+        api, action = self.engine.api, self.action
+        fields = dict(action.fields)
+        password = self.engine.password(action.key) if action.send_password else None
+        if password:
+            fields["UserPW"] = password
+        if action.kind is ActionKind.CREATE:
+            fields["PartnerUserID"] = action.key
+            return api.new_user(fields, attempt=attempt)
+        if action.kind is ActionKind.DELETE:
+            api.delete_user(action.key, attempt=attempt)
+        else:
+            api.update_user(action.key, fields, attempt=attempt)
+        return AudioCodes()
+
+    def _verify(self) -> RowResult | None:
+        """After an unanswered NewUser: the ``created`` result if Glance has this user with the
+        roster's address, else None.
+
+        Looked up by UserAddress, which is exact (an address cannot hold ShowUsers' ``*``
+        wildcard, while a PartnerUserID can, and ``-none-`` means "no ID" there).
+        """
+        self.engine.acquire()
+        action = self.action
         address = action.fields.get("UserAddress", "")
         try:
-            with calllog.attempt(None):
-                found = list(self.api.show_users(user_address=address, page_count=10))
+            found = list(self.engine.api.show_users(user_address=address, page_count=10))
         except PermanentApiError as exc:  # an odd answer to a read: retry like any failure
             raise TransientApiError(f"checking whether the user exists: {exc}") from exc
         if any(
             u.partner_user_id == action.key and u.user_address.lower() == address.lower()
             for u in found
         ):
-            self._health.success()
-            self._finish(
-                RowResult(action.key, action.row, action.kind, Outcome.CREATED,
-                          MESSAGES["verified"], attempts=self.journal.attempts(action.key))
-            )
-            return True
-        return False
+            return RowResult(action.key, action.row, action.kind, Outcome.CREATED,
+                             MESSAGES["verified"])
+        return None
 
-    def _permanent_result(
-        self, action: Action, exc: PermanentApiError, attempts: int, doubted: bool
-    ) -> RowResult:
-        self._health.success()  # Glance answered: the connection is healthy
+    def _refusal(self, exc: PermanentApiError, attempt: int) -> RowResult:
+        """An ERROR document: final. DUPLICATE_ID or NOT_FOUND after an attempt that may have
+        been carried out can be our own doing, and is checked."""
+        self.engine.health.success()  # Glance answered: the connection is healthy
+        action = self.action
         outcome, message = Outcome.FAILED, f"{exc.code}: {exc.message}".rstrip(": ")
         if action.kind is ActionKind.CREATE and exc.code == "DUPLICATE_ID":
+            verified = self._verify() if self.doubted else None
+            if verified is not None:
+                return replace(verified, attempts=attempt)
             outcome, message = Outcome.EXISTS, MESSAGES["exists"]
-        elif action.kind is ActionKind.DELETE and exc.code == "NOT_FOUND" and doubted:
+        elif action.kind is ActionKind.DELETE and exc.code == "NOT_FOUND" and self.doubted:
             outcome, message = Outcome.DELETED, "deleted (confirmed: the user is gone)"
-        return RowResult(action.key, action.row, action.kind, outcome, message, attempts=attempts)
+        return RowResult(action.key, action.row, action.kind, outcome, message, attempts=attempt)
 
 
 class _Stopped(TransientApiError):

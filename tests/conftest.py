@@ -109,3 +109,12 @@ def papi_for() -> Iterator[Callable[[Simulator], RawPapi]]:
     yield factory
     for caller in callers:
         caller.close()
+
+
+def user_by_id(client: Any, partner_user_id: str) -> Any:
+    """The user ShowUsers lists with exactly this PartnerUserID (``*`` in it matched literally),
+    or None."""
+    for user in client.show_users(partner_user_id=partner_user_id):
+        if user.partner_user_id == partner_user_id:
+            return user
+    return None

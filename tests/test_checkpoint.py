@@ -14,8 +14,10 @@ from pathlib import Path
 import pytest
 
 from bulk_provision.checkpoint import Checkpoint, row_hash
-from bulk_provision.errors import CheckpointError, CheckpointLocked
-from bulk_provision.model import Action, ActionKind, AudioCodes, Outcome, RowResult
+from bulk_provision.errors import CheckpointError, CheckpointLocked, LifecycleError
+from bulk_provision.glance.models import AudioCodes
+from bulk_provision.lifecycle import RowState
+from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 
 SHA = "a" * 64
 OTHER_SHA = "b" * 64
@@ -55,7 +57,7 @@ def created(action: Action, attempts: int = 1) -> RowResult:
     return RowResult(
         key=action.key,
         row=action.row,
-        action=action.kind,
+        kind=action.kind,
         outcome=Outcome.CREATED,
         message="created",
         audio=AudioCodes("+1 555 0100", "1234", "5678"),
@@ -80,58 +82,130 @@ def test_plan_round_trip_keeps_order_fields_and_changes(cp_path: Path) -> None:
         assert cp.has_plan
     with open_cp(cp_path) as cp:
         assert cp.has_plan
-        assert cp.load_plan() == actions
-        assert cp.pending() == actions
-        assert cp.in_doubt() == []
+        todo = cp.todo()
+        assert [t.action for t in todo] == actions
+        assert {t.state for t in todo} == {RowState.PENDING}
         assert cp.row_hashes()["zed"] == row_hash({"PartnerUserID": "zed"})
         with pytest.raises(CheckpointError, match="already holds a plan"):
             cp.record_plan(actions)
 
 
+def keys(cp: Checkpoint, state: RowState) -> list[str]:
+    return [a.key for a in cp.in_state(state)]
+
+
 def test_transitions_sending_done_failed_and_attempts(cp: Checkpoint) -> None:
     a, b, c = make_actions(3)
     cp.record_plan([a, b, c])
-    assert cp.mark_sending(a.key) == 1
-    assert cp.in_doubt() == [a]
-    assert cp.pending() == [b, c]
-    cp.mark_pending(a.key, "HTTP 503")
-    assert cp.mark_sending(a.key) == 2
-    cp.mark_done(created(a, attempts=1))  # the journal's own count (2) is kept
-    assert cp.mark_sending(b.key) == 1
-    cp.mark_done(failed(b))
-    assert cp.in_doubt() == []
-    assert cp.pending() == [c]
+    assert cp.send(a.key) == 1
+    assert keys(cp, RowState.SENDING) == [a.key]
+    assert keys(cp, RowState.PENDING) == [b.key, c.key]
+    cp.not_sent(a.key, "HTTP 503")
+    assert cp.send(a.key) == 2
+    cp.answer(created(a, attempts=1))  # the journal's own count (2) is kept
+    assert cp.send(b.key) == 1
+    cp.answer(failed(b))
+    assert keys(cp, RowState.SENDING) == []
+    assert [t.action for t in cp.todo()] == [c]
     results = cp.results()
-    assert list(results) == [a.key, b.key]
+    assert list(results) == [a.key, b.key, c.key]
     assert results[a.key] == created(a, attempts=2)
     assert results[b.key].outcome is Outcome.FAILED
     assert results[b.key].attempts == 1
-    assert cp.state_counts() == {"pending": 1, "sending": 0, "done": 1, "failed": 1}
-    counts = cp.counts()
-    assert counts["done"] == 1 and counts["outcome:created"] == 1
-    assert counts["outcome:failed"] == 1 and counts["outcome:exists"] == 0
+    assert results[c.key].outcome is Outcome.NOT_ATTEMPTED
+    assert cp.state_counts() == {RowState.PENDING: 1, RowState.SENDING: 0,
+                                 RowState.IN_DOUBT: 0, RowState.DONE: 1, RowState.FAILED: 1}
+    counts = cp.outcome_counts()
+    assert counts[Outcome.CREATED] == counts[Outcome.FAILED] == counts[Outcome.NOT_ATTEMPTED] == 1
+    assert counts[Outcome.EXISTS] == counts[Outcome.UNFINISHED] == 0
     assert [r.key for r in cp.failed()] == [b.key]
+
+
+def test_in_doubt_rows_are_confirmed_or_released_and_stay_doubted(cp: Checkpoint) -> None:
+    a, b, c = make_actions(3)
+    cp.record_plan([a, b, c])
+    for action in (a, b):
+        cp.send(action.key)
+        cp.doubt(action.key, "outcome unknown (timeout)")
+    assert keys(cp, RowState.IN_DOUBT) == [a.key, b.key]
+    todo = cp.todo()  # the doubts first, then the rest, each in plan order
+    assert [(t.action.key, t.state, t.doubted) for t in todo] == [
+        (a.key, RowState.IN_DOUBT, True), (b.key, RowState.IN_DOUBT, True),
+        (c.key, RowState.PENDING, False)]
+    results = cp.results()
+    assert results[a.key].outcome is Outcome.UNFINISHED
+    assert results[a.key].message == "outcome unknown (timeout)"
+    assert cp.outcome_counts()[Outcome.UNFINISHED] == 2
+    assert [r.key for r in cp.unfinished()] == [a.key, b.key]
+    cp.confirm(created(a))  # ShowUsers shows it: carried out after all
+    cp.release(b.key)  # not there: send again
+    assert [(t.action.key, t.doubted) for t in cp.todo()] == [(b.key, True), (c.key, False)]
+    assert cp.results()[a.key].outcome is Outcome.CREATED
+    assert cp.send(b.key) == 2
+
+
+@pytest.mark.parametrize(
+    ("setup", "transition"),
+    [
+        ((), "answer"), ((), "not_sent"), ((), "doubt"), ((), "confirm"), ((), "release"),
+        (("send",), "send"), (("send",), "confirm"), (("send",), "release"),
+        (("send", "doubt"), "send"), (("send", "doubt"), "answer"),
+        (("send", "doubt"), "not_sent"), (("send", "doubt"), "doubt"),
+        (("send", "answer"), "send"), (("send", "answer"), "answer"),
+        (("send", "answer"), "doubt"), (("send", "answer"), "release"),
+        (("send", "answer"), "confirm"),
+    ],
+)
+def test_a_transition_from_a_state_it_may_not_leave_is_refused(
+    cp: Checkpoint, setup: tuple[str, ...], transition: str
+) -> None:
+    a = make_actions(1)[0]
+    cp.record_plan([a])
+    moves = {
+        "send": lambda: cp.send(a.key),
+        "answer": lambda: cp.answer(created(a)),
+        "not_sent": lambda: cp.not_sent(a.key, "503"),
+        "doubt": lambda: cp.doubt(a.key, "timeout"),
+        "confirm": lambda: cp.confirm(created(a)),
+        "release": lambda: cp.release(a.key),
+    }
+    for step in setup:
+        moves[step]()
+    before = cp.state_counts()
+    with pytest.raises(LifecycleError, match=f"cannot take the transition '{transition}'"):
+        moves[transition]()
+    assert cp.state_counts() == before  # nothing changed
+
+
+def test_unchanged_rows_are_recorded_done_with_the_plan(cp: Checkpoint) -> None:
+    a = make_actions(1)[0]
+    same = Action("same", 7, ActionKind.NONE)
+    cp.record_plan([a, same])
+    assert [t.action.key for t in cp.todo()] == [a.key]
+    assert cp.results()["same"].outcome is Outcome.UNCHANGED
+    with pytest.raises(LifecycleError):
+        cp.send("same")
 
 
 def test_unknown_key_is_an_error(cp: Checkpoint) -> None:
     cp.record_plan(make_actions(1))
-    with pytest.raises(CheckpointError, match="nobody"):
-        cp.mark_sending("nobody")
-    with pytest.raises(CheckpointError, match="nobody"):
-        cp.mark_pending("nobody")
+    with pytest.raises(LifecycleError, match="'nobody'.*not in the plan"):
+        cp.send("nobody")
+    with pytest.raises(LifecycleError, match="nobody"):
+        cp.not_sent("nobody", "")
 
 
-def test_reset_failed_returns_failed_rows_to_pending(cp: Checkpoint) -> None:
+def test_retry_failed_returns_failed_rows_to_pending(cp: Checkpoint) -> None:
     a, b, c = make_actions(3)
     cp.record_plan([a, b, c])
     for action, result in ((a, failed(a)), (b, created(b)), (c, failed(c))):
-        cp.mark_sending(action.key)
-        cp.mark_done(result)
-    assert cp.reset_failed() == 2
-    assert cp.pending() == [a, c]
-    assert list(cp.results()) == [b.key]
-    assert cp.reset_failed() == 0
-    assert cp.mark_sending(a.key) == 2  # attempts keep counting across retries
+        cp.send(action.key)
+        cp.answer(result)
+    assert cp.retry_failed() == 2
+    assert [t.action for t in cp.todo()] == [a, c]
+    assert cp.results()[a.key].outcome is Outcome.UNFINISHED  # tried before, no answer now
+    assert cp.retry_failed() == 0
+    assert cp.send(a.key) == 2  # attempts keep counting across retries
 
 
 def test_meta_records_the_run(cp: Checkpoint) -> None:
@@ -152,15 +226,15 @@ def test_concurrent_marks_from_many_threads(cp: Checkpoint) -> None:
 
     def work(chunk: list[Action]) -> None:
         for action in chunk:
-            cp.mark_sending(action.key)
-            cp.mark_done(created(action))
+            cp.send(action.key)
+            cp.answer(created(action))
 
     threads = [threading.Thread(target=work, args=(chunk,)) for chunk in chunks]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert cp.state_counts()["done"] == 320
+    assert cp.state_counts()[RowState.DONE] == 320
     assert len(cp.results()) == 320
 
 
@@ -180,7 +254,7 @@ def test_different_roster_refused_unless_fresh(cp_path: Path) -> None:
         open_cp(cp_path, roster_sha256=OTHER_SHA, roster_path="other.xlsx")
     with open_cp(cp_path, roster_sha256=OTHER_SHA, roster_path="other.xlsx", fresh=True) as cp:
         assert not cp.has_plan
-        assert cp.load_plan() == []
+        assert cp.todo() == []
         assert cp.meta()["roster_sha256"] == OTHER_SHA
     with open_cp(cp_path, roster_sha256=OTHER_SHA):
         pass
@@ -222,13 +296,14 @@ def test_read_only_sees_progress_and_changes_nothing(cp_path: Path) -> None:
     with open_cp(cp_path) as cp:
         a, b = make_actions(2)
         cp.record_plan([a, b])
-        cp.mark_sending(a.key)
+        cp.send(a.key)
         with Checkpoint.read_only(cp_path) as ro:  # while the run holds the lock
-            assert ro.in_doubt() == [a]
+            assert ro.in_state(RowState.SENDING) == [a]
             with pytest.raises(CheckpointError):
-                ro.mark_sending(b.key)
+                ro.send(b.key)
     with Checkpoint.read_only(cp_path) as ro:
-        assert ro.state_counts() == {"pending": 1, "sending": 1, "done": 0, "failed": 0}
+        counts = ro.state_counts()
+        assert (counts[RowState.PENDING], counts[RowState.SENDING]) == (1, 1)
 
 
 def test_no_password_in_the_file(cp_path: Path) -> None:
@@ -239,8 +314,8 @@ def test_no_password_in_the_file(cp_path: Path) -> None:
     action = Action("pw-user", 2, ActionKind.CREATE, {"UserFirst": marker}, send_password=True)
     with open_cp(cp_path) as cp:
         cp.record_plan([action], row_hashes={"pw-user": row_hash({"UserFirst": marker})})
-        cp.mark_sending(action.key)
-        cp.mark_done(created(action))
+        cp.send(action.key)
+        cp.answer(created(action))
     assert row_hash({"UserFirst": "x", "UserPW": "Secret-1"}) == row_hash({"UserFirst": "x"})
     data = b"".join(p.read_bytes() for p in cp_path.parent.iterdir() if p.is_file())
     assert marker.encode() in data  # proves the scan reads what was written
@@ -257,7 +332,7 @@ from bulk_provision.model import Action, ActionKind
 cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="a" * 64, roster_path="r", mode="create")
 if sys.argv[2] == "send":
     cp.record_plan([Action("u1", 2, ActionKind.CREATE), Action("u2", 3, ActionKind.CREATE)])
-    cp.mark_sending("u1")
+    cp.send("u1")
 print("ready", flush=True)
 sys.stdin.read()  # hold everything until killed
 """
@@ -297,10 +372,11 @@ def test_lock_held_by_another_process_then_released_by_sigkill(cp_path: Path) ->
 
 def test_sending_survives_sigkill_as_in_doubt(cp_path: Path) -> None:
     kill(start_holder(cp_path, "send"))
-    with open_cp(cp_path) as cp:
-        assert [a.key for a in cp.in_doubt()] == ["u1"]
-        assert [a.key for a in cp.pending()] == ["u2"]
-        assert cp.mark_sending("u1") == 2
+    with open_cp(cp_path) as cp:  # opening for a run recovers the dead run's sending rows
+        assert [(t.action.key, t.state) for t in cp.todo()] == [
+            ("u1", RowState.IN_DOUBT), ("u2", RowState.PENDING)]
+        cp.release("u1")  # e.g. verified absent
+        assert cp.send("u1") == 2
 
 
 MARKER = """
@@ -314,10 +390,10 @@ cp.record_plan(actions)
 lock = threading.Lock()
 def work(mine):
     for a in mine:
-        cp.mark_sending(a.key)
+        cp.send(a.key)
         with lock:
-            print("S", a.key, flush=True)  # only once mark_sending returned
-        cp.mark_done(RowResult(a.key, a.row, a.kind, Outcome.CREATED, attempts=1))
+            print("S", a.key, flush=True)  # only once send returned
+        cp.answer(RowResult(a.key, a.row, a.kind, Outcome.CREATED, attempts=1))
         with lock:
             print("D", a.key, flush=True)
 threads = [threading.Thread(target=work, args=(actions[i::8],)) for i in range(8)]
@@ -327,7 +403,7 @@ for t in threads: t.join()
 
 
 def test_every_mark_that_returned_survives_sigkill_from_many_threads(cp_path: Path) -> None:
-    """What a mark_* call returns for is committed: a worker sends its request right after."""
+    """What a transition returns for is committed: a worker sends its request right after."""
     proc = subprocess.Popen([sys.executable, "-c", MARKER, str(cp_path)],
                             stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None
@@ -341,8 +417,8 @@ def test_every_mark_that_returned_survives_sigkill_from_many_threads(cp_path: Pa
     proc.wait()
     proc.stdout.close()
     with Checkpoint.read_only(cp_path) as cp:
-        done = set(cp.results())
-        sending = {a.key for a in cp.in_doubt()}
+        done = {a.key for a in cp.in_state(RowState.DONE)}
+        sending = {a.key for a in cp.in_state(RowState.SENDING)}
     for key, kind in reported.items():
         assert key in done if kind == "D" else key in done | sending, key
 
@@ -356,7 +432,7 @@ cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="a" * 64, roster_path="r",
 cp.record_plan([Action("u1", 2, ActionKind.CREATE), Action("u2", 3, ActionKind.CREATE)])
 # another thread's statement, caught half-way (as a thread switch can leave it)
 kept = cp._write("UPDATE rows SET state='sending' WHERE key=? RETURNING attempts", ("u2",))
-cp.mark_sending("u1")  # returned: the request for u1 would leave now
+cp.send("u1")  # returned: the request for u1 would leave now
 print("ready", flush=True)
 sys.stdin.read()
 """
@@ -370,4 +446,4 @@ def test_a_statement_left_unfinished_cannot_hold_back_a_later_commit(cp_path: Pa
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     kill(proc)
     with Checkpoint.read_only(cp_path) as cp:
-        assert {a.key for a in cp.in_doubt()} == {"u1", "u2"}
+        assert {a.key for a in cp.in_state(RowState.SENDING)} == {"u1", "u2"}

@@ -21,15 +21,19 @@ def build(path: Path, *, failures: int, in_doubt: int, created: int, pending: in
     with Checkpoint.open(path, roster_sha256=SHA, roster_path="staff.xlsx", mode="sync") as cp:
         cp.record_plan(actions)
         for a in actions[:failures]:
-            cp.mark_sending(a.key)
-            cp.mark_done(RowResult(a.key, a.row, a.kind, Outcome.FAILED, f"INVALID: {a.key}"))
+            cp.send(a.key)
+            cp.answer(RowResult(a.key, a.row, a.kind, Outcome.FAILED, f"INVALID: {a.key}"))
         for a in actions[failures : failures + in_doubt]:
-            cp.mark_sending(a.key)
+            cp.send(a.key)
+            cp.doubt(a.key, "outcome unknown (timeout)")
         for a in actions[failures + in_doubt : failures + in_doubt + created]:
-            cp.mark_sending(a.key)
-            cp.mark_done(RowResult(a.key, a.row, a.kind, Outcome.CREATED))
-        cp.mark_sending("gone")
-        cp.mark_done(RowResult("gone", None, ActionKind.SUSPEND, Outcome.SUSPENDED))
+            cp.send(a.key)
+            cp.answer(RowResult(a.key, a.row, a.kind, Outcome.CREATED))
+        retried = actions[failures + in_doubt + created]
+        cp.send(retried.key)
+        cp.not_sent(retried.key, "HTTP 503; a re-run sends it again")
+        cp.send("gone")
+        cp.answer(RowResult("gone", None, ActionKind.SUSPEND, Outcome.SUSPENDED))
         cp.set_meta(last_exit_code="1")
         return cp.meta()["updated"]
 
@@ -38,22 +42,23 @@ def test_status_prints_counts_in_doubt_and_failed_rows(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     path = tmp_path / "staff.checkpoint.sqlite"
-    updated = build(path, failures=22, in_doubt=2, created=3, pending=1)
+    updated = build(path, failures=22, in_doubt=2, created=3, pending=2)
     assert main(["status", str(path)]) == 0
     out = capsys.readouterr()
     assert out.err == ""
-    unknown = "outcome unknown: will be verified with ShowUsers on the next run"
+    unknown = "outcome unknown (timeout)"
     assert out.out.splitlines() == [
         f"Checkpoint: {path}",
         "Roster: staff.xlsx (SHA-256 0123456789ab)",
         "Mode: sync",
         f"Last update: {updated}",
         "Last exit code: 1",
-        "Rows: 29 (pending 1, sending 2, done 4, failed 22)",
-        "Outcomes: created 3, suspended 1, failed 22",
-        "In doubt (2):",
+        "Rows: 30 (final 26, left for a re-run 4, 2 of them in doubt)",
+        "Outcomes: created 3, suspended 1, failed 22, unfinished 3, not attempted 1",
+        "Unfinished (3): a re-run finishes them",
         f"  row 24  u22  {unknown}",
         f"  row 25  u23  {unknown}",
+        "  row 29  u27  HTTP 503; a re-run sends it again",
         "Failed (22):",
         *[f"  row {i + 2}  u{i:02d}  INVALID: u{i:02d}" for i in range(20)],
         "  and 2 more",
@@ -68,7 +73,7 @@ def test_status_of_a_checkpoint_without_progress(
     assert main(["status", str(path)]) == 0
     lines = capsys.readouterr().out.splitlines()
     assert lines[1:3] == ["Roster: r.csv (SHA-256 0123456789ab)", "Mode: create"]
-    assert lines[4:] == ["Rows: 0 (pending 0, sending 0, done 0, failed 0)", "Outcomes: none yet"]
+    assert lines[4:] == ["Rows: 0 (final 0, left for a re-run 0)", "Outcomes: none yet"]
 
 
 def test_status_while_the_run_holds_the_lock(
@@ -78,7 +83,7 @@ def test_status_while_the_run_holds_the_lock(
     with Checkpoint.open(path, roster_sha256=SHA, roster_path="r.csv", mode="create") as cp:
         cp.record_plan([Action("a", 2, ActionKind.CREATE)])
         assert main(["status", str(path)]) == 0
-    assert "Rows: 1 (pending 1, sending 0, done 0, failed 0)" in capsys.readouterr().out
+    assert "Rows: 1 (final 0, left for a re-run 1)" in capsys.readouterr().out
 
 
 def test_missing_checkpoint_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:

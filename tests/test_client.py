@@ -18,7 +18,7 @@ from bulk_provision.errors import (
 )
 from bulk_provision.glance import CallRecord, Credentials, GlanceClient, GlanceUser, RoleCount
 from bulk_provision.glance.loginkey import verify_login_key
-from bulk_provision.model import AudioCodes
+from bulk_provision.glance.models import AudioCodes
 from tests.hostile import Conn, HostileServer, Request, http_response
 
 PW = "s3cret-Partner-PW"
@@ -184,15 +184,6 @@ def test_show_users_refuses_a_repeating_cursor() -> None:
         with pytest.raises(ResponseFormatError, match="repeated a paging cursor"):
             list(client.show_users())
     assert len(server.requests) == 2
-
-
-def test_get_user_matches_exactly() -> None:
-    with HostileServer(scripted(users_page(["E1*", "E10"], None))) as server:
-        with client_for(server) as client:
-            assert client.get_user("E1*") == GlanceUser("E1*", "E1*.x.glance.net")
-    with HostileServer(scripted(users_page(["E10"], None))) as server:
-        with client_for(server) as client:
-            assert client.get_user("E1") is None
 
 
 def test_show_roles() -> None:

@@ -12,6 +12,7 @@ from bulk_provision.errors import AuthError, PermanentApiError, TransientApiErro
 from bulk_provision.glance import CallRecord, Credentials, GlanceClient, GlanceUser, RoleCount
 from bulk_provision.glance.loginkey import LoginKeySource
 from bulk_provision.simulator import Simulator
+from tests.conftest import user_by_id
 
 TIMEOUT = (5.0, 10.0)
 Factory = Callable[..., Simulator]
@@ -61,16 +62,16 @@ def test_user_lifecycle(simulator: Simulator, client: GlanceClient) -> None:
     )
     assert codes and codes.dial_in and codes.host_code and codes.guest_code
     assert not client.new_user({"PartnerUserID": "E2", "UserAddress": "e2.demo.glance.net"})
-    assert client.get_user("E1") == GlanceUser(
+    assert user_by_id(client, "E1") == GlanceUser(
         "E1", "e1.demo.glance.net", "Ann", "", "", "Agent", False
     )
     client.update_user("E1", {"UserSuspended": "1", "UserLast": "Lee"})
-    assert client.get_user("E1") == GlanceUser(
+    assert user_by_id(client, "E1") == GlanceUser(
         "E1", "e1.demo.glance.net", "Ann", "Lee", "", "Agent", True
     )
     assert simulator.users()["E1"].suspended
     client.delete_user("E2")
-    assert client.get_user("E2") is None and "E2" not in simulator.users()
+    assert user_by_id(client, "E2") is None and "E2" not in simulator.users()
     roles = {role.name: role for role in client.show_roles()}
     assert roles["Agent"] == RoleCount("Agent", 0, 1, 1)
     operations = [r.operation for r in simulator.request_log]

@@ -36,6 +36,7 @@ from bulk_provision.cli import main
 from bulk_provision.glance import Credentials, GlanceClient
 from bulk_provision.roster import _TRIM
 from bulk_provision.simulator import Simulator
+from tests.conftest import user_by_id
 
 pytestmark = pytest.mark.timeout(120)
 
@@ -165,7 +166,7 @@ def test_names_survive_the_wire_both_ways(glance: Simulator, cells: tuple[str, s
     with GlanceClient(glance.base_url, credentials, ca_bundle=glance.ca_bundle) as client:
         client.new_user({"PartnerUserID": key, "UserAddress": f"{key.lower()}.demo.glance.net",
                          "UserFirst": first, "UserLast": last})
-        found = client.get_user(key)
+        found = user_by_id(client, key)
     stored = glance.users()[key]
     assert (stored.user_first, stored.user_last) == (first, last)
     assert found is not None

@@ -11,7 +11,8 @@ import openpyxl
 import pandas as pd
 import pytest
 
-from bulk_provision.model import ActionKind, AudioCodes, Outcome, RowResult
+from bulk_provision.glance.models import AudioCodes
+from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.report import results as results_module
 from bulk_provision.report.results import RunSummary, split_results, write_results
 from bulk_provision.roster import Roster
@@ -92,8 +93,8 @@ def test_summary_values_and_counts(book: Path) -> None:
         ["Started", "2026-03-01 09:30:00+00:00"],
         ["Finished", "2026-03-01 09:31:05+00:00"],
         ["created", 2], ["updated", 0], ["unchanged", 0], ["suspended", 1], ["reinstated", 0],
-        ["deleted", 0], ["exists", 1], ["invalid", 1], ["failed", 1], ["not attempted", 1],
-        ["Total", 7],
+        ["deleted", 0], ["exists", 1], ["invalid", 1], ["failed", 1], ["unfinished", 0],
+        ["not attempted", 1], ["Total", 7],
         ["Exit code", 1],
     ]
     wb.close()

@@ -20,6 +20,7 @@ import openpyxl
 import pytest
 
 from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.lifecycle import RowState
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
 from tests.workbooks import sheet_rows
@@ -406,22 +407,22 @@ def test_a_full_disk_mid_run_stops_resumably_and_still_writes_the_workbook(
 ) -> None:
     use_sim(simulator)
     roster = write_roster(workdir / "staff.csv", 20)
-    real_mark_done = Checkpoint.mark_done
+    real_answer = Checkpoint.answer
     calls = {"n": 0}
 
-    def failing_mark_done(self: Checkpoint, result: object) -> None:
+    def failing_answer(self: Checkpoint, result: object) -> None:
         calls["n"] += 1
         if calls["n"] > 5:
             raise sqlite3.OperationalError("database or disk is full")
-        real_mark_done(self, result)  # type: ignore[arg-type]
+        real_answer(self, result)  # type: ignore[arg-type]
 
-    monkeypatch.setattr(Checkpoint, "mark_done", failing_mark_done)
+    monkeypatch.setattr(Checkpoint, "answer", failing_answer)
     assert run_cli(str(roster), "--rate", "0", "--workers", "2") == 4
     err = capsys.readouterr().err
     assert "could not be written (database or disk is full)" in err
     assert "Traceback" not in err
     assert len(sheet_rows(workdir / "staff.results.xlsx")) == 20
-    monkeypatch.setattr(Checkpoint, "mark_done", real_mark_done)
+    monkeypatch.setattr(Checkpoint, "answer", real_answer)
     assert run_cli(str(roster), "--rate", "0") == 0
     assert simulator.created_counts() == {f"{i:05d}": 1 for i in range(20)}
     assert {r["Outcome"] for r in sheet_rows(workdir / "staff.results.xlsx")} == {"created"}
@@ -479,8 +480,9 @@ def test_credentials_revoked_mid_run_stop_within_a_handful_of_requests(
     refused = [r for r in sim.request_log if r.result == "AUTH"]
     assert 1 <= len(refused) <= 4  # one per worker in flight at most, not one per row
     with Checkpoint.read_only(workdir / "staff.csv.checkpoint.sqlite") as journal:
-        assert journal.in_doubt() == []  # AUTH is a definite "nothing done"
-        assert len(journal.pending()) == 300 - len(sim.created_counts())
+        # AUTH is a definite "nothing done": no row in doubt
+        assert journal.in_state(RowState.IN_DOUBT) == journal.in_state(RowState.SENDING) == []
+        assert len(journal.in_state(RowState.PENDING)) == 300 - len(sim.created_counts())
 
 
 def test_re_running_a_finished_run_sends_nothing_and_says_so(
@@ -521,8 +523,9 @@ def test_ctrl_c_twice_still_journals_what_glance_confirmed_and_writes_the_workbo
     created = set(sim.created_counts())
     assert created  # requests were in flight and Glance carried them out
     with Checkpoint.read_only(workdir / "staff.csv.checkpoint.sqlite") as journal:
-        assert set(journal.results()) == created  # every confirmed outcome journaled
-        assert journal.in_doubt() == []
+        done = {a.key for a in journal.in_state(RowState.DONE)}
+        assert done == created  # every confirmed outcome journaled
+        assert journal.in_state(RowState.IN_DOUBT) == journal.in_state(RowState.SENDING) == []
     rows = sheet_rows(workdir / "staff.results.xlsx")
     assert {str(r["Employee ID"]) for r in rows if r["Outcome"] == "created"} == created
 

@@ -15,8 +15,7 @@ from bulk_provision.errors import (
     TransientApiError,
 )
 from bulk_provision.glance import wire
-from bulk_provision.glance.models import GlanceUser, RoleCount, UsersPage
-from bulk_provision.model import AudioCodes
+from bulk_provision.glance.models import AudioCodes, GlanceUser, RoleCount, UsersPage
 
 XML_DECL = b'<?xml version="1.0" standalone="yes"?>\n'
 

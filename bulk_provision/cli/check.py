@@ -15,7 +15,7 @@ from bulk_provision.cli.connection import (
 )
 from bulk_provision.config import load_settings
 from bulk_provision.errors import AuthError, ConfigError
-from bulk_provision.glance import GlanceClient, RoleCount, UsersPage, wire
+from bulk_provision.glance import RoleCount, UsersPage
 
 PAGE_COUNT = 10
 SHOWN_USERS = 5
@@ -58,24 +58,19 @@ def run_check(args: argparse.Namespace) -> int:
     with make_client(args, env, pool_size=1) as client:
         print(f"Endpoint: {client.base_url}")
         try:
-            roles_xml = client.fetch_raw("ShowRoles", {})
+            roles = client.show_roles_answer()
         except AuthError as exc:
             raise AuthError(f"{exc}; {AUTH_HINT}") from exc
-        mode = "LoginKey (PartnerAuth)" if _uses_login_key(client) else "password"
+        mode = "LoginKey (PartnerAuth)" if client.credentials.uses_login_key else "password"
         print(f"Login: accepted ({mode})")
-        users_xml = client.fetch_raw("ShowUsers", {"PageCount": PAGE_COUNT})
-    roles = wire.parse_show_roles(roles_xml)
-    page = wire.parse_show_users(users_xml)
-    for line in [*_role_lines(roles), *_user_lines(page)]:
+        users = client.show_users_answer(page_count=PAGE_COUNT)
+    for line in [*_role_lines(roles.value), *_user_lines(users.value)]:
         print(line)
     if args.save_responses is not None:
-        saved = _save(args.save_responses, {"ShowRoles.xml": roles_xml, "ShowUsers.xml": users_xml})
+        bodies = {"ShowRoles.xml": roles.body, "ShowUsers.xml": users.body}
+        saved = _save(args.save_responses, bodies)
         print(f"Saved the raw responses: {', '.join(str(path) for path in saved)}")
     return 0
-
-
-def _uses_login_key(client: GlanceClient) -> bool:
-    return client.credentials.uses_login_key
 
 
 def _role_lines(roles: list[RoleCount]) -> list[str]:
@@ -93,7 +88,7 @@ def _user_lines(page: UsersPage) -> list[str]:
     lines = [f"Users on the first page (up to {PAGE_COUNT}): {len(page.users)}; {more}"]
     for user in page.users[:SHOWN_USERS]:
         state = "suspended" if user.suspended else "active"
-        role = user.user_role or wire.NO_ROLE
+        role = user.user_role or "-none-"
         lines.append(f"  {user.partner_user_id}  {user.user_address}  {role}  {state}")
     if len(page.users) > SHOWN_USERS:
         lines.append(f"  ... and {len(page.users) - SHOWN_USERS} more on this page")

@@ -70,7 +70,7 @@ def handle(args: argparse.Namespace) -> int:
             finally:
                 progress.close()
     print_table(sorted(result.rows, key=lambda r: (r.row is None, r.row or 0)))
-    counts = ", ".join(f"{n} {o}" for o, n in sorted(result.counts.items()) if n)
+    counts = ", ".join(f"{n} {o.value}" for o, n in sorted(result.counts.items()) if n)
     print(f"\n{counts}\nresults: {result.results_path} (exit code {result.exit_code})")
     return result.exit_code
 

@@ -11,30 +11,33 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from bulk_provision.model import GOOD_OUTCOMES, Outcome, RowResult
+from bulk_provision.lifecycle import GOOD_OUTCOMES
+from bulk_provision.model import Outcome, RowResult
 
 
 class _Counts:
     def __init__(self) -> None:
         self.lock = threading.Lock()
-        self.outcomes: Counter[str] = Counter()
+        self.outcomes: Counter[Outcome] = Counter()
         self.retrying = 0
         self.done = 0
 
     def add(self, result: RowResult) -> None:
         with self.lock:
-            self.outcomes[result.outcome.value] += 1
+            self.outcomes[result.outcome] += 1
             self.done += 1
 
     def describe(self) -> str:
         with self.lock:  # workers add outcomes while this reads them
             outcomes = dict(self.outcomes)
             retrying = self.retrying
-        created = outcomes.get(Outcome.CREATED.value, 0)
-        good = sum(n for o, n in outcomes.items() if Outcome(o) in GOOD_OUTCOMES)
-        failed = outcomes.get(Outcome.FAILED.value, 0)
+        created = outcomes.get(Outcome.CREATED, 0)
+        good = sum(n for o, n in outcomes.items() if o in GOOD_OUTCOMES)
+        failed = outcomes.get(Outcome.FAILED, 0)
+        unfinished = outcomes.get(Outcome.UNFINISHED, 0)
         other = f" other-ok={good - created}" if good > created else ""
-        return f"created={created}{other} failed={failed} retrying={retrying}"
+        left = f" unfinished={unfinished}" if unfinished else ""
+        return f"created={created}{other} failed={failed}{left} retrying={retrying}"
 
 
 def _shown(write: Callable[[], object]) -> None:

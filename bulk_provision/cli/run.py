@@ -22,7 +22,7 @@ from bulk_provision.cli.connection import (
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.cli.validate import summary_lines
 from bulk_provision.config import Settings, load_settings, pick
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import EXIT_MEANING, Ending, UsageError
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import MODES, JobResult, JobSpec, run_job
 from bulk_provision.model import Outcome
@@ -42,17 +42,11 @@ example:
   bulk-provision run staff.xlsx --workers 16 --rate 20
 """
 
-EXIT_MEANING = {
-    0: "every row ended well",
-    1: "finished; some rows failed or were invalid (see the Results sheet)",
-    3: "invalid rows; nothing was sent",
-    4: "stopped early; resumable",
-    130: "interrupted; resumable",
-}
-
 STOP_ADVICE = {
-    4: "stopped early; nothing is lost: fix the cause and re-run the same command to resume",
-    130: "interrupted; re-run the same command to resume",
+    Ending.STOPPED: (
+        "stopped early; nothing is lost: fix the cause and re-run the same command to resume"
+    ),
+    Ending.INTERRUPTED: "interrupted; re-run the same command to resume",
 }
 
 
@@ -245,7 +239,7 @@ def execute(
 
 def print_summary(result: JobResult, spec: JobSpec) -> None:
     out = sys.stdout
-    if result.exit_code == 3:
+    if result.ending is Ending.INVALID:
         invalid = len(result.validation.invalid_rows)
         if result.roster is not None:
             for line in summary_lines(result.roster, result.validation):
@@ -257,21 +251,25 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
         )
     else:
         for outcome in Outcome:
-            count = result.counts.get(outcome.value, 0)
+            count = result.counts.get(outcome, 0)
             if count:
                 print(f"  {outcome.value:<14} {count:>7}", file=out)
     print(f"results: {result.results_path}", file=out)
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
-    if result.exit_code in STOP_ADVICE:
+    if result.ending in STOP_ADVICE:
         print(f"bulk-provision: {stop_line(result, spec)}", file=sys.stderr)
 
 
 def stop_line(result: JobResult, spec: JobSpec) -> str:
     """Why the run stopped and what to do, on one line."""
-    advice = STOP_ADVICE[result.exit_code]
+    advice = STOP_ADVICE[result.ending]
     if spec.fresh:
         advice = advice.replace("the same command", "the same command without --fresh")
     reason = f"{result.message}; " if result.message else ""
+    unfinished = result.counts.get(Outcome.UNFINISHED, 0)
+    if not reason and unfinished:
+        rows = "1 row was" if unfinished == 1 else f"{unfinished} rows were"
+        reason = f"{rows} left unfinished (no definite answer from Glance); "
     if result.stop is StopReason.AUTH:
         reason = f"{reason}{AUTH_HINT}; "
     return reason + advice

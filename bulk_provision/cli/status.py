@@ -7,10 +7,11 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.checkpoint import STATES, Checkpoint
+from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.lifecycle import FINAL_STATES, OPEN_OUTCOMES, RowState
+from bulk_provision.model import Outcome
 
 LISTED = 20  # rows listed per section before "and N more"
-IN_DOUBT = "outcome unknown: will be verified with ShowUsers on the next run"
 
 DESCRIPTION = """\
 Show the counts and the failed rows recorded in a checkpoint. Read-only: safe to run while
@@ -40,9 +41,10 @@ def run_status(args: argparse.Namespace) -> int:
 
 
 def status_lines(cp: Checkpoint) -> list[str]:
+    """What a journal says, in the words of the results workbook (lifecycle.row_outcome)."""
     meta = cp.meta()
+    outcomes = cp.outcome_counts()
     states = cp.state_counts()
-    outcomes = [f"{o.value} {n}" for o, n in cp.outcome_counts().items() if n]
     lines = [
         f"Checkpoint: {cp.path}",
         f"Roster: {meta.get('roster_path', '?')} (SHA-256 {meta.get('roster_sha256', '')[:12]})",
@@ -51,17 +53,23 @@ def status_lines(cp: Checkpoint) -> list[str]:
     ]
     if "last_exit_code" in meta:
         lines.append(f"Last exit code: {meta['last_exit_code']}")
-    by_state = ", ".join(f"{s} {states[s]}" for s in STATES)
-    lines.append(f"Rows: {sum(states.values())} ({by_state})")
-    lines.append(f"Outcomes: {', '.join(outcomes) if outcomes else 'none yet'}")
-    if states["sending"]:
-        lines.append(f"In doubt ({states['sending']}):")
-        doubtful = cp.in_doubt()
-        lines += _listed(((a.row, a.key, IN_DOUBT) for a in doubtful[:LISTED]), len(doubtful))
-    if states["failed"]:
-        lines.append(f"Failed ({states['failed']}):")
+    open_rows = sum(outcomes[o] for o in OPEN_OUTCOMES)
+    doubt = states[RowState.SENDING] + states[RowState.IN_DOUBT]
+    final = sum(states[s] for s in FINAL_STATES)
+    in_doubt = f", {doubt} of them in doubt" if doubt else ""
+    lines.append(
+        f"Rows: {sum(states.values())} (final {final}, left for a re-run {open_rows}{in_doubt})"
+    )
+    shown = [f"{o.value} {n}" for o, n in outcomes.items() if n]
+    lines.append(f"Outcomes: {', '.join(shown) if shown else 'none yet'}")
+    if outcomes[Outcome.UNFINISHED]:
+        lines.append(f"Unfinished ({outcomes[Outcome.UNFINISHED]}): a re-run finishes them")
+        unfinished = ((r.row, r.key, r.message) for r in cp.unfinished(limit=LISTED))
+        lines += _listed(unfinished, outcomes[Outcome.UNFINISHED])
+    if outcomes[Outcome.FAILED]:
+        lines.append(f"Failed ({outcomes[Outcome.FAILED]}):")
         failed = ((r.row, r.key, r.message) for r in cp.failed(limit=LISTED))
-        lines += _listed(failed, states["failed"])
+        lines += _listed(failed, outcomes[Outcome.FAILED])
     return lines
 
 

@@ -34,9 +34,10 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 import requests
 from requests.utils import get_environ_proxies
@@ -48,7 +49,14 @@ from bulk_provision.errors import (
 )
 from bulk_provision.glance import wire
 from bulk_provision.glance.loginkey import LoginKeySource
-from bulk_provision.glance.models import CallRecord, Credentials, GlanceUser, RoleCount, UsersPage
+from bulk_provision.glance.models import (
+    AudioCodes,
+    CallRecord,
+    Credentials,
+    GlanceUser,
+    RoleCount,
+    UsersPage,
+)
 from bulk_provision.glance.session import Exchange, Watchdog, new_session
 from bulk_provision.glance.transport import (
     check_base_url,
@@ -57,10 +65,24 @@ from bulk_provision.glance.transport import (
     status_error,
     transport_error,
 )
-from bulk_provision.model import AudioCodes
 
 T = TypeVar("T")
 Parser = Callable[[bytes, tuple[str, ...]], T]
+
+
+@dataclass(frozen=True)
+class Answer(Generic[T]):
+    """A parsed answer and the raw body it came from."""
+
+    value: T
+    body: bytes
+
+
+def _keeping_body(parse: Parser[T]) -> Parser[Answer[T]]:
+    def keep(body: bytes, secrets: tuple[str, ...]) -> Answer[T]:
+        return Answer(parse(body, secrets), body)
+
+    return keep
 
 CHUNK_BYTES = 64 * 1024
 DRAIN_BYTES = 64 * 1024
@@ -78,7 +100,6 @@ class GlanceClient:
         ca_bundle: str | Path | None = None,
         timeout: tuple[float, float] = (5.0, 30.0),
         pool_size: int = 8,
-        session: requests.Session | None = None,
         max_body_bytes: int = wire.DEFAULT_MAX_BODY_BYTES,
         on_call: Callable[[CallRecord], None] | None = None,
     ) -> None:
@@ -98,14 +119,13 @@ class GlanceClient:
             self._keys = LoginKeySource(
                 str(credentials.partner_id), credentials.partner_user_id, credentials.api_key
             )
-        self._owns_session = session is None
-        self._session = session if session is not None else new_session(pool_size)
+        self._session = new_session(pool_size)
         # Proxies from the environment still apply; nothing else from it (trust_env is off, so
         # no .netrc credentials and no environment CA bundle silently replacing ours).
         self._proxies = get_environ_proxies(self.base_url)
-        # Our adapter knows whether sending began (and enforces the total deadline); a session
-        # from outside or a SOCKS proxy does not, so every failure there counts as maybe sent.
-        self._tracks_sending = self._owns_session and not any(
+        # Our adapter knows whether sending began (and enforces the total deadline); through a
+        # SOCKS proxy it does not, so every failure there counts as maybe sent.
+        self._tracks_sending = not any(
             str(proxy).lower().startswith("socks") for proxy in self._proxies.values()
         )
         self._watchdog = Watchdog()
@@ -130,15 +150,17 @@ class GlanceClient:
         self.close()
 
     def close(self) -> None:
-        """Stop the deadline watchdog and close pooled connections (if the session is ours)."""
+        """Stop the deadline watchdog and close the pooled connections."""
         self._watchdog.close()
-        if self._owns_session:
-            self._session.close()
+        self._session.close()
 
     # --- operations ------------------------------------------------------------------------
 
-    def new_user(self, fields: Mapping[str, str]) -> AudioCodes:
-        """NewUser with API-named ``fields``; returns the audio account (falsy if none)."""
+    def new_user(self, fields: Mapping[str, str], *, attempt: int | None = None) -> AudioCodes:
+        """NewUser with API-named ``fields``; returns the audio account (falsy if none).
+
+        ``attempt`` (the row's attempt number) only goes into the call record.
+        """
         return self._call(
             "NewUser",
             fields,
@@ -147,9 +169,12 @@ class GlanceClient:
             ),
             partner_user_id=fields.get("PartnerUserID"),
             extra_secrets=(fields.get("UserPW") or "",),
+            attempt=attempt,
         )
 
-    def update_user(self, partner_user_id: str, fields: Mapping[str, str]) -> None:
+    def update_user(
+        self, partner_user_id: str, fields: Mapping[str, str], *, attempt: int | None = None
+    ) -> None:
         """UpdateUser: change only the given fields (UserSuspended included)."""
         params = {**fields, "PartnerUserID": partner_user_id}
         self._call(
@@ -158,15 +183,17 @@ class GlanceClient:
             self._ok_parser("UpdateUser"),
             partner_user_id=partner_user_id,
             extra_secrets=(fields.get("UserPW") or "",),
+            attempt=attempt,
         )
 
-    def delete_user(self, partner_user_id: str) -> None:
+    def delete_user(self, partner_user_id: str, *, attempt: int | None = None) -> None:
         """DeleteUser: permanent."""
         self._call(
             "DeleteUser",
             {"PartnerUserID": partner_user_id},
             self._ok_parser("DeleteUser"),
             partner_user_id=partner_user_id,
+            attempt=attempt,
         )
 
     def show_users_page(
@@ -189,12 +216,7 @@ class GlanceClient:
             "PageStart": page_start,
         }
         return self._call(
-            "ShowUsers",
-            params,
-            lambda body, secrets: wire.parse_show_users(
-                body, secrets=secrets, max_bytes=self._max_body
-            ),
-            partner_user_id=partner_user_id,
+            "ShowUsers", params, self._users_parser(), partner_user_id=partner_user_id
         )
 
     def show_users(
@@ -232,26 +254,19 @@ class GlanceClient:
                 )
             seen.add(cursor)
 
-    def get_user(self, partner_user_id: str) -> GlanceUser | None:
-        """The user with exactly this PartnerUserID, or None (``*`` in it is matched literally)."""
-        for user in self.show_users(partner_user_id=partner_user_id):
-            if user.partner_user_id == partner_user_id:
-                return user
-        return None
-
     def show_roles(self) -> list[RoleCount]:
         """ShowRoles: roles that have users, with counts (``-none-`` for users without one)."""
-        return self._call(
-            "ShowRoles",
-            {},
-            lambda body, secrets: wire.parse_show_roles(
-                body, secrets=secrets, max_bytes=self._max_body
-            ),
-        )
+        return self._call("ShowRoles", {}, self._roles_parser())
 
-    def fetch_raw(self, operation: str, params: Mapping[str, wire.FieldValue]) -> bytes:
-        """The raw body of a successful call, for ``check --save-responses``."""
-        return self._call(operation, params, self._raw_parser(operation))
+    def show_roles_answer(self) -> Answer[list[RoleCount]]:
+        """ShowRoles, with the raw XML body kept (``check --save-responses``)."""
+        return self._call("ShowRoles", {}, _keeping_body(self._roles_parser()))
+
+    def show_users_answer(self, *, page_count: int) -> Answer[UsersPage]:
+        """The first page of ShowUsers, with the raw XML body kept."""
+        return self._call(
+            "ShowUsers", {"PageCount": page_count}, _keeping_body(self._users_parser())
+        )
 
     # --- plumbing --------------------------------------------------------------------------
 
@@ -261,12 +276,15 @@ class GlanceClient:
 
         return parse
 
-    def _raw_parser(self, operation: str) -> Parser[bytes]:
-        def parse(body: bytes, secrets: tuple[str, ...]) -> bytes:
-            wire.parse_response(
-                body, operation=operation, secrets=secrets, max_bytes=self._max_body
-            )
-            return body
+    def _roles_parser(self) -> Parser[list[RoleCount]]:
+        def parse(body: bytes, secrets: tuple[str, ...]) -> list[RoleCount]:
+            return wire.parse_show_roles(body, secrets=secrets, max_bytes=self._max_body)
+
+        return parse
+
+    def _users_parser(self) -> Parser[UsersPage]:
+        def parse(body: bytes, secrets: tuple[str, ...]) -> UsersPage:
+            return wire.parse_show_users(body, secrets=secrets, max_bytes=self._max_body)
 
         return parse
 
@@ -293,6 +311,7 @@ class GlanceClient:
         *,
         partner_user_id: str | None = None,
         extra_secrets: tuple[str, ...] = (),
+        attempt: int | None = None,
     ) -> T:
         auth, secrets = self._auth()
         secrets = (*secrets, *(s for s in extra_secrets if s))
@@ -316,6 +335,7 @@ class GlanceClient:
                     round(time.monotonic() - started, 6),
                     outcome,
                     committed,
+                    attempt,
                 )
                 self._on_call(record)
 

@@ -64,6 +64,18 @@ class Credentials:
 
 
 @dataclass(frozen=True)
+class AudioCodes:
+    """The audio-conferencing account Glance returns for NewUser with an AudioProvider."""
+
+    dial_in: str = ""
+    host_code: str = ""
+    guest_code: str = ""
+
+    def __bool__(self) -> bool:
+        return bool(self.dial_in or self.host_code or self.guest_code)
+
+
+@dataclass(frozen=True)
 class GlanceUser:
     """One user as ShowUsers reports it. ``user_role`` is "" when the user has no role (Glance
     writes ``-none-``). Glance never returns passwords."""
@@ -109,3 +121,4 @@ class CallRecord:
     duration_s: float
     outcome: str
     maybe_committed: bool = False
+    attempt: int | None = None  # the row's attempt number; None for read-only calls

@@ -22,8 +22,7 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from bulk_provision.errors import AuthError, PermanentApiError, ResponseFormatError
-from bulk_provision.glance.models import GlanceUser, RoleCount, UsersPage
-from bulk_provision.model import AudioCodes
+from bulk_provision.glance.models import AudioCodes, GlanceUser, RoleCount, UsersPage
 
 NO_ROLE = "-none-"
 MAX_PAGE_COUNT = 1000

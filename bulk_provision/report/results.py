@@ -17,7 +17,8 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable, Iterator, Mapping, Sequence
+from collections import Counter
+from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import datetime
 from pathlib import Path
@@ -42,12 +43,12 @@ from bulk_provision.report.common import (
 )
 from bulk_provision.report.problems import roster_column_lookup, write_problems_sheet
 from bulk_provision.roster import Roster
-from bulk_provision.validation import MASK, SECRET_COLUMNS, Problem
+from bulk_provision.validation import MASK, SECRET_COLUMNS, Problem, ValidationResult
 
 RESULT_COLUMNS = (
     "Row", "Action", "Outcome", "Message", "dialIn", "hostCode", "guestCode", "Attempts",
 )
-BAD_OUTCOMES = frozenset({Outcome.FAILED, Outcome.INVALID})
+BAD_OUTCOMES = frozenset({Outcome.FAILED, Outcome.INVALID, Outcome.UNFINISHED})
 WIDTH_SAMPLE = 1000  # rows looked at to size a column
 # Characters XML 1.0 cannot hold (openpyxl refuses them); shown as U+FFFD instead.
 _ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
@@ -91,7 +92,7 @@ def write_results(
 ) -> None:
     """Write the results workbook to ``path`` atomically (an old file survives a failure)."""
     frame = _displayed(roster.frame)
-    outcomes = _row_outcomes(frame.index, results, problems)
+    outcomes = row_outcomes(frame.index, results, {p.row for p in problems})
     wb = Workbook(write_only=True)
     _write_summary(wb, summary, list(outcomes.values()) + [r.outcome for r in extra_results])
     messages = _problem_messages(problems)
@@ -123,10 +124,11 @@ def _displayed(frame: pd.DataFrame) -> pd.DataFrame:
     return shown
 
 
-def _row_outcomes(
-    rows: Iterable[int], results: Mapping[int, RowResult], problems: Sequence[Problem]
+def row_outcomes(
+    rows: Iterable[int], results: Mapping[int, RowResult], invalid: Collection[int]
 ) -> dict[int, Outcome]:
-    invalid = {p.row for p in problems}
+    """The Outcome of every roster row: its result's, else ``invalid`` or ``not attempted``
+    (a valid row that never reached a plan: the run stopped before planning)."""
     outcomes = {}
     for row in rows:
         result = results.get(row)
@@ -135,6 +137,17 @@ def _row_outcomes(
         else:
             outcomes[row] = Outcome.INVALID if row in invalid else Outcome.NOT_ATTEMPTED
     return outcomes
+
+
+def outcome_counts(
+    roster: Roster, validation: ValidationResult, results: Mapping[str, RowResult]
+) -> Counter[Outcome]:
+    """Rows per Outcome, as the Results sheet lists them: every roster row once, then the users
+    without a roster row (sync suspensions)."""
+    by_row, extra = split_results(results.values())
+    counts = Counter(row_outcomes(roster.frame.index, by_row, validation.invalid_rows).values())
+    counts.update(r.outcome for r in extra)
+    return counts
 
 
 def _write_summary(wb: Workbook, summary: RunSummary, outcomes: Sequence[Outcome]) -> None:
@@ -219,7 +232,7 @@ def _tail(
     audio = result.audio
     return [
         row,
-        result.action.value,
+        result.kind.value,
         outcome.value,
         _clean(result.message) or None,
         _clean(audio.dial_in) or None,
