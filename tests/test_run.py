@@ -20,8 +20,8 @@ import openpyxl
 import pytest
 
 from bulk_provision.checkpoint import Checkpoint
-from bulk_provision.lifecycle import RowState
 from bulk_provision.cli import main
+from bulk_provision.lifecycle import RowState
 from bulk_provision.simulator import Simulator
 from tests.workbooks import sheet_rows
 
