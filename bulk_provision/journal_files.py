@@ -91,15 +91,20 @@ class ReadOnlyCopy:
 
     def open(self, path: Path) -> sqlite3.Connection:
         """A read-only connection to ``path`` that works where SQLite may not create files."""
-        conn = connect(uri(path, "mode=ro"), path)
         try:
-            conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
-        except sqlite3.OperationalError:  # cannot open or create the -shm/-wal files here
-            conn.close()
-        except sqlite3.DatabaseError:
-            return conn  # not a database at all: the format check says so
+            conn = sqlite3.connect(uri(path, "mode=ro"), uri=True, isolation_level=None,
+                                   check_same_thread=False)
+        except sqlite3.OperationalError:
+            pass  # the fallbacks below say what is wrong if they fail too
         else:
-            return conn
+            try:
+                conn.execute("SELECT COUNT(*) FROM sqlite_master").fetchone()
+            except sqlite3.OperationalError:  # cannot open or create the -shm/-wal files here
+                conn.close()
+            except sqlite3.DatabaseError:
+                return conn  # not a database at all: the format check says so
+            else:
+                return conn
         wal = path.with_name(path.name + "-wal")
         if not (wal.is_file() and wal.stat().st_size > 0):
             return connect(uri(path, "mode=ro&immutable=1"), path)

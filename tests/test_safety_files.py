@@ -7,17 +7,19 @@ from __future__ import annotations
 import gc
 import os
 import shutil
+import sqlite3
 import stat
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import openpyxl
 import pytest
 
-from bulk_provision import job
+from bulk_provision import job, journal_files
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
 from bulk_provision.errors import CheckpointLocked
@@ -169,6 +171,13 @@ def test_a_real_run_creates_journal_log_lock_and_results_owner_only(
     assert mode_of(roster) == 0o644  # the test's own file: the umask is in force
 
 
+def test_validate_report_is_owner_only(workdir: Path) -> None:
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["validate", "staff.csv", "--report", "problems.xlsx"]) == 0
+    assert mode_of(workdir / "problems.xlsx") == 0o600
+    assert listing(workdir).keys() == {"staff.csv", "problems.xlsx"}  # no temp file left
+
+
 def test_an_existing_journal_keeps_the_permissions_its_owner_gave_it(workdir: Path) -> None:
     path = workdir / "j.sqlite"
     with Checkpoint.open(path, roster_sha256=SHA, roster_path="r", mode="create") as cp:
@@ -314,6 +323,33 @@ def test_status_reads_a_journal_in_a_read_only_folder(
     finally:
         path.parent.chmod(0o755)
     assert "Rows: 2 (pending 1, sending 0, done 1, failed 0)" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("make", [journal_with_wal, finished_journal])
+def test_status_falls_back_when_sqlite_cannot_open_the_journal_read_only(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    make: Callable[[Path], Path],
+) -> None:
+    """What a read-only filesystem does to a plain ``mode=ro`` open, whoever runs the test:
+    the fallback (immutable, or a private copy with the -wal commits) still reads every row."""
+    path = make(tmp_path)
+    real_connect = sqlite3.connect
+    copies: list[str] = []
+
+    def read_only_filesystem(database: str, *args: Any, **kwargs: Any) -> sqlite3.Connection:
+        if "/ro/" in database and database.endswith("?mode=ro"):
+            raise sqlite3.OperationalError("unable to open database file")
+        if "/ro/" not in database:
+            copies.append(database)
+        return real_connect(database, *args, **kwargs)
+
+    monkeypatch.setattr(journal_files.sqlite3, "connect", read_only_filesystem)
+    before = listing(path.parent)
+    assert main(["status", str(path)]) == 0
+    assert "Rows: 2 (pending 1, sending 0, done 1, failed 0)" in capsys.readouterr().out
+    assert listing(path.parent) == before
+    assert len(copies) == (1 if make is journal_with_wal else 0)
+    assert all(not Path(unquote(c[5:].split("?")[0])).parent.exists() for c in copies)
 
 
 # -- item 14: a config file holding a secret ---------------------------------------------------
