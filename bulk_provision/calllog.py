@@ -8,6 +8,7 @@ secret: only what ``CallRecord`` holds.
 from __future__ import annotations
 
 import json
+import os
 import threading
 from datetime import UTC, datetime
 from pathlib import Path
@@ -15,6 +16,7 @@ from typing import TextIO
 
 from bulk_provision.errors import ConfigError
 from bulk_provision.glance.models import CallRecord
+from bulk_provision.paths import create_private
 
 
 class CallLog:
@@ -22,7 +24,8 @@ class CallLog:
 
     def __init__(self, path: Path) -> None:
         try:
-            self._file: TextIO = open(path, "a", encoding="utf-8")  # noqa: SIM115
+            fd = create_private(path, os.O_WRONLY | os.O_APPEND)  # it names every user: 0600
+            self._file: TextIO = open(fd, "a", encoding="utf-8")  # noqa: SIM115
         except OSError as exc:
             raise ConfigError(f"cannot write the log file {path}: {exc.strerror}") from exc
         self._lock = threading.Lock()

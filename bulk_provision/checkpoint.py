@@ -16,19 +16,17 @@ of an fsync per row; a lost ``sending`` mark then at worst repeats a NewUser tha
 refuses with DUPLICATE_ID, reported as ``exists``.
 
 Concurrency: one connection shared by the worker threads, serialised by a lock; each transition
-is one committed statement. A second process is kept out by an exclusive ``flock`` on the sibling
-file ``<checkpoint>.lock``, held for the life of the object; the kernel drops it when the holder
-dies, even by ``kill -9``. The lock file itself is left in place (deleting it would race).
+is one committed statement. A second process is kept out by an exclusive lock on the file
+``<resolved checkpoint>.lock`` (``journal_files``), held for the life of the object; the
+operating system drops it when the holder dies, even by ``kill -9``.
 
 No password is ever stored: ``Action`` carries none, and ``row_hash`` excludes UserPW.
 """
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import json
-import os
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
@@ -36,12 +34,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import IO, Any
-from urllib.parse import quote
+from typing import Any
 
 from bulk_provision import __version__
-from bulk_provision.errors import CheckpointError, CheckpointLocked, LifecycleError
+from bulk_provision.errors import CheckpointError, LifecycleError
 from bulk_provision.glance.models import AudioCodes
+from bulk_provision.journal_files import Lock, ReadOnlyCopy, connect, create_private, take_lock, uri
 from bulk_provision.lifecycle import TRANSITIONS, RowState, row_outcome, state_after_answer
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 
@@ -93,29 +91,6 @@ def row_hash(values: Mapping[str, str]) -> str:
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
-def _take_lock(path: Path) -> IO[bytes]:
-    lock_path = path.with_name(path.name + ".lock")
-    try:
-        handle = open(lock_path, "ab")  # held for the checkpoint's life
-    except OSError as exc:
-        raise CheckpointError(f"cannot create the lock file {lock_path}: {exc.strerror}") from exc
-    try:
-        fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-    except OSError as exc:
-        handle.close()
-        raise CheckpointLocked(
-            f"checkpoint {path} is in use by another run; wait for it to finish"
-        ) from exc
-    return handle
-
-
-def _connect(uri: str, path: Path) -> sqlite3.Connection:
-    try:
-        return sqlite3.connect(uri, uri=True, isolation_level=None, check_same_thread=False)
-    except sqlite3.Error as exc:
-        raise CheckpointError(f"cannot open checkpoint {path}: {exc}") from exc
-
-
 # Resume reads up to every row back: plain dict look-ups and the bare JSON scanner keep a
 # 100,000-row load well under a second.
 _KINDS = {k.value: k for k in ActionKind}
@@ -159,10 +134,14 @@ class Todo:
 class Checkpoint:
     """One run's journal. Open with :meth:`open` (a run) or :meth:`read_only` (``status``)."""
 
-    def __init__(self, path: Path, conn: sqlite3.Connection, lock: IO[bytes] | None) -> None:
+    def __init__(
+        self, path: Path, conn: sqlite3.Connection, lock: Lock | None,
+        copy: ReadOnlyCopy | None = None,
+    ) -> None:
         self.path = path
         self._conn = conn
-        self._lock_file = lock
+        self._lock: Lock | None = lock
+        self._copy = copy
         self._mutex = threading.Lock()
 
 
@@ -176,12 +155,12 @@ class Checkpoint:
         checkpoint, or was made for another roster or mode (unless ``fresh``: then it is reset).
         """
         path = Path(path)
-        lock = _take_lock(path)
+        lock = take_lock(path)
         try:
-            conn = _connect(f"file:{_quote(path)}?mode=rwc", path)
-            self = cls(path, conn, lock)
+            create_private(path)  # before SQLite: it gives -wal and -shm the same bits
+            self = cls(path, connect(uri(path, "mode=rwc"), path), lock)
         except BaseException:
-            lock.close()
+            lock.release()
             raise
         try:
             self._prepare(roster_sha256=roster_sha256, roster_path=roster_path, mode=mode,
@@ -197,7 +176,8 @@ class Checkpoint:
         path = Path(path)
         if not path.is_file():
             raise CheckpointError(f"checkpoint {path} does not exist")
-        self = cls(path, _connect(f"file:{_quote(path)}?mode=ro", path), None)
+        copy = ReadOnlyCopy()
+        self = cls(path, copy.open(path), None, copy)
         try:
             self._check_format()
         except BaseException:
@@ -528,9 +508,11 @@ class Checkpoint:
         """Close the database and release the lock (idempotent)."""
         with self._mutex:
             self._conn.close()
-            if self._lock_file is not None:
-                self._lock_file.close()  # closing the descriptor releases the flock
-                self._lock_file = None
+            if self._lock is not None:
+                self._lock.release()
+                self._lock = None
+            if self._copy is not None:
+                self._copy.close()
 
     def __enter__(self) -> Checkpoint:
         return self
@@ -544,8 +526,3 @@ def _planned_state(action: Action) -> tuple[str, str | None]:
     if action.kind is ActionKind.NONE:
         return RowState.DONE.value, Outcome.UNCHANGED.value
     return RowState.PENDING.value, None
-
-
-def _quote(path: Path) -> str:
-    """``path`` made safe for an SQLite ``file:`` URI."""
-    return quote(os.fspath(path.absolute()))

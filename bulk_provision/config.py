@@ -14,6 +14,8 @@ Connection keys are exposed to the credential resolver as their ``GLANCE_*`` env
 
 from __future__ import annotations
 
+import os
+import stat
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -34,6 +36,8 @@ CONNECTION_KEYS = {
     "partner_id": "GLANCE_PARTNER_ID",
     "partner_user_id": "GLANCE_PARTNER_USER_ID",
 }
+
+SECRET_KEYS = ("partner_pw", "api_key")
 
 # file key -> expected type(s)
 RUN_KEYS: dict[str, tuple[type, ...]] = {
@@ -68,6 +72,7 @@ class Settings:
     path: Path | None = None
     values: dict[str, Any] = field(default_factory=dict)
     connection_env: dict[str, str] = field(default_factory=dict)
+    warnings: list[str] = field(default_factory=list)  # for the command to print
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -87,7 +92,37 @@ def load_settings(path: str | Path | None, *, cwd: Path | None = None) -> Settin
             return Settings()
         path = default
     path = Path(path)
-    return _settings_from(path, read_toml(path, "config file"))
+    settings = _settings_from(path, read_toml(path, "config file"))
+    settings.warnings.extend(check_permissions(path, settings))
+    return settings
+
+
+def check_permissions(path: Path, settings: Settings) -> list[str]:
+    """Refuse a file with a secret that others may change; warn when others may read it.
+
+    Whoever can write the file can point ``base_url`` at their own server and receive the
+    password. POSIX only: Windows has no such mode bits (its ACLs are the owner's business).
+    """
+    secrets = [key for key in SECRET_KEYS if CONNECTION_KEYS[key] in settings.connection_env]
+    if not secrets or os.name == "nt":
+        return []
+    try:
+        info = path.stat()
+    except OSError:
+        return []
+    mode = stat.S_IMODE(info.st_mode)
+    fix = f"run: chmod 600 {path}"
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"config file {path} holds {secrets[0]} but other users can change it "
+                          f"(mode {mode:03o}); {fix}")
+    euid = getattr(os, "geteuid", lambda: info.st_uid)()
+    if info.st_uid not in (euid, 0):  # root may change anything anyway
+        raise ConfigError(f"config file {path} holds {secrets[0]} but belongs to another user "
+                          f"(uid {info.st_uid}); copy it to a file of your own and {fix}")
+    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        return [f"config file {path} holds {secrets[0]} and other users can read it "
+                f"(mode {mode:03o}); {fix}"]
+    return []
 
 
 def read_toml(path: Path, what: str) -> dict[str, Any]:

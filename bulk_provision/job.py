@@ -31,6 +31,7 @@ from bulk_provision.errors import (
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.lifecycle import OPEN_STATES, ending_for
 from bulk_provision.model import Action, Outcome, RowResult
+from bulk_provision.paths import Role, check_distinct, journal_roles
 from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
 from bulk_provision.provision import (
     EngineReport,
@@ -190,7 +191,7 @@ def run_job(
 ) -> JobResult:
     """Run the pipeline; the results workbook is always written before returning."""
     started = datetime.now(UTC)
-    check_output(spec.results_path)
+    check_output(spec)
     # The client (and any password prompt) only once it is needed: a roster that fails
     # validation is reported without credentials.
     api = api_factory() if spec.check_roles else None
@@ -277,10 +278,18 @@ def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
     return finished and (not same or mode != "create")
 
 
-def check_output(path: Path) -> None:
-    """Refuse an unwritable results path before any work, not after hours of it."""
+def check_output(spec: JobSpec, *others: Role) -> None:
+    """Refuse an unwritable results path, or an output that is the roster, the journal or
+    another output (``others``: e.g. ``--log-file``), before any work, not after hours of it."""
+    path = spec.results_path
     if path.suffix.lower() not in (".xlsx", ".xlsm"):
         raise UsageError(f"--out {path}: the results are a workbook, name it .xlsx")
+    check_distinct([
+        Role("", "the roster itself", spec.roster_path, output=False),
+        *journal_roles(spec.checkpoint_path),
+        Role("--out", "the results workbook", path),
+        *others,
+    ])
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: folder {folder} does not exist")

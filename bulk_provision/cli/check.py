@@ -12,10 +12,11 @@ from bulk_provision.cli.connection import (
     ENVIRONMENT_HELP,
     add_connection_options,
     make_client,
+    settings_for,
 )
-from bulk_provision.config import load_settings
 from bulk_provision.errors import AuthError, ConfigError
 from bulk_provision.glance import RoleCount, UsersPage
+from bulk_provision.paths import create_private, make_private_dirs
 
 PAGE_COUNT = 10
 SHOWN_USERS = 5
@@ -54,7 +55,7 @@ def add_parser(sub: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    env = load_settings(args.config).environment(os.environ)
+    env = settings_for(args).environment(os.environ)
     with make_client(args, env, pool_size=1) as client:
         print(f"Endpoint: {client.base_url}")
         try:
@@ -98,11 +99,12 @@ def _user_lines(page: UsersPage) -> list[str]:
 def _save(directory: Path, files: dict[str, bytes]) -> list[Path]:
     """Write the raw bodies (answers only: they carry no secret) into ``directory``."""
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        make_private_dirs(directory)  # new folders 0700, new files 0600: they list the users
         saved = []
         for name, body in files.items():
             path = directory / name
-            path.write_bytes(body)
+            with open(create_private(path, os.O_WRONLY | os.O_TRUNC), "wb") as handle:
+                handle.write(body)
             saved.append(path)
     except OSError as exc:
         raise ConfigError(f"cannot save the responses in {directory}: {exc.strerror}") from exc

@@ -13,6 +13,7 @@ import sys
 from collections.abc import Callable, Mapping
 from pathlib import Path
 
+from bulk_provision.config import Settings, load_settings
 from bulk_provision.errors import ConfigError
 from bulk_provision.glance import CallRecord, Credentials, GlanceClient
 from bulk_provision.glance.transport import check_base_url
@@ -69,6 +70,30 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
         metavar="S",
         help=f"seconds to wait for each answer (default {DEFAULT_TIMEOUT:g})",
     )
+
+
+def settings_for(args: argparse.Namespace) -> Settings:
+    """The command's config file (``--config`` or ./bulk-provision.toml), its warnings printed."""
+    settings = load_settings(getattr(args, "config", None))
+    for warning in settings.warnings:
+        print(f"bulk-provision: warning: {warning}", file=sys.stderr)
+    return settings
+
+
+TEXT_VARIABLES = ("GLANCE_BASE_URL", "GLANCE_PARTNER_LOGIN", "GLANCE_PARTNER_PW", "GLANCE_API_KEY",
+                  "GLANCE_PARTNER_ID", "GLANCE_PARTNER_USER_ID")
+
+
+def check_text(env: Mapping[str, str]) -> None:
+    """Refuse a setting holding bytes that are not UTF-8 (kept as surrogates in os.environ on
+    POSIX): they cannot be sent. The message names the variable, never its value."""
+    for name in TEXT_VARIABLES:
+        try:
+            env.get(name, "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"{name} holds bytes that are not UTF-8 text; set it again, typed as UTF-8"
+            ) from None
 
 
 def _get(env: Mapping[str, str], name: str) -> str | None:
@@ -129,6 +154,7 @@ def make_client(
     of ``--timeout`` and 10 s; ``--timeout`` bounds each answer, and with the connect timeout
     added, the whole exchange. The endpoint is checked before any password is asked for.
     """
+    check_text(env)
     base_url = _get(env, "GLANCE_BASE_URL") or DEFAULT_BASE_URL
     check_base_url(base_url)
     ca_bundle: Path | str | None = getattr(args, "ca_bundle", None) or _get(env, "GLANCE_CA_BUNDLE")

@@ -7,12 +7,17 @@ import os
 from collections import Counter
 from pathlib import Path
 
-from bulk_provision.cli.connection import ENVIRONMENT_HELP, add_connection_options, make_client
-from bulk_provision.cli.run import add_job_options, spec_from_args
+from bulk_provision.cli.connection import (
+    ENVIRONMENT_HELP,
+    add_connection_options,
+    make_client,
+    settings_for,
+)
+from bulk_provision.cli.run import add_job_options, input_roles, spec_from_args
 from bulk_provision.cli.validate import summary_lines
-from bulk_provision.config import load_settings
 from bulk_provision.errors import UsageError
 from bulk_provision.job import build_plan, load_and_validate
+from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.plan_report import SHOWN, write_plan
 
 DESCRIPTION = """\
@@ -40,11 +45,13 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = settings_for(args)
     env = settings.environment(os.environ)
     endpoint = env.get("GLANCE_BASE_URL", "https://www.glance.net")
     out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
     spec = spec_from_args(args, settings, endpoint)
+    check_distinct([Role("", "the roster itself", args.roster, output=False),
+                    *input_roles(args, settings), Role("--out", "the plan workbook", out)])
     if env.get("GLANCE_PARTNER_LOGIN"):
         spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
     with make_client(args, env, pool_size=1) as client:

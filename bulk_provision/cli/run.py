@@ -18,14 +18,16 @@ from bulk_provision.cli.connection import (
     ENVIRONMENT_HELP,
     add_connection_options,
     make_client,
+    settings_for,
 )
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.cli.validate import summary_lines
-from bulk_provision.config import Settings, load_settings, pick
+from bulk_provision.config import Settings, pick
 from bulk_provision.errors import EXIT_MEANING, Ending, UsageError
 from bulk_provision.glance import GlanceClient
-from bulk_provision.job import MODES, JobResult, JobSpec, run_job
+from bulk_provision.job import MODES, JobResult, JobSpec, check_output, run_job
 from bulk_provision.model import Outcome
+from bulk_provision.paths import Role
 from bulk_provision.provision import GlanceApi, StopReason
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import load_column_map
@@ -162,6 +164,14 @@ def _listing(value: object) -> list[str] | None:
     return [str(v).strip() for v in items if str(v).strip()]
 
 
+def input_roles(args: argparse.Namespace, settings: Settings) -> list[Role]:
+    """The files a command reads besides the roster, which no output may overwrite."""
+    found = [("--config", "the config file", settings.path),
+             ("--columns", "the --columns file", pick(args.columns, settings, "columns", None)),
+             ("--ca-bundle", "the CA bundle", getattr(args, "ca_bundle", None))]
+    return [Role(option, noun, Path(path), output=False) for option, noun, path in found if path]
+
+
 @contextmanager
 def stop_on_signals(stop: threading.Event) -> Iterator[None]:
     """SIGINT/SIGTERM ask the run to stop; in-flight requests finish, nothing new is sent."""
@@ -190,12 +200,14 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = load_settings(args.config)
+    settings = settings_for(args)
     env = settings.environment(os.environ)
     spec = spec_from_args(args, settings, env.get("GLANCE_BASE_URL", "https://www.glance.net"))
     if env.get("GLANCE_PARTNER_LOGIN"):  # never suspend the account we sign in with
         spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
     log_file = pick(args.log_file, settings, "log_file", None)
+    check_output(spec, *input_roles(args, settings),
+                 *([Role("--log-file", "the --log-file", Path(log_file))] if log_file else []))
     call_log = CallLog(Path(log_file)) if log_file else None
     on_call = call_log.record if call_log is not None else None
     clients: list[GlanceClient] = []

@@ -9,10 +9,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.cli.connection import add_connection_options, make_client
-from bulk_provision.config import load_settings
+from bulk_provision.cli.connection import add_connection_options, make_client, settings_for
 from bulk_provision.errors import UsageError
 from bulk_provision.job import server_roles
+from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import Roster, load_column_map, read_roster
@@ -74,7 +74,7 @@ def parse_roles(text: str | None) -> list[str] | None:
 def configured_roles(args: argparse.Namespace) -> list[str] | None:
     """The role list to check against: ``--roles`` (or the config file's ``roles``), plus
     Glance's with ``--check-roles`` (or ``check_roles = true``)."""
-    settings = load_settings(args.config)
+    settings = settings_for(args)
     listed = args.roles if args.roles is not None else settings.get("roles")
     roles = parse_roles(",".join(listed) if isinstance(listed, list) else listed)
     if not (args.check_roles or settings.get("check_roles", False)):
@@ -85,7 +85,7 @@ def configured_roles(args: argparse.Namespace) -> list[str] | None:
 
 def run_validate(args: argparse.Namespace) -> int:
     if args.report is not None:
-        check_report_path(args.report)
+        check_report_path(args)
     column_map = load_column_map(args.columns) if args.columns else None
     roles = configured_roles(args)
     roster = read_roster(args.roster, sheet=args.sheet, column_map=column_map)
@@ -101,12 +101,20 @@ def run_validate(args: argparse.Namespace) -> int:
     return 0 if result.ok else 3
 
 
-def check_report_path(path: Path) -> None:
-    """Refuse a report path that cannot work before any time is spent validating."""
+def check_report_path(args: argparse.Namespace) -> None:
+    """Refuse a report path that cannot work, or that is the roster or another input, before
+    any time is spent validating."""
+    path: Path = args.report
     if path.suffix.lower() != ".xlsx":
         raise UsageError(f"--report {path}: the report is a workbook, name it .xlsx")
     if not path.parent.is_dir():
         raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
+    inputs = [("", "the roster itself", args.roster),
+              ("--schema", "the --schema file", args.schema),
+              ("--columns", "the --columns file", args.columns),
+              ("--config", "the config file", args.config)]
+    check_distinct([*(Role(option, noun, Path(p), output=False) for option, noun, p in inputs if p),
+                    Role("--report", "the report workbook", path)])
 
 
 def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:

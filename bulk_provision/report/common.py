@@ -63,13 +63,35 @@ def width_for(values: Iterable[Any], *, minimum: int = 6, maximum: int = 60) -> 
 
 
 def atomic_save(workbook: Workbook, path: Path) -> None:
-    """Save ``workbook`` to ``path`` via a temporary file in the same folder, then rename."""
+    """Save ``workbook`` to ``path`` via a temporary file in the same folder, then rename.
+
+    The file is owner-only (0600, from ``mkstemp``): workbooks hold personal data.
+    """
     path = Path(path)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    except BaseException:
+        discard(workbook)
+        raise
     os.close(fd)
     try:
         workbook.save(tmp)
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
+        discard(workbook)
         raise
+
+
+def discard(workbook: Workbook) -> None:
+    """Close the sheets of a write-only workbook that could not be saved.
+
+    Left open, openpyxl's row writers fail when they are garbage collected and print "Exception
+    ignored ... Traceback" on stderr after the clear message the user was given.
+    """
+    for sheet in workbook.worksheets:
+        if isinstance(sheet, WriteOnlyWorksheet) and not sheet.closed:
+            try:
+                sheet.close()
+            except Exception:  # noqa: BLE001 - the save already failed; that error is reported
+                pass

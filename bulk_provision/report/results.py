@@ -37,6 +37,7 @@ from bulk_provision.model import Outcome, RowResult
 from bulk_provision.report.common import (
     BAD_FILL,
     HEADER_FONT,
+    discard,
     header_row,
     text_cell,
     width_for,
@@ -303,9 +304,10 @@ def _text_xml(value: str) -> str:
 
 def _save_with_rows(wb: Workbook, ws: WriteOnlyWorksheet, rows: Iterable[str], path: Path) -> None:
     """Save ``wb`` with ``rows`` appended to ``ws``'s sheetData, atomically (temp, rename)."""
-    skeleton = _temp_beside(path)
-    final = _temp_beside(path)
+    made: list[Path] = []
     try:
+        skeleton = _temp_beside(path, made)
+        final = _temp_beside(path, made)
         wb.save(skeleton)
         part = ws.path.lstrip("/")
         with ZipFile(skeleton) as src, ZipFile(final, "w", ZIP_DEFLATED) as dst:
@@ -316,10 +318,11 @@ def _save_with_rows(wb: Workbook, ws: WriteOnlyWorksheet, rows: Iterable[str], p
                     dst.writestr(info, src.read(info))
         os.replace(final, path)
     except BaseException:
-        final.unlink(missing_ok=True)
+        discard(wb)  # no "Exception ignored" tracebacks from openpyxl after the message
         raise
     finally:
-        skeleton.unlink(missing_ok=True)
+        for temp in made:
+            temp.unlink(missing_ok=True)
 
 
 def _splice_rows(sheet_xml: str, rows: Iterable[str], dst: ZipFile, part: str) -> None:
@@ -338,7 +341,9 @@ def _splice_rows(sheet_xml: str, rows: Iterable[str], dst: ZipFile, part: str) -
         out.write(("</sheetData>" + tail).encode())
 
 
-def _temp_beside(path: Path) -> Path:
+def _temp_beside(path: Path, made: list[Path]) -> Path:
+    """A new owner-only (0600) temporary file beside ``path``, added to ``made``."""
     fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
     os.close(fd)
+    made.append(Path(name))
     return Path(name)

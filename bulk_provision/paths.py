@@ -1,0 +1,99 @@
+"""Output-path safety: no output may be an input, the journal or another output of the same run.
+
+``run --out staff.xlsx`` on the roster ``staff.xlsx`` would replace the HR roster with a results
+workbook whose passwords are masked; ``--log-file`` on the journal would append JSON lines to the
+database. :func:`check_distinct` refuses such a command before anything is written or created
+(DESIGN.md section 11). Two paths name the same file when ``os.stat`` says so (symlinks, hard
+links, ``./a/../x``); a path that does not exist yet is compared after resolving its links. Names
+that differ only by case on a case-insensitive filesystem (Windows, macOS) are caught once the
+file exists (the stat comparison); before that they are not.
+
+Files that hold personal data are created owner-only (:func:`create_private`, folders with
+:func:`make_private_dirs`); an existing file keeps the permissions its owner gave it.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from bulk_provision.errors import UsageError
+
+PRIVATE_FILE = 0o600
+PRIVATE_DIR = 0o700
+
+# Files SQLite and the run's lock put beside a journal: none of them may be another file of the run.
+JOURNAL_SIDE_FILES = ("-wal", "-shm", "-journal", ".lock")
+
+
+@dataclass(frozen=True)
+class Role:
+    """One file of a command: the option that names it (``--out``; "" for the roster), what it
+    is ("the roster itself", "the results workbook"), and whether the command writes it."""
+
+    option: str
+    noun: str
+    path: Path
+    output: bool = True
+
+
+def journal_roles(path: Path) -> list[Role]:
+    """The journal and the side files SQLite and the lock create beside it (given and resolved)."""
+    roles = [Role("--checkpoint", "the checkpoint (journal)", Path(path))]
+    for base in dict.fromkeys((Path(path), Path(path).resolve())):
+        for side in JOURNAL_SIDE_FILES:
+            side_path = base.with_name(base.name + side)
+            roles.append(Role("--checkpoint", f"a side file of the checkpoint {path}", side_path))
+    return roles
+
+
+def same_file(a: Path, b: Path) -> bool:
+    """True when ``a`` and ``b`` name one file (stat when both exist, resolved paths otherwise)."""
+    try:
+        return os.path.samestat(os.stat(a), os.stat(b))
+    except (OSError, ValueError):
+        pass
+    try:
+        return Path(a).resolve() == Path(b).resolve()
+    except (OSError, RuntimeError):  # a symlink loop: compare as written
+        return os.path.abspath(a) == os.path.abspath(b)
+
+
+def check_distinct(roles: Sequence[Role]) -> None:
+    """Refuse (UsageError, exit 2) an output that is an input, the journal or another output.
+
+    Of two clashing outputs, the message names the later one in ``roles`` as the one to change.
+    """
+    for i, first in enumerate(roles):
+        for second in roles[i + 1:]:
+            if first.option and first.option == second.option:
+                continue  # one file and its own side files
+            if not (first.output or second.output) or not same_file(first.path, second.path):
+                continue
+            change, kept = (second, first) if second.output else (first, second)
+            label = f"{change.option} {change.path}" if change.option else str(change.path)
+            raise UsageError(f"{label} is {kept.noun}; choose another file")
+
+
+def create_private(path: Path, flags: int = os.O_WRONLY) -> int:
+    """Open ``path`` for writing, creating it owner-only (0600) when it does not exist yet.
+
+    Returns the descriptor. An existing file is opened as it is: its permissions are the
+    owner's choice. ``flags`` may add ``os.O_APPEND`` or ``os.O_TRUNC``.
+    """
+    return os.open(path, flags | os.O_CREAT | getattr(os, "O_BINARY", 0), PRIVATE_FILE)
+
+
+def make_private_dirs(path: Path) -> None:
+    """``mkdir -p`` where every folder created is owner-only (0700); existing ones are kept."""
+    missing = []
+    current = Path(path)
+    while not current.is_dir():
+        missing.append(current)
+        if current.parent == current:
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
