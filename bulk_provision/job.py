@@ -48,42 +48,8 @@ from bulk_provision.report.results import (
 )
 from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster import Roster, read_roster
+from bulk_provision.settings import JobSpec
 from bulk_provision.validation import ValidationResult, validate_roster
-
-MODES = ("create", "upsert", "sync")
-
-
-@dataclass
-class JobSpec:
-    """Everything ``run`` was asked to do, already merged from options, config and defaults."""
-
-    roster_path: Path
-    endpoint: str
-    sheet: str | None = None
-    column_map: Mapping[str, str] | None = None
-    out: Path | None = None
-    checkpoint: Path | None = None
-    mode: str = "create"
-    fresh: bool = False
-    skip_invalid: bool = False
-    retry_failed: bool = False
-    audio_provider: str = ""
-    roles: Sequence[str] | None = None
-    engine: EngineOptions = field(default_factory=EngineOptions)
-    set_passwords: bool = False
-    protect: Sequence[str] = ()
-    max_suspend: str = "10%"
-    check_roles: bool = False
-
-    @property
-    def results_path(self) -> Path:
-        return self.out or self.roster_path.with_name(f"{self.roster_path.stem}.results.xlsx")
-
-    @property
-    def checkpoint_path(self) -> Path:
-        return self.checkpoint or self.roster_path.with_name(
-            f"{self.roster_path.name}.checkpoint.sqlite"
-        )
 
 
 @dataclass

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import argparse
 from pathlib import Path
 
 import pytest
 
 from bulk_provision.cli import main
-from bulk_provision.cli.connection import make_client, resolve_credentials
+from bulk_provision.connection import connection_from, resolve_credentials
 from bulk_provision.errors import ConfigError, InsecureEndpointError
 from bulk_provision.simulator import Simulator
 
@@ -135,18 +134,18 @@ def test_timeout_must_be_positive(value: str, capsys: pytest.CaptureFixture[str]
 
 def test_missing_login() -> None:
     with pytest.raises(ConfigError, match="GLANCE_PARTNER_LOGIN"):
-        resolve_credentials({"GLANCE_PARTNER_PW": "x"}, interactive=False)
+        resolve_credentials({"GLANCE_PARTNER_PW": "x"})
 
 
 def test_email_shaped_login() -> None:
     env = {"GLANCE_PARTNER_LOGIN": "admin@example.com", "GLANCE_PARTNER_PW": "pw"}
     with pytest.raises(ConfigError, match="host name"):
-        resolve_credentials(env, interactive=False)
+        resolve_credentials(env)
 
 
 def test_missing_password_not_on_a_terminal_names_the_variables() -> None:
     with pytest.raises(ConfigError) as info:
-        resolve_credentials({"GLANCE_PARTNER_LOGIN": "admin.x.glance.net"}, interactive=False)
+        resolve_credentials({"GLANCE_PARTNER_LOGIN": "admin.x.glance.net"})
     assert "GLANCE_PARTNER_PW" in str(info.value) and "GLANCE_API_KEY" in str(info.value)
 
 
@@ -158,26 +157,27 @@ def test_missing_password_on_a_terminal_is_prompted() -> None:
         return "typed-pw"
 
     creds = resolve_credentials(
-        {"GLANCE_PARTNER_LOGIN": "admin.x.glance.net"}, interactive=True, prompt=prompt
+        {"GLANCE_PARTNER_LOGIN": "admin.x.glance.net"}, prompt=prompt
     )
     assert creds.partner_pw == "typed-pw" and prompts == [
         "Glance password for admin.x.glance.net: "
     ]
     with pytest.raises(ConfigError):
-        resolve_credentials({"GLANCE_PARTNER_LOGIN": "a.x"}, interactive=True, prompt=lambda _: "")
+        resolve_credentials({"GLANCE_PARTNER_LOGIN": "a.x"}, prompt=lambda _: "")
 
 
 def test_api_key_needs_partner_and_user_id() -> None:
     env = {"GLANCE_PARTNER_LOGIN": "admin.x.glance.net", "GLANCE_API_KEY": "k",
            "GLANCE_PARTNER_ID": "5"}  # fmt: skip
     with pytest.raises(ConfigError, match="GLANCE_PARTNER_USER_ID"):
-        resolve_credentials(env, interactive=True, prompt=lambda _: "never asked")
-    creds = resolve_credentials({**env, "GLANCE_PARTNER_USER_ID": "admin"}, interactive=False)
+        resolve_credentials(env, prompt=lambda _: "never asked")
+    creds = resolve_credentials({**env, "GLANCE_PARTNER_USER_ID": "admin"})
     assert creds.uses_login_key and creds.partner_pw is None
 
 
 def test_endpoint_checked_before_any_prompt() -> None:
-    args = argparse.Namespace(ca_bundle=None, timeout=5.0)
     env = {"GLANCE_BASE_URL": "http://www.glance.net", "GLANCE_PARTNER_LOGIN": "a.x"}
+    asked: list[str] = []
     with pytest.raises(InsecureEndpointError):
-        make_client(args, env, pool_size=1, interactive=True)
+        connection_from(env, timeout=5.0).open_client(pool_size=1, prompt=asked.append)
+    assert asked == []

@@ -9,9 +9,10 @@ import pytest
 
 from bulk_provision.errors import EXIT_CODES, Ending, UsageError
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.job import JobSpec, run_job
+from bulk_provision.job import run_job
 from bulk_provision.model import Outcome
 from bulk_provision.retry import EngineOptions
+from bulk_provision.settings import JobSpec
 from tests.fake_glance import AUTH, UNAVAILABLE, Error, FakeGlance
 from tests.workbooks import sheet_rows
 
@@ -28,7 +29,7 @@ def roster(tmp_path: Path, rows: list[tuple[str, str]]) -> Path:
 
 
 def spec(path: Path, **overrides: object) -> JobSpec:
-    base = JobSpec(roster_path=path, endpoint="https://fake.invalid", engine=FAST)
+    base = JobSpec(roster_path=path, engine=FAST)
     for name, value in overrides.items():
         setattr(base, name, value)
     return base

@@ -11,12 +11,13 @@ from bulk_provision.cli.connection import (
     AUTH_HINT,
     ENVIRONMENT_HELP,
     add_connection_options,
-    make_client,
+    open_client,
     settings_for,
 )
 from bulk_provision.errors import AuthError, ConfigError
 from bulk_provision.glance import RoleCount, UsersPage
 from bulk_provision.paths import create_private, make_private_dirs
+from bulk_provision.settings import connection_for
 
 PAGE_COUNT = 10
 SHOWN_USERS = 5
@@ -55,8 +56,8 @@ def add_parser(sub: Any) -> None:
 
 
 def run_check(args: argparse.Namespace) -> int:
-    env = settings_for(args).environment(os.environ)
-    with make_client(args, env, pool_size=1) as client:
+    connection = connection_for(vars(args), settings_for(args), os.environ)
+    with open_client(connection) as client:
         print(f"Endpoint: {client.base_url}")
         try:
             roles = client.show_roles_answer()

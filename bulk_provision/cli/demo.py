@@ -7,11 +7,11 @@ import tempfile
 from pathlib import Path
 
 from bulk_provision.cli.progress import make_progress
+from bulk_provision.config import Settings
 from bulk_provision.errors import UsageError
-from bulk_provision.glance import Credentials, GlanceClient
-from bulk_provision.job import JobSpec, run_job
+from bulk_provision.job import run_job
 from bulk_provision.model import RowResult
-from bulk_provision.retry import EngineOptions
+from bulk_provision.settings import JobSpec
 from bulk_provision.simulator import Simulator, SimulatorConfig
 
 DESCRIPTION = """\
@@ -52,18 +52,10 @@ def handle(args: argparse.Namespace) -> int:
     config = SimulatorConfig(latency_ms=args.latency_ms, seed=7)
     with Simulator(config) as sim, tempfile.TemporaryDirectory() as tmp:
         print(f"simulator: {sim.base_url} (CA {sim.ca_bundle})")
-        credentials = Credentials(partner_login=config.partner_login, partner_pw=config.partner_pw)
-        spec = JobSpec(
-            roster_path=roster,
-            endpoint=sim.base_url,
-            out=args.out,
-            checkpoint=Path(tmp) / "demo.checkpoint.sqlite",
-            fresh=True,
-            engine=EngineOptions(workers=args.workers, rate=0),
-        )
-        with GlanceClient(
-            sim.base_url, credentials, ca_bundle=sim.ca_bundle, pool_size=args.workers
-        ) as client:
+        options = {"roster": roster, "out": args.out, "fresh": True, "workers": args.workers,
+                   "rate": 0, "checkpoint": Path(tmp) / "demo.checkpoint.sqlite"}
+        spec = JobSpec.from_settings(options, Settings(), sim.environment())
+        with spec.connection.open_client(pool_size=args.workers) as client:
             progress = make_progress(enabled=None, quiet=False)
             try:
                 result = run_job(spec, lambda: client, progress=progress)

@@ -10,15 +10,16 @@ from pathlib import Path
 from bulk_provision.cli.connection import (
     ENVIRONMENT_HELP,
     add_connection_options,
-    make_client,
+    open_client,
     settings_for,
 )
-from bulk_provision.cli.run import add_job_options, input_roles, spec_from_args
-from bulk_provision.cli.validate import summary_lines
+from bulk_provision.cli.options import add_job_options, input_roles
+from bulk_provision.cli.summary import summary_lines
 from bulk_provision.errors import UsageError
 from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.plan_report import SHOWN, write_plan
+from bulk_provision.settings import JobSpec
 
 DESCRIPTION = """\
 Show what `bulk-provision run` would do with ROSTER, without changing anything in Glance:
@@ -45,16 +46,11 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def handle(args: argparse.Namespace) -> int:
-    settings = settings_for(args)
-    env = settings.environment(os.environ)
-    endpoint = env.get("GLANCE_BASE_URL", "https://www.glance.net")
+    spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
     out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
-    spec = spec_from_args(args, settings, endpoint)
     check_distinct([Role("", "the roster itself", args.roster, output=False),
-                    *input_roles(args, settings), Role("--out", "the plan workbook", out)])
-    if env.get("GLANCE_PARTNER_LOGIN"):
-        spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
-    with make_client(args, env, pool_size=1) as client:
+                    *input_roles(spec), Role("--out", "the plan workbook", out)])
+    with open_client(spec.connection) as client:
         roster, validation = load_and_validate(spec, client)
         invalid = len(validation.invalid_rows)
         if invalid and not spec.skip_invalid:
@@ -64,7 +60,7 @@ def handle(args: argparse.Namespace) -> int:
                   "or use --skip-invalid")
             return 3
         actions, refusal = build_plan(spec, roster, validation, client)
-    write_plan(out, actions, mode=spec.mode, endpoint=endpoint)
+    write_plan(out, actions, mode=spec.mode, endpoint=spec.endpoint)
     counts = Counter(SHOWN[a.kind] for a in actions)
     for name in SHOWN.values():
         if counts.get(name):

@@ -4,22 +4,18 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections import defaultdict
-from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.cli.connection import add_connection_options, make_client, settings_for
+from bulk_provision.cli.connection import add_connection_options, open_client, settings_for
+from bulk_provision.cli.summary import summary_lines
 from bulk_provision.errors import UsageError
 from bulk_provision.job import server_roles
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.validation_report import write_validation_report
-from bulk_provision.retry import EngineOptions
-from bulk_provision.roster import Roster, load_column_map, read_roster
-from bulk_provision.validation import Problem, ValidationResult, validate_roster
-
-ROWS_SHOWN = 5  # row numbers listed per rule
-WARNINGS_SHOWN = 5
+from bulk_provision.roster import read_roster
+from bulk_provision.settings import JobSpec
+from bulk_provision.validation import validate_roster
 
 DESCRIPTION = """\
 Load a roster (CSV or Excel) and check every row against Glance's rules: required columns,
@@ -54,41 +50,23 @@ def add_parser(sub: Any) -> None:
         "--report", type=Path, metavar="FILE", help="write a workbook of the problems (.xlsx)"
     )
     parser.add_argument(
-        "--check-roles", action="store_true", help="check UserRole against Glance's ShowRoles"
+        "--check-roles", action="store_true", default=None,
+        help="check UserRole against Glance's ShowRoles",
     )
     parser.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
     add_connection_options(parser)
     parser.set_defaults(handler=run_validate)
 
 
-def parse_roles(text: str | None) -> list[str] | None:
-    """``A, B`` -> ["A", "B"]; None when no list was given."""
-    if text is None:
-        return None
-    roles = [r.strip() for r in text.split(",") if r.strip()]
-    if not roles:
-        raise UsageError("--roles needs at least one role name, e.g. --roles Agent,Supervisor")
-    return roles
-
-
-def configured_roles(args: argparse.Namespace) -> list[str] | None:
-    """The role list to check against: ``--roles`` (or the config file's ``roles``), plus
-    Glance's with ``--check-roles`` (or ``check_roles = true``)."""
-    settings = settings_for(args)
-    listed = args.roles if args.roles is not None else settings.get("roles")
-    roles = parse_roles(",".join(listed) if isinstance(listed, list) else listed)
-    if not (args.check_roles or settings.get("check_roles", False)):
-        return roles
-    with make_client(args, settings.environment(os.environ), pool_size=1) as client:
-        return server_roles(client, roles, EngineOptions())
-
-
 def run_validate(args: argparse.Namespace) -> int:
     if args.report is not None:
         check_report_path(args)
-    column_map = load_column_map(args.columns) if args.columns else None
-    roles = configured_roles(args)
-    roster = read_roster(args.roster, sheet=args.sheet, column_map=column_map)
+    spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
+    roles = spec.roles
+    if spec.check_roles:
+        with open_client(spec.connection) as client:
+            roles = server_roles(client, roles, spec.engine)
+    roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
     result = validate_roster(roster, roles=roles, schema=args.schema)
     for line in summary_lines(roster, result):
         print(line)
@@ -117,36 +95,3 @@ def check_report_path(args: argparse.Namespace) -> None:
                     Role("--report", "the report workbook", path)])
 
 
-def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
-    invalid = len(result.invalid_rows)
-    lines = [
-        f"Roster: {roster.path}" + (f" (sheet {roster.sheet})" if roster.sheet else ""),
-        f"Rows: {result.rows}  valid: {result.rows - invalid}  invalid: {invalid}",
-    ]
-    if result.problems:
-        lines.append("Problems:")
-        lines.extend(_rule_lines(result.problems))
-    if roster.warnings:
-        count = len(roster.warnings)
-        were = "1 cell was" if count == 1 else f"{count} cells were"
-        lines.append(f"Warnings: {were} stored as numbers or dates; check they read as intended")
-        lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
-        if len(roster.warnings) > WARNINGS_SHOWN:
-            lines.append(f"  ... and {len(roster.warnings) - WARNINGS_SHOWN} more")
-    return lines
-
-
-def _rule_lines(problems: Sequence[Problem]) -> list[str]:
-    by_rule: dict[str, list[Problem]] = defaultdict(list)
-    for problem in problems:
-        by_rule[problem.rule].append(problem)
-    width = max(len(rule) for rule in by_rule)
-    lines = []
-    for rule, found in sorted(by_rule.items(), key=lambda item: (-len(item[1]), item[0])):
-        rows = sorted({p.row for p in found})
-        plural = "" if len(rows) == 1 else "s"
-        more = ", ..." if len(rows) > ROWS_SHOWN else ""
-        shown = ", ".join(str(r) for r in rows[:ROWS_SHOWN]) + more
-        count = f"{len(rows)} row{plural}"
-        lines.append(f"  {rule:<{width}}  {count:>9}  (row{plural} {shown})  {found[0].message}")
-    return lines

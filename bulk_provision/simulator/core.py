@@ -126,6 +126,15 @@ class Simulator:
             raise RuntimeError("simulator not started")
         return self._certs.ca_bundle
 
+    def environment(self) -> dict[str, str]:
+        """The ``GLANCE_*`` settings that point bulk-provision at this simulator."""
+        return {
+            "GLANCE_BASE_URL": self.base_url,
+            "GLANCE_CA_BUNDLE": str(self.ca_bundle),
+            "GLANCE_PARTNER_LOGIN": self.config.partner_login,
+            "GLANCE_PARTNER_PW": self.config.partner_pw,
+        }
+
     @property
     def request_log(self) -> list[RequestRecord]:
         """A copy of every request received so far, faulted ones included."""

@@ -1,0 +1,47 @@
+"""What a roster's validation looks like on a terminal: shared by validate, plan and run."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Sequence
+
+from bulk_provision.roster import Roster
+from bulk_provision.validation import Problem, ValidationResult
+
+ROWS_SHOWN = 5  # row numbers listed per rule
+WARNINGS_SHOWN = 5
+
+
+def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
+    invalid = len(result.invalid_rows)
+    lines = [
+        f"Roster: {roster.path}" + (f" (sheet {roster.sheet})" if roster.sheet else ""),
+        f"Rows: {result.rows}  valid: {result.rows - invalid}  invalid: {invalid}",
+    ]
+    if result.problems:
+        lines.append("Problems:")
+        lines.extend(_rule_lines(result.problems))
+    if roster.warnings:
+        count = len(roster.warnings)
+        were = "1 cell was" if count == 1 else f"{count} cells were"
+        lines.append(f"Warnings: {were} stored as numbers or dates; check they read as intended")
+        lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
+        if len(roster.warnings) > WARNINGS_SHOWN:
+            lines.append(f"  ... and {len(roster.warnings) - WARNINGS_SHOWN} more")
+    return lines
+
+
+def _rule_lines(problems: Sequence[Problem]) -> list[str]:
+    by_rule: dict[str, list[Problem]] = defaultdict(list)
+    for problem in problems:
+        by_rule[problem.rule].append(problem)
+    width = max(len(rule) for rule in by_rule)
+    lines = []
+    for rule, found in sorted(by_rule.items(), key=lambda item: (-len(item[1]), item[0])):
+        rows = sorted({p.row for p in found})
+        plural = "" if len(rows) == 1 else "s"
+        more = ", ..." if len(rows) > ROWS_SHOWN else ""
+        shown = ", ".join(str(r) for r in rows[:ROWS_SHOWN]) + more
+        count = f"{len(rows)} row{plural}"
+        lines.append(f"  {rule:<{width}}  {count:>9}  (row{plural} {shown})  {found[0].message}")
+    return lines

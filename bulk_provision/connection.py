@@ -1,0 +1,134 @@
+"""Where Glance is and who we are there: the endpoint, CA bundle, timeout and credentials.
+
+Built once by ``settings`` from options, the config file and the environment, then used by every
+command and the page to open a :class:`~bulk_provision.glance.GlanceClient`. Secrets come only
+from the environment (or the config file's connection keys, exposed as ``GLANCE_*``) or from a
+prompt the caller supplies; never from a command-line argument, which ``ps`` shows.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bulk_provision.errors import ConfigError
+from bulk_provision.glance import CallRecord, Credentials, GlanceClient
+from bulk_provision.glance.transport import check_base_url
+
+DEFAULT_BASE_URL = "https://www.glance.net"
+DEFAULT_TIMEOUT = 30.0
+MAX_TIMEOUT = 3600.0
+MAX_CONNECT_TIMEOUT = 10.0
+
+CREDENTIAL_HELP = (
+    "set GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW, or GLANCE_API_KEY with GLANCE_PARTNER_ID "
+    "and GLANCE_PARTNER_USER_ID"
+)
+TEXT_VARIABLES = ("GLANCE_BASE_URL", "GLANCE_PARTNER_LOGIN", "GLANCE_PARTNER_PW", "GLANCE_API_KEY",
+                  "GLANCE_PARTNER_ID", "GLANCE_PARTNER_USER_ID", "GLANCE_CA_BUNDLE")
+
+Prompt = Callable[[str], str]
+
+
+@dataclass(frozen=True)
+class Connection:
+    """The endpoint and how to reach it. ``env`` holds the ``GLANCE_*`` credential settings
+    (environment over config file); it is never shown (repr hides it)."""
+
+    base_url: str = DEFAULT_BASE_URL
+    ca_bundle: str | None = None
+    timeout: float = DEFAULT_TIMEOUT
+    env: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @property
+    def login(self) -> str | None:
+        """The partner admin's Glance user name, if configured."""
+        return _get(self.env, "GLANCE_PARTNER_LOGIN")
+
+    def open_client(
+        self,
+        *,
+        pool_size: int,
+        on_call: Callable[[CallRecord], None] | None = None,
+        prompt: Prompt | None = None,
+    ) -> GlanceClient:
+        """A client for this endpoint. A missing password is asked through ``prompt`` when one
+        is given (a terminal), else refused. The connect timeout is the smaller of the timeout
+        and 10 s; the timeout bounds each answer, and with the connect timeout the whole
+        exchange. The endpoint is checked before any password is asked for."""
+        check_base_url(self.base_url)
+        credentials = resolve_credentials(self.env, prompt=prompt)
+        return GlanceClient(
+            self.base_url,
+            credentials,
+            ca_bundle=self.ca_bundle,
+            timeout=(min(self.timeout, MAX_CONNECT_TIMEOUT), self.timeout),
+            pool_size=pool_size,
+            on_call=on_call,
+        )
+
+
+def connection_from(
+    env: Mapping[str, str], *, ca_bundle: str | Path | None = None, timeout: float | None = None
+) -> Connection:
+    """A Connection from ``GLANCE_*`` settings; ``ca_bundle`` (an option) wins over the
+    environment's, and ``timeout`` must be more than 0 and at most an hour."""
+    check_text(env)
+    seconds = DEFAULT_TIMEOUT if timeout is None else float(timeout)
+    if not 0 < seconds <= MAX_TIMEOUT:
+        raise ConfigError("--timeout must be more than 0 and at most 3600 seconds")
+    bundle = str(ca_bundle) if ca_bundle else _get(env, "GLANCE_CA_BUNDLE")
+    base_url = _get(env, "GLANCE_BASE_URL") or DEFAULT_BASE_URL
+    return Connection(base_url, bundle, seconds, dict(env))
+
+
+def check_text(env: Mapping[str, str]) -> None:
+    """Refuse a setting holding bytes that are not UTF-8 (kept as surrogates in os.environ on
+    POSIX): they cannot be sent. The message names the variable, never its value."""
+    for name in TEXT_VARIABLES:
+        try:
+            env.get(name, "").encode("utf-8")
+        except UnicodeEncodeError:
+            raise ConfigError(
+                f"{name} holds bytes that are not UTF-8 text; set it again, typed as UTF-8"
+            ) from None
+
+
+def _get(env: Mapping[str, str], name: str) -> str | None:
+    value = env.get(name, "").strip()
+    return value or None
+
+
+def resolve_credentials(env: Mapping[str, str], *, prompt: Prompt | None = None) -> Credentials:
+    """Credentials from ``GLANCE_*``; a missing password is asked through ``prompt`` if given."""
+    login = _get(env, "GLANCE_PARTNER_LOGIN")
+    if login is None:
+        raise ConfigError(f"no partner login: {CREDENTIAL_HELP}")
+    if "@" in login:
+        raise ConfigError(
+            "GLANCE_PARTNER_LOGIN must be the admin's Glance user name, shaped like a host name "
+            "(admin.example.glance.net), not an email address"
+        )
+    api_key = env.get("GLANCE_API_KEY") or None  # secrets are taken exactly as given
+    password = env.get("GLANCE_PARTNER_PW") or None
+    partner_id = _get(env, "GLANCE_PARTNER_ID")
+    partner_user_id = _get(env, "GLANCE_PARTNER_USER_ID")
+    if api_key and not (partner_id and partner_user_id):
+        raise ConfigError(
+            "GLANCE_API_KEY needs GLANCE_PARTNER_ID (the group ID) and GLANCE_PARTNER_USER_ID "
+            "(the admin's own PartnerUserID) to sign LoginKeys"
+        )
+    if not api_key and not password:
+        if prompt is None:
+            raise ConfigError(f"no partner password: {CREDENTIAL_HELP}")
+        password = prompt(f"Glance password for {login}: ") or None
+        if not password:
+            raise ConfigError("no partner password given")
+    return Credentials(
+        partner_login=login,
+        partner_pw=password,
+        api_key=api_key,
+        partner_id=partner_id,
+        partner_user_id=partner_user_id,
+    )

@@ -1,0 +1,187 @@
+"""Options + config file + environment -> one :class:`JobSpec`, for every command and the page.
+
+Precedence, for every setting: an option that was given (not None) wins over the config file,
+the file over the default. The connection settings (``GLANCE_*``) come from the environment over
+the file's connection keys. Every value is checked here, once, before anything is read or sent;
+a bad one is a UsageError or ConfigError (exit 2) naming the option.
+
+``options`` is a plain mapping of option names (``workers``, ``max_suspend``...) to values, None
+meaning "not given": the command line passes ``vars(args)``, the page its form.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from bulk_provision.config import Settings
+from bulk_provision.connection import Connection, connection_from
+from bulk_provision.errors import UsageError
+from bulk_provision.plan import suspend_limit
+from bulk_provision.retry import EngineOptions
+from bulk_provision.roster_headers import load_column_map
+
+MODES = ("create", "upsert", "sync")
+AUDIO_PROVIDERS = ("", "1", "666")
+MAX_WORKERS = 64
+
+
+@dataclass
+class JobSpec:
+    """Everything a run (or a plan, or a validation) was asked to do, merged and checked."""
+
+    roster_path: Path
+    connection: Connection = field(default_factory=Connection)
+    sheet: str | None = None
+    column_map: Mapping[str, str] | None = None
+    out: Path | None = None
+    checkpoint: Path | None = None
+    mode: str = "create"
+    fresh: bool = False
+    skip_invalid: bool = False
+    retry_failed: bool = False
+    audio_provider: str = ""
+    roles: Sequence[str] | None = None
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    set_passwords: bool = False
+    protect: Sequence[str] = ()
+    max_suspend: str = "10%"
+    check_roles: bool = False
+    log_file: Path | None = None
+    progress_interval: float = 10.0
+    columns_file: Path | None = None
+    config_file: Path | None = None
+
+    @property
+    def endpoint(self) -> str:
+        return self.connection.base_url
+
+    @property
+    def results_path(self) -> Path:
+        return self.out or self.roster_path.with_name(f"{self.roster_path.stem}.results.xlsx")
+
+    @property
+    def checkpoint_path(self) -> Path:
+        return self.checkpoint or self.roster_path.with_name(
+            f"{self.roster_path.name}.checkpoint.sqlite"
+        )
+
+    @classmethod
+    def from_settings(
+        cls, options: Mapping[str, Any], config: Settings, env: Mapping[str, str]
+    ) -> JobSpec:
+        """The spec for ``options`` over ``config`` over the defaults, with ``env``'s
+        connection; the signed-in account is always protected from sync's suspensions."""
+        given = _Given(options, config)
+        mode = str(given.pick("mode", "create"))
+        if mode not in MODES:
+            raise UsageError(f"mode {mode!r} is not one of {', '.join(MODES)}")
+        audio = str(given.pick("audio_provider", ""))
+        if audio not in AUDIO_PROVIDERS:
+            raise UsageError(f"audio_provider {audio!r} must be 1 or 666")
+        connection = connection_for(options, config, env)
+        protect = listing(given.pick("protect", None)) or []
+        if connection.login:  # never suspend the account we sign in with
+            protect.append(connection.login)
+        columns = given.pick("columns", None)
+        log_file = given.pick("log_file", None)
+        return cls(
+            roster_path=Path(options["roster"]),
+            connection=connection,
+            sheet=given.pick("sheet", None),
+            column_map=load_column_map(columns) if columns else None,
+            out=_path(options.get("out")),
+            checkpoint=_path(options.get("checkpoint")),
+            mode=mode,
+            fresh=bool(options.get("fresh")),
+            skip_invalid=bool(given.pick("skip_invalid", False)),
+            retry_failed=bool(options.get("retry_failed")),
+            audio_provider=audio,
+            roles=roles_from(options, config),
+            engine=engine_options(given),
+            set_passwords=bool(given.pick("set_passwords", False)),
+            protect=protect,
+            max_suspend=_max_suspend(given.pick("max_suspend", "10%")),
+            check_roles=bool(given.pick("check_roles", False)),
+            log_file=_path(log_file),
+            progress_interval=float(config.get("progress_interval", 10.0)),
+            columns_file=_path(columns),
+            config_file=config.path,
+        )
+
+
+def connection_for(
+    options: Mapping[str, Any], config: Settings, env: Mapping[str, str]
+) -> Connection:
+    """The connection of ``check``, ``validate --check-roles`` and every run."""
+    timeout = options.get("timeout")
+    if timeout is None:
+        timeout = config.get("timeout")
+    return connection_from(
+        config.environment(env), ca_bundle=options.get("ca_bundle"), timeout=timeout
+    )
+
+
+def roles_from(options: Mapping[str, Any], config: Settings) -> list[str] | None:
+    """``--roles A,B`` (or the file's ``roles``): the roles UserRole may name; None if not set."""
+    value = _Given(options, config).pick("roles", None)
+    roles = listing(value)
+    if value is not None and not roles:
+        raise UsageError("--roles needs at least one role name, e.g. --roles Agent,Supervisor")
+    return roles
+
+
+def engine_options(given: _Given) -> EngineOptions:
+    workers = int(given.pick("workers", 8))
+    rate = float(given.pick("rate", 10.0))
+    retries = int(given.pick("max_retries", 5))
+    if not 1 <= workers <= MAX_WORKERS:
+        raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}")
+    if not rate >= 0:
+        raise UsageError("--rate must be 0 (no cap) or more")
+    if retries < 0:
+        raise UsageError("--max-retries must be 0 or more")
+    config = given.config
+    return EngineOptions(
+        workers=workers,
+        rate=rate,
+        max_retries=retries,
+        backoff_base=float(config.get("backoff_base", 0.5)),
+        backoff_max=float(config.get("backoff_max", 30.0)),
+        max_consecutive_failures=int(config.get("max_consecutive_failures", 25)),
+        pause_seconds=float(config.get("pause_seconds", 30.0)),
+    )
+
+
+def listing(value: object) -> list[str] | None:
+    """``"A, B"`` or ``["A", "B"]`` -> ``["A", "B"]``; None stays None."""
+    if value is None:
+        return None
+    items = value if isinstance(value, list | tuple) else str(value).split(",")
+    return [str(v).strip() for v in items if str(v).strip()]
+
+
+def _max_suspend(value: object) -> str:
+    text = str(value).strip()
+    suspend_limit(text, 100)  # refuses anything that is not a count or a percentage
+    return text
+
+
+def _path(value: object) -> Path | None:
+    return Path(str(value)) if value else None
+
+
+class _Given:
+    """An option's value if given, else the config file's, else the default."""
+
+    def __init__(self, options: Mapping[str, Any], config: Settings) -> None:
+        self.options = options
+        self.config = config
+
+    def pick(self, key: str, default: Any) -> Any:
+        value = self.options.get(key)
+        if value is not None:
+            return value
+        return self.config.get(key, default)
