@@ -17,6 +17,7 @@ from bulk_provision.cli.connection import (
 from bulk_provision.errors import AuthError, ConfigError
 from bulk_provision.glance import GlanceClient, RoleCount, UsersPage, wire
 from bulk_provision.paths import create_private, make_private_dirs
+from bulk_provision.terminal import printable
 
 PAGE_COUNT = 10
 SHOWN_USERS = 5
@@ -68,7 +69,7 @@ def run_check(args: argparse.Namespace) -> int:
     roles = wire.parse_show_roles(roles_xml)
     page = wire.parse_show_users(users_xml)
     for line in [*_role_lines(roles), *_user_lines(page)]:
-        print(line)
+        print(printable(line))  # server text: escaped
     if args.save_responses is not None:
         saved = _save(args.save_responses, {"ShowRoles.xml": roles_xml, "ShowUsers.xml": users_xml})
         print(f"Saved the raw responses: {', '.join(str(path) for path in saved)}")

@@ -12,6 +12,7 @@ from typing import TextIO
 from tqdm import tqdm
 
 from bulk_provision.model import GOOD_OUTCOMES, Outcome, RowResult
+from bulk_provision.terminal import printable
 
 
 class _Counts:
@@ -115,7 +116,8 @@ class LineProgress:
             self._counts.retrying += delta
 
     def notice(self, message: str) -> None:
-        _shown(lambda: print(f"bulk-provision: {message}", file=self._stream, flush=True))
+        text = f"bulk-provision: {printable(message)}"
+        _shown(lambda: print(text, file=self._stream, flush=True))
 
     def close(self) -> None:
         if self._counts.done:

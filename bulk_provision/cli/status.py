@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.checkpoint import STATES, Checkpoint
+from bulk_provision.terminal import printable
 
 LISTED = 20  # rows listed per section before "and N more"
 IN_DOUBT = "outcome unknown: will be verified with ShowUsers on the next run"
@@ -35,7 +36,7 @@ def add_parser(sub: Any) -> None:
 def run_status(args: argparse.Namespace) -> int:
     with Checkpoint.read_only(args.checkpoint) as cp:
         for line in status_lines(cp):
-            print(line)
+            print(printable(line))  # roster paths, IDs and server messages: escaped
     return 0
 
 

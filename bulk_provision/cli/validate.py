@@ -16,6 +16,7 @@ from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import Roster, load_column_map, read_roster
+from bulk_provision.terminal import printable
 from bulk_provision.validation import Problem, ValidationResult, validate_roster
 
 ROWS_SHOWN = 5  # row numbers listed per rule
@@ -91,13 +92,13 @@ def run_validate(args: argparse.Namespace) -> int:
     roster = read_roster(args.roster, sheet=args.sheet, column_map=column_map)
     result = validate_roster(roster, roles=roles, schema=args.schema)
     for line in summary_lines(roster, result):
-        print(line)
+        print(printable(line))
     if args.report is not None:
         try:
             write_validation_report(args.report, roster, result)
         except OSError as exc:
             raise UsageError(f"cannot write {args.report}: {exc.strerror or exc}") from exc
-        print(f"Report: {args.report}")
+        print(printable(f"Report: {args.report}"))
     return 0 if result.ok else 3
 
 
@@ -126,13 +127,19 @@ def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
     if result.problems:
         lines.append("Problems:")
         lines.extend(_rule_lines(result.problems))
-    if roster.warnings:
-        count = len(roster.warnings)
-        were = "1 cell was" if count == 1 else f"{count} cells were"
-        lines.append(f"Warnings: {were} stored as numbers or dates; check they read as intended")
-        lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
-        if len(roster.warnings) > WARNINGS_SHOWN:
-            lines.append(f"  ... and {len(roster.warnings) - WARNINGS_SHOWN} more")
+    return lines + warning_lines(roster)
+
+
+def warning_lines(roster: Roster) -> list[str]:
+    """The cells stored as numbers or dates (validate, run and plan all print these)."""
+    if not roster.warnings:
+        return []
+    count = len(roster.warnings)
+    were = "1 cell was" if count == 1 else f"{count} cells were"
+    lines = [f"Warnings: {were} stored as numbers or dates; check they read as intended"]
+    lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
+    if count > WARNINGS_SHOWN:
+        lines.append(f"  ... and {count - WARNINGS_SHOWN} more")
     return lines
 
 
