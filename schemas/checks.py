@@ -153,7 +153,15 @@ class Clash(Sequence[int]):
     def __getitem__(self, index: slice) -> list[int]: ...
     def __getitem__(self, index: int | slice) -> int | list[int]:
         if isinstance(index, slice):
-            return [self[i] for i in range(*index.indices(len(self)))]
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            rows, at = self._rows, self._at
+            if not self._skip or stop <= at:
+                return list(rows[start:stop])
+            if start >= at:
+                return list(rows[start + 1 : stop + 1])
+            return [*rows[start:at], *rows[at + 1 : stop + 1]]
         if index < 0:
             index += len(self)
         if not 0 <= index < len(self):
