@@ -107,7 +107,7 @@ def rule_of(check: pa.Check) -> Rule | None:
 
 
 def _quoted(values: Sequence[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
+    return ", ".join(f"'{visible(v)}'" for v in values)
 
 
 def visible(text: str) -> str:
@@ -296,7 +296,9 @@ def address_ends(column: str) -> Rule:
         id=f"{column}.ends",
         column=column,
         test=lambda s: _matches(s, _GOOD_ENDS),
-        describe=lambda v, _o: f"{column} may not start or end with '.' or '-' (found '{v}')",
+        describe=lambda v, _o: (
+            f"{column} may not start or end with '.' or '-' (found {_quoted([v])})"
+        ),
     )
 
 
@@ -305,7 +307,7 @@ def email_syntax(column: str) -> Rule:
         id=f"{column}.format",
         column=column,
         test=lambda s: (s == "") | _matches(s, _EMAIL),
-        describe=lambda v, _o: f"{column} '{v}' is not a valid email address",
+        describe=lambda v, _o: f"{column} {_quoted([v])} is not a valid email address",
     )
 
 
@@ -331,7 +333,7 @@ def one_of(column: str, choices: Sequence[str], *, suffix: str = "value") -> Rul
         id=f"{column}.{suffix}",
         column=column,
         test=_in_ignoring_case(choices),
-        describe=lambda v, _o: f"{column} must be empty or one of {listed} (found '{v}')",
+        describe=lambda v, _o: f"{column} must be empty or one of {listed} (found {_quoted([v])})",
         choices=tuple(choices),
     )
 
@@ -343,6 +345,8 @@ def known_role(column: str, roles: Sequence[str]) -> Rule:
         id=f"{column}.known",
         column=column,
         test=_in_ignoring_case([*roles, NO_ROLE]),
-        describe=lambda v, _o: f"{column} '{v}' is not a known role (known: {shown}, {NO_ROLE})",
+        describe=lambda v, _o: (
+            f"{column} {_quoted([v])} is not a known role (known: {shown}, {NO_ROLE})"
+        ),
         choices=(*roles, NO_ROLE),
     )

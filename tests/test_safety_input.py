@@ -487,3 +487,10 @@ def test_plan_prints_the_warnings(
     path = numbers_roster(workdir / "r.xlsx")
     assert main(["plan", str(path)]) == 0
     assert capsys.readouterr().out.splitlines()[:2] == WARNING_LINES
+
+
+def test_messages_quoting_a_value_show_its_control_characters_visibly() -> None:
+    problems = validate_roster(roster_of([GOOD | {"AudioProvider": "1\x1b[2J"}])).problems
+    messages = {p.rule: p.message for p in problems}
+    assert messages["AudioProvider.value"].endswith("(found '1\\x1b[2J')")
+    assert "\x1b" not in "".join(messages.values())
