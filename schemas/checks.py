@@ -226,7 +226,10 @@ def unique(column: str, *, ignore_case: bool = False) -> Rule:
 
     def test(s: pd.Series) -> pd.Series:
         values = s.to_numpy(dtype=object)
-        keys = pd.Series(list(map(key, values)), index=s.index, dtype=object)
+        if all(map(str.isascii, values)):  # the usual case: NFKC changes no ASCII text
+            keys = s.str.casefold() if ignore_case else s
+        else:
+            keys = pd.Series(list(map(key, values)), index=s.index, dtype=object)
         return (s == "") | ~keys.duplicated(keep=False)
 
     def describe(value: str, others: Sequence[int]) -> str:
