@@ -379,6 +379,14 @@ def test_validate_report_shows_the_exact_text_in_both_sheets(
     assert error_cells(report) == []
     roster_sheet = shown(report, "Roster")
     assert [r[2:5] for r in roster_sheet[1:]] == [[t, t, "_x0031_"] for t in TRICKY]
+    book = openpyxl.load_workbook(report)
+    try:  # openpyxl does not decode _xHHHH_: it sees the escaped text, always as a string
+        cells = [row[2] for row in book["Roster"].iter_rows(min_row=2)]
+        assert [c.data_type for c in cells] == ["s"] * len(TRICKY)
+        assert [c.value for c in cells] == [
+            "#N/A", "#REF!", "#DIV/0!", "_x005F_x003D_1+2", "=1+2", "a_x005F_x005F_b"]
+    finally:
+        book.close()
     problems = shown(report, "Problems")
     assert {r[2] for r in problems[1:]} == {"_x0031_"}
     assert all("'_x0031_'" in str(r[3]) for r in problems[1:])
