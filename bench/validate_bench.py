@@ -11,6 +11,14 @@ constant-memory mode), then times, all in one run:
   calamine path must beat at least 5x.
 
 Our timings are the best of ``--repeat`` runs; the openpyxl baseline runs once (it is slow).
+
+    .venv/bin/python bench/validate_bench.py --shared-id [--rows 100000]
+
+times instead the worst case for uniqueness (DESIGN.md section 11): every row shares one
+PartnerUserID (then, second, one PartnerUserID and one UserAddress), so every row is invalid and
+every message names other rows. Reports load and validate seconds and the process's peak RSS
+against the target: validate under 5 s and the whole process under 500 MB. Run it on its own
+(the flag skips the rest) so the peak RSS is this case's.
 """
 
 from __future__ import annotations
@@ -30,6 +38,8 @@ import xlsxwriter
 from bulk_provision.roster import CANONICAL_COLUMNS, read_roster
 
 CSV_TARGET_S = 1.0
+SHARED_TARGET_S = 5.0
+SHARED_TARGET_MB = 500.0
 XLSX_TARGET_RATIO = 5.0
 HEADER = [*CANONICAL_COLUMNS[:-1], "Department"]
 
@@ -99,11 +109,62 @@ def time_file(path: Path, repeat: int, validate: Callable[[Any], Any] | None) ->
     return times
 
 
+def peak_rss_mb() -> float:
+    """Peak resident memory of this process so far (Linux reports KiB, macOS bytes)."""
+    import resource  # POSIX only: imported here, never at start
+
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return peak / 2**20 if sys.platform == "darwin" else peak / 1024
+
+
+def write_shared(folder: Path, n: int, *, address_too: bool) -> Path:
+    path = folder / f"shared-{n}-{int(address_too)}.csv"
+    with path.open("w", encoding="utf-8", newline="") as out:
+        writer = csv.writer(out)
+        writer.writerow(["PartnerUserID", "UserAddress", "UserFirst"])
+        for i in range(n):
+            address = "same.bench.demo.glance.net" if address_too else f"u{i}.bench.glance.net"
+            writer.writerow(["E-0001", address, f"Name {i}"])
+    return path
+
+
+def shared_id(n: int) -> int:
+    """Time the worst case for uniqueness; print seconds and peak RSS against the targets."""
+    from bulk_provision.validation import validate_roster
+
+    met = True
+    with tempfile.TemporaryDirectory() as folder:
+        for address_too in (False, True):
+            path = write_shared(Path(folder), n, address_too=address_too)
+            started = time.perf_counter()
+            roster = read_roster(path)
+            loaded = time.perf_counter()
+            result = validate_roster(roster)
+            validated = time.perf_counter() - loaded
+            peak = peak_rss_mb()
+            what = "PartnerUserID and UserAddress" if address_too else "PartnerUserID"
+            ok = validated < SHARED_TARGET_S and peak < SHARED_TARGET_MB
+            met = met and ok
+            print(
+                f"{n:,} rows sharing one {what}: load {loaded - started:.2f} s, validate "
+                f"{validated:.2f} s ({len(result.problems):,} problems), peak RSS {peak:.0f} MB "
+                f"vs target {SHARED_TARGET_S:.0f} s / {SHARED_TARGET_MB:.0f} MB "
+                f"({'met' if ok else 'MISSED'})"
+            )
+            example = next(p for p in result.problems if p.row == 3)
+            print(f"  e.g. row 3: {example.message}")
+    return 0 if met else 1
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--shared-id", action="store_true",
+                        help="time only rows that all share one PartnerUserID (section 11)")
     options = parser.parse_args(argv)
+    if options.shared_id:
+        return shared_id(options.rows)
     validate = validator()
     with tempfile.TemporaryDirectory() as folder:
         started = time.perf_counter()

@@ -6,7 +6,10 @@
   known columns are renamed to their canonical API names (``CANONICAL_COLUMNS``); unknown columns
   are kept under their own header, in file order.
 * ``Roster.headers``: frame column -> header exactly as written in the file (trimmed).
-* ``Roster.warnings``: cells Excel stored as numbers, dates or TRUE/FALSE, by row and column.
+* ``Roster.warnings``: cells Excel stored as numbers, dates or TRUE/FALSE, by row and column
+  (never quoting the value of a password column).
+* ``Roster.secret_columns``: the frame columns whose values are never shown: ``UserPW`` and any
+  unrecognised header that looks like a password (``roster_headers.looks_like_password``).
 
 The header is the first non-empty row (row 1 in a normal file). Every cell and header is trimmed
 of whitespace, non-breaking spaces, zero-width spaces and stray byte-order marks; completely empty
@@ -39,6 +42,7 @@ from bulk_provision.roster_headers import (
     CANONICAL_COLUMNS,
     canonical_column,
     load_column_map,
+    looks_like_password,
     resolve_headers,
 )
 
@@ -48,9 +52,15 @@ __all__ = [
     "RosterWarning",
     "canonical_column",
     "load_column_map",
+    "looks_like_password",
     "read_roster",
 ]
 
+SECRET_COLUMNS = frozenset({"UserPW"})
+SECRET_WARNING = (
+    "Excel stored this cell as a number or date; it was read as text (not shown: a password "
+    "column) — format the column as Text in Excel to be sure"
+)
 CSV_SUFFIXES = (".csv", ".tsv", ".txt")
 EXCEL_SUFFIXES = (".xlsx", ".xlsm", ".xls")
 # Whitespace (str.strip's set), plus characters that arrive invisibly from copy and paste.
@@ -81,6 +91,16 @@ class Roster:
     sheet: str | None = None
     warnings: list[RosterWarning] = field(default_factory=list)
     encoding: str | None = None  # CSV only: the encoding that was detected
+
+    @property
+    def secret_columns(self) -> frozenset[str]:
+        """``UserPW`` and the unrecognised columns whose header looks like a password."""
+        return SECRET_COLUMNS | {
+            column
+            for column in self.frame.columns
+            if column not in CANONICAL_COLUMNS
+            and looks_like_password(self.headers.get(column, str(column)))
+        }
 
 
 def read_roster(
@@ -119,12 +139,14 @@ def read_roster(
         where = f"{path.name}, sheet {sheet_name!r}" if sheet_name else path.name
         hint = "; pick the sheet with --sheet" if sheet_name and sheet is None else ""
         raise RosterError(f"{where}: {exc}{hint}") from exc
-    warnings = [
-        RosterWarning(row, positions[position], message)
+    roster = Roster(path, frame, headers, sha256, sheet_name, [], encoding)
+    secret = roster.secret_columns
+    roster.warnings = [
+        RosterWarning(row, name, SECRET_WARNING if name in secret else message)
         for row, position, message in raw_warnings
-        if position in positions and row in frame.index
+        if (name := positions.get(position)) is not None and row in frame.index
     ]
-    return Roster(path, frame, headers, sha256, sheet_name, warnings, encoding)
+    return roster
 
 
 def _read_bytes(path: Path) -> bytes:

@@ -4,6 +4,13 @@ Every rule lives in the pandera schema (``schemas/roster.py``); this module only
 (collecting every failure, never stopping at the first) and words each failure case for an HR
 admin: row number as in the spreadsheet, the column as the file names it, the value (``***`` for
 passwords) and a message.
+
+Two safety rules (DESIGN.md section 11) hold whatever the schema: control characters are refused
+in every column (the schema's own ``<Column>.control`` rule where it has one; unknown columns,
+which are never sent, may hold tabs and line breaks), and a column whose header looks like a
+password but is not recognised fails ``<Column>.password`` on every row that has a value in it (so
+``validate`` and ``run`` exit 3 and nothing is sent; ``--skip-invalid`` skips exactly the rows
+that would have lost their password). Its values are masked like UserPW's.
 """
 
 from __future__ import annotations
@@ -22,12 +29,14 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from bulk_provision.errors import ConfigError, RosterError
-from bulk_provision.roster import Roster
-from schemas.checks import Rule, rule_of
-from schemas.roster import build_schema
+from bulk_provision.roster import SECRET_COLUMNS, Roster
+from schemas.checks import Clash, Rule, control_characters, password_column, rule_of, visible
+from schemas.roster import FREE_TEXT, build_schema
 
-SECRET_COLUMNS = frozenset({"UserPW"})
+__all__ = ["MASK", "SECRET_COLUMNS", "Problem", "ValidationResult", "validate_roster"]
+
 MASK = "***"
+UNKNOWN_COLUMN_ALLOWS = "\t\n\r"  # tab and Excel's Alt+Enter line breaks: never sent
 
 
 @dataclass(frozen=True)
@@ -64,13 +73,58 @@ def validate_roster(
     """Check every row of ``roster``; raises RosterError when a required column is missing."""
     frame_schema = load_schema(schema, roles)
     require_columns(roster, frame_schema)
+    extra = safety_rules(roster, frame_schema)
+    cases = [_failures(roster.frame, extra)]
     try:
         frame_schema.validate(roster.frame, lazy=True)
     except SchemaErrors as exc:
-        problems = _problems(exc.failure_cases, frame_schema, roster)
-    else:
-        problems = []
+        cases.append(exc.failure_cases)
+    found = pd.concat([c for c in cases if len(c)], ignore_index=True) if any(
+        len(c) for c in cases) else None
+    problems = [] if found is None else _problems(found, _rules(frame_schema, extra), roster)
     return ValidationResult(rows=len(roster.frame), problems=problems)
+
+
+def safety_rules(roster: Roster, frame_schema: pa.DataFrameSchema) -> list[Rule]:
+    """The section-11 rules the schema does not already apply to the roster's columns."""
+    rules: list[Rule] = []
+    secret = roster.secret_columns
+    for column in roster.frame.columns:
+        name = str(column)
+        known = frame_schema.columns.get(name)
+        if known is None:
+            rules.append(control_characters(
+                name, allow=UNKNOWN_COLUMN_ALLOWS, secret=name in secret))
+            if name in secret:
+                rules.append(password_column(name, roster.headers.get(name, name)))
+        elif not any(check.name == f"{name}.control" for check in known.checks):
+            allow = "\t" if name in FREE_TEXT else ""
+            rules.append(control_characters(name, allow=allow, secret=name in secret))
+    return rules
+
+
+def _failures(frame: pd.DataFrame, rules: Sequence[Rule]) -> pd.DataFrame:
+    """Failure cases of ``rules``, shaped like pandera's ``failure_cases``."""
+    parts = []
+    for rule in rules:
+        values = frame[rule.column]
+        bad = values[~rule.test(values).to_numpy(dtype=bool)]
+        if len(bad):
+            parts.append(pd.DataFrame({"column": rule.column, "check": rule.id,
+                                       "index": bad.index, "failure_case": bad.to_numpy()}))
+    if not parts:
+        return pd.DataFrame(columns=["column", "check", "index", "failure_case"])
+    return pd.concat(parts, ignore_index=True)
+
+
+def _rules(frame_schema: pa.DataFrameSchema, extra: Sequence[Rule]) -> dict[str, Rule]:
+    rules = {
+        check.name: rule
+        for column in frame_schema.columns.values()
+        for check in column.checks
+        if (rule := rule_of(check)) is not None
+    }
+    return rules | {rule.id: rule for rule in extra}
 
 
 def load_schema(schema: str | Path | None, roles: Sequence[str] | None) -> pa.DataFrameSchema:
@@ -137,16 +191,9 @@ def _closest(headers: Iterable[str], targets: Sequence[str]) -> str | None:
     return best
 
 
-def _problems(
-    cases: pd.DataFrame, frame_schema: pa.DataFrameSchema, roster: Roster
-) -> list[Problem]:
-    rules = {
-        check.name: rule
-        for column in frame_schema.columns.values()
-        for check in column.checks
-        if (rule := rule_of(check)) is not None
-    }
+def _problems(cases: pd.DataFrame, rules: dict[str, Rule], roster: Roster) -> list[Problem]:
     frame = roster.frame
+    secret = roster.secret_columns
     order = {name: i for i, name in enumerate(frame.columns)}
     keyed: list[tuple[int, int, str, Problem]] = []
     grouped = cases.groupby(["column", "check"], sort=False, dropna=False)
@@ -160,33 +207,52 @@ def _problems(
         rule = rules.get(str(check))
         others = _clashes(rule, rows, values)
         label = roster.headers.get(column, column)
+        hidden = column in secret
         for row, value in zip(rows, values, strict=True):
-            message = _message(rule, column, str(check), value, others.get(row, ()))
-            shown = MASK if column in SECRET_COLUMNS and value else value
+            message = _message(rule, column, str(check), value, others.get(row, ()), hidden)
+            shown = MASK if hidden and value else value
             problem = Problem(row, label, shown, str(check), message)
             keyed.append((row, order.get(column, len(order)), problem.rule, problem))
     keyed.sort(key=lambda k: k[:3])
     return [k[3] for k in keyed]
 
 
-def _clashes(rule: Rule | None, rows: list[int], values: list[str]) -> dict[int, list[int]]:
-    """For a uniqueness rule: row -> the other rows holding the same value."""
+def _clashes(rule: Rule | None, rows: list[int], values: list[str]) -> dict[int, Clash]:
+    """For a uniqueness rule: row -> the other rows holding the same value (a :class:`Clash`).
+
+    Each group's rows are listed once and shared, so a group of 100,000 rows costs 100,000
+    entries, not 100,000 squared; up to three other spellings per group are kept for the
+    message (a full-width or zero-width variant that made two cells look alike)."""
     if rule is None or rule.group_key is None:
         return {}
-    by_key: dict[str, list[int]] = defaultdict(list)
-    for row, value in zip(rows, values, strict=True):
-        by_key[rule.group_key(value)].append(row)
-    return {
-        row: [r for r in by_key[rule.group_key(value)] if r != row]
-        for row, value in zip(rows, values, strict=True)
-    }
+    key = rule.group_key
+    keys = [key(value) for value in values]
+    groups: dict[str, list[int]] = defaultdict(list)
+    spellings: dict[str, dict[str, str]] = defaultdict(dict)
+    for row, value, k in zip(rows, values, keys, strict=True):
+        groups[k].append(row)
+        forms = spellings[k]
+        if len(forms) < 4:
+            forms.setdefault(_spelling(rule, value), value)
+    for group in groups.values():
+        group.sort()
+    clashes: dict[int, Clash] = {}
+    for row, value, k in zip(rows, values, keys, strict=True):
+        forms = spellings[k]
+        variants = [v for form, v in forms.items() if form != _spelling(rule, value)][:3]
+        clashes[row] = Clash(groups[k], row, variants if len(forms) > 1 else ())
+    return clashes
+
+
+def _spelling(rule: Rule, value: str) -> str:
+    return value.casefold() if rule.ignore_case else value
 
 
 def _message(
-    rule: Rule | None, column: str, check: str, value: str, others: Sequence[int]
+    rule: Rule | None, column: str, check: str, value: str, others: Sequence[int], hidden: bool
 ) -> str:
     if rule is not None:
-        return rule.describe(value, sorted(others))
-    if column in SECRET_COLUMNS:
+        return rule.describe(value, others)
+    if hidden:
         return f"{column} breaks the rule {check}"
-    return f"{column} breaks the rule {check} (found '{value}')"
+    return f"{column} breaks the rule {check} (found '{visible(value)}')"

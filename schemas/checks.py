@@ -6,15 +6,29 @@ column, never once per cell) and the sentence an HR admin reads when a cell brea
 turned into pandera checks by :meth:`Rule.check`; the rule rides along in the check's
 ``statistics`` so the validator can word its message, and the template can turn limits and choices
 into Excel data validation. An empty cell passes every rule except ``required``.
+
+Uniqueness compares values as a person sees them: NFKC-normalised (full-width ``Ａ１２３`` is
+``A123``) and without invisible format characters (zero-width space, joiners, direction marks),
+so two cells that look the same clash; the message says how the other row writes it. The rows of
+a clash are described by a :class:`Clash` (a few rows named, then a count), built once per group,
+so 100,000 rows sharing one value cost no more than 100,000 distinct ones.
+
+Control characters (C0, DEL, C1) are refused in every column (:func:`control_characters`): they
+are invisible in Excel, Glance refuses them and a terminal obeys them. Tab is allowed in the free
+text of names; an unknown column (never sent to Glance) may also hold line breaks, as Excel's
+Alt+Enter makes them.
 """
 
 from __future__ import annotations
 
+import bisect
 import operator
 import re
-from collections.abc import Callable, Sequence
+import unicodedata
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from itertools import repeat
+from typing import overload
 
 import numpy as np
 import pandas as pd
@@ -27,6 +41,16 @@ _GOOD_ENDS = re.compile(r"(?s)(?![.\-]).*(?<![.\-])")
 # Simple and sane, no network: something@domain.tld, no spaces, no second @, no empty label.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
 NO_ROLE = "-none-"
+ROWS_NAMED = 5  # rows a uniqueness message names before "and N more"
+# C0 controls, DEL and C1 controls; the "free text" variants leave tab (and line breaks) alone.
+CONTROL = "\x00-\x1f\x7f-\x9f"
+_CONTROLS = {
+    "": re.compile(f"[{CONTROL}]"),
+    "\t": re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]"),
+    "\t\n\r": re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"),
+}
+_SHOWN_ESCAPED = re.compile(f"[{CONTROL}\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
+                            "\u2060-\u206f\ufeff\ufff9-\ufffb]")
 
 Test = Callable[[pd.Series], pd.Series]
 Describe = Callable[[str, Sequence[int]], str]
@@ -47,6 +71,7 @@ class Rule:
     test: Test
     describe: Describe
     group_key: Callable[[str], str] | None = None
+    ignore_case: bool = False
     min_length: int | None = None
     max_length: int | None = None
     choices: tuple[str, ...] = ()
@@ -82,12 +107,78 @@ def rule_of(check: pa.Check) -> Rule | None:
 
 
 def _quoted(values: Sequence[str]) -> str:
-    return ", ".join(f"'{v}'" for v in values)
+    return ", ".join(f"'{visible(v)}'" for v in values)
 
 
-def _rows(rows: Sequence[int], shown: int = 10) -> str:
+def visible(text: str) -> str:
+    """``text`` with control and invisible format characters shown as ``\\x1b``/``\\u200b``."""
+    return _SHOWN_ESCAPED.sub(_escaped, text)
+
+
+_NAMED = {"\t": "\\t", "\n": "\\n", "\r": "\\r"}
+
+
+def _escaped(match: re.Match[str]) -> str:
+    if match.group() in _NAMED:
+        return _NAMED[match.group()]
+    code = ord(match.group())
+    return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
+
+
+def _rows(rows: Sequence[int], shown: int = ROWS_NAMED) -> str:
+    """"3, 4, 5"; past ``shown + 1`` rows: "3, 4, 5, 6, 7 and 99,994 more"."""
+    if len(rows) <= shown + 1:
+        return ", ".join(str(r) for r in rows)
     listed = ", ".join(str(r) for r in rows[:shown])
-    return listed + (f" and {len(rows) - shown} more" if len(rows) > shown else "")
+    return f"{listed} and {len(rows) - shown:,} more"
+
+
+class Clash(Sequence[int]):
+    """The other rows of a uniqueness clash: ``rows`` (sorted, shared by the whole group) without
+    ``row``, in constant time and memory per row. ``variants`` are other spellings found in the
+    group (e.g. a full-width or zero-width variant of the value)."""
+
+    def __init__(self, rows: Sequence[int], row: int, variants: Sequence[str] = ()) -> None:
+        self._rows = rows
+        self._at = bisect.bisect_left(rows, row)
+        self._skip = self._at < len(rows) and rows[self._at] == row
+        self.variants = tuple(variants)
+
+    def __len__(self) -> int:
+        return len(self._rows) - self._skip
+
+    @overload
+    def __getitem__(self, index: int) -> int: ...
+    @overload
+    def __getitem__(self, index: slice) -> list[int]: ...
+    def __getitem__(self, index: int | slice) -> int | list[int]:
+        if isinstance(index, slice):
+            start, stop, step = index.indices(len(self))
+            if step != 1:
+                return [self[i] for i in range(start, stop, step)]
+            rows, at = self._rows, self._at
+            if not self._skip or stop <= at:
+                return list(rows[start:stop])
+            if start >= at:
+                return list(rows[start + 1 : stop + 1])
+            return [*rows[start:at], *rows[at + 1 : stop + 1]]
+        if index < 0:
+            index += len(self)
+        if not 0 <= index < len(self):
+            raise IndexError(index)
+        return self._rows[index + 1 if self._skip and index >= self._at else index]
+
+    def __iter__(self) -> Iterator[int]:
+        return (self[i] for i in range(len(self)))
+
+
+def same_value_key(value: str, *, ignore_case: bool = False) -> str:
+    """What uniqueness compares: NFKC, no invisible format characters (and case-folded)."""
+    if not value.isascii():
+        value = unicodedata.normalize(
+            "NFKC", "".join(c for c in value if unicodedata.category(c) != "Cf")
+        )
+    return unicodedata.normalize("NFKC", value.casefold()) if ignore_case else value
 
 
 def required(column: str) -> Rule:
@@ -125,18 +216,72 @@ def length_between(column: str, low: int, high: int) -> Rule:
 
 
 def unique(column: str, *, ignore_case: bool = False) -> Rule:
-    """No two non-empty cells share a value; every row of a clash fails, not only the later."""
-    key: Callable[[str], str] = str.casefold if ignore_case else str
+    """No two non-empty cells share a value; every row of a clash fails, not only the later.
+
+    Values are compared by :func:`same_value_key` (as seen: width and invisible characters do
+    not count; nor does case with ``ignore_case``)."""
+
+    def key(value: str) -> str:
+        return same_value_key(value, ignore_case=ignore_case)
 
     def test(s: pd.Series) -> pd.Series:
-        keys = s.str.casefold() if ignore_case else s
+        values = s.to_numpy(dtype=object)
+        if all(map(str.isascii, values)):  # the usual case: NFKC changes no ASCII text
+            keys = s.str.casefold() if ignore_case else s
+        else:
+            keys = pd.Series(list(map(key, values)), index=s.index, dtype=object)
         return (s == "") | ~keys.duplicated(keep=False)
 
     def describe(value: str, others: Sequence[int]) -> str:
         where = "row" if len(others) == 1 else "rows"
-        return f"{column} {value} also appears in {where} {_rows(others)}"
+        text = f"{column} {visible(value)} also appears in {where} {_rows(others)}"
+        variants = getattr(others, "variants", ())
+        if variants:
+            how = ", ".join(f"'{visible(v)}'" for v in variants)
+            case = ", upper/lower case" if ignore_case else ""
+            text += (f" (written {how} there; full-width, zero-width and other invisible "
+                     f"characters{case} do not make a value different)")
+        return text
 
-    return Rule(f"{column}.unique", column, test, describe, group_key=key)
+    return Rule(f"{column}.unique", column, test, describe, group_key=key,
+                ignore_case=ignore_case)
+
+
+def control_characters(column: str, *, allow: str = "", secret: bool = False) -> Rule:
+    """No control characters (C0, DEL, C1) but those in ``allow`` ("\\t" or "\\t\\n\\r").
+
+    Never quotes the value: names the characters found instead (not even that for a ``secret``
+    column)."""
+    pattern = _CONTROLS[allow]
+
+    def test(s: pd.Series) -> pd.Series:
+        values = s.to_numpy(dtype=object)
+        if pattern.search("".join(values)) is None:  # the usual case: one scan in C
+            return pd.Series(True, index=s.index)
+        found = map(operator.is_, map(pattern.search, values), repeat(None))
+        return pd.Series(np.fromiter(found, bool, len(values)), index=s.index)
+
+    def describe(value: str, _others: Sequence[int]) -> str:
+        found = ", ".join(visible(c) for c in dict.fromkeys(pattern.findall(value)))
+        which = "" if secret else f" ({found})"
+        return (f"{column} contains control characters{which}: they are invisible in Excel "
+                "and not allowed in a roster; delete them from the cell")
+
+    return Rule(f"{column}.control", column, test, describe)
+
+
+def password_column(column: str, header: str) -> Rule:
+    """A column whose header looks like a password but that is not UserPW: any value fails.
+
+    Its values would be carried as an unknown column (the user created without the password)."""
+
+    def describe(_value: str, _others: Sequence[int]) -> str:
+        return (f'the column "{visible(header)}" looks like a password column but is not one '
+                "bulk-provision reads, so this user would be created without it: rename the "
+                f'header to UserPW (or Password), or map it with --columns ("{visible(header)}" '
+                '= "UserPW"); delete the column if it is not needed')
+
+    return Rule(f"{column}.password", column, lambda s: s == "", describe)
 
 
 def address_characters(column: str) -> Rule:
@@ -154,7 +299,9 @@ def address_ends(column: str) -> Rule:
         id=f"{column}.ends",
         column=column,
         test=lambda s: _matches(s, _GOOD_ENDS),
-        describe=lambda v, _o: f"{column} may not start or end with '.' or '-' (found '{v}')",
+        describe=lambda v, _o: (
+            f"{column} may not start or end with '.' or '-' (found {_quoted([v])})"
+        ),
     )
 
 
@@ -163,7 +310,7 @@ def email_syntax(column: str) -> Rule:
         id=f"{column}.format",
         column=column,
         test=lambda s: (s == "") | _matches(s, _EMAIL),
-        describe=lambda v, _o: f"{column} '{v}' is not a valid email address",
+        describe=lambda v, _o: f"{column} {_quoted([v])} is not a valid email address",
     )
 
 
@@ -189,7 +336,7 @@ def one_of(column: str, choices: Sequence[str], *, suffix: str = "value") -> Rul
         id=f"{column}.{suffix}",
         column=column,
         test=_in_ignoring_case(choices),
-        describe=lambda v, _o: f"{column} must be empty or one of {listed} (found '{v}')",
+        describe=lambda v, _o: f"{column} must be empty or one of {listed} (found {_quoted([v])})",
         choices=tuple(choices),
     )
 
@@ -201,6 +348,8 @@ def known_role(column: str, roles: Sequence[str]) -> Rule:
         id=f"{column}.known",
         column=column,
         test=_in_ignoring_case([*roles, NO_ROLE]),
-        describe=lambda v, _o: f"{column} '{v}' is not a known role (known: {shown}, {NO_ROLE})",
+        describe=lambda v, _o: (
+            f"{column} {_quoted([v])} is not a known role (known: {shown}, {NO_ROLE})"
+        ),
         choices=(*roles, NO_ROLE),
     )

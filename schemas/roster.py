@@ -2,7 +2,8 @@
 
 ``build_schema(roles)`` returns a pandera ``DataFrameSchema`` over the all-text frame that
 ``bulk_provision.roster.read_roster`` produces. Columns marked ``required=True`` must exist in the
-file; each column's ``title`` is its name in plain words and its ``description`` explains it for
+file; every column refuses control characters (``<Column>.control``; tab is allowed in names); each
+column's ``title`` is its name in plain words and its ``description`` explains it for
 the template's Notes sheet. Unknown columns are allowed (they are carried through to the results).
 
 A schema of your own (``validate --schema FILE``) is a Python file defining
@@ -22,11 +23,17 @@ ACTIONS = ("create", "update", "suspend", "reinstate", "delete")
 AUDIO_PROVIDERS = ("1", "666")
 
 
+FREE_TEXT = ("UserFirst", "UserLast")  # tab allowed (DESIGN.md section 11)
+
+
 def _column(
     rules: Sequence[checks.Rule], *, required: bool, title: str, description: str
 ) -> pa.Column:
+    name = rules[0].column
+    allow = "\t" if name in FREE_TEXT else ""
+    control = checks.control_characters(name, allow=allow, secret=name == "UserPW")
     return pa.Column(
-        checks=[rule.check() for rule in rules],
+        checks=[rule.check() for rule in [*rules, control]],
         required=required,
         nullable=False,
         title=title,

@@ -514,8 +514,9 @@ CASES = {
     "mixed line endings": Case(mixed_line_endings, 0, created={k: "" for k in "1234"}),
     "newline inside cells": Case(newline_inside_a_cell, 3, "UserAddress.characters"),
     # As in Excel, an open quote runs to the end of the file: one row, its name the rest.
-    "unbalanced quote": Case(unbalanced_quote, 0, created={"1": "Ann\n2,b.demo.glance.net,Bob"}),
-    "NUL byte in a cell": Case(nul_bytes_in_cells, 2, "does not look like a CSV text file"),
+    # The quote swallows the next line into the name: the line break in it is caught.
+    "unbalanced quote": Case(unbalanced_quote, 3, "UserFirst contains control characters (\\n)"),
+    "NUL byte in a cell": Case(nul_bytes_in_cells, 3, "UserFirst.control"),
     "header after blank rows": Case(header_after_blank_rows_and_empty_rows_between, 0,
                                     created=_users(rows_of(2))),
     "UTF-8 BOM over Windows-1252": Case(utf8_bom_over_cp1252_bytes, 2, "not valid utf-8 text"),

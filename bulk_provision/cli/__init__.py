@@ -16,6 +16,7 @@ from collections.abc import Sequence
 
 from bulk_provision import __version__
 from bulk_provision.errors import BulkProvisionError
+from bulk_provision.terminal import printable
 
 COMMAND_MODULES = (
     "validate",
@@ -59,7 +60,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         code: int = args.handler(args)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
     except BulkProvisionError as exc:
-        print(f"bulk-provision: error: {exc}", file=sys.stderr)
+        print(f"bulk-provision: error: {printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bulk-provision: interrupted", file=sys.stderr)

@@ -18,6 +18,7 @@ from bulk_provision.errors import AuthError, ConfigError
 from bulk_provision.glance import RoleCount, UsersPage
 from bulk_provision.paths import create_private, make_private_dirs
 from bulk_provision.settings import connection_for
+from bulk_provision.terminal import printable
 
 PAGE_COUNT = 10
 SHOWN_USERS = 5
@@ -67,7 +68,7 @@ def run_check(args: argparse.Namespace) -> int:
         print(f"Login: accepted ({mode})")
         users = client.show_users_answer(page_count=PAGE_COUNT)
     for line in [*_role_lines(roles.value), *_user_lines(users.value)]:
-        print(line)
+        print(printable(line))  # server text: escaped
     if args.save_responses is not None:
         bodies = {"ShowRoles.xml": roles.body, "ShowUsers.xml": users.body}
         saved = _save(args.save_responses, bodies)

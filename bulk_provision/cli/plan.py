@@ -14,12 +14,13 @@ from bulk_provision.cli.connection import (
     settings_for,
 )
 from bulk_provision.cli.options import add_job_options, input_roles
-from bulk_provision.cli.summary import summary_lines
+from bulk_provision.cli.summary import summary_lines, warning_lines
 from bulk_provision.errors import UsageError
 from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.plan_report import SHOWN, write_plan
 from bulk_provision.settings import JobSpec
+from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
 Show what `bulk-provision run` would do with ROSTER, without changing anything in Glance:
@@ -55,19 +56,21 @@ def handle(args: argparse.Namespace) -> int:
         invalid = len(validation.invalid_rows)
         if invalid and not spec.skip_invalid:
             for line in summary_lines(roster, validation):
-                print(line)
+                print(printable(line))
             print(f"{invalid} of {validation.rows} rows are invalid; fix them first "
                   "or use --skip-invalid")
             return 3
         actions, refusal = build_plan(spec, roster, validation, client)
     write_plan(out, actions, mode=spec.mode, endpoint=spec.endpoint)
+    for line in warning_lines(roster):
+        print(printable(line))
     counts = Counter(SHOWN[a.kind] for a in actions)
     for name in SHOWN.values():
         if counts.get(name):
             print(f"  {name:<10} {counts[name]:>7}")
     if invalid:
         print(f"  invalid    {invalid:>7}  (skipped)")
-    print(f"plan: {out}")
+    print(printable(f"plan: {out}"))
     if refusal is not None:
         raise UsageError(refusal)  # run would refuse this plan: exit 2, the workbook shows why
     return 0

@@ -13,6 +13,7 @@ from tqdm import tqdm
 
 from bulk_provision.lifecycle import GOOD_OUTCOMES
 from bulk_provision.model import Outcome, RowResult
+from bulk_provision.terminal import printable
 
 
 class _Counts:
@@ -118,7 +119,8 @@ class LineProgress:
             self._counts.retrying += delta
 
     def notice(self, message: str) -> None:
-        _shown(lambda: print(f"bulk-provision: {message}", file=self._stream, flush=True))
+        text = f"bulk-provision: {printable(message)}"
+        _shown(lambda: print(text, file=self._stream, flush=True))
 
     def close(self) -> None:
         if self._counts.done:

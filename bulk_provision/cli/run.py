@@ -21,7 +21,7 @@ from bulk_provision.cli.connection import (
 )
 from bulk_provision.cli.options import add_run_options, input_roles
 from bulk_provision.cli.progress import make_progress
-from bulk_provision.cli.summary import summary_lines
+from bulk_provision.cli.summary import summary_lines, warning_lines
 from bulk_provision.errors import EXIT_MEANING, Ending
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import JobResult, check_output, run_job
@@ -29,6 +29,7 @@ from bulk_provision.model import Outcome
 from bulk_provision.paths import Role
 from bulk_provision.provision import GlanceApi, StopReason
 from bulk_provision.settings import JobSpec
+from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
 Provision every row of ROSTER into Glance, then write a results workbook.
@@ -136,21 +137,23 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
         invalid = len(result.validation.invalid_rows)
         if result.roster is not None:
             for line in summary_lines(result.roster, result.validation):
-                print(line, file=out)
+                print(printable(line), file=out)
         print(
             f"{invalid} of {result.validation.rows} rows are invalid; nothing was sent. "
             "Fix them (see the Problems sheet) or re-run with --skip-invalid.",
             file=out,
         )
     else:
+        for line in warning_lines(result.roster) if result.roster is not None else []:
+            print(printable(line), file=out)  # a cron admin sees them too (DESIGN.md 4)
         for outcome in Outcome:
             count = result.counts.get(outcome, 0)
             if count:
                 print(f"  {outcome.value:<14} {count:>7}", file=out)
-    print(f"results: {result.results_path}", file=out)
+    print(printable(f"results: {result.results_path}"), file=out)
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
     if result.ending in STOP_ADVICE:
-        print(f"bulk-provision: {stop_line(result, spec)}", file=sys.stderr)
+        print(f"bulk-provision: {printable(stop_line(result, spec))}", file=sys.stderr)
 
 
 def stop_line(result: JobResult, spec: JobSpec) -> str:

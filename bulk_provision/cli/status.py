@@ -10,6 +10,7 @@ from typing import Any
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.lifecycle import FINAL_STATES, OPEN_OUTCOMES, RowState
 from bulk_provision.model import Outcome
+from bulk_provision.terminal import printable
 
 LISTED = 20  # rows listed per section before "and N more"
 
@@ -36,7 +37,7 @@ def add_parser(sub: Any) -> None:
 def run_status(args: argparse.Namespace) -> int:
     with Checkpoint.read_only(args.checkpoint) as cp:
         for line in status_lines(cp):
-            print(line)
+            print(printable(line))  # roster paths, IDs and server messages: escaped
     return 0
 
 

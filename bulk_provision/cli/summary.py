@@ -21,13 +21,19 @@ def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
     if result.problems:
         lines.append("Problems:")
         lines.extend(_rule_lines(result.problems))
-    if roster.warnings:
-        count = len(roster.warnings)
-        were = "1 cell was" if count == 1 else f"{count} cells were"
-        lines.append(f"Warnings: {were} stored as numbers or dates; check they read as intended")
-        lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
-        if len(roster.warnings) > WARNINGS_SHOWN:
-            lines.append(f"  ... and {len(roster.warnings) - WARNINGS_SHOWN} more")
+    return lines + warning_lines(roster)
+
+
+def warning_lines(roster: Roster) -> list[str]:
+    """The cells stored as numbers or dates (validate, run and plan all print these)."""
+    if not roster.warnings:
+        return []
+    count = len(roster.warnings)
+    were = "1 cell was" if count == 1 else f"{count} cells were"
+    lines = [f"Warnings: {were} stored as numbers or dates; check they read as intended"]
+    lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
+    if count > WARNINGS_SHOWN:
+        lines.append(f"  ... and {count - WARNINGS_SHOWN} more")
     return lines
 
 

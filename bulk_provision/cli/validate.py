@@ -15,6 +15,7 @@ from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.roster import read_roster
 from bulk_provision.settings import JobSpec
+from bulk_provision.terminal import printable
 from bulk_provision.validation import validate_roster
 
 DESCRIPTION = """\
@@ -69,13 +70,13 @@ def run_validate(args: argparse.Namespace) -> int:
     roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
     result = validate_roster(roster, roles=roles, schema=args.schema)
     for line in summary_lines(roster, result):
-        print(line)
+        print(printable(line))
     if args.report is not None:
         try:
             write_validation_report(args.report, roster, result)
         except OSError as exc:
             raise UsageError(f"cannot write {args.report}: {exc.strerror or exc}") from exc
-        print(f"Report: {args.report}")
+        print(printable(f"Report: {args.report}"))
     return 0 if result.ok else 3
 
 
@@ -93,5 +94,3 @@ def check_report_path(args: argparse.Namespace) -> None:
               ("--config", "the config file", args.config)]
     check_distinct([*(Role(option, noun, Path(p), output=False) for option, noun, p in inputs if p),
                     Role("--report", "the report workbook", path)])
-
-

@@ -1,4 +1,12 @@
-"""Helpers shared by every workbook writer: text-only cells, styles, atomic saves."""
+"""Helpers shared by every workbook writer: text-only cells, styles, atomic saves.
+
+The one rule for writing text (used by every sheet of every workbook): a string is written as a
+string cell (``t="s"`` or an inline string), never a formula (``=1+2``) nor an error
+(``#N/A``); ``_xHHHH_``, which Excel reads as one escaped character, is itself escaped
+(``_x005F_xHHHH_``) so Excel shows the very text of the roster; characters XML 1.0 cannot hold
+are shown as U+FFFD. :func:`text_cell` applies it to an openpyxl cell, :func:`cell_text` gives the
+text to put in the XML for writers that stream their own (the Results sheet).
+"""
 
 from __future__ import annotations
 
@@ -15,11 +23,29 @@ from openpyxl.styles import Font, PatternFill
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 # Characters XML 1.0 cannot hold (openpyxl refuses them); shown as U+FFFD instead.
-ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
+ILLEGAL_XML = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
+REPLACEMENT = "\ufffd"
+# Excel reads "_x003D_" in a cell as the one character "="; "_x005F_" is an escaped "_".
+OOXML_ESCAPE = re.compile("_x[0-9A-Fa-f]{4}_")
+# Text openpyxl would take for something else: a formula ("="), an error ("#N/A"), or which must
+# be escaped first. Anything else may be handed to openpyxl as a plain str (the fast path).
+_NOT_PLAIN = re.compile(r"^[=#]|_x[0-9A-Fa-f]{4}_|[\x00-\x08\x0b\x0c\x0e-\x1f\ufffe\uffff]")
 
 
 def xml_safe(text: str) -> str:
-    return ILLEGAL_XML.sub("\ufffd", text)
+    return ILLEGAL_XML.sub(REPLACEMENT, text)
+
+
+def cell_text(text: str) -> str:
+    """``text`` as it must be stored in a cell for Excel to show exactly ``text``."""
+    if "_x" in text:
+        text = OOXML_ESCAPE.sub(lambda m: "_x005F" + m.group(), text)
+    return xml_safe(text)
+
+
+def is_plain(text: str) -> bool:
+    """True when openpyxl writes ``text`` as exactly this text without :func:`text_cell`."""
+    return _NOT_PLAIN.search(text) is None
 
 
 HEADER_FONT = Font(bold=True)
@@ -35,13 +61,14 @@ def text_cell(
     fill: PatternFill | None = None,
     font: Font | None = None,
 ) -> WriteOnlyCell:
-    """A write-only cell holding ``value`` as a value, never a formula.
+    """A write-only cell holding ``value`` as a value, never a formula nor an error.
 
-    openpyxl turns any string starting with ``=`` into a formula; forcing the data type keeps a
-    roster cell such as ``=HYPERLINK(...)`` exactly as typed, with no apostrophe added.
+    openpyxl turns any string starting with ``=`` into a formula and ``#N/A`` into an error
+    cell; forcing the data type keeps a roster cell such as ``=HYPERLINK(...)`` exactly as typed,
+    with no apostrophe added. ``_xHHHH_`` is escaped (see the module docstring).
     """
     if isinstance(value, str):
-        value = xml_safe(value)
+        value = cell_text(value)
     cell = WriteOnlyCell(ws, value=value)
     if isinstance(value, str):
         cell.data_type = "s"

@@ -1,7 +1,9 @@
 """The ``Problems`` sheet and the roster sheet with its offending cells highlighted.
 
 Both work on a write-only or a normal openpyxl workbook. Every value is written as text through
-:func:`text_cell`, so a roster cell such as ``=1+2`` stays exactly that text.
+:func:`text_cell`, so a roster cell such as ``=1+2`` stays exactly that text. Warnings (cells
+stored as numbers or dates) can follow the problems: rule ``warning``, a message starting
+"Warning", filled yellow; they never make a row invalid.
 """
 
 from __future__ import annotations
@@ -16,11 +18,19 @@ from openpyxl.utils import get_column_letter, quote_sheetname
 from openpyxl.worksheet.hyperlink import Hyperlink
 from openpyxl.worksheet.worksheet import Worksheet
 
-from bulk_provision.report.common import BAD_FILL, ILLEGAL_XML, header_row, text_cell, width_for
+from bulk_provision.report.common import (
+    BAD_FILL,
+    WARN_FILL,
+    header_row,
+    is_plain,
+    text_cell,
+    width_for,
+)
 from bulk_provision.roster import Roster
-from bulk_provision.validation import MASK, SECRET_COLUMNS, Problem
+from bulk_provision.validation import MASK, Problem
 
 PROBLEM_HEADERS = ("Row", "Column", "Value", "Message", "Rule")
+WARNING_RULE = "warning"
 COMMENT_AUTHOR = "bulk-provision"
 _SAMPLE = 1000  # rows looked at to size a column
 
@@ -33,6 +43,7 @@ def write_problems_sheet(
     row_lookup: Mapping[int, int] | None,
     column_lookup: Mapping[str, int] | None = None,
     title: str = "Problems",
+    warnings: Sequence[Problem] = (),
 ) -> None:
     """Add a sheet listing ``problems``, each row number linked to its row in ``link_sheet``.
 
@@ -53,23 +64,40 @@ def write_problems_sheet(
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
     ws.append(header_row(ws, PROBLEM_HEADERS))
-    for problem in problems:
-        row_cell = text_cell(ws, problem.row)
+    for number, problem in enumerate([*problems, *warnings]):
+        fill = WARN_FILL if number >= len(problems) else None
+        row_cell = text_cell(ws, problem.row, fill=fill)
         target_row = problem.row if row_lookup is None else row_lookup.get(problem.row)
         if link_sheet is not None and target_row is not None:
             target_col = (column_lookup or {}).get(problem.column, 1)
             _link(row_cell, link_sheet, target_row, target_col)
         ws.append(
-            [row_cell, *(text_cell(ws, v) for v in (problem.column, problem.value,
-                                                    problem.message, problem.rule))]
+            [row_cell, *(text_cell(ws, v, fill=fill) for v in (problem.column, problem.value,
+                                                               problem.message, problem.rule))]
         )
-    ws.auto_filter.ref = f"A1:E{len(problems) + 1}"
+    ws.auto_filter.ref = f"A1:E{len(problems) + len(warnings) + 1}"
 
 
 def _link(cell: Cell, sheet: str, row: int, column: int) -> None:
     where = f"{quote_sheetname(sheet)}!{get_column_letter(column)}{row}"
     cell.hyperlink = Hyperlink(ref="", location=where)
     cell.style = "Hyperlink"
+
+
+def warning_entries(roster: Roster) -> list[Problem]:
+    """The roster's warnings as Problems-sheet lines (rule ``warning``; passwords masked)."""
+    secret = roster.secret_columns
+    entries = []
+    for warning in roster.warnings:
+        value = str(roster.frame.at[warning.row, warning.column])
+        entries.append(Problem(
+            warning.row,
+            roster.headers.get(warning.column, warning.column),
+            MASK if warning.column in secret and value else value,
+            WARNING_RULE,
+            f"Warning (the row is still valid): {warning.message}",
+        ))
+    return entries
 
 
 def roster_column_lookup(roster: Roster) -> dict[str, int]:
@@ -95,7 +123,8 @@ def write_roster_sheet(
         ws.column_dimensions[get_column_letter(index)].width = width
     ws.freeze_panes = "A2"
     ws.append(header_row(ws, labels))
-    secret = [c in SECRET_COLUMNS for c in columns]
+    hidden = roster.secret_columns
+    secret = [c in hidden for c in columns]
     written = 1
     for row, values in zip(roster.frame.index, roster.frame.itertuples(index=False), strict=True):
         for _ in range(int(row) - written - 1):  # rows the reader skipped (empty) stay empty
@@ -118,8 +147,8 @@ def _row_cells(
             cells.append(cell)
         elif not value:
             cells.append(None)
-        elif value[0] == "=" or ILLEGAL_XML.search(value):  # formula / unwritable: text_cell
-            cells.append(text_cell(ws, value))
-        else:
+        elif is_plain(value):
             cells.append(value)
+        else:  # a formula, an error code, an _xHHHH_ escape or unwritable: text_cell
+            cells.append(text_cell(ws, value))
     return cells

@@ -9,13 +9,14 @@ The workbook is built in openpyxl write-only mode; the Results rows themselves a
 straight into the sheet's XML at save time (see ``_rows_xml``: P5 needs it), and the file is
 saved atomically (temp file beside it, then rename). Every cell is a value: roster text is
 written as inline strings, so ``=1+2``, ``+33 6 12``, ``@SUM(A1)`` or ``#N/A`` read back exactly
-as typed, never as a formula or error, with no apostrophe added. Passwords show as ``***``.
+as typed, never as a formula or error, with no apostrophe added. Passwords (``UserPW`` and any
+column whose header looks like one) show as ``***``; the Problems sheet also lists the cells
+stored as numbers or dates, as warnings.
 """
 
 from __future__ import annotations
 
 import os
-import re
 import tempfile
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
@@ -37,23 +38,27 @@ from bulk_provision.model import Outcome, RowResult
 from bulk_provision.report.common import (
     BAD_FILL,
     HEADER_FONT,
+    ILLEGAL_XML,
+    REPLACEMENT,
+    cell_text,
     discard,
     header_row,
     text_cell,
     width_for,
 )
-from bulk_provision.report.problems import roster_column_lookup, write_problems_sheet
+from bulk_provision.report.problems import (
+    roster_column_lookup,
+    warning_entries,
+    write_problems_sheet,
+)
 from bulk_provision.roster import Roster
-from bulk_provision.validation import MASK, SECRET_COLUMNS, Problem, ValidationResult
+from bulk_provision.validation import MASK, Problem, ValidationResult
 
 RESULT_COLUMNS = (
     "Row", "Action", "Outcome", "Message", "dialIn", "hostCode", "guestCode", "Attempts",
 )
 BAD_OUTCOMES = frozenset({Outcome.FAILED, Outcome.INVALID, Outcome.UNFINISHED})
 WIDTH_SAMPLE = 1000  # rows looked at to size a column
-# Characters XML 1.0 cannot hold (openpyxl refuses them); shown as U+FFFD instead.
-_ILLEGAL = re.compile(r"[\x00-\x08\x0b\x0c\x0e-\x1f]")
-_REPLACEMENT = "\ufffd"
 
 
 @dataclass
@@ -92,7 +97,7 @@ def write_results(
     extra_results: Sequence[RowResult] = (),
 ) -> None:
     """Write the results workbook to ``path`` atomically (an old file survives a failure)."""
-    frame = _displayed(roster.frame)
+    frame = _displayed(roster.frame, roster.secret_columns)
     outcomes = row_outcomes(frame.index, results, {p.row for p in problems})
     wb = Workbook(write_only=True)
     _write_summary(wb, summary, list(outcomes.values()) + [r.outcome for r in extra_results])
@@ -105,22 +110,22 @@ def write_results(
     shown = [replace(p, value=_clean(p.value), message=_clean(p.message)) for p in problems]
     write_problems_sheet(
         wb, shown, link_sheet="Results", row_lookup=row_lookup,
-        column_lookup=roster_column_lookup(roster),
+        column_lookup=roster_column_lookup(roster), warnings=warning_entries(roster),
     )
     lines = _lines(frame, tails, [r.key for r in extra_results])
     rows_xml = _rows_xml(lines, len(frame.columns) + len(RESULT_COLUMNS), bad_style)
     _save_with_rows(wb, ws, rows_xml, Path(path))
 
 
-def _displayed(frame: pd.DataFrame) -> pd.DataFrame:
+def _displayed(frame: pd.DataFrame, secret: frozenset[str]) -> pd.DataFrame:
     """The roster as shown: passwords masked, characters XML cannot hold replaced."""
     shown = frame.copy()
     for column in shown.columns:
         values = shown[column]
-        if column in SECRET_COLUMNS:
+        if column in secret:
             values = values.where(values == "", MASK)
-        elif values.str.contains(_ILLEGAL).any():
-            values = values.str.replace(_ILLEGAL, _REPLACEMENT, regex=True)
+        elif values.str.contains(ILLEGAL_XML).any():
+            values = values.str.replace(ILLEGAL_XML, REPLACEMENT, regex=True)
         shown[column] = values
     return shown
 
@@ -180,15 +185,35 @@ def _start_results_sheet(
 ) -> WriteOnlyWorksheet:
     """The Results sheet's layout and header; its rows are streamed in at save time."""
     ws = wb.create_sheet("Results")
-    headers: list[str] = [_clean(roster.headers.get(c, str(c))) for c in frame.columns]
-    # A roster's own "Action" (or "Message"...) column must not look like the tool's.
-    headers = [f"{h} (roster)" if h in RESULT_COLUMNS else h for h in headers]
-    headers += RESULT_COLUMNS
+    headers = result_headers([_clean(roster.headers.get(c, str(c))) for c in frame.columns])
     _size_columns(ws, headers, frame, tails)
     ws.freeze_panes = "A2"
     ws.auto_filter.ref = f"A1:{get_column_letter(len(headers))}{len(tails) + 1}"
     ws.append(header_row(ws, headers))
     return ws
+
+
+def result_headers(roster_headers: Sequence[str]) -> list[str]:
+    """The Results sheet's header: the roster's headers, then :data:`RESULT_COLUMNS`.
+
+    Every header is unique (ignoring case). A roster header that is one of the tool's ("Row",
+    "Action", ...) becomes "Row (roster)"; one still taken after that (the roster also has a
+    "Row (roster)" column, or the same header twice) gets a number: "Row (roster 2)", "Notes (2)".
+    """
+    taken = set(_TOOL_HEADERS)
+    unique: list[str] = []
+    for header in roster_headers:
+        ours = header.casefold() in _TOOL_HEADERS
+        candidate, count = (f"{header} (roster)" if ours else header), 1
+        while candidate.casefold() in taken:
+            count += 1
+            candidate = f"{header} (roster {count})" if ours else f"{header} ({count})"
+        taken.add(candidate.casefold())
+        unique.append(candidate)
+    return [*unique, *RESULT_COLUMNS]
+
+
+_TOOL_HEADERS = frozenset(name.casefold() for name in RESULT_COLUMNS)
 
 
 def _style_id(ws: WriteOnlyWorksheet, fill: PatternFill) -> int:
@@ -244,8 +269,8 @@ def _tail(
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, str) and _ILLEGAL.search(value):
-        return _ILLEGAL.sub(_REPLACEMENT, value)
+    if isinstance(value, str) and ILLEGAL_XML.search(value):
+        return ILLEGAL_XML.sub(REPLACEMENT, value)
     return value
 
 
@@ -269,7 +294,6 @@ def _size_columns(
 # so they are written straight into the sheet's XML, as the inline-string cells openpyxl itself
 # writes in write-only mode: always text, so a roster cell such as "=1+2" stays text.
 
-_OOXML_ESCAPE = re.compile("_x[0-9A-Fa-f]{4}_")  # read as one character unless escaped
 _MAX_CELL = 32767  # Excel's limit on the characters in one cell
 _CHUNK = 1 << 20
 
@@ -298,7 +322,7 @@ def _text_xml(value: str) -> str:
     if len(value) > _MAX_CELL:
         value = value[:_MAX_CELL]
     space = ' xml:space="preserve"' if value != value.strip() else ""
-    value = _OOXML_ESCAPE.sub(lambda m: "_x005F" + m.group(), value)
+    value = cell_text(value)
     return f"<t{space}>{escape(value, {chr(13): '&#13;'})}</t>"
 
 
