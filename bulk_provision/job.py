@@ -28,7 +28,14 @@ from bulk_provision.errors import (
 )
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.model import Action, Outcome, RowResult
-from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
+from bulk_provision.plan import (
+    keyed_snapshot,
+    plan_create,
+    plan_upsert,
+    protected,
+    suspend_limit,
+    suspensions,
+)
 from bulk_provision.provision import (
     EngineReport,
     GlanceApi,
@@ -39,6 +46,7 @@ from bulk_provision.provision import (
 from bulk_provision.report.results import RunSummary, split_results, write_results
 from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster import Roster, read_roster
+from bulk_provision.salvage import user_error, write_elsewhere
 from bulk_provision.validation import ValidationResult, validate_roster
 
 MODES = ("create", "upsert", "sync")
@@ -152,8 +160,7 @@ def build_plan(
     users = call_with_retries(
         lambda: _every_user(api, stop), spec.engine, what="ShowUsers (snapshot)", stop=stop
     )
-    # Users without a PartnerUserID cannot be addressed through PAPI: never planned for.
-    snapshot = {u.partner_user_id: u for u in users if u.partner_user_id}
+    snapshot = keyed_snapshot(users)
     actions = plan_upsert(
         frame,
         rows,
@@ -165,7 +172,12 @@ def build_plan(
     if spec.mode == "sync":
         keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
         extra = suspensions(snapshot, keys, spec.protect)
-        active = sum(1 for u in users if not u.suspended)
+        # The base: distinct active users sync could suspend or keep (protected ones, the
+        # signed-in account among them, and users without a PartnerUserID do not count).
+        active = sum(
+            1 for key, u in snapshot.items()
+            if not u.suspended and not protected(key, u, spec.protect)
+        )
         limit = suspend_limit(spec.max_suspend, active)
         actions.extend(extra)
         if len(extra) > limit:
@@ -215,17 +227,31 @@ def run_job(
             try:
                 report = _provision(spec, roster, journal, work, api, progress, stop)
             except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
-                crash, report = _user_error(exc, spec), _stopped_by(exc)
+                crash = user_error(exc, spec.checkpoint_path)
+                report = _stopped_by(crash)
         results = _collect(journal, work, report)
         result = JobResult(0, spec.results_path, validation, roster=roster)
         result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
-        if isinstance(crash, BulkProvisionError):
+        if isinstance(crash, RunStopped):  # a definite stop: told like any other stop
+            result.exit_code, result.message, crash = crash.exit_code, str(crash), None
+        elif isinstance(crash, BulkProvisionError):
             result.exit_code = crash.exit_code
-        journal.set_meta(last_exit_code=str(result.exit_code))
+        _record_exit(journal, result)
     _write(spec, roster, validation, results, result, started)
     if crash is not None:
         raise crash
     return result
+
+
+def _record_exit(journal: Checkpoint, result: JobResult) -> None:
+    """The exit code in the journal (for ``status``); a journal that can no longer be written
+    (a full disk) must not cost the results workbook, so that failure becomes a stop too."""
+    try:
+        journal.set_meta(last_exit_code=str(result.exit_code))
+    except (sqlite3.Error, CheckpointError) as exc:
+        if result.exit_code != 4:
+            error = user_error(exc, journal.path)
+            result.exit_code, result.stop, result.message = 4, StopReason.TRANSIENT, str(error)
 
 
 def _stopped_by(exc: Exception) -> EngineReport:
@@ -234,18 +260,6 @@ def _stopped_by(exc: Exception) -> EngineReport:
     if isinstance(exc, Interrupted):
         return EngineReport(StopReason.INTERRUPTED, "")
     return EngineReport(StopReason.TRANSIENT, str(exc))
-
-
-def _user_error(exc: Exception, spec: JobSpec) -> Exception:
-    """A failure inside the workers as the error the user is shown (bugs stay as they are)."""
-    if isinstance(exc, sqlite3.Error | CheckpointError):
-        error = RunStopped(
-            f"the checkpoint {spec.checkpoint_path} could not be written ({exc}); is the disk "
-            "full? Nothing is lost: fix it and re-run the same command to resume"
-        )
-        error.__cause__ = exc
-        return error
-    return exc
 
 
 def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
@@ -307,6 +321,7 @@ class Work:
     pending: list[Action]
     in_doubt: list[Action]
     total: int
+    known: dict[str, RowResult] = field(default_factory=dict)  # outcomes held in memory
 
     def __len__(self) -> int:
         return len(self.pending) + len(self.in_doubt)
@@ -342,6 +357,7 @@ def _provision(
             return stopped
     passwords = _passwords(roster, [*work.pending, *work.in_doubt])
     engine = Provisioner(api, journal, passwords, spec.engine, progress=progress, stop=stop)
+    work.known = engine.outcomes  # the same dict: filled as outcomes arrive, kept on a crash
     return engine.run(work.pending, work.in_doubt)
 
 
@@ -370,11 +386,17 @@ def _passwords(roster: Roster, actions: Sequence[Action]) -> dict[str, str]:
 
 
 def _collect(journal: Checkpoint, work: Work, report: EngineReport) -> dict[str, RowResult]:
-    """Finished rows from the journal, plus a FAILED line for each row left unresolved."""
-    results = journal.results()
+    """Finished rows from the journal and from memory (an outcome the journal could not
+    record, on a full disk), plus a FAILED line for each row left unresolved."""
+    try:
+        results = journal.results()
+        attempts = journal.unfinished_attempts()
+        in_doubt = [a.key for a in journal.in_doubt()]
+    except (sqlite3.Error, CheckpointError):  # unreadable too: what this run knows
+        results, attempts, in_doubt = {}, {}, [a.key for a in work.in_doubt]
+    results.update(work.known)
     left = work.by_key()
-    attempts = journal.unfinished_attempts()
-    why = dict.fromkeys((a.key for a in journal.in_doubt()), UNKNOWN)
+    why = dict.fromkeys(in_doubt, UNKNOWN)
     why.update(report.unresolved or {})
     for key, message in why.items():
         action = left.get(key)
@@ -412,15 +434,13 @@ def _write(
         finished=datetime.now(UTC),
         exit_code=job.exit_code,
     )
+    def write(path: Path) -> None:
+        write_results(path, roster, by_row, validation.problems, summary, extra_results=extra)
+
     try:
-        write_results(
-            spec.results_path, roster, by_row, validation.problems, summary, extra_results=extra
-        )
+        write(spec.results_path)
     except OSError as exc:
-        raise UsageError(
-            f"cannot write the results workbook {spec.results_path}: {exc.strerror or exc}; "
-            "the checkpoint has every outcome: re-run the same command with another --out"
-        ) from exc
+        job.results_path = write_elsewhere(spec.results_path, write, exc)
     job.rows = list(results.values())
     invalid = validation.invalid_rows
     job.counts = Counter(r.outcome.value for r in extra)

@@ -25,12 +25,13 @@ from bulk_provision.errors import (
     AuthError,
     ConfigError,
     PermanentApiError,
+    RunStopped,
     TransientApiError,
 )
 from bulk_provision.glance.models import GlanceUser, RoleCount
 from bulk_provision.model import Action, ActionKind, AudioCodes, Outcome, RowResult
 from bulk_provision.ratelimit import RateLimiter
-from bulk_provision.retry import EngineOptions, Health, backoff_delay
+from bulk_provision.retry import EngineOptions, Health, backoff_delay, wait_refusal
 
 
 class GlanceApi(Protocol):
@@ -78,6 +79,7 @@ class EngineReport:
 
 
 NOT_OURS = "UserAddress differs"
+VERIFY_LIMIT = 20  # users a look-up of one exact UserAddress may list before it is absurd
 
 MESSAGES = {
     "verified": (
@@ -114,8 +116,12 @@ class Provisioner:
         self._health = Health(options, self.stop)
         self._lock = threading.Lock()
         self._auth_failure: str | None = None
+        self._stopped: str | None = None  # a definite stop (RunStopped): why
         self._crash: BaseException | None = None
         self._unresolved: dict[str, str] = {}
+        # Every final outcome Glance gave this run, kept in memory too: if the journal cannot be
+        # written (a full disk), the results workbook still shows what is known.
+        self.outcomes: dict[str, RowResult] = {}
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -141,6 +147,8 @@ class Provisioner:
         unresolved = dict(self._unresolved)
         if self._auth_failure is not None:
             return EngineReport(StopReason.AUTH, self._auth_failure, unresolved)
+        if self._stopped is not None:
+            return EngineReport(StopReason.TRANSIENT, self._stopped, unresolved)
         if self._health.gave_up:
             return EngineReport(
                 StopReason.TRANSIENT,
@@ -161,11 +169,18 @@ class Provisioner:
                 self._execute(action, in_doubt)
             except AuthError as exc:
                 self._on_auth_failure(action, exc)
+            except RunStopped as exc:  # a safety limit: stop everyone, resumably
+                self._on_stop(str(exc))
             except BaseException as exc:  # a bug or a full disk: stop everyone, report it once
                 with self._lock:
                     self._crash = self._crash or exc
                 self.stop.set()
                 return
+
+    def _on_stop(self, why: str) -> None:
+        with self._lock:
+            self._stopped = self._stopped or why
+        self.stop.set()
 
     def _on_auth_failure(self, action: Action, exc: AuthError) -> None:
         with self._lock:
@@ -214,6 +229,10 @@ class Provisioner:
                 if failures > self.options.max_retries:
                     self._give_up(action, doubted, failures + throttled, last_error)
                     return
+                refusal = wait_refusal(self.options, exc.retry_after)
+                if refusal is not None:
+                    self._refuse_wait(action, doubted, refusal)
+                    return
                 self._backoff(failures, exc.retry_after)
                 continue
             self._health.success()
@@ -245,6 +264,8 @@ class Provisioner:
         return _success(action, audio, attempts)
 
     def _finish(self, result: RowResult) -> None:
+        with self._lock:
+            self.outcomes[result.key] = result
         self.journal.mark_done(result)
         with self._lock:
             self._unresolved.pop(result.key, None)
@@ -271,6 +292,17 @@ class Provisioner:
             self._unresolved[action.key] = message
         if self.progress is not None:
             self.progress.result(RowResult(action.key, action.row, action.kind, Outcome.FAILED))
+
+    def _refuse_wait(self, action: Action, doubted: bool, refusal: str) -> None:
+        """Glance asked for a longer wait than --max-wait: stop the run, the row unfinished
+        (``pending``, or ``sending`` to be verified when it may have been carried out)."""
+        if doubted:
+            message = f"outcome unknown ({refusal}); re-run the same command to verify and finish"
+        else:
+            message = f"not done: {refusal}"
+        with self._lock:
+            self._unresolved[action.key] = message
+        self._on_stop(refusal)
 
     def _backoff(self, failures: int, retry_after: float | None) -> None:
         delay = backoff_delay(self.options, failures, retry_after, self._rng)
@@ -314,7 +346,14 @@ class Provisioner:
         address = action.fields.get("UserAddress", "")
         try:
             with calllog.attempt(None):
-                found = list(self.api.show_users(user_address=address, page_count=10))
+                found = []
+                for user in self.api.show_users(user_address=address, page_count=10):
+                    found.append(user)
+                    if len(found) > VERIFY_LIMIT:
+                        raise RunStopped(
+                            f"ShowUsers listed more than {VERIFY_LIMIT} users for the one "
+                            f"address {address}; the server's paging looks broken: stopped"
+                        )
         except PermanentApiError as exc:  # an odd answer to a read: retry like any failure
             raise TransientApiError(f"checking whether the user exists: {exc}") from exc
         if any(

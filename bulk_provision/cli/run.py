@@ -26,6 +26,7 @@ from bulk_provision.errors import UsageError
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import MODES, JobResult, JobSpec, run_job
 from bulk_provision.model import Outcome
+from bulk_provision.plan import suspend_limit
 from bulk_provision.provision import GlanceApi, StopReason
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import load_column_map
@@ -89,6 +90,9 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
                    help="sync: never suspend users matching this (* wildcards; repeatable)")
     p.add_argument("--max-suspend", metavar="N|P%",
                    help="sync: refuse to suspend more than this (default 10%%)")
+    p.add_argument("--max-wait", type=float, metavar="S",
+                   help="longest wait Glance may ask for (Retry-After) before the run stops, "
+                        "resumably (default 300)")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:
@@ -113,12 +117,15 @@ def engine_options(args: argparse.Namespace, settings: Settings) -> EngineOption
     workers = int(pick(getattr(args, "workers", None), settings, "workers", 8))
     rate = float(pick(getattr(args, "rate", None), settings, "rate", 10.0))
     retries = int(pick(getattr(args, "max_retries", None), settings, "max_retries", 5))
+    max_wait = float(pick(getattr(args, "max_wait", None), settings, "max_wait", 300.0))
     if workers < 1 or workers > 64:
         raise UsageError("--workers must be between 1 and 64")
     if rate < 0:
         raise UsageError("--rate must be 0 (no cap) or more")
     if retries < 0:
         raise UsageError("--max-retries must be 0 or more")
+    if not 0 <= max_wait <= 86400 * 7:  # NaN fails this too
+        raise UsageError("--max-wait must be 0 to 604800 seconds")
     return EngineOptions(
         workers=workers,
         rate=rate,
@@ -127,6 +134,7 @@ def engine_options(args: argparse.Namespace, settings: Settings) -> EngineOption
         backoff_max=float(settings.get("backoff_max", 30.0)),
         max_consecutive_failures=int(settings.get("max_consecutive_failures", 25)),
         pause_seconds=float(settings.get("pause_seconds", 30.0)),
+        max_wait=max_wait,
     )
 
 
@@ -156,9 +164,16 @@ def spec_from_args(args: argparse.Namespace, settings: Settings, endpoint: str) 
         engine=engine_options(args, settings),
         set_passwords=bool(pick(args.set_passwords, settings, "set_passwords", False)),
         protect=_listing(pick(args.protect, settings, "protect", None)) or [],
-        max_suspend=str(pick(args.max_suspend, settings, "max_suspend", "10%")),
+        max_suspend=checked_max_suspend(pick(args.max_suspend, settings, "max_suspend", "10%")),
         check_roles=bool(pick(args.check_roles, settings, "check_roles", False)),
     )
+
+
+def checked_max_suspend(value: object) -> str:
+    """``--max-suspend`` as given, once it is known to be a count or a percentage."""
+    text = str(value)
+    suspend_limit(text, 0)  # raises UsageError, one line
+    return text
 
 
 def _listing(value: object) -> list[str] | None:
@@ -261,6 +276,9 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
             if count:
                 print(f"  {outcome.value:<14} {count:>7}", file=out)
     print(f"results: {result.results_path}", file=out)
+    if result.results_path != spec.results_path:
+        print(f"bulk-provision: warning: the results could not be written to "
+              f"{spec.results_path}; they are in {result.results_path}", file=sys.stderr)
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
     if result.exit_code in STOP_ADVICE:
         print(f"bulk-provision: {stop_line(result, spec)}", file=sys.stderr)
