@@ -299,7 +299,7 @@ class Provisioner:
         if doubted:
             message = f"outcome unknown ({refusal}); re-run the same command to verify and finish"
         else:
-            message = f"not done: {refusal}"
+            message = f"not done: {refusal}; re-run the same command later to retry"
         with self._lock:
             self._unresolved[action.key] = message
         self._on_stop(refusal)

@@ -36,7 +36,7 @@ def wait_refusal(options: EngineOptions, retry_after: float | None) -> str | Non
         return None
     return (
         f"Glance asked to wait {retry_after:g} s (Retry-After), more than --max-wait "
-        f"{options.max_wait:g} s; stopped rather than wait (re-run later to resume)"
+        f"{options.max_wait:g} s; stopped rather than wait"
     )
 
 
@@ -114,7 +114,8 @@ def call_with_retries(
                 ) from exc
             refusal = wait_refusal(options, exc.retry_after)
             if refusal is not None:
-                raise RunStopped(f"{what}: {refusal}; nothing was changed") from exc
+                why = f"{what}: {refusal}; nothing was changed, try again later"
+                raise RunStopped(why) from exc
             delay = backoff_delay(options, attempt + 1, exc.retry_after, rng)
             if stop.wait(delay):
                 raise Interrupted("interrupted; nothing was changed") from exc

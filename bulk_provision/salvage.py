@@ -22,13 +22,10 @@ def user_error(exc: Exception, checkpoint: Path) -> Exception:
         if disk_full(exc):
             why = (
                 f"the checkpoint {checkpoint} could not be written: the disk is full "
-                f"({_sqlite_text(exc)}); free some space, then a re-run resumes where this stopped"
+                f"({_sqlite_text(exc)}); free some space"
             )
         else:
-            why = (
-                f"the checkpoint {checkpoint} could not be written ({_sqlite_text(exc)}); fix "
-                "that, then a re-run resumes where this stopped"
-            )
+            why = f"the checkpoint {checkpoint} could not be written ({_sqlite_text(exc)})"
         error = RunStopped(why)
         error.__cause__ = exc
         return error
