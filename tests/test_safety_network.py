@@ -261,6 +261,26 @@ def test_a_day_long_retry_after_stops_the_run_resumably_with_rows_pending(
 
 
 @pytest.mark.timeout(30)
+def test_a_long_retry_after_for_a_row_in_doubt_leaves_it_to_be_verified(
+    workdir: Path, glance: Callable[..., HostileServer], capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A 502 (may have been carried out), a look-up that does not find the user, a second
+    NewUser answered with a day-long 429: the row stays in doubt (``sending``), verified again
+    by the next run before anything is re-sent."""
+    answers = iter([http_response(502, b""), LONG_WAIT])
+    reads = lister([])
+    server = glance(lambda op, fields: next(answers) if op == "NewUser" else reads(op, fields))
+    roster = write_roster(workdir / "staff.csv", ["000"])
+    assert run(workdir, roster) == 4
+    assert SAYS in capsys.readouterr().err
+    assert writes(server) == ["NewUser", "NewUser"]
+    with Checkpoint.read_only(workdir / "staff.csv.checkpoint.sqlite") as journal:
+        assert [a.key for a in journal.in_doubt()] == ["000"]
+    row = sheet_rows(workdir / "staff.results.xlsx")[0]
+    assert str(row["Message"]).startswith(f"outcome unknown ({SAYS}")
+
+
+@pytest.mark.timeout(30)
 @pytest.mark.parametrize("command", ["run", "plan"])
 def test_a_long_retry_after_on_a_read_stops_before_any_write(
     command: str, workdir: Path, glance: Callable[..., HostileServer],
