@@ -310,7 +310,10 @@ def _plan(
     actions, refusal = build_plan(spec, roster, validation, api, stop)
     if refusal is not None:
         raise UsageError(refusal)
-    journal.record_plan(actions)
+    try:
+        journal.record_plan(actions)
+    except (sqlite3.Error, CheckpointError) as exc:  # a full disk: a stop, nothing was sent
+        raise user_error(exc, journal.path) from exc
     return len(actions)
 
 

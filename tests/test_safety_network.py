@@ -496,7 +496,7 @@ class FillingDisk:
         return self._conn.execute(sql, *args)
 
     def executemany(self, sql: str, *args: object) -> sqlite3.Cursor:
-        if self.room < 0:
+        if self.room < 0 or (self.room == 0 and sql.startswith("INSERT INTO rows")):
             raise disk_full_error()
         return self._conn.executemany(sql, *args)
 
@@ -553,6 +553,26 @@ def test_a_full_disk_under_the_journal_stops_resumably_with_a_workbook_of_what_i
     rows = sheet_rows(workdir / "staff.results.xlsx")
     assert {r["Outcome"] for r in rows} == {"created"}
     assert "confirmed with ShowUsers" in str(rows[5]["Message"])
+
+
+def test_a_disk_too_full_for_the_plan_stops_before_any_write_with_a_workbook(
+    workdir: Path, glance: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bulk_provision import checkpoint
+
+    real_connect = checkpoint._connect
+    monkeypatch.setattr(checkpoint, "_connect",
+                        lambda uri, path: FillingDisk(real_connect(uri, path), room=0))
+    server = glance(lister([]))
+    roster = write_roster(workdir / "staff.csv", ["000", "001"])
+    assert run(workdir, roster) == 4
+    out, err = capsys.readouterr()
+    assert "could not be written: the disk is full (database or disk is full)" in err
+    assert "Traceback" not in out + err
+    assert writes(server) == []
+    assert [r["Outcome"] for r in sheet_rows(workdir / "staff.results.xlsx")] == [
+        "not attempted", "not attempted"]
 
 
 def test_results_that_cannot_be_written_where_asked_go_to_the_temporary_folder(
