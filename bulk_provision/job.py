@@ -232,8 +232,8 @@ def run_job(
         results = _collect(journal, work, report)
         result = JobResult(0, spec.results_path, validation, roster=roster)
         result.exit_code, result.stop, result.message = _exit_code(report, results, validation)
-        if isinstance(crash, RunStopped):  # a definite stop: told like any other stop
-            result.exit_code, result.message, crash = crash.exit_code, str(crash), None
+        if isinstance(crash, RunStopped):  # a full disk: told like any other stop (exit 4)
+            crash = None
         elif isinstance(crash, BulkProvisionError):
             result.exit_code = crash.exit_code
         _record_exit(journal, result)
