@@ -408,6 +408,24 @@ def test_a_password_echoed_in_any_spelling_reaches_no_output(
             assert needle.encode() not in blob, f"{needle!r} found in {where}"
 
 
+@pytest.mark.parametrize("location", [
+    f"https://127.0.0.1:9/{quote(SECRET)}/PAPI/NewUser.asp",
+    f"http://{quote(SECRET, safe='')}@127.0.0.1:9/PAPI/NewUser.asp",
+])
+def test_a_redirect_that_echoes_the_password_does_not_leak_it(
+    location: str, workdir: Path, glance: Callable[..., HostileServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    redirect = http_response(302, b"", headers={"Location": location})
+    glance(lister([], NewUser=redirect))
+    roster = write_roster(workdir / "staff.csv", ["000"], pw=SECRET)
+    assert run(workdir, roster) == 2
+    out, err = capsys.readouterr()
+    assert "redirect" in err and "***" in err
+    for needle in (SECRET, quote(SECRET), quote(SECRET, safe=""), "Tr0ub"):
+        assert needle not in out + err
+
+
 # --- "also seen": an HTML page is never a success ------------------------------------------------
 
 HTML_OK = b"<html><body><h1>Welcome</h1><p><status>OK</status></p></body></html>"

@@ -369,7 +369,7 @@ class GlanceClient:
                 raise self._broken(operation, exc, exchange, secrets) from exc
             with response:
                 code = status[0] = response.status_code
-                error = status_error(operation, code, response.headers, self.host)
+                error = status_error(operation, code, response.headers, self.host, secrets)
                 if error is not None:
                     if code >= 400:  # drain a small body so the connection can be reused
                         with contextlib.suppress(GlanceError):

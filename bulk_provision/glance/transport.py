@@ -67,27 +67,34 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     return max(0.0, delta)
 
 
-def redirect_error(operation: str, status: int, location: str, host: str) -> GlanceError:
+def redirect_error(
+    operation: str, status: int, location: str, host: str, secrets: Collection[str] = ()
+) -> GlanceError:
     """Redirects are never followed: to http:// is insecure; anything else is misconfiguration."""
     target = urlsplit(location.strip())
     if target.scheme.lower() == "http":
         return InsecureEndpointError(
-            f"{operation}: {host} redirected to plain http://{target.netloc}; refused (HTTPS only)"
+            f"{operation}: {host} redirected to plain "
+            f"http://{clean_text(target.netloc, secrets, limit=120)}; refused (HTTPS only)"
         )
     shown = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
     return PermanentApiError(
         "REDIRECT",
-        f"{operation}: HTTP {status} redirect to {clean_text(shown, limit=120)!r} not followed; "
-        "set GLANCE_BASE_URL to the address Glance answers on",
+        f"{operation}: HTTP {status} redirect to {clean_text(shown, secrets, limit=120)!r} "
+        "not followed; set GLANCE_BASE_URL to the address Glance answers on",
     )
 
 
 def status_error(
-    operation: str, code: int, headers: Mapping[str, str], host: str
+    operation: str,
+    code: int,
+    headers: Mapping[str, str],
+    host: str,
+    secrets: Collection[str] = (),
 ) -> GlanceError | None:
     """The error for a status that needs no body: any 3xx, 429 and 5xx (see client.py)."""
     if 300 <= code < 400:
-        return redirect_error(operation, code, headers.get("Location", ""), host)
+        return redirect_error(operation, code, headers.get("Location", ""), host, secrets)
     retry_after = retry_after_seconds(headers.get("Retry-After"))
     if code == 429:
         return TransientApiError(
