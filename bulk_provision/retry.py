@@ -35,9 +35,14 @@ def wait_refusal(options: EngineOptions, retry_after: float | None) -> str | Non
     if retry_after is None or retry_after <= options.max_wait:
         return None
     return (
-        f"Glance asked to wait {retry_after:g} s (Retry-After), more than --max-wait "
+        f"Glance asked to wait {_seconds(retry_after)} s (Retry-After), more than --max-wait "
         f"{options.max_wait:g} s; stopped rather than wait"
     )
+
+
+def _seconds(value: float) -> str:
+    """``99999999`` rather than ``1e+08``: the wait as the server wrote it."""
+    return f"{value:.0f}" if value >= 10 else f"{value:g}"
 
 
 def backoff_delay(

@@ -304,6 +304,16 @@ def test_a_long_retry_after_on_a_read_stops_before_any_write(
     assert writes(server) == []
 
 
+def test_a_retry_after_is_named_as_the_server_wrote_it() -> None:
+    from bulk_provision.retry import EngineOptions, wait_refusal
+
+    assert wait_refusal(EngineOptions(max_wait=0), 99999999.0) == (
+        "Glance asked to wait 99999999 s (Retry-After), more than --max-wait 0 s; "
+        "stopped rather than wait")
+    assert wait_refusal(EngineOptions(max_wait=0), 0.5) is not None
+    assert wait_refusal(EngineOptions(max_wait=300), 300.0) is None
+
+
 @pytest.mark.parametrize("value", ["-1", "nan", "inf", "1e9"])
 def test_a_bad_max_wait_is_one_line(
     value: str, workdir: Path, capsys: pytest.CaptureFixture[str],
