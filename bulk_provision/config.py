@@ -48,6 +48,7 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "max_retries": (int,),
     "audio_provider": (str, int),
     "max_suspend": (str, int),
+    "max_wait": (int, float),
     "roles": (list, str),
     "protect": (list, str),
     "log_file": (str,),

@@ -32,7 +32,14 @@ from bulk_provision.glance.models import GlanceUser
 from bulk_provision.lifecycle import OPEN_STATES, ending_for
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.paths import Role, check_distinct, journal_roles
-from bulk_provision.plan import plan_create, plan_upsert, suspend_limit, suspensions
+from bulk_provision.plan import (
+    keyed_snapshot,
+    plan_create,
+    plan_upsert,
+    protected,
+    suspend_limit,
+    suspensions,
+)
 from bulk_provision.provision import (
     EngineReport,
     GlanceApi,
@@ -48,6 +55,7 @@ from bulk_provision.report.results import (
 )
 from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster import Roster, read_roster
+from bulk_provision.salvage import user_error, write_elsewhere
 from bulk_provision.settings import JobSpec
 from bulk_provision.validation import ValidationResult, validate_roster
 
@@ -122,8 +130,7 @@ def build_plan(
     users = call_with_retries(
         lambda: _every_user(api, stop), spec.engine, what="ShowUsers (snapshot)", stop=stop
     )
-    # Users without a PartnerUserID cannot be addressed through PAPI: never planned for.
-    snapshot = {u.partner_user_id: u for u in users if u.partner_user_id}
+    snapshot = keyed_snapshot(users)
     actions = plan_upsert(
         frame,
         rows,
@@ -135,7 +142,12 @@ def build_plan(
     if spec.mode == "sync":
         keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
         extra = suspensions(snapshot, keys, spec.protect)
-        active = sum(1 for u in users if not u.suspended)
+        # The base: distinct active users sync could suspend or keep (protected ones, the
+        # signed-in account among them, and users without a PartnerUserID do not count).
+        active = sum(
+            1 for key, u in snapshot.items()
+            if not u.suspended and not protected(key, u, spec.protect)
+        )
         limit = suspend_limit(spec.max_suspend, active)
         actions.extend(extra)
         if len(extra) > limit:
@@ -176,16 +188,18 @@ def run_job(
     ) as journal:
         api = api or api_factory()
         crash: Exception | None = None
+        known: dict[str, RowResult] = {}  # outcomes Glance gave, also held in memory
         try:
             total = _plan(spec, roster, validation, journal, api, stop)
         except (AuthError, RunStopped, Interrupted) as exc:  # nothing was sent
             report = _stopped_by(exc)
         else:
             try:
-                report = _provision(spec, roster, journal, total, api, progress, stop)
+                report = _provision(spec, roster, journal, total, api, progress, stop, known)
             except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
-                crash, report = _user_error(exc, spec), _stopped_by(exc)
-        results = journal.results()
+                crash = user_error(exc, spec.checkpoint_path)
+                report = _stopped_by(crash)
+        results = _results(journal, known)
         result = JobResult(Ending.FINISHED, spec.results_path, validation, roster=roster,
                            stop=report.reason, message=report.message)
         result.counts = outcome_counts(roster, validation, results)
@@ -194,9 +208,11 @@ def run_job(
             interrupted=report.reason is StopReason.INTERRUPTED,
             stopped=report.reason is not StopReason.COMPLETED,
         )
-        if isinstance(crash, BulkProvisionError):
+        if isinstance(crash, RunStopped):  # a full disk: told like any other stop (exit 4)
+            crash = None
+        elif isinstance(crash, BulkProvisionError):
             result.ending = crash.ending
-        journal.set_meta(last_exit_code=str(result.exit_code))
+        _record_exit(journal, result)
     _write(spec, roster, validation, results, result, started)
     if crash is not None:
         raise crash
@@ -211,16 +227,26 @@ def _stopped_by(exc: Exception) -> EngineReport:
     return EngineReport(StopReason.TRANSIENT, str(exc))
 
 
-def _user_error(exc: Exception, spec: JobSpec) -> Exception:
-    """A failure inside the workers as the error the user is shown (bugs stay as they are)."""
-    if isinstance(exc, sqlite3.Error | CheckpointError):
-        error = RunStopped(
-            f"the checkpoint {spec.checkpoint_path} could not be written ({exc}); is the disk "
-            "full? Nothing is lost: fix it and re-run the same command to resume"
-        )
-        error.__cause__ = exc
-        return error
-    return exc
+def _results(journal: Checkpoint, known: Mapping[str, RowResult]) -> dict[str, RowResult]:
+    """Every planned row from the journal, overlaid with the outcomes Glance gave that the
+    journal could not record (a full disk); only those when it cannot even be read."""
+    try:
+        results = journal.results()
+    except (sqlite3.Error, CheckpointError):
+        results = {}
+    results.update(known)
+    return results
+
+
+def _record_exit(journal: Checkpoint, result: JobResult) -> None:
+    """The exit code in the journal (for ``status``); a journal that can no longer be written
+    (a full disk) must not cost the results workbook, so that failure becomes a stop too."""
+    try:
+        journal.set_meta(last_exit_code=str(result.exit_code))
+    except (sqlite3.Error, CheckpointError) as exc:
+        if result.ending is not Ending.STOPPED:
+            result.ending, result.stop = Ending.STOPPED, StopReason.TRANSIENT
+            result.message = str(user_error(exc, journal.path))
 
 
 def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
@@ -279,7 +305,10 @@ def _plan(
     actions, refusal = build_plan(spec, roster, validation, api, stop)
     if refusal is not None:
         raise UsageError(refusal)
-    journal.record_plan(actions)
+    try:
+        journal.record_plan(actions)
+    except (sqlite3.Error, CheckpointError) as exc:  # a full disk: a stop, nothing was sent
+        raise user_error(exc, journal.path) from exc
     return len(actions)
 
 
@@ -291,6 +320,7 @@ def _provision(
     api: GlanceApi,
     progress: Progress | None,
     stop: threading.Event | None,
+    known: dict[str, RowResult],
 ) -> EngineReport:
     # A resumed run reads only what is left, not the whole plan (DESIGN P3).
     todo = journal.todo()
@@ -311,7 +341,8 @@ def _provision(
         if stopped is not None:
             return stopped
     passwords = _passwords(roster, [item.action for item in todo])
-    engine = Provisioner(api, journal, passwords, spec.engine, progress=progress, stop=stop)
+    engine = Provisioner(api, journal, passwords, spec.engine, progress=progress, stop=stop,
+                         outcomes=known)
     return engine.run(todo)
 
 
@@ -359,12 +390,11 @@ def _write(
         finished=datetime.now(UTC),
         exit_code=job.exit_code,
     )
+
+    def write(path: Path) -> None:
+        write_results(path, roster, by_row, validation.problems, summary, extra_results=extra)
+
     try:
-        write_results(
-            spec.results_path, roster, by_row, validation.problems, summary, extra_results=extra
-        )
+        write(spec.results_path)
     except OSError as exc:
-        raise UsageError(
-            f"cannot write the results workbook {spec.results_path}: {exc.strerror or exc}; "
-            "the checkpoint has every outcome: re-run the same command with another --out"
-        ) from exc
+        job.results_path = write_elsewhere(spec.results_path, write, exc)

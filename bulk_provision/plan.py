@@ -6,12 +6,14 @@ resumed run finishes exactly this plan even if Glance changed meanwhile.
 
 from __future__ import annotations
 
+import re
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Protocol
 
 import pandas as pd
 
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import RunStopped, UsageError
 from bulk_provision.model import Action, ActionKind
 
 # Roster columns sent to Glance as-is (PartnerUserID is the key, UserPW travels separately).
@@ -223,6 +225,11 @@ def matches(pattern: str, value: str) -> bool:
     return position <= len(text) - len(parts[-1])
 
 
+def protected(key: str, user: KnownUser, protect: Sequence[str]) -> bool:
+    """``--protect``: sync never suspends this user (nor counts it for --max-suspend)."""
+    return any(matches(p, key) or matches(p, user.user_address) for p in protect)
+
+
 def suspensions(
     snapshot: Mapping[str, KnownUser], roster_keys: set[str], protect: Sequence[str]
 ) -> list[Action]:
@@ -231,7 +238,7 @@ def suspensions(
     for key, user in snapshot.items():
         if key in roster_keys or user.suspended:
             continue
-        if any(matches(p, key) or matches(p, user.user_address) for p in protect):
+        if protected(key, user, protect):
             continue
         # UserAddress rides along unchanged so the plan and the results can say who this is.
         changes = {"UserSuspended": ("0", "1"), "UserAddress": (user.user_address,) * 2}
@@ -240,12 +247,46 @@ def suspensions(
     return actions
 
 
+_COUNT = re.compile(r"\d{1,9}")
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d{1,6})?)%")
+
+
 def suspend_limit(max_suspend: str | int, active_users: int) -> int:
-    """``--max-suspend``: a count (``25``) or a percentage of the active users (``10%``)."""
+    """``--max-suspend``: a count (``25``) or a percentage of the active users (``10%``).
+
+    Only plain digits (and a percentage of at most 100) are accepted: ``inf%``, ``nan%``,
+    ``-5``, ``1e309`` or ``10 %`` are refused with one UsageError line.
+    """
     text = str(max_suspend).strip()
-    try:
-        if text.endswith("%"):
-            return int(active_users * float(text[:-1]) / 100)
+    if _COUNT.fullmatch(text):
         return int(text)
-    except ValueError as exc:
-        raise UsageError(f"--max-suspend must be a count or a percentage, not {text!r}") from exc
+    percent = _PERCENT.fullmatch(text)
+    if percent is not None and float(percent.group(1)) <= 100:
+        return int(active_users * float(percent.group(1)) / 100)
+    raise UsageError(
+        f"--max-suspend must be a count (25) or a percentage from 0% to 100% (10%), "
+        f"not {text[:40]!r}"
+    )
+
+
+def keyed_snapshot(users: Iterable[KnownUser]) -> dict[str, KnownUser]:
+    """PartnerUserID -> user. Users without one cannot be addressed through PAPI: never planned
+    for. A listing that names one PartnerUserID twice cannot be trusted to decide what to
+    change (nor to count what sync may suspend): RunStopped, before any write."""
+    snapshot: dict[str, KnownUser] = {}
+    repeated: Counter[str] = Counter()
+    for user in users:
+        key = user.partner_user_id
+        if not key:
+            continue
+        if key in snapshot:
+            repeated[key] += 1
+        snapshot[key] = user
+    if repeated:
+        key, extra = repeated.most_common(1)[0]
+        others = f" (and {len(repeated) - 1} other IDs)" if len(repeated) > 1 else ""
+        raise RunStopped(
+            f"ShowUsers listed PartnerUserID {key[:60]!r} {extra + 1} times{others}; a listing "
+            "with duplicates cannot be trusted to plan from: stopped, nothing was changed"
+        )
+    return snapshot

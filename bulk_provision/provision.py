@@ -25,13 +25,14 @@ from bulk_provision.errors import (
     AuthError,
     ConfigError,
     PermanentApiError,
+    RunStopped,
     TransientApiError,
 )
 from bulk_provision.glance.models import AudioCodes, GlanceUser, RoleCount
 from bulk_provision.lifecycle import RowState
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 from bulk_provision.ratelimit import RateLimiter
-from bulk_provision.retry import EngineOptions, Health, backoff_delay
+from bulk_provision.retry import EngineOptions, Health, backoff_delay, wait_refusal
 
 
 class GlanceApi(Protocol):
@@ -87,6 +88,7 @@ class EngineReport:
 
 
 NOT_OURS = "UserAddress differs"
+VERIFY_LIMIT = 20  # users a look-up of one exact UserAddress may list before it is absurd
 
 MESSAGES = {
     "verified": (
@@ -112,6 +114,7 @@ class Provisioner:
         progress: Progress | None = None,
         stop: threading.Event | None = None,
         rng: random.Random | None = None,
+        outcomes: dict[str, RowResult] | None = None,
     ) -> None:
         self.api = api
         self.journal = journal
@@ -124,7 +127,11 @@ class Provisioner:
         self.health = Health(options, self.stop)
         self._lock = threading.Lock()
         self._auth_failure: str | None = None
+        self._stopped: str | None = None  # a definite stop (RunStopped): why
         self._crash: BaseException | None = None
+        # Every final outcome Glance gave this run, kept in memory too: if the journal cannot be
+        # written (a full disk), the results workbook still shows what is known.
+        self.outcomes: dict[str, RowResult] = {} if outcomes is None else outcomes
 
     # -- the run ---------------------------------------------------------------------------
 
@@ -148,6 +155,8 @@ class Provisioner:
     def _report(self) -> EngineReport:
         if self._auth_failure is not None:
             return EngineReport(StopReason.AUTH, self._auth_failure)
+        if self._stopped is not None:
+            return EngineReport(StopReason.TRANSIENT, self._stopped)
         if self.health.gave_up:
             return EngineReport(
                 StopReason.TRANSIENT, "too many consecutive failures talking to Glance"
@@ -169,6 +178,10 @@ class Provisioner:
                     if self._auth_failure is None:
                         self._auth_failure = str(exc) or "Glance rejected the partner credentials"
                 self.stop.set()
+            except RunStopped as exc:  # a safety limit: stop everyone, resumably
+                with self._lock:
+                    self._stopped = self._stopped or str(exc)
+                self.stop.set()
             except BaseException as exc:  # a bug or a full disk: stop everyone, report it once
                 with self._lock:
                     self._crash = self._crash or exc
@@ -176,6 +189,11 @@ class Provisioner:
                 return
 
     # -- shared by the rows ------------------------------------------------------------------
+
+    def remember(self, result: RowResult) -> None:
+        """A final outcome Glance gave, kept before the journal records it."""
+        with self._lock:
+            self.outcomes[result.key] = result
 
     def report(self, result: RowResult) -> None:
         if self.progress is not None:
@@ -243,6 +261,9 @@ class _RowRun:
                 if failures > options.max_retries:
                     self._give_up(failures + throttled, last_error)
                     return
+                refusal = wait_refusal(options, exc.retry_after)
+                if refusal is not None:  # the row stays open in the journal; stop everyone
+                    raise RunStopped(refusal) from exc
                 engine.backoff(failures, exc.retry_after)
 
     def _attempt(self) -> None:
@@ -250,6 +271,7 @@ class _RowRun:
         if self.state is RowState.IN_DOUBT and self._resolve_doubt():
             return
         result = self._send()
+        self.engine.remember(result)
         self.journal.answer(result)
         self.state = RowState.DONE
         self.engine.report(result)
@@ -261,6 +283,7 @@ class _RowRun:
         if action.kind is ActionKind.CREATE:
             found = self._verify()
             if found is not None:
+                self.engine.remember(found)
                 self.journal.confirm(found)
                 self.state = RowState.DONE
                 self.engine.report(found)
@@ -289,10 +312,11 @@ class _RowRun:
             self._not_sent("not sent: Glance rejected the partner credentials")
             raise
         except TransientApiError as exc:
+            error = wait_refusal(self.engine.options, exc.retry_after) or str(exc)
             if exc.maybe_committed:
-                self._doubt(str(exc))
+                self._doubt(error)
             else:
-                self._not_sent(str(exc))
+                self._not_sent(error)
             raise
         except Exception as exc:  # an insecure redirect, a bug: it may have been carried out
             self._doubt(str(exc) or type(exc).__name__)
@@ -344,8 +368,15 @@ class _RowRun:
         self.engine.acquire()
         action = self.action
         address = action.fields.get("UserAddress", "")
+        found = []
         try:
-            found = list(self.engine.api.show_users(user_address=address, page_count=10))
+            for user in self.engine.api.show_users(user_address=address, page_count=10):
+                found.append(user)
+                if len(found) > VERIFY_LIMIT:
+                    raise RunStopped(
+                        f"ShowUsers listed more than {VERIFY_LIMIT} users for the one "
+                        f"address {address}; the server's paging looks broken: stopped"
+                    )
         except PermanentApiError as exc:  # an odd answer to a read: retry like any failure
             raise TransientApiError(f"checking whether the user exists: {exc}") from exc
         if any(

@@ -24,6 +24,25 @@ class EngineOptions:
     backoff_max: float = 30.0
     max_consecutive_failures: int = 25
     pause_seconds: float = 30.0
+    max_wait: float = 300.0  # longest single wait obeyed; a longer Retry-After stops the run
+
+
+def wait_refusal(options: EngineOptions, retry_after: float | None) -> str | None:
+    """Why a wait Glance asked for is not obeyed (longer than ``--max-wait``), or None.
+
+    The waits of the backoff itself are capped at ``max_wait`` (backoff_delay) instead.
+    """
+    if retry_after is None or retry_after <= options.max_wait:
+        return None
+    return (
+        f"Glance asked to wait {_seconds(retry_after)} s (Retry-After), more than --max-wait "
+        f"{options.max_wait:g} s; stopped rather than wait"
+    )
+
+
+def _seconds(value: float) -> str:
+    """``99999999`` rather than ``1e+08``: the wait as the server wrote it."""
+    return f"{value:.0f}" if value >= 10 else f"{value:g}"
 
 
 def backoff_delay(
@@ -34,7 +53,7 @@ def backoff_delay(
     delay = min(options.backoff_max, base) * rng.uniform(0.5, 1.0)
     if retry_after is not None:
         delay = max(delay, retry_after * rng.uniform(1.0, 1.2))
-    return delay
+    return min(delay, max(options.max_wait, retry_after or 0.0))
 
 
 class Health:
@@ -85,7 +104,8 @@ def call_with_retries(
 ) -> T:
     """A read-only call (ShowUsers snapshot, ShowRoles) retried like any other request.
 
-    Gives up with RunStopped (exit 4, nothing changed) when it keeps failing.
+    Gives up with RunStopped (exit 4, nothing changed) when it keeps failing, or at once when
+    Glance asks for a wait longer than ``options.max_wait``.
     """
     rng = rng or random.Random()
     stop = stop or threading.Event()
@@ -97,6 +117,10 @@ def call_with_retries(
                 raise RunStopped(
                     f"{what} kept failing ({exc}); nothing was changed"
                 ) from exc
+            refusal = wait_refusal(options, exc.retry_after)
+            if refusal is not None:
+                why = f"{what}: {refusal}; nothing was changed, try again later"
+                raise RunStopped(why) from exc
             delay = backoff_delay(options, attempt + 1, exc.retry_after, rng)
             if stop.wait(delay):
                 raise Interrupted("interrupted; nothing was changed") from exc

@@ -26,6 +26,7 @@ from bulk_provision.roster_headers import load_column_map
 MODES = ("create", "upsert", "sync")
 AUDIO_PROVIDERS = ("", "1", "666")
 MAX_WORKERS = 64
+MAX_WAIT = 7 * 86400  # a week: --max-wait beyond it is a typo, not a plan
 
 
 @dataclass
@@ -137,12 +138,15 @@ def engine_options(given: _Given) -> EngineOptions:
     workers = int(given.pick("workers", 8))
     rate = float(given.pick("rate", 10.0))
     retries = int(given.pick("max_retries", 5))
+    max_wait = float(given.pick("max_wait", 300.0))
     if not 1 <= workers <= MAX_WORKERS:
         raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}")
     if not rate >= 0:
         raise UsageError("--rate must be 0 (no cap) or more")
     if retries < 0:
         raise UsageError("--max-retries must be 0 or more")
+    if not 0 <= max_wait <= MAX_WAIT:  # NaN fails this too
+        raise UsageError(f"--max-wait must be 0 to {MAX_WAIT} seconds")
     config = given.config
     return EngineOptions(
         workers=workers,
@@ -152,6 +156,7 @@ def engine_options(given: _Given) -> EngineOptions:
         backoff_max=float(config.get("backoff_max", 30.0)),
         max_consecutive_failures=int(config.get("max_consecutive_failures", 25)),
         pause_seconds=float(config.get("pause_seconds", 30.0)),
+        max_wait=max_wait,
     )
 
 

@@ -20,6 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
+from urllib.parse import parse_qs
 
 import trustme
 
@@ -256,3 +257,53 @@ class HostileServer:
             pass  # the client hung up, refused our certificate, or we are shutting down
         finally:
             sock.close()
+
+
+# --- a fake Glance that speaks PAPI, for servers hostile in what they say ------------------------
+
+Answer = Callable[[str, dict[str, str]], bytes]
+
+
+def papi(answer: Answer) -> Behaviour:
+    """Answer each request with ``answer(operation, form fields)``: the raw HTTP response bytes.
+
+    ``operation`` is the PAPI name from the path (``NewUser``...); the fields are the decoded
+    form. One request per connection (every answer says ``Connection: close``).
+    """
+
+    def behaviour(conn: Conn) -> None:
+        request = conn.read_request()
+        if request is None:
+            return
+        operation = request.path.rsplit("/", 1)[-1].removesuffix(".asp")
+        fields = {k: v[-1] for k, v in parse_qs(request.body.decode(), True).items()}
+        conn.send(answer(operation, fields))
+
+    return behaviour
+
+
+def xml_ok(inner: str = "") -> bytes:
+    """HTTP 200 with a PAPI success document holding ``inner``."""
+    return http_response(200, f"<response><status>OK</status>{inner}</response>".encode())
+
+
+def xml_error(code: str, message: str) -> bytes:
+    """HTTP 200 with a PAPI ERROR document (``message`` is put in as given, unescaped)."""
+    body = f"<response><status>ERROR</status><code>{code}</code><message>{message}</message>"
+    return http_response(200, (body + "</response>").encode())
+
+
+ROLES_OK = "<roles><role><name>Agent</name><activeusers>1</activeusers></role></roles>"
+
+
+def user_xml(key: str, address: str, *, suspended: bool = False) -> str:
+    """One ``<user>`` of a ShowUsers page (an empty key: a user without a PartnerUserID)."""
+    return (f"<user><PartnerUserID>{key}</PartnerUserID><UserAddress>{address}</UserAddress>"
+            f"<UserFirst>Ann</UserFirst><UserLast>Lee</UserLast><UserRole>Agent</UserRole>"
+            f"<UserSuspended>{int(suspended)}</UserSuspended></user>")
+
+
+def users_page(users: list[str], next_page_start: str | None = None) -> bytes:
+    """HTTP 200 with a ShowUsers page of ``user_xml`` entries and an optional cursor."""
+    cursor = f"<nextPageStart>{next_page_start}</nextPageStart>" if next_page_start else ""
+    return xml_ok(f"<users>{''.join(users)}</users>{cursor}")

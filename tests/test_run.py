@@ -419,7 +419,7 @@ def test_a_full_disk_mid_run_stops_resumably_and_still_writes_the_workbook(
     monkeypatch.setattr(Checkpoint, "answer", failing_answer)
     assert run_cli(str(roster), "--rate", "0", "--workers", "2") == 4
     err = capsys.readouterr().err
-    assert "could not be written (database or disk is full)" in err
+    assert "could not be written: the disk is full (database or disk is full)" in err
     assert "Traceback" not in err
     assert len(sheet_rows(workdir / "staff.results.xlsx")) == 20
     monkeypatch.setattr(Checkpoint, "answer", real_answer)

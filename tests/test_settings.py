@@ -70,7 +70,9 @@ def test_the_environment_wins_over_the_files_connection_and_the_login_is_protect
         ({"rate": -1}, "", "--rate must be 0 (no cap) or more"),
         ({"rate": float("nan")}, "", "--rate must be 0 (no cap) or more"),
         ({"max_retries": -1}, "", "--max-retries must be 0 or more"),
-        ({"max_suspend": "lots"}, "", "--max-suspend must be a count or a percentage"),
+        ({"max_suspend": "lots"}, "", "--max-suspend must be a count (25) or a percentage"),
+        ({"max_suspend": "inf%"}, "", "--max-suspend must be a count (25) or a percentage"),
+        ({"max_wait": -1}, "", "--max-wait must be 0 to 604800 seconds"),
         ({"roles": " , "}, "", "--roles needs at least one role name"),
     ],
 )

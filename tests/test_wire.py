@@ -254,7 +254,7 @@ HOSTILE = {
         b"</body></html>",
         "not XML",
     ),
-    "xhtml page": (b"<html><body><p>Service Unavailable</p></body></html>", "no <status>"),
+    "xhtml page": (b"<html><body><p>Service Unavailable</p></body></html>", "an HTML page"),
     "empty": (b"", "empty"),
     "whitespace": (b" \r\n\t ", "empty"),
     "binary": (bytes(range(256)) * 4, "not XML"),

@@ -30,6 +30,9 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
                    help="sync: never suspend users matching this (* wildcards; repeatable)")
     p.add_argument("--max-suspend", metavar="N|P%",
                    help="sync: refuse to suspend more than this (default 10%%)")
+    p.add_argument("--max-wait", type=float, metavar="S",
+                   help="longest wait Glance may ask for (Retry-After) before the run stops, "
+                        "resumably (default 300)")
 
 
 def add_run_options(p: argparse.ArgumentParser) -> None:

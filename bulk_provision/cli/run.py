@@ -151,6 +151,10 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
             if count:
                 print(f"  {outcome.value:<14} {count:>7}", file=out)
     print(printable(f"results: {result.results_path}"), file=out)
+    if result.results_path != spec.results_path:
+        print(printable(f"bulk-provision: warning: the results could not be written to "
+                        f"{spec.results_path}; they are in {result.results_path}"),
+              file=sys.stderr)
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
     if result.ending in STOP_ADVICE:
         print(f"bulk-provision: {printable(stop_line(result, spec))}", file=sys.stderr)

@@ -46,6 +46,7 @@ from bulk_provision.errors import (
     ConfigError,
     GlanceError,
     ResponseFormatError,
+    RunStopped,
 )
 from bulk_provision.glance import wire
 from bulk_provision.glance.loginkey import LoginKeySource
@@ -87,6 +88,17 @@ def _keeping_body(parse: Parser[T]) -> Parser[Answer[T]]:
 CHUNK_BYTES = 64 * 1024
 DRAIN_BYTES = 64 * 1024
 REQUEST_HEADERS = {"Accept": "text/xml, application/xml", "Accept-Encoding": "identity"}
+
+
+# ShowUsers paging bounds (DESIGN 11): far beyond any real group, near enough to stop a server
+# that pages forever within minutes and a bounded amount of memory.
+MAX_LISTED_USERS = 1_000_000
+MAX_LISTED_PAGES = 20_000
+LOOKUP_PAGES = 3  # a look-up of one exact user: more pages than this is already absurd
+
+
+def _what_could_hold(user_cap: int, page_cap: int) -> str:
+    return f"a Glance group could hold ({user_cap:,} users or {page_cap:,} pages)"
 
 
 class GlanceClient:
@@ -226,15 +238,22 @@ class GlanceClient:
         user_address: str | None = None,
         user_role: str | None = None,
         page_count: int = wire.MAX_PAGE_COUNT,
+        max_users: int | None = None,
+        max_pages: int | None = None,
     ) -> Iterator[GlanceUser]:
         """Every matching user, page after page, until the server gives no next cursor.
 
         A page with fewer users than ``page_count`` does not end the listing by itself (a server
         may cap page sizes); an empty page or a cursor seen before does, the latter as a
-        ResponseFormatError, so a broken server cannot make this loop forever.
+        ResponseFormatError. A server that keeps paging past ``max_users`` users (more than a
+        Glance group could hold) or ``max_pages`` pages stops the listing with RunStopped: a
+        definite stop, never retried, so a broken server cannot make this loop forever.
         """
+        user_cap = MAX_LISTED_USERS if max_users is None else max_users
+        page_cap = MAX_LISTED_PAGES if max_pages is None else max_pages
         seen: set[str] = set()
         cursor: str | None = None
+        listed = 0
         while True:
             page = self.show_users_page(
                 partner_user_id=partner_user_id,
@@ -243,6 +262,13 @@ class GlanceClient:
                 page_count=page_count,
                 page_start=cursor,
             )
+            listed += len(page.users)
+            if listed > user_cap or (page.next_page_start and len(seen) + 1 >= page_cap):
+                raise RunStopped(
+                    f"ShowUsers kept paging past {min(listed, user_cap):,} users in "
+                    f"{len(seen) + 1:,} pages, more than {_what_could_hold(user_cap, page_cap)}; "
+                    "the server's paging looks broken: stopped, nothing was changed"
+                )
             yield from page.users
             cursor = page.next_page_start
             if cursor is None or not page.users:
@@ -363,7 +389,7 @@ class GlanceClient:
                 raise self._broken(operation, exc, exchange, secrets) from exc
             with response:
                 code = status[0] = response.status_code
-                error = status_error(operation, code, response.headers, self.host)
+                error = status_error(operation, code, response.headers, self.host, secrets)
                 if error is not None:
                     if code >= 400:  # drain a small body so the connection can be reused
                         with contextlib.suppress(GlanceError):
@@ -372,6 +398,10 @@ class GlanceClient:
                 body = self._read_body(operation, response, exchange, secrets, self._max_body)
                 if code >= 400:
                     raise client_error(operation, code, body, host=self.host, secrets=secrets)
+                wire.check_content_type(
+                    body, response.headers.get("Content-Type", ""), operation=operation,
+                    secrets=secrets,
+                )
                 return body
         finally:
             self._watchdog.end(exchange)

@@ -27,7 +27,6 @@ from bulk_provision.errors import (
 )
 from bulk_provision.glance.wire import clean_text, parse_document
 
-MAX_RETRY_AFTER_S = 86400.0
 CA_HINT = "for a private CA pass --ca-bundle PEM (or set GLANCE_CA_BUNDLE)"
 
 
@@ -49,12 +48,15 @@ def check_base_url(base_url: str) -> tuple[str, str]:
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
-    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None."""
+    """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None.
+
+    Not capped here: the caller compares it with ``--max-wait`` and names the wait asked for.
+    """
     if not value or not value.strip():
         return None
     text = value.strip()
     if re.fullmatch(r"\d{1,9}(\.\d+)?", text):
-        return min(float(text), MAX_RETRY_AFTER_S)
+        return float(text)
     try:
         when = email.utils.parsedate_to_datetime(text)
     except (TypeError, ValueError, IndexError):
@@ -62,30 +64,37 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)
     delta = (when - (now or datetime.now(UTC))).total_seconds()
-    return max(0.0, min(delta, MAX_RETRY_AFTER_S))
+    return max(0.0, delta)
 
 
-def redirect_error(operation: str, status: int, location: str, host: str) -> GlanceError:
+def redirect_error(
+    operation: str, status: int, location: str, host: str, secrets: Collection[str] = ()
+) -> GlanceError:
     """Redirects are never followed: to http:// is insecure; anything else is misconfiguration."""
     target = urlsplit(location.strip())
     if target.scheme.lower() == "http":
         return InsecureEndpointError(
-            f"{operation}: {host} redirected to plain http://{target.netloc}; refused (HTTPS only)"
+            f"{operation}: {host} redirected to plain "
+            f"http://{clean_text(target.netloc, secrets, limit=120)}; refused (HTTPS only)"
         )
     shown = f"{target.scheme}://{target.netloc}{target.path}" if target.netloc else target.path
     return PermanentApiError(
         "REDIRECT",
-        f"{operation}: HTTP {status} redirect to {clean_text(shown, limit=120)!r} not followed; "
-        "set GLANCE_BASE_URL to the address Glance answers on",
+        f"{operation}: HTTP {status} redirect to {clean_text(shown, secrets, limit=120)!r} "
+        "not followed; set GLANCE_BASE_URL to the address Glance answers on",
     )
 
 
 def status_error(
-    operation: str, code: int, headers: Mapping[str, str], host: str
+    operation: str,
+    code: int,
+    headers: Mapping[str, str],
+    host: str,
+    secrets: Collection[str] = (),
 ) -> GlanceError | None:
     """The error for a status that needs no body: any 3xx, 429 and 5xx (see client.py)."""
     if 300 <= code < 400:
-        return redirect_error(operation, code, headers.get("Location", ""), host)
+        return redirect_error(operation, code, headers.get("Location", ""), host, secrets)
     retry_after = retry_after_seconds(headers.get("Retry-After"))
     if code == 429:
         return TransientApiError(

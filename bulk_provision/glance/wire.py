@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import re
 from collections.abc import Collection, Iterator, Mapping
-from urllib.parse import quote_plus
 from xml.etree.ElementTree import Element, ParseError
 
 from defusedxml import DefusedXmlException
@@ -23,6 +22,7 @@ from defusedxml.ElementTree import fromstring
 
 from bulk_provision.errors import AuthError, PermanentApiError, ResponseFormatError
 from bulk_provision.glance.models import AudioCodes, GlanceUser, RoleCount, UsersPage
+from bulk_provision.glance.scrub import scrub
 
 NO_ROLE = "-none-"
 MAX_PAGE_COUNT = 1000
@@ -94,19 +94,20 @@ _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 
 def clean_text(text: str, secrets: Collection[str] = (), limit: int = 200) -> str:
-    """``text`` made safe for a message: secrets (raw or form-encoded) replaced by ``***``,
-    control and non-ASCII runs collapsed to a space, cut to ``limit`` characters."""
-    for secret in secrets:
-        if secret:
-            text = text.replace(secret, "***").replace(quote_plus(secret), "***")
-    text = _UNPRINTABLE.sub(" ", text).strip()
+    """``text`` made safe for a message: secrets in any spelling replaced by ``***`` (see
+    scrub.py), control and non-ASCII runs collapsed to a space, cut to ``limit`` characters.
+
+    Scrubbed before normalising, and again after it (collapsing may join what a pattern missed).
+    """
+    text = scrub(text, secrets)
+    text = scrub(_UNPRINTABLE.sub(" ", text).strip(), secrets)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _excerpt(body: bytes, secrets: Collection[str]) -> str:
-    head = body[:400].decode("utf-8", "replace")
-    head = re.sub(r"\s+", " ", head)
-    return clean_text(head, secrets, limit=60)
+    # Scrub well past what is shown, so a secret straddling the cut cannot leak its start.
+    head = clean_text(body[:4000].decode("utf-8", "replace"), secrets, limit=4000)
+    return clean_text(head, limit=60)
 
 
 def _bad(operation: str, why: str, body: bytes, secrets: Collection[str]) -> ResponseFormatError:
@@ -158,12 +159,7 @@ def parse_document(
         raise _bad(operation, f"the body is larger than {max_bytes} bytes", b"", secrets)
     if not body.strip():
         raise _bad(operation, "the body is empty", b"", secrets)
-    try:
-        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
-    except DefusedXmlException:
-        raise _bad(operation, "it declares a DTD or entities (refused)", b"", secrets) from None
-    except (ParseError, ValueError, UnicodeError):
-        raise _bad(operation, "it is not XML", body, secrets) from None
+    root = _parse_xml(body, operation, secrets)
     status_element = _find(root, "status")
     status = (status_element.text or "").strip().upper() if status_element is not None else ""
     code_element = _find(root, "code")
@@ -177,6 +173,38 @@ def parse_document(
         return root  # documented ShowRoles example has no status element
     why = f"unknown status {status[:20]!r}" if status else "no <status> element"
     raise _bad(operation, why, body, secrets)
+
+
+def _parse_xml(body: bytes, operation: str, secrets: Collection[str]) -> Element:
+    """The root of an XML body that is not an HTML page (an HTML page is never an answer, even
+    one that happens to contain ``<status>OK</status>``)."""
+    try:
+        root = fromstring(body, forbid_dtd=True, forbid_entities=True, forbid_external=True)
+    except DefusedXmlException:
+        raise _bad(operation, "it declares a DTD or entities (refused)", b"", secrets) from None
+    except (ParseError, ValueError, UnicodeError):
+        raise _bad(operation, "it is not XML", body, secrets) from None
+    if any(_local(element.tag) in _HTML_TAGS for element in root.iter()):
+        raise _bad(operation, "it is an HTML page, not a Glance document", body, secrets)
+    return root
+
+
+_HTML_TAGS = frozenset({"html", "body"})
+_XML_TYPES = re.compile(r"^\s*(?:text/xml|application/xml|[\w.+-]+/[\w.-]+\+xml)\s*(?:;|$)", re.I)
+
+
+def check_content_type(
+    body: bytes, content_type: str, *, operation: str, secrets: Collection[str] = ()
+) -> None:
+    """An answer must say it is XML, or be shaped like a PAPI document: with any other content
+    type (text/html included: classic ASP's default) the ``<status>`` must be a child of the
+    root, never buried in a page. Raises ResponseFormatError otherwise."""
+    if _XML_TYPES.match(content_type or ""):
+        return
+    root = _parse_xml(body, operation, secrets)
+    nested = _find(root, "status")
+    if nested is not None and not any(_local(child.tag) == "status" for child in root):
+        raise _bad(operation, "its <status> is not a child of the document's root", body, secrets)
 
 
 def _has_payload(root: Element, operation: str) -> bool:
