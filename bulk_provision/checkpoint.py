@@ -29,7 +29,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -42,11 +42,11 @@ from bulk_provision.glance.models import AudioCodes
 from bulk_provision.journal_files import Lock, ReadOnlyCopy, connect, create_private, take_lock, uri
 from bulk_provision.lifecycle import TRANSITIONS, RowState, row_outcome, state_after_answer
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
+from bulk_provision.roster_headers import PASSWORD_COLUMNS
 
 SCHEMA_VERSION = "2"
 READABLE_VERSIONS = ("1", "2")  # version 1 had no in_doubt state and no doubted column
 STATES = tuple(RowState)
-PASSWORD_COLUMNS = frozenset({"UserPW"})
 
 _SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -85,9 +85,10 @@ def now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds")
 
 
-def row_hash(values: Mapping[str, str]) -> str:
-    """SHA-256 of a roster row's non-password fields, to notice a row that changed."""
-    kept = {k: v for k, v in values.items() if k not in PASSWORD_COLUMNS}
+def row_hash(values: Mapping[str, str], *, excluded: Collection[str] = PASSWORD_COLUMNS) -> str:
+    """SHA-256 of a roster row's fields but the ``excluded`` (password) ones, to notice a row
+    that reads differently on a resume."""
+    kept = {k: v for k, v in values.items() if k not in excluded}
     return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
 
 
@@ -358,9 +359,18 @@ class Checkpoint:
         )
         return [_action_from(r) for r in rows]
 
-    def row_hashes(self) -> dict[str, str]:
-        """PartnerUserID -> the row hash recorded with the plan ('' when none was given)."""
-        return dict(self._read("SELECT key, row_hash FROM rows"))
+    def row_hashes(self, keys: Sequence[str] | None = None) -> dict[str, str]:
+        """PartnerUserID -> the row hash recorded with the plan ('' when none was given), for
+        ``keys`` (default: every row)."""
+        if keys is None:
+            return dict(self._read("SELECT key, row_hash FROM rows"))
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), 500):  # SQLite caps the number of parameters
+            chunk = list(keys[start : start + 500])
+            marks = ", ".join("?" * len(chunk))
+            found.update(self._read(f"SELECT key, row_hash FROM rows WHERE key IN ({marks})",
+                                    chunk))
+        return found
 
     # -- the lifecycle: one guarded statement per transition (lifecycle.TRANSITIONS) --------
 

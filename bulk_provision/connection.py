@@ -21,10 +21,6 @@ DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 3600.0
 MAX_CONNECT_TIMEOUT = 10.0
 
-CREDENTIAL_HELP = (
-    "set GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW, or GLANCE_API_KEY with GLANCE_PARTNER_ID "
-    "and GLANCE_PARTNER_USER_ID"
-)
 TEXT_VARIABLES = ("GLANCE_BASE_URL", "GLANCE_PARTNER_LOGIN", "GLANCE_PARTNER_PW", "GLANCE_API_KEY",
                   "GLANCE_PARTNER_ID", "GLANCE_PARTNER_USER_ID", "GLANCE_CA_BUNDLE")
 
@@ -101,30 +97,17 @@ def _get(env: Mapping[str, str], name: str) -> str | None:
 
 
 def resolve_credentials(env: Mapping[str, str], *, prompt: Prompt | None = None) -> Credentials:
-    """Credentials from ``GLANCE_*``; a missing password is asked through ``prompt`` if given."""
-    login = _get(env, "GLANCE_PARTNER_LOGIN")
-    if login is None:
-        raise ConfigError(f"no partner login: {CREDENTIAL_HELP}")
-    if "@" in login:
-        raise ConfigError(
-            "GLANCE_PARTNER_LOGIN must be the admin's Glance user name, shaped like a host name "
-            "(admin.example.glance.net), not an email address"
-        )
+    """Credentials from ``GLANCE_*``; a missing password is asked through ``prompt`` if given.
+
+    The rules themselves are checked once, by ``Credentials``.
+    """
+    login = _get(env, "GLANCE_PARTNER_LOGIN") or ""
     api_key = env.get("GLANCE_API_KEY") or None  # secrets are taken exactly as given
     password = env.get("GLANCE_PARTNER_PW") or None
     partner_id = _get(env, "GLANCE_PARTNER_ID")
     partner_user_id = _get(env, "GLANCE_PARTNER_USER_ID")
-    if api_key and not (partner_id and partner_user_id):
-        raise ConfigError(
-            "GLANCE_API_KEY needs GLANCE_PARTNER_ID (the group ID) and GLANCE_PARTNER_USER_ID "
-            "(the admin's own PartnerUserID) to sign LoginKeys"
-        )
-    if not api_key and not password:
-        if prompt is None:
-            raise ConfigError(f"no partner password: {CREDENTIAL_HELP}")
+    if login and "@" not in login and not api_key and not password and prompt is not None:
         password = prompt(f"Glance password for {login}: ") or None
-        if not password:
-            raise ConfigError("no partner password given")
     return Credentials(
         partner_login=login,
         partner_pw=password,

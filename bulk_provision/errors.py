@@ -43,6 +43,7 @@ class Ending(StrEnum):
     INVALID = "invalid"  # rows break the rules; nothing was sent
     STOPPED = "stopped"  # stopped early or rows left unfinished; resumable
     INTERRUPTED = "interrupted"  # Ctrl-C / SIGTERM; resumable
+    PIPE_CLOSED = "pipe closed"  # the reader of the output went away (``... | head``)
 
 
 EXIT_CODES: dict[Ending, int] = {
@@ -52,6 +53,7 @@ EXIT_CODES: dict[Ending, int] = {
     Ending.INVALID: 3,
     Ending.STOPPED: 4,
     Ending.INTERRUPTED: 130,
+    Ending.PIPE_CLOSED: 141,
 }
 
 EXIT_MEANING: dict[int, str] = {
@@ -61,6 +63,7 @@ EXIT_MEANING: dict[int, str] = {
     3: "invalid rows; nothing was sent",
     4: "stopped early or rows left unfinished; resumable: re-run the same command",
     130: "interrupted; resumable: re-run the same command",
+    141: "the program reading the output went away (a closed pipe)",
 }
 
 
@@ -156,11 +159,13 @@ class TransientApiError(GlanceError):
         status: int | None = None,
         retry_after: float | None = None,
         maybe_committed: bool = False,
+        timed_out: bool = False,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.retry_after = retry_after
         self.maybe_committed = maybe_committed
+        self.timed_out = timed_out  # no answer in time (else: the connection failed or broke)
 
 
 class ResponseFormatError(TransientApiError):

@@ -28,23 +28,15 @@ from bulk_provision.errors import (
     RunStopped,
     UsageError,
 )
-from bulk_provision.glance.models import GlanceUser
-from bulk_provision.lifecycle import OPEN_STATES, ending_for
+from bulk_provision.lifecycle import ending_for
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.paths import Role, check_distinct, journal_roles
-from bulk_provision.plan import (
-    keyed_snapshot,
-    plan_create,
-    plan_upsert,
-    protected,
-    suspend_limit,
-    suspensions,
-)
+from bulk_provision.planner import build_plan, load_and_validate, server_roles
 from bulk_provision.provision import (
     EngineReport,
     GlanceApi,
     Progress,
-    Provisioner,
+    Engine,
     StopReason,
 )
 from bulk_provision.report.results import (
@@ -53,11 +45,17 @@ from bulk_provision.report.results import (
     split_results,
     write_results,
 )
+from bulk_provision.resume import check_rows, row_hashes, start_over
 from bulk_provision.retry import EngineOptions, call_with_retries
-from bulk_provision.roster import Roster, read_roster
+from bulk_provision.roster import Roster
 from bulk_provision.salvage import user_error, write_elsewhere
 from bulk_provision.settings import JobSpec
-from bulk_provision.validation import ValidationResult, validate_roster
+from bulk_provision.validation import ValidationResult
+
+__all__ = [
+    "JobResult", "JobSpec", "build_plan", "check_output", "load_and_validate", "run_job",
+    "server_roles", "start_over",
+]
 
 
 @dataclass
@@ -76,88 +74,6 @@ class JobResult:
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.ending]
-
-
-def server_roles(
-    api: GlanceApi,
-    configured: Sequence[str] | None,
-    options: EngineOptions,
-    stop: threading.Event | None = None,
-) -> list[str]:
-    """Roles Glance lists (ShowRoles omits roles nobody has) plus the ones configured."""
-    listed = call_with_retries(api.show_roles, options, what="ShowRoles", stop=stop)
-    names = [r.name for r in listed if r.name != "-none-"]
-    return sorted({*names, *(configured or ())}, key=str.lower)
-
-
-def load_and_validate(
-    spec: JobSpec, api: GlanceApi | None = None, stop: threading.Event | None = None
-) -> tuple[Roster, ValidationResult]:
-    roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
-    roles = spec.roles
-    if spec.check_roles and api is not None:
-        roles = server_roles(api, spec.roles, spec.engine, stop)
-    return roster, validate_roster(roster, roles=roles)
-
-
-def _every_user(api: GlanceApi, stop: threading.Event | None) -> list[GlanceUser]:
-    users = []
-    for user in api.show_users(page_count=1000):
-        if stop is not None and stop.is_set():
-            raise Interrupted("interrupted while reading the users from Glance; nothing changed")
-        users.append(user)
-    return users
-
-
-def build_plan(
-    spec: JobSpec,
-    roster: Roster,
-    validation: ValidationResult,
-    api: GlanceApi | None,
-    stop: threading.Event | None = None,
-) -> tuple[list[Action], str | None]:
-    """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first.
-
-    The second value is why sync must refuse this plan (more suspensions than --max-suspend
-    allows), or None. ``run`` refuses it before any write; ``plan`` still shows it.
-    """
-    invalid = validation.invalid_rows
-    frame = roster.frame
-    rows = [n for n in frame.index if n not in invalid]
-    if spec.mode == "create":
-        return plan_create(frame, rows, audio_provider=spec.audio_provider), None
-    assert api is not None
-    users = call_with_retries(
-        lambda: _every_user(api, stop), spec.engine, what="ShowUsers (snapshot)", stop=stop
-    )
-    snapshot = keyed_snapshot(users)
-    actions = plan_upsert(
-        frame,
-        rows,
-        snapshot,
-        audio_provider=spec.audio_provider,
-        set_passwords=spec.set_passwords,
-        reinstate=spec.mode == "sync",
-    )
-    if spec.mode == "sync":
-        keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
-        extra = suspensions(snapshot, keys, spec.protect)
-        # The base: distinct active users sync could suspend or keep (protected ones, the
-        # signed-in account among them, and users without a PartnerUserID do not count).
-        active = sum(
-            1 for key, u in snapshot.items()
-            if not u.suspended and not protected(key, u, spec.protect)
-        )
-        limit = suspend_limit(spec.max_suspend, active)
-        actions.extend(extra)
-        if len(extra) > limit:
-            return actions, (
-                f"sync would suspend {len(extra)} of {active} active users, more than "
-                f"--max-suspend {spec.max_suspend} allows ({limit}); nothing was changed. "
-                "Check the roster is complete (bulk-provision plan lists them), use --protect, "
-                "or raise --max-suspend"
-            )
-    return actions, None
 
 
 def run_job(
@@ -249,27 +165,6 @@ def _record_exit(journal: Checkpoint, result: JobResult) -> None:
             result.message = str(user_error(exc, journal.path))
 
 
-def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
-    """True when the journal at ``path`` holds a finished run that a new run should replace.
-
-    Nightly runs get a new roster every night: once the last run has nothing pending or in
-    doubt, a different roster (or mode) starts a new journal. upsert and sync also start over on
-    the same roster, since their point is to match Glance as it is now (a new ShowUsers
-    snapshot). An unfinished run is always resumed, or refused for another roster unless
-    ``--fresh``, so no resume is lost by mistake.
-    """
-    if not path.is_file():
-        return False
-    try:
-        with Checkpoint.read_only(path) as old:
-            meta, states = old.meta(), old.state_counts()
-    except CheckpointError:
-        return False  # Checkpoint.open gives the clear message
-    finished = not any(states[state] for state in OPEN_STATES)
-    same = meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
-    return finished and (not same or mode != "create")
-
-
 def check_output(spec: JobSpec, *others: Role) -> None:
     """Refuse an unwritable results path, or an output that is the roster, the journal or
     another output (``others``: e.g. ``--log-file``), before any work, not after hours of it."""
@@ -299,6 +194,7 @@ def _plan(
 ) -> int:
     """Record a new plan, or keep the one recorded; returns how many actions it has."""
     if journal.has_plan:
+        check_rows(journal, roster, journal.todo())
         if spec.retry_failed:
             journal.retry_failed()
         return sum(journal.state_counts().values())
@@ -306,7 +202,7 @@ def _plan(
     if refusal is not None:
         raise UsageError(refusal)
     try:
-        journal.record_plan(actions)
+        journal.record_plan(actions, row_hashes=row_hashes(roster, actions))
     except (sqlite3.Error, CheckpointError) as exc:  # a full disk: a stop, nothing was sent
         raise user_error(exc, journal.path) from exc
     return len(actions)
@@ -341,7 +237,7 @@ def _provision(
         if stopped is not None:
             return stopped
     passwords = _passwords(roster, [item.action for item in todo])
-    engine = Provisioner(api, journal, passwords, spec.engine, progress=progress, stop=stop,
+    engine = Engine(api, journal, passwords, spec.engine, progress=progress, stop=stop,
                          outcomes=known)
     return engine.run(todo)
 

@@ -14,6 +14,7 @@ from typing import Protocol
 import pandas as pd
 
 from bulk_provision.errors import RunStopped, UsageError
+from bulk_provision.glance.models import NO_ROLE
 from bulk_provision.model import Action, ActionKind
 
 # Roster columns sent to Glance as-is (PartnerUserID is the key, UserPW travels separately).
@@ -109,7 +110,6 @@ class KnownUser(Protocol):
 
 
 PASSWORD_CHANGE = ("", "(will be set)")
-NO_ROLE = "-none-"
 
 
 def _same(field_name: str, before: str, after: str) -> bool:

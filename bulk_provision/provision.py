@@ -100,7 +100,7 @@ MESSAGES = {
 }
 
 
-class Provisioner:
+class Engine:
     """Runs the open rows of a plan on ``workers`` threads sharing one rate limiter and one
     journal; every step of a row goes through the journal's lifecycle transitions."""
 
@@ -230,7 +230,7 @@ class _RowRun:
     answer may then be our own earlier request's doing.
     """
 
-    def __init__(self, engine: Provisioner, item: Todo) -> None:
+    def __init__(self, engine: Engine, item: Todo) -> None:
         self.engine = engine
         self.journal = engine.journal
         self.action = item.action

@@ -40,6 +40,7 @@ from bulk_provision.roster_excel import (
 )
 from bulk_provision.roster_headers import (
     CANONICAL_COLUMNS,
+    PASSWORD_COLUMNS,
     canonical_column,
     load_column_map,
     looks_like_password,
@@ -56,7 +57,6 @@ __all__ = [
     "read_roster",
 ]
 
-SECRET_COLUMNS = frozenset({"UserPW"})
 SECRET_WARNING = (
     "Excel stored this cell as a number or date; it was read as text (not shown: a password "
     "column) — format the column as Text in Excel to be sure"
@@ -95,7 +95,7 @@ class Roster:
     @property
     def secret_columns(self) -> frozenset[str]:
         """``UserPW`` and the unrecognised columns whose header looks like a password."""
-        return SECRET_COLUMNS | {
+        return PASSWORD_COLUMNS | {
             column
             for column in self.frame.columns
             if column not in CANONICAL_COLUMNS

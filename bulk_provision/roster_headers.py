@@ -27,6 +27,8 @@ from pathlib import Path
 from bulk_provision.config import read_toml
 from bulk_provision.errors import ConfigError, RosterError
 
+PASSWORD_COLUMNS = frozenset({"UserPW"})  # never written anywhere, never stored
+
 CANONICAL_COLUMNS = (
     "PartnerUserID",
     "UserAddress",

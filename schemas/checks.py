@@ -34,13 +34,14 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
+from bulk_provision.glance.models import NO_ROLE
+
 ADDRESS_CHARACTERS = "letters, digits, '.' and '-'"
 _NOT_ADDRESS_CHARACTER = re.compile(r"[^A-Za-z0-9.\-]")
 _ADDRESS = re.compile(r"[A-Za-z0-9.\-]*")
 _GOOD_ENDS = re.compile(r"(?s)(?![.\-]).*(?<![.\-])")
 # Simple and sane, no network: something@domain.tld, no spaces, no second @, no empty label.
 _EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
-NO_ROLE = "-none-"
 ROWS_NAMED = 5  # rows a uniqueness message names before "and N more"
 # C0 controls, DEL and C1 controls; the "free text" variants leave tab (and line breaks) alone.
 CONTROL = "\x00-\x1f\x7f-\x9f"

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from bulk_provision.errors import EXIT_CODES, Ending, UsageError
+from bulk_provision.errors import EXIT_CODES, CheckpointError, Ending, UsageError
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.job import run_job
 from bulk_provision.model import Outcome
@@ -130,3 +130,19 @@ def test_every_ending_has_an_exit_code_and_a_meaning() -> None:
 
     assert set(EXIT_CODES) == set(Ending)
     assert set(EXIT_MEANING) == set(EXIT_CODES.values())
+
+
+def test_a_resume_that_reads_the_rows_differently_is_refused(tmp_path: Path) -> None:
+    """Same file, other --columns: the roster's hash matches, its rows do not."""
+    path = tmp_path / "staff.csv"
+    path.write_text("PartnerUserID,UserAddress,Nick\n" + "".join(
+        f"u{i},u{i}.demo.glance.net,N{i}\n" for i in range(4)), encoding="utf-8")
+    fake = FakeGlance()
+    stop = threading.Event()
+    fake.before_call = lambda call: stop.set() if call.key == "u0" else None
+    first = run_job(spec(path, engine=EngineOptions(workers=1, rate=0)), lambda: fake, stop=stop)
+    assert first.exit_code == 130
+    with pytest.raises(CheckpointError, match=r"row 3 \(PartnerUserID u1\) no longer reads as"):
+        run_job(spec(path, column_map={"Nick": "UserLast"}), lambda: fake)
+    assert len(fake.ops("NewUser")) == 1
+    assert run_job(spec(path), lambda: fake).exit_code == 0  # the original settings resume

@@ -13,7 +13,7 @@ from bulk_provision.errors import CheckpointError, ConfigError
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.lifecycle import RowState
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
-from bulk_provision.provision import MESSAGES, Provisioner, StopReason
+from bulk_provision.provision import MESSAGES, Engine, StopReason
 from bulk_provision.retry import EngineOptions
 from tests.fake_glance import (
     AUTH,
@@ -73,7 +73,7 @@ def run(journal: Checkpoint, fake: FakeGlance, actions: list[Action] | None = No
     if actions is not None:
         journal.record_plan(actions)
     progress = Recorder()
-    engine = Provisioner(fake, journal, passwords or {}, options, progress=progress, stop=stop)
+    engine = Engine(fake, journal, passwords or {}, options, progress=progress, stop=stop)
     return engine.run(journal.todo()).reason, progress
 
 

@@ -1,9 +1,11 @@
 """Command line: argument parsing and printing only.
 
 Each command lives in its own module here and exposes ``add_parser(subparsers)``, which registers
-the sub-command and sets ``handler`` (a function taking the parsed namespace and returning the exit
-code). Library errors are turned into one clear line and their exit code in ``main``; nothing else
-in the package prints or exits.
+the sub-command and sets ``handler`` (a function taking the parsed namespace and returning how the
+command ended, an ``errors.Ending``). ``main`` turns that, or a library error, into the exit code
+of the one table ``errors.EXIT_CODES``, errors as one clear line; nothing else in the package
+prints or exits. Commands never import each other: what several share is in ``connection``,
+``options``, ``summary`` and ``progress`` here.
 """
 
 from __future__ import annotations
@@ -15,7 +17,7 @@ import sys
 from collections.abc import Sequence
 
 from bulk_provision import __version__
-from bulk_provision.errors import BulkProvisionError
+from bulk_provision.errors import EXIT_CODES, BulkProvisionError, Ending
 from bulk_provision.terminal import printable
 
 COMMAND_MODULES = (
@@ -40,13 +42,7 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for name in COMMAND_MODULES if only is None else (only,):
-        try:
-            module = importlib.import_module(f"bulk_provision.cli.{name}")
-        except ModuleNotFoundError as exc:
-            if exc.name != f"bulk_provision.cli.{name}":
-                raise
-            continue  # command not built yet
-        module.add_parser(sub)
+        importlib.import_module(f"bulk_provision.cli.{name}").add_parser(sub)
     return parser
 
 
@@ -57,17 +53,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = build_parser(command if command in COMMAND_MODULES else None)
     args = parser.parse_args(words)
     try:
-        code: int = args.handler(args)
+        ending: Ending = args.handler(args)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
     except BulkProvisionError as exc:
         print(f"bulk-provision: error: {printable(exc)}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bulk-provision: interrupted", file=sys.stderr)
-        return 130
+        return EXIT_CODES[Ending.INTERRUPTED]
     except BrokenPipeError:
         # `bulk-provision ... | head`: the reader left; say nothing more, leave no traceback
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
-        return 141
-    return code
+        return EXIT_CODES[Ending.PIPE_CLOSED]
+    return EXIT_CODES[ending]

@@ -14,8 +14,9 @@ from bulk_provision.cli.connection import (
     open_client,
     settings_for,
 )
-from bulk_provision.errors import AuthError, ConfigError
+from bulk_provision.errors import AuthError, ConfigError, Ending
 from bulk_provision.glance import RoleCount, UsersPage
+from bulk_provision.glance.models import NO_ROLE
 from bulk_provision.paths import create_private, make_private_dirs
 from bulk_provision.settings import connection_for
 from bulk_provision.terminal import printable
@@ -56,7 +57,7 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(handler=run_check)
 
 
-def run_check(args: argparse.Namespace) -> int:
+def run_check(args: argparse.Namespace) -> Ending:
     connection = connection_for(vars(args), settings_for(args), os.environ)
     with open_client(connection) as client:
         print(f"Endpoint: {client.base_url}")
@@ -73,7 +74,7 @@ def run_check(args: argparse.Namespace) -> int:
         bodies = {"ShowRoles.xml": roles.body, "ShowUsers.xml": users.body}
         saved = _save(args.save_responses, bodies)
         print(f"Saved the raw responses: {', '.join(str(path) for path in saved)}")
-    return 0
+    return Ending.FINISHED
 
 
 def _role_lines(roles: list[RoleCount]) -> list[str]:
@@ -91,7 +92,7 @@ def _user_lines(page: UsersPage) -> list[str]:
     lines = [f"Users on the first page (up to {PAGE_COUNT}): {len(page.users)}; {more}"]
     for user in page.users[:SHOWN_USERS]:
         state = "suspended" if user.suspended else "active"
-        role = user.user_role or "-none-"
+        role = user.user_role or NO_ROLE
         lines.append(f"  {user.partner_user_id}  {user.user_address}  {role}  {state}")
     if len(page.users) > SHOWN_USERS:
         lines.append(f"  ... and {len(page.users) - SHOWN_USERS} more on this page")

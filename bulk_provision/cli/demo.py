@@ -8,7 +8,7 @@ from pathlib import Path
 
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.config import Settings
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import Ending, UsageError
 from bulk_provision.job import run_job
 from bulk_provision.model import RowResult
 from bulk_provision.settings import JobSpec
@@ -47,7 +47,7 @@ def sample_roster() -> Path:
     raise UsageError(f"cannot find {SAMPLE}; pass --roster FILE")
 
 
-def handle(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> Ending:
     roster = args.roster or sample_roster()
     config = SimulatorConfig(latency_ms=args.latency_ms, seed=7)
     with Simulator(config) as sim, tempfile.TemporaryDirectory() as tmp:
@@ -64,7 +64,7 @@ def handle(args: argparse.Namespace) -> int:
     print_table(sorted(result.rows, key=lambda r: (r.row is None, r.row or 0)))
     counts = ", ".join(f"{n} {o.value}" for o, n in sorted(result.counts.items()) if n)
     print(f"\n{counts}\nresults: {result.results_path} (exit code {result.exit_code})")
-    return result.exit_code
+    return result.ending
 
 
 def print_table(results: list[RowResult]) -> None:

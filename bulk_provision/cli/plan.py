@@ -15,7 +15,7 @@ from bulk_provision.cli.connection import (
 )
 from bulk_provision.cli.options import add_job_options, input_roles
 from bulk_provision.cli.summary import summary_lines, warning_lines
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import Ending, UsageError, ValidationFailed
 from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.plan_report import SHOWN, write_plan
@@ -46,7 +46,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handle)
 
 
-def handle(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> Ending:
     spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
     out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
     check_distinct([Role("", "the roster itself", args.roster, output=False),
@@ -57,9 +57,10 @@ def handle(args: argparse.Namespace) -> int:
         if invalid and not spec.skip_invalid:
             for line in summary_lines(roster, validation):
                 print(printable(line))
-            print(f"{invalid} of {validation.rows} rows are invalid; fix them first "
-                  "or use --skip-invalid")
-            return 3
+            raise ValidationFailed(
+                f"{invalid} of {validation.rows} rows are invalid; fix them first "
+                "or use --skip-invalid"
+            )
         actions, refusal = build_plan(spec, roster, validation, client)
     write_plan(out, actions, mode=spec.mode, endpoint=spec.endpoint)
     for line in warning_lines(roster):
@@ -73,4 +74,4 @@ def handle(args: argparse.Namespace) -> int:
     print(printable(f"plan: {out}"))
     if refusal is not None:
         raise UsageError(refusal)  # run would refuse this plan: exit 2, the workbook shows why
-    return 0
+    return Ending.FINISHED

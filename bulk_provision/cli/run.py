@@ -91,7 +91,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             signal.signal(sig, handler)
 
 
-def handle(args: argparse.Namespace) -> int:
+def handle(args: argparse.Namespace) -> Ending:
     spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
     log_roles = [Role("--log-file", "the --log-file", spec.log_file)] if spec.log_file else []
     check_output(spec, *input_roles(spec), *log_roles)
@@ -117,7 +117,7 @@ def handle(args: argparse.Namespace) -> int:
 
 def execute(
     spec: JobSpec, api_factory: Callable[[], GlanceApi], args: argparse.Namespace
-) -> int:
+) -> Ending:
     stop = threading.Event()
     progress = make_progress(
         enabled=args.progress, quiet=args.quiet, interval=spec.progress_interval
@@ -128,7 +128,7 @@ def execute(
     finally:
         progress.close()
     print_summary(result, spec)
-    return result.exit_code
+    return result.ending
 
 
 def print_summary(result: JobResult, spec: JobSpec) -> None:

@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import Ending, UsageError
 from bulk_provision.simulator import Simulator, SimulatorConfig
 
 DEFAULTS = SimulatorConfig()
@@ -130,7 +130,7 @@ def banner(sim: Simulator, ca_bundle: Path | None = None) -> list[str]:
     return lines
 
 
-def run_simulate(args: argparse.Namespace) -> int:
+def run_simulate(args: argparse.Namespace) -> Ending:
     stop = threading.Event()
     restore = _on_signals(lambda *_: stop.set())
     try:
@@ -143,7 +143,7 @@ def run_simulate(args: argparse.Namespace) -> int:
     finally:
         restore()
     print("Simulator stopped" + (f"; state saved to {args.state}" if args.state else "."))
-    return 0
+    return Ending.FINISHED
 
 
 def _on_signals(handler: Callable[..., None]) -> Callable[[], None]:

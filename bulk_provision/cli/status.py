@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.errors import Ending
 from bulk_provision.lifecycle import FINAL_STATES, OPEN_OUTCOMES, RowState
 from bulk_provision.model import Outcome
 from bulk_provision.terminal import printable
@@ -34,11 +35,11 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(handler=run_status)
 
 
-def run_status(args: argparse.Namespace) -> int:
+def run_status(args: argparse.Namespace) -> Ending:
     with Checkpoint.read_only(args.checkpoint) as cp:
         for line in status_lines(cp):
             print(printable(line))  # roster paths, IDs and server messages: escaped
-    return 0
+    return Ending.FINISHED
 
 
 def status_lines(cp: Checkpoint) -> list[str]:

@@ -6,7 +6,7 @@ import argparse
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import Ending, UsageError
 from bulk_provision.report.template import TEMPLATE_ROWS, write_template
 
 DESCRIPTION = f"""\
@@ -32,7 +32,7 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(handler=run_template)
 
 
-def run_template(args: argparse.Namespace) -> int:
+def run_template(args: argparse.Namespace) -> Ending:
     path: Path = args.path
     if path.suffix.lower() != ".xlsx":
         raise UsageError(f"{path}: the template is an Excel workbook, name it .xlsx")
@@ -45,4 +45,4 @@ def run_template(args: argparse.Namespace) -> int:
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     print(f"Template written: {path}")
-    return 0
+    return Ending.FINISHED

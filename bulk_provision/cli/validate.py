@@ -9,7 +9,7 @@ from typing import Any
 
 from bulk_provision.cli.connection import add_connection_options, open_client, settings_for
 from bulk_provision.cli.summary import summary_lines
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import Ending, UsageError
 from bulk_provision.job import server_roles
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.validation_report import write_validation_report
@@ -59,7 +59,7 @@ def add_parser(sub: Any) -> None:
     parser.set_defaults(handler=run_validate)
 
 
-def run_validate(args: argparse.Namespace) -> int:
+def run_validate(args: argparse.Namespace) -> Ending:
     if args.report is not None:
         check_report_path(args)
     spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
@@ -77,7 +77,7 @@ def run_validate(args: argparse.Namespace) -> int:
         except OSError as exc:
             raise UsageError(f"cannot write {args.report}: {exc.strerror or exc}") from exc
         print(printable(f"Report: {args.report}"))
-    return 0 if result.ok else 3
+    return Ending.FINISHED if result.ok else Ending.INVALID
 
 
 def check_report_path(args: argparse.Namespace) -> None:

@@ -6,6 +6,11 @@ from dataclasses import dataclass, field
 
 from bulk_provision.errors import ConfigError
 
+CREDENTIAL_HELP = (
+    "set GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW, or GLANCE_API_KEY with GLANCE_PARTNER_ID "
+    "and GLANCE_PARTNER_USER_ID"
+)
+
 
 @dataclass(frozen=True)
 class Credentials:
@@ -24,24 +29,23 @@ class Credentials:
     partner_user_id: str | None = None
 
     def __post_init__(self) -> None:
+        """The one check of the credential rules; messages name the settings to fix."""
         if not self.partner_login:
-            raise ConfigError("the partner login (GLANCE_PARTNER_LOGIN) is required")
+            raise ConfigError(f"no partner login: {CREDENTIAL_HELP}")
         if "@" in self.partner_login:
             raise ConfigError(
-                "the partner login must be a Glance user name shaped like a host name "
-                "(admin.example.glance.net), not an email address"
+                "GLANCE_PARTNER_LOGIN must be the admin's Glance user name, shaped like a host "
+                "name (admin.example.glance.net), not an email address"
             )
         if self.partner_id is not None and not str(self.partner_id).strip().isdigit():
             raise ConfigError("the partner ID (GLANCE_PARTNER_ID) must be the numeric group ID")
         if self.api_key and (self.partner_id is None or not self.partner_user_id):
             raise ConfigError(
-                "an API key needs the partner ID (GLANCE_PARTNER_ID) and the admin's own "
-                "PartnerUserID (GLANCE_PARTNER_USER_ID) to sign a LoginKey"
+                "GLANCE_API_KEY needs GLANCE_PARTNER_ID (the group ID) and "
+                "GLANCE_PARTNER_USER_ID (the admin's own PartnerUserID) to sign LoginKeys"
             )
         if not self.partner_pw and not self.api_key:
-            raise ConfigError(
-                "a partner password, or an API key with a partner ID and user ID, is required"
-            )
+            raise ConfigError(f"no partner password: {CREDENTIAL_HELP}")
 
     @property
     def uses_login_key(self) -> bool:
@@ -61,6 +65,9 @@ class Credentials:
         )
 
     __str__ = __repr__
+
+
+NO_ROLE = "-none-"  # UserRole meaning "no role" (and ShowUsers' "no PartnerUserID")
 
 
 @dataclass(frozen=True)

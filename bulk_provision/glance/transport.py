@@ -140,7 +140,7 @@ def outcome_name(exc: BaseException) -> str:
     if isinstance(exc, TransientApiError):
         if exc.status is not None:
             return f"http_{exc.status}"
-        return "timeout" if "within" in str(exc) else "connection"
+        return "timeout" if exc.timed_out else "connection"
     return "error"
 
 
@@ -194,6 +194,7 @@ def _transport_error(
         return TransientApiError(
             f"{operation}: no complete answer from {host} within {sum(timeout):g} s",
             maybe_committed=True,
+            timed_out=True,
         )
     for cause in causes:
         if isinstance(cause, ssl.SSLCertVerificationError):
@@ -203,11 +204,12 @@ def _transport_error(
             )
     if isinstance(exc, requests.ConnectTimeout):
         return TransientApiError(
-            f"{operation}: could not connect to {host} within {timeout[0]:g} s"
+            f"{operation}: could not connect to {host} within {timeout[0]:g} s", timed_out=True
         )
     if isinstance(exc, requests.ReadTimeout):
         return TransientApiError(
-            f"{operation}: {host} did not answer within {timeout[1]:g} s", maybe_committed=True
+            f"{operation}: {host} did not answer within {timeout[1]:g} s", maybe_committed=True,
+            timed_out=True,
         )
     reason = clean_text(_reason(causes), secrets, limit=120)
     if any(isinstance(c, NewConnectionError | NameResolutionError) for c in causes):

@@ -21,10 +21,9 @@ from defusedxml import DefusedXmlException
 from defusedxml.ElementTree import fromstring
 
 from bulk_provision.errors import AuthError, PermanentApiError, ResponseFormatError
-from bulk_provision.glance.models import AudioCodes, GlanceUser, RoleCount, UsersPage
+from bulk_provision.glance.models import NO_ROLE, AudioCodes, GlanceUser, RoleCount, UsersPage
 from bulk_provision.glance.scrub import scrub
 
-NO_ROLE = "-none-"
 MAX_PAGE_COUNT = 1000
 MAX_CURSOR_CHARS = 255  # Glance documents 15; be tolerant, but not unbounded
 DEFAULT_MAX_BODY_BYTES = 8 * 1024 * 1024

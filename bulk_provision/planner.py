@@ -1,0 +1,110 @@
+"""Reading what a run needs before it changes anything: the roster checked against the roles
+Glance knows, and the plan, from a ShowUsers snapshot for upsert and sync, with the sync guard.
+
+Read-only: every call here is a read (ShowRoles, ShowUsers), retried like any other; the pure
+decisions (what to create, update, suspend) are in ``plan``.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Sequence
+
+from bulk_provision.errors import Interrupted
+from bulk_provision.glance.models import GlanceUser
+from bulk_provision.model import Action
+from bulk_provision.plan import (
+    keyed_snapshot,
+    plan_create,
+    plan_upsert,
+    protected,
+    suspend_limit,
+    suspensions,
+)
+from bulk_provision.provision import GlanceApi
+from bulk_provision.retry import EngineOptions, call_with_retries
+from bulk_provision.roster import Roster, read_roster
+from bulk_provision.settings import JobSpec
+from bulk_provision.validation import ValidationResult, validate_roster
+
+
+def server_roles(
+    api: GlanceApi,
+    configured: Sequence[str] | None,
+    options: EngineOptions,
+    stop: threading.Event | None = None,
+) -> list[str]:
+    """Roles Glance lists (ShowRoles omits roles nobody has) plus the ones configured."""
+    listed = call_with_retries(api.show_roles, options, what="ShowRoles", stop=stop)
+    names = [r.name for r in listed if r.name != "-none-"]
+    return sorted({*names, *(configured or ())}, key=str.lower)
+
+
+def load_and_validate(
+    spec: JobSpec, api: GlanceApi | None = None, stop: threading.Event | None = None
+) -> tuple[Roster, ValidationResult]:
+    roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
+    roles = spec.roles
+    if spec.check_roles and api is not None:
+        roles = server_roles(api, spec.roles, spec.engine, stop)
+    return roster, validate_roster(roster, roles=roles)
+
+
+def _every_user(api: GlanceApi, stop: threading.Event | None) -> list[GlanceUser]:
+    users = []
+    for user in api.show_users(page_count=1000):
+        if stop is not None and stop.is_set():
+            raise Interrupted("interrupted while reading the users from Glance; nothing changed")
+        users.append(user)
+    return users
+
+
+def build_plan(
+    spec: JobSpec,
+    roster: Roster,
+    validation: ValidationResult,
+    api: GlanceApi | None,
+    stop: threading.Event | None = None,
+) -> tuple[list[Action], str | None]:
+    """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first.
+
+    The second value is why sync must refuse this plan (more suspensions than --max-suspend
+    allows), or None. ``run`` refuses it before any write; ``plan`` still shows it.
+    """
+    invalid = validation.invalid_rows
+    frame = roster.frame
+    rows = [n for n in frame.index if n not in invalid]
+    if spec.mode == "create":
+        return plan_create(frame, rows, audio_provider=spec.audio_provider), None
+    assert api is not None
+    users = call_with_retries(
+        lambda: _every_user(api, stop), spec.engine, what="ShowUsers (snapshot)", stop=stop
+    )
+    snapshot = keyed_snapshot(users)
+    actions = plan_upsert(
+        frame,
+        rows,
+        snapshot,
+        audio_provider=spec.audio_provider,
+        set_passwords=spec.set_passwords,
+        reinstate=spec.mode == "sync",
+    )
+    if spec.mode == "sync":
+        keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
+        extra = suspensions(snapshot, keys, spec.protect)
+        # The base: distinct active users sync could suspend or keep (protected ones, the
+        # signed-in account among them, and users without a PartnerUserID do not count).
+        active = sum(
+            1 for key, u in snapshot.items()
+            if not u.suspended and not protected(key, u, spec.protect)
+        )
+        limit = suspend_limit(spec.max_suspend, active)
+        actions.extend(extra)
+        if len(extra) > limit:
+            return actions, (
+                f"sync would suspend {len(extra)} of {active} active users, more than "
+                f"--max-suspend {spec.max_suspend} allows ({limit}); nothing was changed. "
+                "Check the roster is complete (bulk-provision plan lists them), use --protect, "
+                "or raise --max-suspend"
+            )
+    return actions, None

@@ -1,0 +1,74 @@
+"""Resume policy: whether a run continues the journal it finds, starts it over, or refuses.
+
+A journal is resumed when it holds an unfinished run of the same roster and mode; a finished one
+gives way to a new roster (nightly runs), and upsert and sync start over even on the same roster
+(their point is Glance as it is now). Each planned row carries a hash of its roster row, so a
+resume notices rows read differently this time (another ``--sheet`` or ``--columns``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+
+import pandas as pd
+
+from bulk_provision.checkpoint import Checkpoint, Todo, row_hash
+from bulk_provision.errors import CheckpointError
+from bulk_provision.lifecycle import OPEN_STATES
+from bulk_provision.model import Action
+from bulk_provision.roster import Roster
+
+
+def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
+    """True when the journal at ``path`` holds a finished run that a new run should replace.
+
+    Nightly runs get a new roster every night: once the last run has nothing pending or in
+    doubt, a different roster (or mode) starts a new journal. upsert and sync also start over on
+    the same roster, since their point is to match Glance as it is now (a new ShowUsers
+    snapshot). An unfinished run is always resumed, or refused for another roster unless
+    ``--fresh``, so no resume is lost by mistake.
+    """
+    if not path.is_file():
+        return False
+    try:
+        with Checkpoint.read_only(path) as old:
+            meta, states = old.meta(), old.state_counts()
+    except CheckpointError:
+        return False  # Checkpoint.open gives the clear message
+    finished = not any(states[state] for state in OPEN_STATES)
+    same = meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
+    return finished and (not same or mode != "create")
+
+
+def row_hashes(roster: Roster, actions: Iterable[Action]) -> dict[str, str]:
+    """PartnerUserID -> the hash of its roster row (passwords left out), for planned rows."""
+    planned = [a for a in actions if a.row is not None]
+    index = roster.frame.index
+    wanted = [a.row for a in planned if a.row in index]
+    records: Mapping[int, Mapping[str, str]] = _records(roster.frame.loc[wanted])
+    secret = roster.secret_columns
+    hashes = {}
+    for action in planned:
+        record = records.get(action.row) if action.row is not None else None
+        if record is not None:
+            hashes[action.key] = row_hash(record, excluded=secret)
+    return hashes
+
+
+def check_rows(journal: Checkpoint, roster: Roster, todo: list[Todo]) -> None:
+    """Refuse to resume when a row still to send reads differently from the plan's row."""
+    recorded = journal.row_hashes([t.action.key for t in todo])
+    now = row_hashes(roster, [t.action for t in todo])
+    for item in todo:
+        key = item.action.key
+        if recorded.get(key) and now.get(key, "") != recorded[key]:
+            raise CheckpointError(
+                f"row {item.action.row} (PartnerUserID {key}) no longer reads as when the plan "
+                f"in {journal.path} was made (another --sheet or --columns?); re-run with the "
+                "original settings, or use --fresh to start over"
+            )
+
+
+def _records(frame: pd.DataFrame) -> dict[int, dict[str, str]]:
+    return frame.to_dict("index")  # type: ignore[return-value]
