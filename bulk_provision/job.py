@@ -33,10 +33,10 @@ from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.paths import Role, check_distinct, journal_roles
 from bulk_provision.planner import build_plan, load_and_validate, server_roles
 from bulk_provision.provision import (
+    Engine,
     EngineReport,
     GlanceApi,
     Progress,
-    Engine,
     StopReason,
 )
 from bulk_provision.report.results import (
