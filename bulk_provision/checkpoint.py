@@ -25,112 +25,38 @@ No password is ever stored: ``Action`` carries none, and ``row_hash`` excludes U
 
 from __future__ import annotations
 
-import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Collection, Iterator, Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass
-from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from bulk_provision import __version__
 from bulk_provision.errors import CheckpointError, LifecycleError
-from bulk_provision.glance.models import AudioCodes
 from bulk_provision.journal_files import Lock, ReadOnlyCopy, connect, create_private, take_lock, uri
+from bulk_provision.journal_rows import (
+    ACTION_COLUMNS,
+    OUTCOMES,
+    RESULT_COLUMNS,
+    SCHEMA,
+    STATES_BY_NAME,
+    Todo,
+    action_from,
+    now,
+    planned_state,
+    result_from,
+    row_hash,
+)
 from bulk_provision.lifecycle import TRANSITIONS, RowState, row_outcome, state_after_answer
-from bulk_provision.model import Action, ActionKind, Outcome, RowResult
-from bulk_provision.roster_headers import PASSWORD_COLUMNS
+from bulk_provision.model import Action, Outcome, RowResult
+
+__all__ = ["Checkpoint", "Todo", "row_hash"]
 
 SCHEMA_VERSION = "2"
 READABLE_VERSIONS = ("1", "2")  # version 1 had no in_doubt state and no doubted column
 STATES = tuple(RowState)
-
-_SCHEMA = (
-    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
-    """CREATE TABLE IF NOT EXISTS rows (
-    seq INTEGER PRIMARY KEY,          -- plan order
-    key TEXT NOT NULL UNIQUE,         -- PartnerUserID
-    row INTEGER,                      -- spreadsheet row; NULL for sync-only users
-    row_hash TEXT NOT NULL DEFAULT '',
-    action TEXT NOT NULL,
-    fields TEXT NOT NULL,             -- JSON; never a password
-    send_password INTEGER NOT NULL,
-    changes TEXT NOT NULL,            -- JSON: field -> [before, after]
-    state TEXT NOT NULL,              -- lifecycle.RowState
-    doubted INTEGER NOT NULL DEFAULT 0, -- 1 once any attempt may have been carried out
-    attempts INTEGER NOT NULL DEFAULT 0,
-    outcome TEXT,
-    message TEXT NOT NULL DEFAULT '',
-    dial_in TEXT NOT NULL DEFAULT '',
-    host_code TEXT NOT NULL DEFAULT '',
-    guest_code TEXT NOT NULL DEFAULT '',
-    created_at TEXT NOT NULL,
-    sent_at TEXT,
-    finished_at TEXT
-)""",
-    "CREATE INDEX IF NOT EXISTS rows_by_state ON rows (state, seq)",
-)
-
-_ACTION_COLUMNS = "key, row, action, fields, send_password, changes"
-_RESULT_COLUMNS = (
-    "key, row, action, state, outcome, message, dial_in, host_code, guest_code, attempts"
-)
-
-
-def now() -> str:
-    """The current time as an ISO 8601 UTC string (what every timestamp in the file is)."""
-    return datetime.now(UTC).isoformat(timespec="milliseconds")
-
-
-def row_hash(values: Mapping[str, str], *, excluded: Collection[str] = PASSWORD_COLUMNS) -> str:
-    """SHA-256 of a roster row's fields but the ``excluded`` (password) ones, to notice a row
-    that reads differently on a resume."""
-    kept = {k: v for k, v in values.items() if k not in excluded}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
-
-
-# Resume reads up to every row back: plain dict look-ups and the bare JSON scanner keep a
-# 100,000-row load well under a second.
-_KINDS = {k.value: k for k in ActionKind}
-_OUTCOMES = {o.value: o for o in Outcome}
-_STATES = {s.value: s for s in RowState}
-_scan_json = json.JSONDecoder().raw_decode
-
-
-def _action_from(row: tuple[Any, ...]) -> Action:
-    key, number, kind, fields, send_password, changes = row
-    changed = _scan_json(changes)[0] if changes != "{}" else {}
-    return Action(key, number, _KINDS[kind], _scan_json(fields)[0], bool(send_password),
-                  {k: (v[0], v[1]) for k, v in changed.items()})
-
-
-IN_FLIGHT = (
-    "outcome unknown: the run stopped while this request was in flight; a re-run checks with "
-    "ShowUsers before sending again"
-)
-
-
-def _result_from(row: tuple[Any, ...]) -> RowResult:
-    key, number, kind, state, outcome, message, dial_in, host_code, guest_code, attempts = row
-    shown = row_outcome(_STATES[state], _OUTCOMES.get(outcome), attempts)
-    if state == RowState.SENDING:
-        message = IN_FLIGHT
-    audio = AudioCodes(dial_in, host_code, guest_code)
-    return RowResult(key, number, _KINDS[kind], shown, message, audio, attempts)
-
-
-@dataclass(frozen=True)
-class Todo:
-    """An open row of the plan: its action, its state, and whether an earlier attempt may have
-    been carried out (then a DUPLICATE_ID or NOT_FOUND answer may be our own doing)."""
-
-    action: Action
-    state: RowState
-    doubted: bool
-
 
 class Checkpoint:
     """One run's journal. Open with :meth:`open` (a run) or :meth:`read_only` (``status``)."""
@@ -200,7 +126,7 @@ class Checkpoint:
                 self._check_same_run(self.meta(), roster_sha256=roster_sha256, mode=mode)
             with self._transaction():
                 self._migrate()
-                for statement in _SCHEMA:
+                for statement in SCHEMA:
                     self._conn.execute(statement)
                 self._put_meta_defaults(roster_sha256, roster_path, mode)
             self.recover()
@@ -325,7 +251,7 @@ class Checkpoint:
         stamp = now()
         records = [
             (a.key, a.row, hashes.get(a.key, ""), a.kind.value, json.dumps(a.fields),
-             int(a.send_password), json.dumps(a.changes), *_planned_state(a), stamp)
+             int(a.send_password), json.dumps(a.changes), *planned_state(a), stamp)
             for a in actions
         ]
         with self._database_errors(), self._transaction() as conn:
@@ -345,19 +271,19 @@ class Checkpoint:
         A resumed run reads only these, never the whole plan (DESIGN P3).
         """
         rows = self._read(
-            f"SELECT {_ACTION_COLUMNS}, state, doubted FROM rows WHERE state IN (?, ?)"
+            f"SELECT {ACTION_COLUMNS}, state, doubted FROM rows WHERE state IN (?, ?)"
             " ORDER BY state = ?, seq",
             (RowState.IN_DOUBT, RowState.PENDING, RowState.PENDING),
         )
-        return [Todo(_action_from(r[:6]), _STATES[r[6]], bool(r[7])) for r in rows]
+        return [Todo(action_from(r[:6]), STATES_BY_NAME[r[6]], bool(r[7])) for r in rows]
 
     def in_state(self, state: RowState, limit: int | None = None) -> list[Action]:
         """The actions of the rows in ``state``, in plan order, at most ``limit`` of them."""
         rows = self._read(
-            f"SELECT {_ACTION_COLUMNS} FROM rows WHERE state = ? ORDER BY seq LIMIT ?",
+            f"SELECT {ACTION_COLUMNS} FROM rows WHERE state = ? ORDER BY seq LIMIT ?",
             (state, -1 if limit is None else limit),
         )
-        return [_action_from(r) for r in rows]
+        return [action_from(r) for r in rows]
 
     def row_hashes(self, keys: Sequence[str] | None = None) -> dict[str, str]:
         """PartnerUserID -> the row hash recorded with the plan ('' when none was given), for
@@ -455,8 +381,8 @@ class Checkpoint:
     def results(self) -> dict[str, RowResult]:
         """Every planned row, keyed by PartnerUserID, in plan order, with the Outcome users see
         (``lifecycle.row_outcome``: open rows are ``unfinished`` or ``not attempted``)."""
-        rows = self._read(f"SELECT {_RESULT_COLUMNS} FROM rows ORDER BY seq")
-        return {r[0]: _result_from(r) for r in rows}
+        rows = self._read(f"SELECT {RESULT_COLUMNS} FROM rows ORDER BY seq")
+        return {r[0]: result_from(r) for r in rows}
 
     def failed(self, limit: int | None = None) -> list[RowResult]:
         """Failed rows in plan order, at most ``limit`` of them."""
@@ -465,19 +391,19 @@ class Checkpoint:
     def unfinished(self, limit: int | None = None) -> list[RowResult]:
         """Open rows that were tried (in doubt, sending, or pending after attempts)."""
         rows = self._read(
-            f"SELECT {_RESULT_COLUMNS} FROM rows WHERE state IN (?, ?)"
+            f"SELECT {RESULT_COLUMNS} FROM rows WHERE state IN (?, ?)"
             " OR (state = ? AND attempts > 0) ORDER BY seq LIMIT ?",
             (RowState.SENDING, RowState.IN_DOUBT, RowState.PENDING,
              -1 if limit is None else limit),
         )  # fmt: skip
-        return [_result_from(r) for r in rows]
+        return [result_from(r) for r in rows]
 
     def _results_in(self, state: RowState, limit: int | None) -> list[RowResult]:
         rows = self._read(
-            f"SELECT {_RESULT_COLUMNS} FROM rows WHERE state = ? ORDER BY seq LIMIT ?",
+            f"SELECT {RESULT_COLUMNS} FROM rows WHERE state = ? ORDER BY seq LIMIT ?",
             (state, -1 if limit is None else limit),
         )
-        return [_result_from(r) for r in rows]
+        return [result_from(r) for r in rows]
 
     def state_counts(self) -> dict[RowState, int]:
         """Rows per state, every state present (zeros included)."""
@@ -491,7 +417,7 @@ class Checkpoint:
             "SELECT state, outcome, attempts > 0, COUNT(*) FROM rows GROUP BY 1, 2, 3"
         )
         for state, outcome, tried, count in rows:
-            shown = row_outcome(_STATES[state], _OUTCOMES.get(outcome), int(tried))
+            shown = row_outcome(STATES_BY_NAME[state], OUTCOMES.get(outcome), int(tried))
             found[shown] += int(count)
         return found
 
@@ -529,10 +455,3 @@ class Checkpoint:
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
-
-
-def _planned_state(action: Action) -> tuple[str, str | None]:
-    """A new plan row's state and outcome: nothing to send is already done, ``unchanged``."""
-    if action.kind is ActionKind.NONE:
-        return RowState.DONE.value, Outcome.UNCHANGED.value
-    return RowState.PENDING.value, None

@@ -16,7 +16,7 @@ PACKAGE = Path(bulk_provision.__file__).parent
 LAYERS = [
     ["errors", "terminal", "glance.models", "model", "lifecycle"],
     ["config", "roster_headers", "roster_csv", "roster_excel", "roster", "paths", "ratelimit",
-     "retry", "calllog", "journal_files", "glance"],
+     "retry", "calllog", "journal_files", "journal_rows", "glance"],
     ["validation", "plan", "checkpoint", "connection", "report", "salvage"],
     ["settings", "provision"],
     ["planner", "resume", "job"],

@@ -1,0 +1,109 @@
+"""The journal's rows on disk: the table, and rows read back as actions, todo items and results.
+
+Only ``checkpoint`` uses this; it keeps the SQL layout and the decoding out of the journal's
+logic. No password is ever in a row: ``Action`` carries none, and ``row_hash`` leaves it out.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Collection, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from bulk_provision.glance.models import AudioCodes
+from bulk_provision.lifecycle import RowState, row_outcome
+from bulk_provision.model import Action, ActionKind, Outcome, RowResult
+from bulk_provision.roster_headers import PASSWORD_COLUMNS
+
+SCHEMA = (
+    "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
+    """CREATE TABLE IF NOT EXISTS rows (
+    seq INTEGER PRIMARY KEY,          -- plan order
+    key TEXT NOT NULL UNIQUE,         -- PartnerUserID
+    row INTEGER,                      -- spreadsheet row; NULL for sync-only users
+    row_hash TEXT NOT NULL DEFAULT '',
+    action TEXT NOT NULL,
+    fields TEXT NOT NULL,             -- JSON; never a password
+    send_password INTEGER NOT NULL,
+    changes TEXT NOT NULL,            -- JSON: field -> [before, after]
+    state TEXT NOT NULL,              -- lifecycle.RowState
+    doubted INTEGER NOT NULL DEFAULT 0, -- 1 once any attempt may have been carried out
+    attempts INTEGER NOT NULL DEFAULT 0,
+    outcome TEXT,
+    message TEXT NOT NULL DEFAULT '',
+    dial_in TEXT NOT NULL DEFAULT '',
+    host_code TEXT NOT NULL DEFAULT '',
+    guest_code TEXT NOT NULL DEFAULT '',
+    created_at TEXT NOT NULL,
+    sent_at TEXT,
+    finished_at TEXT
+)""",
+    "CREATE INDEX IF NOT EXISTS rows_by_state ON rows (state, seq)",
+)
+
+ACTION_COLUMNS = "key, row, action, fields, send_password, changes"
+RESULT_COLUMNS = (
+    "key, row, action, state, outcome, message, dial_in, host_code, guest_code, attempts"
+)
+
+
+def now() -> str:
+    """The current time as an ISO 8601 UTC string (what every timestamp in the file is)."""
+    return datetime.now(UTC).isoformat(timespec="milliseconds")
+
+
+def row_hash(values: Mapping[str, str], *, excluded: Collection[str] = PASSWORD_COLUMNS) -> str:
+    """SHA-256 of a roster row's fields but the ``excluded`` (password) ones, to notice a row
+    that reads differently on a resume."""
+    kept = {k: v for k, v in values.items() if k not in excluded}
+    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+
+
+# Resume reads up to every row back: plain dict look-ups and the bare JSON scanner keep a
+# 100,000-row load well under a second.
+_KINDS = {k.value: k for k in ActionKind}
+OUTCOMES = {o.value: o for o in Outcome}
+STATES_BY_NAME = {s.value: s for s in RowState}
+_scan_json = json.JSONDecoder().raw_decode
+
+
+def action_from(row: tuple[Any, ...]) -> Action:
+    key, number, kind, fields, send_password, changes = row
+    changed = _scan_json(changes)[0] if changes != "{}" else {}
+    return Action(key, number, _KINDS[kind], _scan_json(fields)[0], bool(send_password),
+                  {k: (v[0], v[1]) for k, v in changed.items()})
+
+
+IN_FLIGHT = (
+    "outcome unknown: the run stopped while this request was in flight; a re-run checks with "
+    "ShowUsers before sending again"
+)
+
+
+def result_from(row: tuple[Any, ...]) -> RowResult:
+    key, number, kind, state, outcome, message, dial_in, host_code, guest_code, attempts = row
+    shown = row_outcome(STATES_BY_NAME[state], OUTCOMES.get(outcome), attempts)
+    if state == RowState.SENDING:
+        message = IN_FLIGHT
+    audio = AudioCodes(dial_in, host_code, guest_code)
+    return RowResult(key, number, _KINDS[kind], shown, message, audio, attempts)
+
+
+@dataclass(frozen=True)
+class Todo:
+    """An open row of the plan: its action, its state, and whether an earlier attempt may have
+    been carried out (then a DUPLICATE_ID or NOT_FOUND answer may be our own doing)."""
+
+    action: Action
+    state: RowState
+    doubted: bool
+
+
+def planned_state(action: Action) -> tuple[str, str | None]:
+    """A new plan row's state and outcome: nothing to send is already done, ``unchanged``."""
+    if action.kind is ActionKind.NONE:
+        return RowState.DONE.value, Outcome.UNCHANGED.value
+    return RowState.PENDING.value, None
