@@ -81,6 +81,7 @@ class Roster:
     sheet: str | None = None
     warnings: list[RosterWarning] = field(default_factory=list)
     encoding: str | None = None  # CSV only: the encoding that was detected
+    delimiter: str | None = None  # CSV only: the delimiter that was detected
 
 
 def read_roster(
@@ -100,12 +101,13 @@ def read_roster(
     data = _read_bytes(path)
     sha256 = hashlib.sha256(data).hexdigest()
     raw_warnings: list[RawWarning] = []
-    encoding = sheet_name = None
+    encoding = sheet_name = delimiter = None
     if suffix in CSV_SUFFIXES:
         if sheet is not None:
             raise RosterError(f"{path.name} is a CSV file: it has no sheets, drop --sheet")
         grid = read_csv_grid(data, tab_separated=suffix == ".tsv")
         encoding = str(grid.attrs.get("encoding"))
+        delimiter = str(grid.attrs.get("delimiter"))
     else:
         check_workbook_bytes(data, suffix)
         workbook = open_workbook(data, suffix)
@@ -124,7 +126,7 @@ def read_roster(
         for row, position, message in raw_warnings
         if position in positions and row in frame.index
     ]
-    return Roster(path, frame, headers, sha256, sheet_name, warnings, encoding)
+    return Roster(path, frame, headers, sha256, sheet_name, warnings, encoding, delimiter)
 
 
 def _read_bytes(path: Path) -> bytes:

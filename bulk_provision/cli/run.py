@@ -267,6 +267,8 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
             if count:
                 print(f"  {outcome.value:<14} {count:>7}", file=out)
     print(f"results: {result.results_path}", file=out)
+    if result.failed_rows_path is not None:
+        print(f"failed rows: {result.failed_rows_path}", file=out)
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
     if result.ending in STOP_ADVICE:
         print(f"bulk-provision: {stop_line(result, spec)}", file=sys.stderr)
