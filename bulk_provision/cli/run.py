@@ -20,13 +20,20 @@ from bulk_provision.cli.connection import (
     make_client,
     settings_for,
 )
+from bulk_provision.cli.notifying import (
+    add_notify_option,
+    notifier_for,
+    notify_error,
+    notify_result,
+)
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.cli.validate import summary_lines
 from bulk_provision.config import Settings, pick
-from bulk_provision.errors import EXIT_MEANING, Ending, UsageError
+from bulk_provision.errors import EXIT_MEANING, BulkProvisionError, Ending, UsageError
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import MODES, JobResult, JobSpec, check_output, run_job
 from bulk_provision.model import Outcome
+from bulk_provision.notify import Notifier
 from bulk_provision.paths import Role
 from bulk_provision.provision import GlanceApi, StopReason
 from bulk_provision.retry import EngineOptions
@@ -61,6 +68,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_options(p)
+    add_notify_option(p)
     add_connection_options(p)
     p.set_defaults(handler=handle)
 
@@ -202,6 +210,17 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 def handle(args: argparse.Namespace) -> int:
     settings = settings_for(args)
     env = settings.environment(os.environ)
+    notifier = notifier_for(args, settings, env)  # --notify: checked before any work
+    try:
+        return _handle(args, settings, env, notifier)
+    except BulkProvisionError as exc:
+        notify_error(notifier, exc, args, env.get("GLANCE_BASE_URL", "https://www.glance.net"))
+        raise
+
+
+def _handle(
+    args: argparse.Namespace, settings: Settings, env: dict[str, str], notifier: Notifier | None
+) -> int:
     spec = spec_from_args(args, settings, env.get("GLANCE_BASE_URL", "https://www.glance.net"))
     if env.get("GLANCE_PARTNER_LOGIN"):  # never suspend the account we sign in with
         spec.protect = [*spec.protect, env["GLANCE_PARTNER_LOGIN"]]
@@ -220,7 +239,7 @@ def handle(args: argparse.Namespace) -> int:
         return clients[0]
 
     try:
-        return execute(spec, client, args, settings)
+        return execute(spec, client, args, settings, notifier)
     finally:
         for made in clients:
             made.close()
@@ -233,6 +252,7 @@ def execute(
     api_factory: Callable[[], GlanceApi],
     args: argparse.Namespace,
     settings: Settings,
+    notifier: Notifier | None = None,
 ) -> int:
     stop = threading.Event()
     progress = make_progress(
@@ -246,6 +266,7 @@ def execute(
     finally:
         progress.close()
     print_summary(result, spec)
+    notify_result(notifier, result, spec)
     return result.exit_code
 
 
