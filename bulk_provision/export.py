@@ -21,6 +21,7 @@ from typing import Any, TypeVar
 from bulk_provision.errors import RunStopped, UsageError
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.plan import matches
+from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster_headers import canonical_column, normalize_header
 
 #: filter field -> the user's value for it
@@ -117,6 +118,31 @@ def matching_users(
             yield user
         else:
             tally.without_key.append(user)
+
+
+def export_users(
+    show_users: Callable[..., Iterable[GlanceUser]],
+    write: Callable[[Iterable[GlanceUser], Iterable[GlanceUser]], object],
+    filters: Sequence[UserFilter] = (),
+    options: EngineOptions | None = None,
+    stop: threading.Event | None = None,
+) -> Tally:
+    """List the users (``show_users``: the client's paging iterator) into ``write(users,
+    without_key)``, which must write atomically; returns what was seen.
+
+    A temporary failure (503, a timeout, a dropped connection) starts the listing over after a
+    backoff, as often as ``options.max_retries`` allows, then RunStopped (exit 4). A cursor
+    cannot be trusted across a failure, and a read-only listing is cheap to redo.
+    """
+
+    def attempt() -> Tally:
+        tally = Tally()
+        listing = prefetched(show_users(page_count=PAGE_COUNT))
+        write(matching_users(listing, filters, tally), tally.without_key)
+        return tally
+
+    return call_with_retries(attempt, options or EngineOptions(), what="ShowUsers (export)",
+                             stop=stop)
 
 
 def prefetched(

@@ -245,6 +245,7 @@ def mail_message(
     """The email: the ending in the subject, counts and rows in the body, the workbook."""
     message = EmailMessage()
     roster = Path(str(document.get("roster") or "")).name or "bulk-provision"
+    roster = "".join(c if c.isprintable() else "?" for c in roster)  # a header holds one line
     message["Subject"] = (f"bulk-provision {roster}: {document['ending']} "
                           f"(exit code {document['exit_code']})")
     message["From"] = sender

@@ -138,6 +138,23 @@ def test_the_default_name_carries_the_date_and_keyless_users_go_apart(
     assert len(read_roster(made).frame) == 4  # run reads the first sheet only
 
 
+def test_temporary_failures_start_the_listing_over_and_it_completes(
+    make_simulator: Callable[..., Simulator], use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    sim = make_simulator(fail_rate=0.5, seed=3)
+    use_sim(sim)
+    seed(sim)
+    assert export("--out", "u.xlsx", "--config", str(tuning(workdir / "t.toml"))) == 0
+    results = [r.result for r in sim.request_log if r.operation == "ShowUsers"]
+    assert "HTTP503" in results and results[-1] == "OK"
+    assert len(sheet_rows(workdir / "u.xlsx", "Users")) == 4
+    sim.set_faults(fail_rate=1.0)
+    assert export("--out", "v.xlsx", "--config", str(workdir / "t.toml")) == 4
+    assert "ShowUsers (export) kept failing" in capsys.readouterr().err
+    assert not (workdir / "v.xlsx").exists()
+
+
 def _endless(page_count: int) -> Iterator[GlanceUser]:
     for n in itertools.count():
         yield GlanceUser(f"id{n}", f"u{n}.demo.glance.net")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import os
 from datetime import UTC, datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -16,16 +17,10 @@ from bulk_provision.cli.connection import (
     settings_for,
 )
 from bulk_provision.errors import AuthError, UsageError
-from bulk_provision.export import (
-    FILTER_FIELDS,
-    PAGE_COUNT,
-    Tally,
-    matching_users,
-    parse_filter,
-    prefetched,
-)
+from bulk_provision.export import FILTER_FIELDS, export_users, parse_filter
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.export_report import write_export
+from bulk_provision.retry import EngineOptions
 
 DESCRIPTION = f"""\
 Read every user from Glance (ShowUsers, all pages) and write them as a roster workbook with the
@@ -67,11 +62,14 @@ def run_export(args: argparse.Namespace) -> int:
     if getattr(args, "timeout", None) is None and settings.get("timeout") is not None:
         args.timeout = float(settings.get("timeout"))
     env = settings.environment(os.environ)
-    tally = Tally()
+    options = EngineOptions(
+        max_retries=int(settings.get("max_retries", 5)),
+        backoff_base=float(settings.get("backoff_base", 0.5)),
+        backoff_max=float(settings.get("backoff_max", 30.0)),
+    )
     with make_client(args, env, pool_size=1) as client:
-        listing = prefetched(client.show_users(page_count=PAGE_COUNT))
         try:
-            write_export(out, matching_users(listing, filters, tally), tally.without_key)
+            tally = export_users(client.show_users, partial(write_export, out), filters, options)
         except AuthError as exc:
             raise AuthError(f"{exc}; {AUTH_HINT}") from exc
         except OSError as exc:
