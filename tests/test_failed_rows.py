@@ -13,7 +13,7 @@ import pandas as pd
 import pytest
 
 from bulk_provision.model import ActionKind, Outcome, RowResult
-from bulk_provision.report.failed_rows import failed_rows_path, row_problems
+from bulk_provision.report.failed_rows import failed_rows_path, row_problems, write_failed_rows
 from bulk_provision.roster import Roster, read_roster
 from bulk_provision.simulator import Simulator
 from bulk_provision.validation import Problem, ValidationResult
@@ -145,6 +145,29 @@ def test_only_failed_and_invalid_rows_are_listed_never_unfinished_ones() -> None
         3: "row 3: Glance refused it: DUPLICATE_ADDRESS: taken",
         6: "row 6: bad e",
     }
+
+
+@pytest.mark.parametrize(("encoding", "bom", "delimiter"), [
+    ("utf-8", b"", ","), ("utf-8", b"\xef\xbb\xbf", ";"), ("utf-16-le", b"\xff\xfe", "\t"),
+    ("utf-16-be", b"\xfe\xff", ","), ("cp1252", b"", ";"),
+])
+def test_a_csv_failed_file_keeps_the_encoding_and_delimiter_and_one_problem_column(
+    tmp_path: Path, encoding: str, bom: bytes, delimiter: str
+) -> None:
+    rows = [["ID", "Name", "problem"], ["007", "Zoë; \"Z\"", "old"], ["008", "=1+2", ""]]
+    text = "\r\n".join(delimiter.join(f'"{c}"' if delimiter in c or '"' in c else c
+                                      for c in r).replace('"Z"', '""Z""') for r in rows)
+    source = tmp_path / "in.csv"
+    source.write_bytes(bom + text.encode(encoding))
+    roster = read_roster(source)
+    out = write_failed_rows(tmp_path / "in.failed.csv", roster, {2: "row 2: fix", 3: "row 3: x"})
+    assert out is not None and out.read_bytes().startswith(bom)
+    again = read_roster(out)
+    assert (again.encoding, again.delimiter) == (roster.encoding, roster.delimiter)
+    assert list(again.headers.values()) == ["ID", "Name", "problem"]  # refilled, not doubled
+    assert again.frame.values.tolist() == [["007", 'Zoë; "Z"', "row 2: fix"],
+                                           ["008", "=1+2", "row 3: x"]]
+    assert write_failed_rows(out, roster, {}) is None and not out.exists()
 
 
 @pytest.mark.parametrize(("roster", "expected"), [

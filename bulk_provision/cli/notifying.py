@@ -25,8 +25,9 @@ MAX_LISTED_ROWS = 1000  # in a webhook's JSON; the email shows fewer, the workbo
 def add_notify_option(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--notify", action="append", metavar="TARGET",
-        help="at the end, POST a JSON summary to https://... or email mailto:ADDRESS (SMTP "
-             "settings in the config file); repeatable; default: notify = [...] in the config",
+        help="at the end, POST a JSON summary to https://... or email mailto:ADDRESS (smtp_* "
+             "settings in the config file, password in GLANCE_SMTP_PASSWORD); repeatable; "
+             "default: notify = [...] in the config file",
     )
 
 
