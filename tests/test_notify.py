@@ -63,7 +63,10 @@ class Receiver:
                 if receiver.mode == "hang":
                     receiver.entered.set()
                     receiver.release.wait(30)  # bounded: released at teardown
-                self.send_response(500 if receiver.mode == "500" else 204)
+                status = {"500": 500, "302": 302}.get(receiver.mode, 204)
+                self.send_response(status)
+                if status == 302:
+                    self.send_header("Location", "http://127.0.0.1:9/elsewhere")
                 self.end_headers()
                 receiver.answered.set()
 
@@ -84,11 +87,11 @@ class Receiver:
 
 
 @pytest.fixture
-def receiver(ca: trustme.CA) -> Iterator[Callable[[str], Receiver]]:
+def receiver(ca: trustme.CA) -> Iterator[Callable[..., Receiver]]:
     made: list[Receiver] = []
 
-    def start(mode: str = "ok") -> Receiver:
-        made.append(Receiver(ca, mode))
+    def start(mode: str = "ok", authority: trustme.CA | None = None) -> Receiver:
+        made.append(Receiver(authority or ca, mode))
         return made[-1]
 
     yield start
@@ -183,7 +186,7 @@ def test_mailto_over_starttls_brings_the_ending_the_failed_rows_and_the_workbook
 
 def test_https_webhook_gets_the_json_summary_and_no_secret(
     simulator: Simulator, use_sim: Callable[..., None], workdir: Path, ca: trustme.CA,
-    receiver: Callable[[str], Receiver], capsys: pytest.CaptureFixture[str],
+    receiver: Callable[..., Receiver], capsys: pytest.CaptureFixture[str],
 ) -> None:
     hook = receiver("ok")
     roster, config = setup_run(workdir, simulator, ca, use_sim, f'notify = ["{hook.url}"]\n')
@@ -205,7 +208,7 @@ def test_https_webhook_gets_the_json_summary_and_no_secret(
 
 def test_every_ending_is_notified_invalid_stopped_and_refused(
     simulator: Simulator, use_sim: Callable[..., None], workdir: Path, ca: trustme.CA,
-    receiver: Callable[[str], Receiver], capsys: pytest.CaptureFixture[str],
+    receiver: Callable[..., Receiver], capsys: pytest.CaptureFixture[str],
 ) -> None:
     hook = receiver("ok")
     roster, config = setup_run(workdir, simulator, ca, use_sim)
@@ -230,16 +233,20 @@ def test_every_ending_is_notified_invalid_stopped_and_refused(
     assert b"Wrong-Partner-Pw-1" not in sent
 
 
-@pytest.mark.parametrize("failure", ["down", "500", "hang", "smtp refuses", "no starttls"])
+@pytest.mark.parametrize("failure", ["down", "500", "hang", "302", "untrusted", "smtp refuses",
+                                     "no starttls"])
 def test_a_failed_notification_changes_neither_exit_code_nor_files(
     failure: str, simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
-    ca: trustme.CA, receiver: Callable[[str], Receiver],
+    ca: trustme.CA, receiver: Callable[..., Receiver],
     smtp_server: Callable[..., tuple[Inbox, int]], capsys: pytest.CaptureFixture[str],
 ) -> None:
     hook, inbox = None, None
-    if failure in ("500", "hang"):
+    if failure in ("500", "hang", "302"):
         hook = receiver(failure)
         target = hook.url
+    elif failure == "untrusted":  # a certificate from a CA nobody told the run about
+        stranger = receiver("ok", trustme.CA())
+        target = stranger.url
     elif failure == "down":
         target = f"https://127.0.0.1:{free_port()}/hook"
     else:
@@ -262,6 +269,11 @@ def test_a_failed_notification_changes_neither_exit_code_nor_files(
         assert len(hook.posts) == 2 and "HTTP 500 (tried twice)" in err[0]  # type: ignore[union-attr]
     if failure == "hang":  # the run did not wait for the receiver: it is still holding on
         assert hook is not None and hook.entered.is_set() and not hook.answered.is_set()
+    if failure == "302":
+        assert "HTTP 302: redirects are not followed" in err[0]
+        assert len(hook.posts) == 1  # type: ignore[union-attr]
+    if failure == "untrusted":
+        assert "certificate is not trusted" in err[0] and stranger.posts == []
     if inbox is not None:
         assert inbox.messages == []
         assert ("554" in err[0]) if failure == "smtp refuses" else "STARTTLS" in err[0]
