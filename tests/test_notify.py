@@ -6,6 +6,7 @@ from __future__ import annotations
 import email
 import email.policy
 import json
+import signal
 import socket
 import ssl
 import threading
@@ -299,3 +300,23 @@ def test_a_target_that_cannot_work_is_refused_before_anything_is_sent(
     assert (message or "put its password in GLANCE_SMTP_PASSWORD") in err
     assert simulator.request_log == []
     assert not (workdir / "staff.results.xlsx").exists()
+
+
+def test_an_interrupted_run_is_notified_too(
+    make_simulator: Callable[..., Simulator], use_sim: Callable[..., None], workdir: Path,
+    ca: trustme.CA, receiver: Callable[..., Receiver],
+) -> None:
+    sim = make_simulator(latency_ms=30)
+    hook = receiver("ok")
+    roster, config = setup_run(workdir, sim, ca, use_sim)
+    roster = write_roster(workdir / "many.csv", 200)
+    env = test_run.env_for(sim, GLANCE_CA_BUNDLE=str(workdir / "cas.pem"))
+    proc = test_run.spawn(roster, sim, "--config", config, "--notify", hook.url, env=env)
+    test_run.wait_for_requests(sim, 10, proc)
+    proc.send_signal(signal.SIGINT)
+    out, err = proc.communicate(timeout=60)
+    assert proc.returncode == 130, err
+    [(_, body)] = hook.posts
+    document = json.loads(body)
+    assert (document["ending"], document["exit_code"]) == ("interrupted", 130)
+    assert document["counts"]["created"] > 0 and document["counts"]["not attempted"] > 0
