@@ -14,6 +14,7 @@ import argparse
 import json
 import math
 import os
+import resource
 import subprocess
 import sys
 import tempfile
@@ -61,10 +62,14 @@ def main() -> int:
                               state_file=folder / "state.json") as sim:
             out = folder / "export.xlsx"
             command = [sys.executable, "-m", "bulk_provision", "export", "--out", str(out)]
+            cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(command, env={**os.environ, **sim.env()}, cwd=folder,
                                   capture_output=True, text=True, timeout=600, check=False)
             elapsed = time.perf_counter() - started
+            cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
+            cpu = (cpu_after.ru_utime - cpu_before.ru_utime
+                   + cpu_after.ru_stime - cpu_before.ru_stime)
             pages = len([entry for entry in sim.request_log() if entry[1] == "ShowUsers"])
         if done.returncode != 0:
             print(done.stdout, done.stderr, sep="\n")
@@ -75,7 +80,8 @@ def main() -> int:
         print(f"P9 export: {args.users} users, {pages} pages (expected {expected_pages}), "
               f"latency {args.latency_ms:g} ms: {elapsed:.2f} s; target {target:.2f} s "
               f"(1.2 x pages x latency + 5 s); ratio {elapsed / target:.2f} "
-              f"({out.stat().st_size // 1024} KB)" if out.exists() else "no file written")
+              f"({out.stat().st_size // 1024} KB; the tool used {cpu:.2f} s of CPU; "
+              f"load average {os.getloadavg()[0]:.2f})" if out.exists() else "no file written")
     return 0
 
 

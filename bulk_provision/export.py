@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import itertools
 import queue
+import re
 import threading
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
@@ -20,7 +21,6 @@ from typing import Any, TypeVar
 
 from bulk_provision.errors import RunStopped, UsageError
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.plan import matches
 from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster_headers import canonical_column, normalize_header
 
@@ -47,12 +47,13 @@ class UserFilter:
 
     field: str
     pattern: str
+    regex: re.Pattern[str]
 
     def __call__(self, user: GlanceUser) -> bool:
         value = FILTER_FIELDS[self.field](user)
         if self.field == "UserRole" and self.pattern.strip().lower() == NO_ROLE:
             return value == ""
-        return matches(self.pattern, value)
+        return self.regex.fullmatch(value) is not None
 
     def __str__(self) -> str:
         return f"{self.field}={self.pattern}"
@@ -70,7 +71,9 @@ def parse_filter(text: str) -> UserFilter:
         raise UsageError(
             f"--filter {text!r}: {name.strip()} is not one of {', '.join(FILTER_FIELDS)}"
         )
-    return UserFilter(field_name, pattern.strip())
+    pattern = pattern.strip()
+    parts = (re.escape(part) for part in pattern.split("*"))
+    return UserFilter(field_name, pattern, re.compile(".*".join(parts), re.IGNORECASE | re.DOTALL))
 
 
 @dataclass

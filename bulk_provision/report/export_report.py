@@ -70,7 +70,7 @@ def write_export(
         parts = {sheets[0].path.lstrip("/"): _rows(users, 2),
                  sheets[1].path.lstrip("/"): _rows(without_key, 2)}
         first = sheets[0].path.lstrip("/")
-        with ZipFile(skeleton) as src, ZipFile(final, "w", ZIP_DEFLATED) as dst:
+        with ZipFile(skeleton) as src, ZipFile(final, "w", ZIP_DEFLATED, compresslevel=1) as dst:
             for info in src.infolist():
                 if info.filename in parts:
                     rows = _splice(src.read(info).decode(), parts[info.filename], dst,
