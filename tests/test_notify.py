@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import email
 import email.policy
+import io
 import json
 import signal
 import socket
 import ssl
 import threading
+import zipfile
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -182,7 +184,11 @@ def test_mailto_over_starttls_brings_the_ending_the_failed_rows_and_the_workbook
     assert "  6  88888  invalid  invalid: Email" in text
     [attached] = list(message.iter_attachments())
     assert attached.get_filename() == "staff.results.xlsx"
-    assert attached.get_content() == (workdir / "staff.results.xlsx").read_bytes()
+    workbook = attached.get_content()
+    assert workbook == (workdir / "staff.results.xlsx").read_bytes()
+    with zipfile.ZipFile(io.BytesIO(workbook)) as archive:  # the attachment, unpacked
+        for name in archive.namelist():
+            assert_no_secret(archive.read(name))
 
 
 def test_https_webhook_gets_the_json_summary_and_no_secret(
