@@ -155,6 +155,22 @@ def test_temporary_failures_start_the_listing_over_and_it_completes(
     assert not (workdir / "v.xlsx").exists()
 
 
+def test_every_page_is_read_and_written_in_order(
+    simulator: Simulator, use_sim: Callable[..., None], workdir: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    use_sim(simulator)
+    keys = [f"{n:05d}" for n in range(2500)]
+    for key in keys:
+        simulator.add_user(key, f"u{key}.demo.glance.net", suspended=key.endswith("7"))
+    assert export("--out", "all.xlsx", "--filter", "Suspended=no") == 0
+    assert capsys.readouterr().out.startswith("2250 of 2500 users matching Suspended=no")
+    pages = [r for r in simulator.request_log if r.operation == "ShowUsers"]
+    assert len(pages) == 3 and {r.result for r in pages} == {"OK"}
+    rows = sheet_rows(workdir / "all.xlsx", "Users")
+    assert [r["PartnerUserID"] for r in rows] == [k for k in keys if not k.endswith("7")]
+
+
 def _endless(page_count: int) -> Iterator[GlanceUser]:
     for n in itertools.count():
         yield GlanceUser(f"id{n}", f"u{n}.demo.glance.net")
