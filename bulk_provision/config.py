@@ -57,6 +57,14 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "check_roles": (bool,),
     "columns": (str,),
     "sheet": (str,),
+    # --notify (bulk_provision/notify.py); the SMTP password only from GLANCE_SMTP_PASSWORD
+    "notify": (list, str),
+    "notify_timeout": (int, float),
+    "smtp_host": (str,),
+    "smtp_port": (int,),
+    "smtp_security": (str,),
+    "smtp_user": (str,),
+    "smtp_from": (str,),
     # tuning, rarely needed
     "backoff_base": (int, float),
     "backoff_max": (int, float),

@@ -39,6 +39,7 @@ from bulk_provision.provision import (
     Progress,
     StopReason,
 )
+from bulk_provision.report.failed_rows import failed_rows_path, row_problems, write_failed_rows
 from bulk_provision.report.results import (
     RunSummary,
     outcome_counts,
@@ -70,6 +71,7 @@ class JobResult:
     message: str = ""
     rows: list[RowResult] = field(default_factory=list)
     roster: Roster | None = None
+    failed_rows_path: Path | None = None  # written when a row failed or was invalid
 
     @property
     def exit_code(self) -> int:
@@ -173,6 +175,7 @@ def check_output(spec: JobSpec, *others: Role) -> None:
         raise UsageError(f"--out {path}: the results are a workbook, name it .xlsx")
     check_distinct([
         Role("", "the roster itself", spec.roster_path, output=False),
+        Role("", "the failed-rows file", failed_rows_path(spec.roster_path, path)),
         *journal_roles(spec.checkpoint_path),
         Role("--out", "the results workbook", path),
         *others,
@@ -294,3 +297,18 @@ def _write(
         write(spec.results_path)
     except OSError as exc:
         job.results_path = write_elsewhere(spec.results_path, write, exc)
+    job.failed_rows_path = _write_failed(spec, roster, validation, job)
+
+
+def _write_failed(
+    spec: JobSpec, roster: Roster, validation: ValidationResult, job: JobResult
+) -> Path | None:
+    """The failed-rows file beside the results (report/failed_rows.py); removed when none."""
+    path = failed_rows_path(spec.roster_path, spec.results_path)
+    try:
+        return write_failed_rows(path, roster, row_problems(roster, validation, job.rows))
+    except OSError as exc:
+        raise UsageError(
+            f"cannot write the failed-rows file {path}: {exc.strerror or exc}; the results "
+            f"workbook {spec.results_path} has every outcome"
+        ) from exc

@@ -91,6 +91,7 @@ class Roster:
     sheet: str | None = None
     warnings: list[RosterWarning] = field(default_factory=list)
     encoding: str | None = None  # CSV only: the encoding that was detected
+    delimiter: str | None = None  # CSV only: the delimiter that was detected
 
     @property
     def secret_columns(self) -> frozenset[str]:
@@ -120,12 +121,13 @@ def read_roster(
     data = _read_bytes(path)
     sha256 = hashlib.sha256(data).hexdigest()
     raw_warnings: list[RawWarning] = []
-    encoding = sheet_name = None
+    encoding = sheet_name = delimiter = None
     if suffix in CSV_SUFFIXES:
         if sheet is not None:
             raise RosterError(f"{path.name} is a CSV file: it has no sheets, drop --sheet")
         grid = read_csv_grid(data, tab_separated=suffix == ".tsv")
         encoding = str(grid.attrs.get("encoding"))
+        delimiter = str(grid.attrs.get("delimiter"))
     else:
         check_workbook_bytes(data, suffix)
         workbook = open_workbook(data, suffix)
@@ -139,7 +141,7 @@ def read_roster(
         where = f"{path.name}, sheet {sheet_name!r}" if sheet_name else path.name
         hint = "; pick the sheet with --sheet" if sheet_name and sheet is None else ""
         raise RosterError(f"{where}: {exc}{hint}") from exc
-    roster = Roster(path, frame, headers, sha256, sheet_name, [], encoding)
+    roster = Roster(path, frame, headers, sha256, sheet_name, [], encoding, delimiter)
     secret = roster.secret_columns
     roster.warnings = [
         RosterWarning(row, name, SECRET_WARNING if name in secret else message)

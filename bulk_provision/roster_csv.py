@@ -62,6 +62,7 @@ def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
     grid.columns = pd.RangeIndex(grid.shape[1])
     grid.index = pd.RangeIndex(1, len(grid) + 1)
     grid.attrs["encoding"] = encoding
+    grid.attrs["delimiter"] = delimiter
     return grid
 
 

@@ -17,9 +17,9 @@ LAYERS = [
     ["errors", "terminal", "glance.models", "model", "lifecycle"],
     ["config", "roster_headers", "roster_csv", "roster_excel", "roster", "paths", "ratelimit",
      "retry", "calllog", "journal_files", "journal_rows", "glance"],
-    ["validation", "plan", "checkpoint", "connection", "report", "salvage"],
+    ["validation", "plan", "checkpoint", "connection", "report", "salvage", "export", "notify"],
     ["settings", "provision"],
-    ["planner", "resume", "job"],
+    ["planner", "resume", "job", "summary_doc"],
     ["cli", "web", "simulator", "__main__"],
 ]
 

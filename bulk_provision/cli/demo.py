@@ -64,6 +64,8 @@ def handle(args: argparse.Namespace) -> Ending:
     print_table(sorted(result.rows, key=lambda r: (r.row is None, r.row or 0)))
     counts = ", ".join(f"{n} {o.value}" for o, n in sorted(result.counts.items()) if n)
     print(f"\n{counts}\nresults: {result.results_path} (exit code {result.exit_code})")
+    if result.failed_rows_path is not None:
+        print(f"failed rows: {result.failed_rows_path}")
     return result.ending
 
 

@@ -19,13 +19,22 @@ from bulk_provision.cli.connection import (
     open_client,
     settings_for,
 )
+from bulk_provision.cli.notifying import (
+    add_notify_option,
+    notifier_for,
+    notify_error,
+    notify_result,
+)
 from bulk_provision.cli.options import add_run_options, input_roles
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.cli.summary import summary_lines, warning_lines
-from bulk_provision.errors import EXIT_MEANING, Ending
+from bulk_provision.config import Settings
+from bulk_provision.connection import DEFAULT_BASE_URL
+from bulk_provision.errors import EXIT_MEANING, BulkProvisionError, Ending
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import JobResult, check_output, run_job
 from bulk_provision.model import Outcome
+from bulk_provision.notify import Notifier
 from bulk_provision.paths import Role
 from bulk_provision.provision import GlanceApi, StopReason
 from bulk_provision.settings import JobSpec
@@ -60,6 +69,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_run_options(p)
+    add_notify_option(p)
     add_connection_options(p)
     p.set_defaults(handler=handle)
 
@@ -92,7 +102,18 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
 
 
 def handle(args: argparse.Namespace) -> Ending:
-    spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
+    settings = settings_for(args)
+    env = settings.environment(os.environ)
+    notifier = notifier_for(args, settings, env)  # --notify: checked before any work
+    try:
+        return _handle(args, settings, notifier)
+    except BulkProvisionError as exc:
+        notify_error(notifier, exc, args, env.get("GLANCE_BASE_URL") or DEFAULT_BASE_URL)
+        raise
+
+
+def _handle(args: argparse.Namespace, settings: Settings, notifier: Notifier | None) -> Ending:
+    spec = JobSpec.from_settings(vars(args), settings, os.environ)
     log_roles = [Role("--log-file", "the --log-file", spec.log_file)] if spec.log_file else []
     check_output(spec, *input_roles(spec), *log_roles)
     call_log = CallLog(spec.log_file) if spec.log_file else None
@@ -107,7 +128,7 @@ def handle(args: argparse.Namespace) -> Ending:
         return clients[0]
 
     try:
-        return execute(spec, client, args)
+        return execute(spec, client, args, notifier)
     finally:
         for made in clients:
             made.close()
@@ -116,7 +137,10 @@ def handle(args: argparse.Namespace) -> Ending:
 
 
 def execute(
-    spec: JobSpec, api_factory: Callable[[], GlanceApi], args: argparse.Namespace
+    spec: JobSpec,
+    api_factory: Callable[[], GlanceApi],
+    args: argparse.Namespace,
+    notifier: Notifier | None = None,
 ) -> Ending:
     stop = threading.Event()
     progress = make_progress(
@@ -128,6 +152,7 @@ def execute(
     finally:
         progress.close()
     print_summary(result, spec)
+    notify_result(notifier, result, spec)
     return result.ending
 
 
@@ -155,6 +180,8 @@ def print_summary(result: JobResult, spec: JobSpec) -> None:
         print(printable(f"bulk-provision: warning: the results could not be written to "
                         f"{spec.results_path}; they are in {result.results_path}"),
               file=sys.stderr)
+    if result.failed_rows_path is not None:
+        print(printable(f"failed rows: {result.failed_rows_path}"), file=out)
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
     if result.ending in STOP_ADVICE:
         print(f"bulk-provision: {printable(stop_line(result, spec))}", file=sys.stderr)

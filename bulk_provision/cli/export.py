@@ -1,0 +1,98 @@
+"""``bulk-provision export``: every Glance user as a roster workbook."""
+
+from __future__ import annotations
+
+import argparse
+import os
+from datetime import UTC, datetime
+from functools import partial
+from pathlib import Path
+from typing import Any
+
+from bulk_provision.cli.connection import (
+    AUTH_HINT,
+    ENVIRONMENT_HELP,
+    add_connection_options,
+    open_client,
+    settings_for,
+)
+from bulk_provision.errors import AuthError, Ending, UsageError
+from bulk_provision.export import FILTER_FIELDS, export_users, parse_filter
+from bulk_provision.paths import Role, check_distinct
+from bulk_provision.report.export_report import write_export
+from bulk_provision.retry import EngineOptions
+from bulk_provision.settings import connection_for
+
+DESCRIPTION = f"""\
+Read every user from Glance (ShowUsers, all pages) and write them as a roster workbook with the
+template's columns plus Suspended (yes/no). Passwords are never in it: Glance does not return
+them. Edit it and run it again: `run --mode upsert` on an unedited export changes nothing.
+
+--filter FIELD=PATTERN keeps only matching users (* wildcards, case-insensitive; repeat it and
+every filter must match). FIELD is one of {", ".join(FILTER_FIELDS)};
+UserRole=-none- finds users without a role.
+
+example:
+  bulk-provision export
+  bulk-provision export --out agents.xlsx --filter UserRole=Agent --filter Suspended=no
+
+{ENVIRONMENT_HELP}"""
+
+
+def add_parser(sub: Any) -> None:
+    parser = sub.add_parser(
+        "export",
+        help="every Glance user as a roster workbook",
+        description=DESCRIPTION,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    parser.add_argument("--out", type=Path,
+                        help="workbook to write (default glance-users-YYYYMMDD.xlsx)")
+    parser.add_argument("--filter", action="append", default=[], metavar="FIELD=PATTERN",
+                        help="keep only users matching (repeatable; all must match)")
+    parser.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
+    add_connection_options(parser)
+    parser.set_defaults(handler=run_export)
+
+
+def run_export(args: argparse.Namespace) -> Ending:
+    filters = [parse_filter(text) for text in args.filter]
+    settings = settings_for(args)
+    out = args.out or Path(f"glance-users-{datetime.now(UTC):%Y%m%d}.xlsx")
+    _check_out(out, args, settings.path)
+    connection = connection_for(vars(args), settings, os.environ)
+    options = EngineOptions(
+        max_retries=int(settings.get("max_retries", 5)),
+        backoff_base=float(settings.get("backoff_base", 0.5)),
+        backoff_max=float(settings.get("backoff_max", 30.0)),
+    )
+    with open_client(connection) as client:
+        try:
+            tally = export_users(client.show_users, partial(write_export, out), filters, options)
+        except AuthError as exc:
+            raise AuthError(f"{exc}; {AUTH_HINT}") from exc
+        except OSError as exc:
+            raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    shown = f" matching {' and '.join(map(str, filters))}" if filters else ""
+    print(f"{tally.exported} of {tally.seen} users{shown} exported to {out}")
+    if tally.without_key:
+        print(f"without a PartnerUserID: {len(tally.without_key)} more, on the sheet "
+              "'No PartnerUserID' (PAPI cannot address them; run never reads that sheet)")
+    return Ending.FINISHED
+
+
+def _check_out(out: Path, args: argparse.Namespace, config: Path | None) -> None:
+    """Before any request: a workbook name, a folder that exists, not one of the inputs."""
+    if out.suffix.lower() != ".xlsx":
+        raise UsageError(f"--out {out}: the export is a workbook, name it .xlsx")
+    inputs = [("--config", "the config file", config),
+              ("--ca-bundle", "the CA bundle", getattr(args, "ca_bundle", None))]
+    check_distinct([
+        *(Role(option, noun, Path(path), output=False) for option, noun, path in inputs if path),
+        Role("--out", "the export workbook", out),
+    ])
+    folder = out.parent if str(out.parent) else Path(".")
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {out}: folder {folder} does not exist")
+    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
+        raise UsageError(f"cannot write {out}: permission denied")

@@ -1,0 +1,74 @@
+"""``--notify TARGET`` on ``run``: the option, the checks before the run, the sending after it.
+
+Not a command: ``run`` calls :func:`add_notify_option`, :func:`notifier_for` before any work
+(a bad target or missing SMTP settings end the command with exit 2 at once), and
+:func:`notify_result` / :func:`notify_error` at its end, whatever the ending. A failed
+notification is one warning line on stderr; the exit code stays the run's.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+
+from bulk_provision.config import Settings
+from bulk_provision.errors import BulkProvisionError, ConfigError
+from bulk_provision.job import JobResult
+from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
+from bulk_provision.settings import JobSpec
+from bulk_provision.summary_doc import error_document, summary_document
+
+MAX_LISTED_ROWS = 1000  # in a webhook's JSON; the email shows fewer, the workbook all
+
+
+def add_notify_option(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument(
+        "--notify", action="append", metavar="TARGET",
+        help="at the end, POST a JSON summary to https://... or email mailto:ADDRESS (smtp_* "
+             "settings in the config file, password in GLANCE_SMTP_PASSWORD); repeatable; "
+             "default: notify = [...] in the config file",
+    )
+
+
+def notifier_for(
+    args: argparse.Namespace, settings: Settings, env: Mapping[str, str]
+) -> Notifier | None:
+    """The run's notifier, or None without targets; UsageError/ConfigError when unusable."""
+    texts = getattr(args, "notify", None) or settings.get("notify") or []
+    if isinstance(texts, str):
+        texts = [texts]
+    if not texts:
+        return None
+    targets = [parse_target(str(text)) for text in texts]
+    smtp = None
+    if any(target.kind == "mailto" for target in targets):
+        smtp = smtp_from_settings(settings.values, env)
+    timeout = float(settings.get("notify_timeout", DEFAULT_TIMEOUT))
+    if not 0 < timeout <= 120:
+        raise ConfigError("notify_timeout must be more than 0 and at most 120 seconds")
+    ca_bundle = getattr(args, "ca_bundle", None) or env.get("GLANCE_CA_BUNDLE") or None
+    return Notifier(targets, smtp, ca_bundle, timeout)
+
+
+def notify_result(notifier: Notifier | None, result: JobResult, spec: JobSpec) -> None:
+    if notifier is not None:
+        document = summary_document(result, spec, max_rows=MAX_LISTED_ROWS)
+        _report(notifier.send(document, attachment=result.results_path))
+
+
+def notify_error(
+    notifier: Notifier | None, error: BulkProvisionError, args: argparse.Namespace,
+    endpoint: str,
+) -> None:
+    if notifier is not None:
+        roster = getattr(args, "roster", None)
+        document = error_document(error, roster=Path(roster) if roster else None,
+                                  mode=str(getattr(args, "mode", None) or ""), endpoint=endpoint)
+        _report(notifier.send(document))
+
+
+def _report(failures: list[str]) -> None:
+    for line in failures:
+        print(f"bulk-provision: warning: {line}", file=sys.stderr)

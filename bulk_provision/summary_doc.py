@@ -1,0 +1,121 @@
+"""The one JSON summary of how a command ended: for ``--notify`` webhooks and emails, and for
+``--json`` (DESIGN.md section 2: counts, exit code, files written, and the rows that need a
+person or a re-run).
+
+:func:`summary_document` describes a run that returned a result; :func:`error_document` a
+command that ended with an error before it had one (bad option, roster unreadable, checkpoint
+locked, sync refused). Both return plain JSON-able dicts with the same keys::
+
+    {"tool": "bulk-provision", "version": "0.1.0", "command": "run",
+     "roster": "staff.csv", "mode": "create", "endpoint": "https://www.glance.net",
+     "ending": "finished with failures", "exit_code": 1, "exit_meaning": "...", "message": "",
+     "counts": {"created": 10, "updated": 0, ..., "failed": 1, ...}, "total": 11,
+     "files": {"results": "staff.results.xlsx", "failed_rows": "staff.failed.csv",
+               "checkpoint": "staff.csv.checkpoint.sqlite"},
+     "rows": [{"row": 3, "key": "00002", "outcome": "failed", "message": "NO_ROLE: ..."}],
+     "rows_left_out": 0}
+
+``rows`` lists failed, invalid and unfinished rows only (not the ``not attempted`` ones: the
+counts say how many). No secret is ever in it, and no roster data beyond the keys of those rows:
+an invalid row's message names the columns to fix, never their values.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+from bulk_provision import __version__
+from bulk_provision.errors import EXIT_MEANING, BulkProvisionError
+from bulk_provision.job import JobResult
+from bulk_provision.model import Outcome
+from bulk_provision.settings import JobSpec
+
+LISTED = (Outcome.FAILED, Outcome.INVALID, Outcome.UNFINISHED)
+
+
+def summary_document(
+    result: JobResult, spec: JobSpec, *, command: str = "run", max_rows: int | None = None
+) -> dict[str, Any]:
+    """How a run ended; ``max_rows`` caps the rows listed (``rows_left_out`` says how many
+    more there were)."""
+    rows = _listed_rows(result)
+    shown = rows if max_rows is None else rows[:max_rows]
+    files = {
+        "results": str(result.results_path) if result.results_path.exists() else None,
+        "failed_rows": str(result.failed_rows_path) if result.failed_rows_path else None,
+        "checkpoint": str(spec.checkpoint_path) if spec.checkpoint_path.exists() else None,
+    }
+    document = _base(command, spec.roster_path, spec.mode, spec.endpoint)
+    document.update(
+        ending=result.ending.value,
+        exit_code=result.exit_code,
+        exit_meaning=EXIT_MEANING[result.exit_code],
+        message=result.message,
+        counts={outcome.value: result.counts.get(outcome, 0) for outcome in Outcome},
+        total=sum(result.counts.values()),
+        files=files,
+        rows=shown,
+        rows_left_out=len(rows) - len(shown),
+    )
+    return document
+
+
+def error_document(
+    error: BulkProvisionError,
+    *,
+    command: str = "run",
+    roster: Path | None = None,
+    mode: str = "",
+    endpoint: str = "",
+) -> dict[str, Any]:
+    """A command that ended with ``error`` (its message never holds a secret: errors.py)."""
+    document = _base(command, roster, mode, endpoint)
+    document.update(
+        ending=error.ending.value,
+        exit_code=error.exit_code,
+        exit_meaning=EXIT_MEANING[error.exit_code],
+        message=str(error),
+        counts={outcome.value: 0 for outcome in Outcome},
+        total=0,
+        files={"results": None, "failed_rows": None, "checkpoint": None},
+        rows=[],
+        rows_left_out=0,
+    )
+    return document
+
+
+def _base(command: str, roster: Path | None, mode: str, endpoint: str) -> dict[str, Any]:
+    return {
+        "tool": "bulk-provision",
+        "version": __version__,
+        "command": command,
+        "roster": str(roster) if roster is not None else None,
+        "mode": mode,
+        "endpoint": endpoint,
+    }
+
+
+def _listed_rows(result: JobResult) -> list[dict[str, Any]]:
+    """Failed, invalid and unfinished rows in roster order (users without a row last)."""
+    columns: dict[int, list[str]] = defaultdict(list)
+    for problem in result.validation.problems:
+        if problem.column not in columns[problem.row]:
+            columns[problem.row].append(problem.column)
+    frame = result.roster.frame if result.roster is not None else None
+    has_keys = frame is not None and "PartnerUserID" in frame.columns
+    listed: list[tuple[tuple[bool, int], dict[str, Any]]] = []
+    for row, names in columns.items():
+        known = has_keys and frame is not None and row in frame.index
+        key = str(frame.at[row, "PartnerUserID"]) if known and frame is not None else ""
+        entry = {"row": row, "key": key, "outcome": Outcome.INVALID.value,
+                 "message": f"invalid: {', '.join(names)}"}
+        listed.append(((False, row), entry))
+    for row_result in result.rows:
+        if row_result.outcome in LISTED:
+            entry = {"row": row_result.row, "key": row_result.key,
+                     "outcome": row_result.outcome.value, "message": row_result.message}
+            listed.append(((row_result.row is None, row_result.row or 0), entry))
+    listed.sort(key=lambda item: item[0])
+    return [entry for _, entry in listed]
