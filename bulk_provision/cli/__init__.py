@@ -26,6 +26,7 @@ COMMAND_MODULES = (
     "check",
     "simulate",
     "demo",
+    "serve",
 )
 
 
