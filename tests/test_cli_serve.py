@@ -1,0 +1,103 @@
+"""``bulk-provision serve`` from the command line: access rules, accounts, Ctrl-C, imports."""
+
+from __future__ import annotations
+
+import io
+import json
+import signal
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+import pytest
+import requests
+
+from bulk_provision.cli import main
+from bulk_provision.simulator import Simulator
+from bulk_provision.web.auth import read_users, verify_password
+from tests import browser
+from tests.browser import ServeProcess
+from tests.test_run import write_roster
+from tests.webtools import REPO, csrf_of, sim_env
+
+
+def test_other_machines_need_tls_and_named_accounts(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["serve", "--host", "0.0.0.0", "--workspace", str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert "--host 0.0.0.0 lets other machines in: it needs --tls-cert and --tls-key" in err
+    assert main(["serve", "--tls-cert", str(tmp_path / "no.pem"), "--tls-key", "k"]) == 2
+    assert "does not exist" in capsys.readouterr().err
+
+
+def test_add_user_stores_an_scrypt_hash_owner_only(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    users = tmp_path / "users.txt"
+    monkeypatch.setattr(sys, "stdin", io.StringIO("a long enough password\n"))
+    assert main(["serve", "--users", str(users), "--add-user", "alice"]) == 0
+    assert "alice can now sign in" in capsys.readouterr().out
+    stored = read_users(users)["alice"]
+    assert verify_password("a long enough password", stored)
+    assert not verify_password("a long enough passwort", stored)
+    assert users.stat().st_mode & 0o077 == 0
+    monkeypatch.setattr(sys, "stdin", io.StringIO("short\n"))
+    assert main(["serve", "--users", str(users), "--add-user", "bob"]) == 2
+    assert "at least 10 characters" in capsys.readouterr().err
+
+
+def test_importing_the_page_does_not_load_the_simulator() -> None:
+    code = ("import sys, bulk_provision.web.app, bulk_provision.cli.serve; "
+            "print([m for m in sys.modules if 'simulator' in m])")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         cwd=REPO, check=True).stdout
+    assert out.strip() == "[]"
+
+
+def test_a_missing_browser_skips_locally_and_fails_under_ci(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(browser, "CHROMIUM", tmp_path / "no-chromium")
+    monkeypatch.delenv("CI", raising=False)
+    with pytest.raises(pytest.skip.Exception, match="make browser"):
+        next(browser.chromium())
+    monkeypatch.setenv("CI", "true")
+    with pytest.raises(pytest.fail.Exception, match="CI: no"):
+        next(browser.chromium())
+
+
+def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
+    make_simulator: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    sim = make_simulator(latency_ms=100)
+    config = tmp_path / "bp.toml"
+    config.write_text("workers = 2\nrate = 0\n")
+    server = ServeProcess(tmp_path / "ws", sim_env(sim), config)
+    http = requests.Session()
+    http.trust_env = False
+    try:
+        http.get(server.start(), timeout=10)
+        token = csrf_of(http.get(f"{server.url}/", timeout=10).text)
+        with write_roster(tmp_path / "s.csv", 60).open("rb") as f:
+            roster = http.post(f"{server.url}/upload", data={"csrf": token},
+                               files={"roster": ("s.csv", f)}, timeout=30).url
+        run = http.post(f"{roster}/start", data={"csrf": token, "mode": "create"},
+                        timeout=10).url
+        with http.get(f"{run}/events", stream=True, timeout=30) as stream:
+            lines = stream.iter_lines(decode_unicode=True)
+            for line in lines:
+                if line.startswith("data: ") and json.loads(line[6:]).get("done", 0) >= 3:
+                    break
+            assert server.proc is not None
+            server.proc.send_signal(signal.SIGINT)
+            for _ in lines:  # the stream ends instead of holding the shutdown up
+                pass
+        assert server.proc.wait(30) == 0
+    finally:
+        http.close()
+        server.stop()
+    record = json.loads(next((tmp_path / "ws").glob("*/runs/*.json")).read_text())
+    assert record["state"] == "stopped" and record["results"] is True
+    assert len(sim.created_counts()) < 60
