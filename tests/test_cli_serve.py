@@ -30,6 +30,12 @@ def test_other_machines_need_tls_and_named_accounts(
     assert "--host 0.0.0.0 lets other machines in: it needs --tls-cert and --tls-key" in err
     assert main(["serve", "--tls-cert", str(tmp_path / "no.pem"), "--tls-key", "k"]) == 2
     assert "does not exist" in capsys.readouterr().err
+    for name in ("cert.pem", "key.pem", "users.txt"):
+        (tmp_path / name).write_text("x")
+    tls = ["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"),
+           "--users", str(tmp_path / "users.txt")]
+    assert main(["serve", "--host", "0.0.0.0", *tls]) == 2
+    assert "--allow-host NAME" in capsys.readouterr().err
 
 
 def test_add_user_stores_an_scrypt_hash_owner_only(

@@ -294,3 +294,37 @@ def test_named_accounts_sign_in_with_scrypt_hashes(tmp_path: Path, simulator: Si
         right = client.post("/login", data={"name": "alice", "password": "correct horse battery"})
         assert right.status_code == 303
         assert "alice" in client.get("/").text
+
+
+def test_one_run_at_a_time_and_the_others_wait_in_a_visible_queue(
+    tmp_path: Path, make_simulator: object
+) -> None:
+    sim = make_simulator(latency_ms=200)  # type: ignore[operator]
+    config = web_config(tmp_path / "ws", sim)
+    with client_for(config) as client:
+        sign_in(client, config)
+        first = start(client, roster_url(upload(client, write_roster(tmp_path / "a.csv", 8))))
+        second_roster = roster_url(upload(client, SAMPLES / "roster.csv"))
+        second = start(client, second_roster)
+        assert "number 1 in the queue" in client.get(second).text
+        twice = client.post(f"{second_roster}/start", data={"csrf": token(client)})
+        assert twice.status_code == 409 and "already has a run waiting or running" in twice.text
+        sim.set_faults(latency_ms=0)
+        assert finish(client, first)["state"] == "finished"
+        assert finish(client, second)["state"] == "finished"
+
+
+def test_demo_samples_are_offered_and_nothing_else_is(
+    page: TestClient, tmp_path: Path, simulator: Simulator
+) -> None:
+    assert "Use sample roster_with_errors.xlsx" in page.get("/").text
+    answer = page.post("/samples", data={"csrf": token(page), "sample": "roster.xlsx"})
+    assert "0 problems" in page.get(roster_url(answer)).text
+    for name in ("../pyproject.toml", "/etc/passwd", "roster.json"):
+        assert page.post("/samples", data={"csrf": token(page), "sample": name}).status_code == 404
+    config = web_config(tmp_path / "ws2", simulator, samples=None)
+    with client_for(config) as plain:
+        sign_in(plain, config)
+        assert "Use sample" not in plain.get("/").text
+        refused = plain.post("/samples", data={"csrf": token(plain), "sample": "roster.xlsx"})
+        assert refused.status_code == 404

@@ -108,6 +108,11 @@ def check_access(args: argparse.Namespace) -> None:
             f"--host {args.host} lets other machines in: it needs --tls-cert and --tls-key "
             "(HTTPS) and --users (named accounts)"
         )
+    if args.host in ("0.0.0.0", "::") and not args.allow_host:
+        raise UsageError(
+            f"--host {args.host}: name the host names browsers use to reach this server with "
+            "--allow-host NAME (other names are refused, against DNS rebinding)"
+        )
 
 
 @contextmanager

@@ -32,7 +32,8 @@ COOKIE = "bp_session"
 SESSION_SECONDS = 12 * 3600
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-PUBLIC = ("/login", "/static/")
+PUBLIC_PATHS = ("/login",)
+PUBLIC_PREFIXES = ("/static/",)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
        "object-src 'none'")
@@ -234,7 +235,8 @@ class Guard:
             if header(scope, b"sec-fetch-site") in ("cross-site", "same-site"):
                 return 403, "Refused: a request from another site.\n", ""
         path = scope["path"]
-        if path.startswith(PUBLIC) or self.access.session(scope) is not None:
+        public = path in PUBLIC_PATHS or path.startswith(PUBLIC_PREFIXES)
+        if public or self.access.session(scope) is not None:
             return None
         if scope["method"] == "GET" and not path.endswith("/events"):
             return 303, "Sign in first.\n", "/login"
