@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import io
 import json
+import os
 import signal
 import subprocess
 import sys
@@ -15,7 +16,7 @@ import requests
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
-from bulk_provision.web.auth import read_users, verify_password
+from bulk_provision.web.auth import add_user, read_users, verify_password
 from tests import browser
 from tests.browser import ServeProcess
 from tests.test_run import write_roster
@@ -107,3 +108,40 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
     record = json.loads(next((tmp_path / "ws").glob("*/runs/*.json")).read_text())
     assert record["state"] == "stopped" and record["results"] is True
     assert len(sim.created_counts()) < 60
+
+
+def test_https_with_named_accounts_sets_a_secure_cookie(tmp_path: Path) -> None:
+    import trustme
+
+    ca = trustme.CA()
+    cert = ca.issue_cert("127.0.0.1")
+    cert.private_key_and_cert_chain_pem.write_to_path(str(tmp_path / "server.pem"))
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    users = tmp_path / "users.txt"
+    add_user(users, "alice", "a long enough password")
+    command = [sys.executable, "-m", "bulk_provision", "serve", "--port", "0", "--workspace",
+               str(tmp_path / "ws"), "--users", str(users), "--tls-cert",
+               str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.pem")]
+    proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True,
+                            env={**os.environ, "PYTHONPATH": str(REPO)})
+    http = requests.Session()
+    http.trust_env = False
+    http.verify = str(tmp_path / "ca.pem")
+    try:
+        assert proc.stdout is not None
+        line = proc.stdout.readline()
+        assert "open https://127.0.0.1:" in line and "token" not in line
+        url = line.split("open ", 1)[1].strip()
+        assert "Sign in" in http.get(f"{url}login", timeout=10).text
+        answer = http.post(f"{url}login", data={"name": "alice",
+                                                 "password": "a long enough password"},
+                           allow_redirects=False, timeout=10)
+        assert answer.status_code == 303
+        cookie = answer.headers["set-cookie"]
+        assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=Strict" in cookie
+    finally:
+        http.close()
+        proc.terminate()
+        assert proc.wait(30) == 0
+        proc.stdout.close()  # type: ignore[union-attr]

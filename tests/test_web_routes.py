@@ -294,6 +294,10 @@ def test_named_accounts_sign_in_with_scrypt_hashes(tmp_path: Path, simulator: Si
         right = client.post("/login", data={"name": "alice", "password": "correct horse battery"})
         assert right.status_code == 303
         assert "alice" in client.get("/").text
+        for _ in range(4):
+            client.post("/login", data={"name": "alice", "password": "guess"})
+        locked = client.post("/login", data={"name": "alice", "password": "correct horse battery"})
+        assert locked.status_code == 429 and "wait 5 minutes" in locked.text
 
 
 def test_one_run_at_a_time_and_the_others_wait_in_a_visible_queue(

@@ -9,111 +9,47 @@ thread, so the event loop keeps answering; runs belong to :class:`runs.RunManage
 from __future__ import annotations
 
 import asyncio
-import hmac
 import json
 import shutil
-import threading
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass, field
-from pathlib import Path
 from typing import Any
 
-import jinja2
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData, UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import (
-    FileResponse,
-    HTMLResponse,
-    RedirectResponse,
-    Response,
-    StreamingResponse,
-)
+from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
-from bulk_provision import __version__
 from bulk_provision.web import engine
-from bulk_provision.web.auth import COOKIE, Access, Guard, Session
-from bulk_provision.web.pages import options_from, plan_context, roster_context, summarize
-from bulk_provision.web.runs import ACTIVE, RunManager
-from bulk_provision.web.workspace import (
-    RUN_ID_PATTERN,
-    TooLarge,
-    Workspace,
-    new_run_id,
-    too_large,
+from bulk_provision.web.auth import Guard
+from bulk_provision.web.base import (
+    HERE,
+    SAMPLES,
+    Web,
+    WebConfig,
+    checked_form,
+    download,
+    error_page,
+    session_of,
+    web_of,
 )
+from bulk_provision.web.pages import options_from, plan_context, roster_context, summarize
+from bulk_provision.web.runs import ACTIVE
+from bulk_provision.web.signin import login, login_post, logout
+from bulk_provision.web.workspace import RUN_ID_PATTERN, TooLarge, new_run_id, too_large
 
-HERE = Path(__file__).parent
-SAMPLES = ("roster.xlsx", "roster_with_errors.xlsx", "roster.csv")
+__all__ = ["WebConfig", "create_app", "iter_routes"]
 FORM_OVERHEAD = 64 * 1024
-
-
-@dataclass
-class WebConfig:
-    """Everything the app needs from ``bulk-provision serve``."""
-
-    workspace: Path
-    connection: engine.Connection
-    access: Access
-    hosts: list[str]
-    max_upload: int = 50_000_000
-    samples: Path | None = None  # --demo: the sample rosters offered on the upload page
-    closing: threading.Event = field(default_factory=threading.Event)
-
-
-class Web:
-    def __init__(self, config: WebConfig) -> None:
-        self.config = config
-        self.workspace = Workspace(config.workspace)
-        self.runs = RunManager(self.workspace, config.connection)
-        self.templates = jinja2.Environment(
-            loader=jinja2.FileSystemLoader(HERE / "templates"),
-            autoescape=True, undefined=jinja2.StrictUndefined,
-        )
-
-    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
-        session: Session | None = request.scope.get("state", {}).get("session")
-        context.setdefault("error", "")
-        context.update(session=session, csrf=session.csrf if session else "",
-                       version=__version__, endpoint=self.config.connection.endpoint,
-                       demo=self.config.samples is not None, max_upload=self.config.max_upload)
-        html = self.templates.get_template(name).render(**context)
-        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
-
-
-def web_of(request: Request) -> Web:
-    found: Web = request.app.state.web
-    return found
-
-
-def session_of(request: Request) -> Session:
-    found: Session | None = request.scope.get("state", {}).get("session")
-    if found is None:
-        raise HTTPException(401, "sign in first")
-    return found
-
-
-async def checked_form(request: Request, **limits: Any) -> FormData:
-    """The request's form, after its CSRF token matched the session's (else 403)."""
-    session = session_of(request)
-    form = await request.form(**limits)
-    token = str(form.get("csrf", ""))
-    if not token or not hmac.compare_digest(token, session.csrf):
-        await form.close()
-        raise HTTPException(403, "Refused: the form's security token is missing or old. "
-                                 "Reload the page and try again.")
-    return form
 
 
 # -- upload --------------------------------------------------------------------------------
 async def index(request: Request) -> Response:
     web = web_of(request)
-    return web.page(request, "upload.html", samples=SAMPLES if web.config.samples else ())
+    return web.page(request, "upload.html", samples=web.samples)
 
 
 async def upload(request: Request) -> Response:
@@ -121,10 +57,10 @@ async def upload(request: Request) -> Response:
     limit = web.config.max_upload
     declared = request.headers.get("content-length")
     if declared is None or not declared.isdigit():
-        return web.page(request, "upload.html", 411, samples=(),
+        return web.page(request, "upload.html", 411, samples=web.samples,
                         error="The upload did not say its size; upload the file from the page.")
     if int(declared) > limit + FORM_OVERHEAD:
-        return web.page(request, "upload.html", 413, samples=(), error=too_large(limit))
+        return web.page(request, "upload.html", 413, samples=web.samples, error=too_large(limit))
     form = await checked_form(request, max_files=1, max_fields=5, max_part_size=4096)
     try:
         return await _store(request, form)
@@ -137,15 +73,15 @@ async def _store(request: Request, form: FormData) -> Response:
     limit = web.config.max_upload
     file = form.get("roster")
     if not isinstance(file, UploadFile) or not file.filename:
-        return web.page(request, "upload.html", 400, samples=(),
+        return web.page(request, "upload.html", 400, samples=web.samples,
                         error="Choose a roster file (Excel or CSV) first.")
     user = session_of(request).user
     try:
         sha = await run_in_threadpool(web.workspace.store, file.file, file.filename, user, limit)
     except TooLarge as exc:
-        return web.page(request, "upload.html", 413, samples=(), error=str(exc))
+        return web.page(request, "upload.html", 413, samples=web.samples, error=str(exc))
     except engine.UsageError as exc:
-        return web.page(request, "upload.html", 400, samples=(), error=str(exc))
+        return web.page(request, "upload.html", 400, samples=web.samples, error=str(exc))
     return await _validated(request, sha)
 
 
@@ -168,7 +104,7 @@ async def _validated(request: Request, sha: str) -> Response:
     if summary.get("error"):
         if not any(web.workspace.folder(sha).glob("runs/*.json")):
             shutil.rmtree(web.workspace.folder(sha), ignore_errors=True)
-        return web.page(request, "upload.html", 400, samples=(), error=summary["error"])
+        return web.page(request, "upload.html", 400, samples=web.samples, error=summary["error"])
     return RedirectResponse(f"/rosters/{sha}", status_code=303)
 
 
@@ -194,7 +130,7 @@ async def report(request: Request) -> Response:
     if not path.is_file():
         await run_in_threadpool(engine.write_report, web.config.connection,
                                 web.workspace.roster_path(sha), path)
-    return _download(path, web.workspace.roster_info(sha)["name"], "report")
+    return download(path, web.workspace.roster_info(sha)["name"], "report")
 
 
 async def plan(request: Request) -> Response:
@@ -225,7 +161,7 @@ async def plan_file(request: Request) -> Response:
     path = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
     if not path.is_file():
         raise HTTPException(404, "no such plan")
-    return _download(path, web.workspace.roster_info(sha)["name"], "plan")
+    return download(path, web.workspace.roster_info(sha)["name"], "plan")
 
 
 async def start(request: Request) -> Response:
@@ -301,7 +237,7 @@ async def results(request: Request) -> Response:
     path = web.workspace.folder(run.sha256) / f"results-{run.id}.xlsx"
     if not path.is_file():
         raise HTTPException(404, "this run has no results workbook")
-    return _download(path, run.roster_name, "results")
+    return download(path, run.roster_name, "results")
 
 
 async def history(request: Request) -> Response:
@@ -322,60 +258,6 @@ async def check(request: Request) -> Response:
         result, ok = f"Cannot connect: {exc}", False
     samples = SAMPLES if web.config.samples else ()
     return web.page(request, "upload.html", samples=samples, check=result, check_ok=ok)
-
-
-# -- sign in -------------------------------------------------------------------------------
-async def login(request: Request) -> Response:
-    web = web_of(request)
-    access = web.config.access
-    token = request.query_params.get("token", "")
-    if token:
-        sid = access.redeem(token)
-        if sid is not None:
-            response = RedirectResponse("/", status_code=303)
-            response.headers["set-cookie"] = access.cookie(sid)
-            return response
-    return web.page(request, "login.html", 401 if token else 200, users=access.users is not None,
-                    error="This sign-in link was already used or is wrong; ask for a new one."
-                    if token else "")
-
-
-async def login_post(request: Request) -> Response:
-    web = web_of(request)
-    access = web.config.access
-    form = await request.form(max_files=0, max_fields=5, max_part_size=4096)
-    sid = access.sign_in(str(form.get("name", "")), str(form.get("password", "")))
-    if sid is None:
-        return web.page(request, "login.html", 401, users=access.users is not None,
-                        error="Wrong name or password.")
-    response = RedirectResponse("/", status_code=303)
-    response.headers["set-cookie"] = access.cookie(sid)
-    return response
-
-
-async def logout(request: Request) -> Response:
-    web = web_of(request)
-    await checked_form(request)
-    web.config.access.end(request.scope)
-    response = RedirectResponse("/login", status_code=303)
-    response.headers["set-cookie"] = f"{COOKIE}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict"
-    return response
-
-
-# -- helpers -------------------------------------------------------------------------------
-def _download(path: Path, roster_name: str, kind: str) -> Response:
-    stem = Path(roster_name).stem or "roster"
-    return FileResponse(path, filename=f"{stem}.{kind}.xlsx", headers={"cache-control": "no-store"},
-                        media_type="application/vnd.openxmlformats-officedocument."
-                                   "spreadsheetml.sheet")
-
-
-async def error_page(request: Request, exc: Exception) -> Response:
-    status = getattr(exc, "status_code", 500)
-    detail = str(getattr(exc, "detail", "")) or "Something went wrong."
-    if request.scope.get("state", {}).get("session") is None:
-        return Response(detail + "\n", status_code=status, media_type="text/plain")
-    return web_of(request).page(request, "message.html", status, message=detail)
 
 
 ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [

@@ -30,6 +30,8 @@ from bulk_provision.errors import ConfigError
 
 COOKIE = "bp_session"
 SESSION_SECONDS = 12 * 3600
+LOCKOUT_FAILURES = 5
+LOCKOUT_SECONDS = 300
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
 PUBLIC_PATHS = ("/login",)
@@ -128,6 +130,15 @@ class Access:
         self._tokens: set[str] = set()
         self._lock = threading.Lock()
         self._dummy = hash_password(secrets.token_hex(8))
+        self._failures: dict[str, list[float]] = {}
+
+    def locked(self, name: str) -> bool:
+        """True after LOCKOUT_FAILURES wrong passwords for ``name`` within LOCKOUT_SECONDS."""
+        cutoff = time.monotonic() - LOCKOUT_SECONDS
+        with self._lock:
+            recent = [t for t in self._failures.get(name, []) if t > cutoff]
+            self._failures[name] = recent
+            return len(recent) >= LOCKOUT_FAILURES
 
     def new_token(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -147,7 +158,11 @@ class Access:
     def sign_in(self, name: str, password: str) -> str | None:
         stored = (self.users or {}).get(name)
         ok = verify_password(password, stored or self._dummy)  # same work for unknown names
-        return self._open(name) if ok and stored is not None else None
+        if ok and stored is not None:
+            return self._open(name)
+        with self._lock:
+            self._failures.setdefault(name[:64], []).append(time.monotonic())
+        return None
 
     def _open(self, user: str) -> str:
         sid = secrets.token_urlsafe(32)

@@ -39,8 +39,8 @@ CREDENTIAL_HELP = (
     "GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW (or GLANCE_API_KEY, GLANCE_PARTNER_ID and "
     "GLANCE_PARTNER_USER_ID) in its environment or config file"
 )
-__all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "UsageError",
-           "ValidationResult"]
+__all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "RowResult",
+           "UsageError", "ValidationResult"]
 
 
 @dataclass(frozen=True)
@@ -231,5 +231,3 @@ def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Pat
              checkpoint: Path) -> JobSpec:
     return connection.spec(roster, options, out=out, checkpoint=checkpoint)
 
-
-RowResultLike = RowResult

@@ -53,7 +53,7 @@ class RunProgress:
         with self._lock:
             self.total, self.started = total, time.monotonic()
 
-    def result(self, result: engine.RowResultLike) -> None:
+    def result(self, result: engine.RowResult) -> None:
         outcome = str(result.outcome.value)
         with self._lock:
             self.done += 1
