@@ -37,6 +37,10 @@ def test_other_machines_need_tls_and_named_accounts(
            "--users", str(tmp_path / "users.txt")]
     assert main(["serve", "--host", "0.0.0.0", *tls]) == 2
     assert "--allow-host NAME" in capsys.readouterr().err
+    (tmp_path / "bp.toml").write_text("workers = 500\n")
+    assert main(["serve", "--config", str(tmp_path / "bp.toml"), "--workspace",
+                 str(tmp_path / "ws")]) == 2
+    assert "workers must be between 1 and 64" in capsys.readouterr().err
 
 
 def test_add_user_stores_an_scrypt_hash_owner_only(
@@ -108,6 +112,10 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
     record = json.loads(next((tmp_path / "ws").glob("*/runs/*.json")).read_text())
     assert record["state"] == "stopped" and record["results"] is True
     assert len(sim.created_counts()) < 60
+    written = list((tmp_path / "ws").rglob("*"))
+    assert any(p.name == "journal.sqlite" for p in written)
+    for path in written:  # journal, results workbook, records: personal data, owner-only
+        assert path.stat().st_mode & 0o077 == 0, path
 
 
 def test_https_with_named_accounts_sets_a_secure_cookie(tmp_path: Path) -> None:

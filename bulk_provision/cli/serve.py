@@ -145,13 +145,14 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     from bulk_provision.web.auth import Access, allowed_hosts, read_users
     from bulk_provision.web.engine import Connection
 
-    os.umask(0o077)  # every file the server writes holds personal data: owner-only
     users = read_users(args.users) if args.users else None
+    connection = Connection(settings, dict(env))
+    connection.engine_options()  # a wrong setting is refused now, not at the first run
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     access = Access(users, secure=args.tls_cert is not None)
     config = WebConfig(
-        workspace=args.workspace, connection=Connection(settings, dict(env)), access=access,
+        workspace=args.workspace, connection=connection, access=access,
         hosts=allowed_hosts(args.host, port, args.allow_host),
         max_upload=int(args.max_upload * 1_000_000),
         samples=sample_folder() if args.demo else None,
@@ -175,7 +176,11 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     # and stops the runs (their journals and workbooks are written while the server shuts
     # down), and does not re-raise the signal afterwards.
     server.handle_exit = lambda sig, frame: on_exit(server, app, sig)  # type: ignore[method-assign]
-    server.run(sockets=[sock])
+    previous = os.umask(0o077)  # every file the server writes holds personal data: owner-only
+    try:
+        server.run(sockets=[sock])
+    finally:
+        os.umask(previous)
     return 0
 
 

@@ -102,7 +102,12 @@ class Connection:
             client.close()
 
     def engine_options(self) -> EngineOptions:
+        """The config file's tuning, checked as ``run`` checks its options."""
         s = self.settings
+        if not 1 <= int(s.get("workers", 8)) <= 64:
+            raise ConfigError("workers must be between 1 and 64")
+        if float(s.get("rate", 10.0)) < 0 or int(s.get("max_retries", 5)) < 0:
+            raise ConfigError("rate and max_retries must be 0 or more")
         return EngineOptions(
             workers=int(s.get("workers", 8)),
             rate=float(s.get("rate", 10.0)),
