@@ -276,3 +276,19 @@ def test_the_login_page_and_the_run_list_pass_the_accessibility_check(
             assert serious(page) == []
         finally:
             context.close()
+
+
+def test_a_roster_dropped_on_the_box_uploads(
+    open_page: Callable[[str], Any], simulator: Simulator, tmp_path: Path
+) -> None:
+    text = write_roster(tmp_path / "s.csv", 3).read_text(encoding="utf-8")
+    with LiveServer(tmp_path / "ws", simulator) as server:
+        page = open_page(server.login_url())
+        dropped = page.evaluate_handle(
+            "(text) => { const d = new DataTransfer();"
+            " d.items.add(new File([text], 'dropped.csv', {type: 'text/csv'})); return d; }",
+            text)
+        page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dropped})
+        page.get_by_role("button", name="Upload", exact=True).click()
+        expect(page.get_by_role("heading", name="dropped.csv")).to_be_visible()
+        expect(page.locator("#validation-summary")).to_contain_text("3 rows")

@@ -332,3 +332,45 @@ def test_demo_samples_are_offered_and_nothing_else_is(
         assert "Use sample" not in plain.get("/").text
         refused = plain.post("/samples", data={"csrf": token(plain), "sample": "roster.xlsx"})
         assert refused.status_code == 404
+
+
+def test_no_secret_reaches_a_page_or_a_workspace_record(
+    page: TestClient, simulator: Simulator, tmp_path: Path
+) -> None:
+    from tests.test_run import PASSWORDS
+
+    roster = write_roster(tmp_path / "s.csv", 12, extra=[["x1", "bad address!", "short"]])
+    url = roster_url(upload(page, roster))
+    seen = [page.get(url).text]
+    data = {"csrf": token(page), "mode": "create", "skip_invalid": "on"}
+    seen.append(page.post(f"{url}/plan", data=data).text)
+    run = start(page, url, skip_invalid="on")
+    seen += [str(s) for s in events(page, run)]
+    checked = page.post("/check", data={"csrf": token(page)}).text
+    assert "Connected to" in checked
+    seen += [page.get(run).text, page.get("/history").text, checked]
+    workspace: Path = page.config.workspace  # type: ignore[attr-defined]
+    seen += [p.read_text() for p in workspace.rglob("*.json")]
+    secrets = [simulator.config.partner_pw, "short", *PASSWORDS[:12]]
+    for text in seen:
+        for secret in secrets:
+            assert secret not in text
+
+
+def test_a_server_without_credentials_validates_but_says_what_is_missing(
+    tmp_path: Path, simulator: Simulator
+) -> None:
+    from bulk_provision.config import Settings
+    from bulk_provision.web.engine import Connection
+
+    connection = Connection(Settings(), {"GLANCE_BASE_URL": simulator.base_url})
+    config = web_config(tmp_path / "ws", simulator, connection=connection)
+    with client_for(config) as client:
+        sign_in(client, config)
+        url = roster_url(upload(client, write_roster(tmp_path / "s.csv", 2)))
+        assert "0 problems" in client.get(url).text
+        checked = client.post("/check", data={"csrf": token(client)}).text
+        assert "Cannot connect: the server has no Glance credentials" in checked
+        last = finish(client, start(client, url))
+        assert last["state"] == "error" and "GLANCE_PARTNER_LOGIN" in last["message"]
+    assert simulator.request_log == []
