@@ -136,6 +136,7 @@ def test_https_with_named_accounts_sets_a_secure_cookie(tmp_path: Path) -> None:
     http = requests.Session()
     http.trust_env = False
     http.verify = str(tmp_path / "ca.pem")
+    http.headers["Connection"] = "close"  # no idle TLS connection for the shutdown to wait on
     try:
         assert proc.stdout is not None
         line = proc.stdout.readline()

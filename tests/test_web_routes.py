@@ -374,3 +374,25 @@ def test_a_server_without_credentials_validates_but_says_what_is_missing(
         last = finish(client, start(client, url))
         assert last["state"] == "error" and "GLANCE_PARTNER_LOGIN" in last["message"]
     assert simulator.request_log == []
+
+
+def test_an_unfinished_run_is_finished_in_its_own_mode_first(
+    tmp_path: Path, make_simulator: object
+) -> None:
+    sim = make_simulator(latency_ms=100)  # type: ignore[operator]
+    config = web_config(tmp_path / "ws", sim)
+    with client_for(config) as client:
+        sign_in(client, config)
+        roster = roster_url(upload(client, write_roster(tmp_path / "s.csv", 30)))
+        run = start(client, roster)
+        for snap in events(client, run):
+            if snap["done"] >= 2:
+                client.post(f"{run}/stop", data={"csrf": token(client)})
+                break
+        assert finish(client, run)["state"] == "stopped"
+        refused = client.post(f"{roster}/start", data={"csrf": token(client), "mode": "sync"})
+        assert refused.status_code == 409
+        assert "this roster has an unfinished create run: Resume it" in refused.text
+        sim.set_faults(latency_ms=0)
+        assert finish(client, start(client, roster))["state"] == "finished"
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(30)}

@@ -165,6 +165,7 @@ class RunManager:
                resumes: str = "") -> Run:
         name = str(self.workspace.roster_info(sha256).get("name", ""))
         run = Run(new_run_id(), sha256, name, user, options.check(), resumes=resumes)
+        self._check_unfinished(run)
         with self._lock:
             if self._closing:
                 raise engine.UsageError("the server is shutting down; start the run again later")
@@ -176,6 +177,16 @@ class RunManager:
             self._save(run)
             self._wake.notify_all()
         return run
+
+    def _check_unfinished(self, run: Run) -> None:
+        """An unfinished journal is finished in its own mode before another run may start."""
+        earlier = [r for r in self.history() if r.sha256 == run.sha256]
+        mode = earlier[0].options.mode if earlier else run.options.mode
+        if mode != run.options.mode and engine.unfinished(
+                self.workspace.journal_path(run.sha256)):
+            raise engine.UsageError(
+                f"this roster has an unfinished {mode} run: Resume it (or Start it again in "
+                f"{mode} mode) to finish it before starting a {run.options.mode} run")
 
     def resume(self, run_id: str, user: str) -> Run:
         old = self.get(run_id)
