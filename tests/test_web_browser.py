@@ -209,7 +209,7 @@ def test_upsert_then_sync_with_the_guard_refusing(
     assert simulator.created_counts() == {"00003": 1, "00004": 1}
 
 
-def test_two_browsers_watching_one_run_both_see_it_finish(
+def test_two_browsers_watch_one_run_and_it_outlives_a_closed_one(
     open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     sim = make_simulator(latency_ms=200)
@@ -223,10 +223,14 @@ def test_two_browsers_watching_one_run_both_see_it_finish(
         for page in (first, second):  # both watch it live
             expect(page.get_by_role("button", name="Stop")).to_be_visible()
         wait_done_at_least(second, 5)
+        first.context.close()  # closing a browser does not stop the run
         sim.set_faults(latency_ms=0)
-        for page in (first, second):
+        third = open_page(server.login_url())
+        third.goto(second.url)
+        for page in (second, third):
             expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
             expect(page.get_by_role("link", name="Download results")).to_be_visible()
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(40)}
 
 
 def test_bad_files_and_attacks_through_the_page(

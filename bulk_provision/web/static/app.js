@@ -94,6 +94,13 @@ function setupRun() {
   if (!box || box.dataset.active !== "1" || !window.EventSource) return;
   var source = new EventSource(box.dataset.events);
   source.onmessage = function (event) { render(JSON.parse(event.data)); };
+  source.onerror = function () {
+    // The server restarted (its sessions with it) or went away: reload, which shows the run
+    // as the server now sees it, or the sign-in page.
+    if (source.readyState === EventSource.CLOSED) {
+      window.setTimeout(function () { window.location.reload(); }, 2000);
+    }
+  };
   source.addEventListener("end", function () {
     source.close();
     window.location.reload();  // the finished page, with its downloads, from the server
