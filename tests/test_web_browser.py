@@ -190,6 +190,7 @@ def test_upsert_then_sync_with_the_guard_refusing(
         page.get_by_label("upsert: add new users, update changed ones").check()
         page.get_by_role("button", name="Preview plan").click()
         expect(page.locator("#changes")).to_contain_text("Old")
+        assert serious(page) == []
         page.get_by_role("button", name="Start").click()
         expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
         expect(page.locator("#counts")).to_contain_text("updated")
@@ -198,6 +199,7 @@ def test_upsert_then_sync_with_the_guard_refusing(
         page.get_by_role("button", name="Preview plan").click()
         expect(page.locator("#guard")).to_contain_text("Refused: sync would suspend 4")
         expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        assert serious(page) == []
         page.get_by_role("link", name="Change options").click()
         page.get_by_label("sync: upsert, and suspend users who are not in the roster").check()
         page.get_by_label("Sync: suspend at most").fill("4")
@@ -296,3 +298,14 @@ def test_a_roster_dropped_on_the_box_uploads(
         page.get_by_role("button", name="Upload", exact=True).click()
         expect(page.get_by_role("heading", name="dropped.csv")).to_be_visible()
         expect(page.locator("#validation-summary")).to_contain_text("3 rows")
+
+
+def test_the_accessibility_check_would_catch_an_unlabelled_field(browser: Any) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content('<html lang="en"><title>t</title><main><form>'
+                         '<input type="text" name="x"></form></main></html>')
+        assert any(v.startswith("label:") for v in serious(page))
+    finally:
+        context.close()

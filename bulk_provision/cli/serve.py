@@ -159,7 +159,7 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     )
     app = create_app(config)
     scheme = "https" if args.tls_cert else "http"
-    shown = "127.0.0.1" if args.host in ("0.0.0.0", "::") else args.host
+    shown = args.allow_host[0] if args.allow_host else args.host
     shown = f"[{shown}]" if ":" in shown else shown
     if users is None:
         print(f"bulk-provision serve: open {scheme}://{shown}:{port}/login?token="
