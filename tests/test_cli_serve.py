@@ -154,3 +154,34 @@ def test_https_with_named_accounts_sets_a_secure_cookie(tmp_path: Path) -> None:
         proc.terminate()
         assert proc.wait(30) == 0
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+def test_serve_demo_runs_a_sample_roster_into_its_own_simulator(tmp_path: Path) -> None:
+    command = [sys.executable, "-m", "bulk_provision", "serve", "--demo", "--port", "0",
+               "--latency-ms", "0", "--workspace", str(tmp_path / "ws")]
+    proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
+                            stderr=subprocess.STDOUT, text=True)
+    http = requests.Session()
+    http.trust_env = False
+    http.headers["Connection"] = "close"
+    try:
+        assert proc.stdout is not None
+        login = proc.stdout.readline().split("open ", 1)[1].strip()
+        assert "demo simulator" in http.get(login, timeout=10).text
+        token = csrf_of(http.get(login.split("/login")[0] + "/", timeout=10).text)
+        roster = http.post(login.split("/login")[0] + "/samples",
+                           data={"csrf": token, "sample": "roster.xlsx"}, timeout=30).url
+        assert "0 problems" in http.get(roster, timeout=10).text
+        run = http.post(f"{roster}/start", data={"csrf": token, "mode": "create"},
+                        timeout=10).url
+        with http.get(f"{run}/events", stream=True, timeout=60) as stream:
+            snaps = [json.loads(line[6:]) for line in stream.iter_lines(decode_unicode=True)
+                     if line.startswith("data: {\"")]
+        assert snaps[-1]["state"] == "finished" and snaps[-1]["counts"] == {"created": 25}
+        results = http.get(f"{run}/results", timeout=10)
+        assert results.status_code == 200 and results.content.startswith(b"PK")
+    finally:
+        http.close()
+        proc.terminate()
+        assert proc.wait(30) == 0
+        proc.stdout.close()  # type: ignore[union-attr]
