@@ -61,13 +61,10 @@ class LiveServer:
             workspace, sim, hosts=allowed_hosts("127.0.0.1", self.port), **overrides)
         self.app = create_app(self.config)
         self.server = uvicorn.Server(uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2))
-        self.started = threading.Event()
-        self.thread = threading.Thread(target=self._serve, daemon=True)
-
-    def _serve(self) -> None:
-        self.server.config.callback_notify = None
-        self.server.run(sockets=[self.sock])
+            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2,
+            ws="none", http="h11", loop="asyncio"))
+        self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
+                                       daemon=True)
 
     def __enter__(self) -> LiveServer:
         self.thread.start()

@@ -169,7 +169,8 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     print(f"workspace {args.workspace.resolve()}; Glance {config.connection.endpoint}; "
           "Ctrl-C stops (runs stop resumably)", flush=True)
     server = uvicorn.Server(uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5,
+        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, ws="none",
+        http="h11", loop="asyncio",
         ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
     ))
     # uvicorn installs server.handle_exit for SIGINT/SIGTERM: ours first ends the event streams
