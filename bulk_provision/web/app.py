@@ -167,6 +167,9 @@ async def plan_file(request: Request) -> Response:
 async def start(request: Request) -> Response:
     web, sha = web_of(request), roster_sha(request)
     form = await checked_form(request)
+    active = web.runs.active_run(sha)
+    if active is not None:  # a second press of Start (or another admin's): watch that run
+        return RedirectResponse(f"/runs/{active.id}", status_code=303)
     try:
         run = web.runs.submit(sha, options_from(form), session_of(request).user)
     except engine.UsageError as exc:

@@ -207,6 +207,12 @@ class RunManager:
                 run.message = "stopped before it started; nothing was sent"
                 self._save(run)
 
+    def active_run(self, sha256: str) -> Run | None:
+        """The roster's run that is waiting or running, if any."""
+        with self._lock:
+            return next((r for r in self._runs.values()
+                         if r.sha256 == sha256 and r.state in ACTIVE), None)
+
     def get(self, run_id: str) -> Run | None:
         with self._lock:
             return self._runs.get(run_id)
