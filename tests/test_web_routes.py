@@ -397,3 +397,28 @@ def test_an_unfinished_run_is_finished_in_its_own_mode_first(
         sim.set_faults(latency_ms=0)
         assert finish(client, start(client, roster))["state"] == "finished"
     assert sim.created_counts() == {f"{i:05d}": 1 for i in range(30)}
+
+
+def test_the_config_file_protects_accounts_and_sets_the_page_defaults(
+    tmp_path: Path, simulator: Simulator
+) -> None:
+    from bulk_provision.config import Settings
+    from bulk_provision.web.engine import Connection
+    from tests.webtools import FAST, sim_env
+
+    for name in ("old0", "old1", "boss"):
+        simulator.add_user(name, f"{name}.demo.glance.net")
+    settings = Settings(values={**FAST, "protect": ["boss"], "mode": "sync",
+                                "max_suspend": "100%"})
+    config = web_config(tmp_path / "ws", simulator, connection=Connection(settings,
+                                                                          sim_env(simulator)))
+    with client_for(config) as client:
+        sign_in(client, config)
+        url = roster_url(upload(client, write_roster(tmp_path / "s.csv", 2)))
+        shown = client.get(url).text
+        assert 'value="sync"\n      checked' in shown and 'value="100%"' in shown
+        run = start(client, url, mode="sync", max_suspend="100%", protect="old1")
+        assert finish(client, run)["counts"] == {"created": 2, "suspended": 1}
+    users = simulator.users()
+    assert users["old0"].suspended and not users["old1"].suspended
+    assert not users["boss"].suspended

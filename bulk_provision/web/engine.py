@@ -30,7 +30,7 @@ from bulk_provision.provision import Progress
 from bulk_provision.report.plan_report import SHOWN, write_plan
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.retry import EngineOptions
-from bulk_provision.roster import Roster
+from bulk_provision.roster import Roster, load_column_map
 from bulk_provision.validation import ValidationResult
 
 DEFAULT_BASE_URL = "https://www.glance.net"
@@ -118,24 +118,32 @@ class Connection:
             pause_seconds=float(s.get("pause_seconds", 30.0)),
         )
 
+    def default_options(self) -> RunOptions:
+        """The options the page starts from: the config file's, else the defaults."""
+        s = self.settings
+        return RunOptions(mode=str(s.get("mode", "create")),
+                          skip_invalid=bool(s.get("skip_invalid", False)),
+                          set_passwords=bool(s.get("set_passwords", False)),
+                          max_suspend=str(s.get("max_suspend", "10%")))
+
     def spec(self, roster: Path, options: RunOptions, *, out: Path | None = None,
              checkpoint: Path | None = None) -> JobSpec:
-        roles = self.settings.get("roles")
-        if isinstance(roles, str):
-            roles = [r.strip() for r in roles.split(",") if r.strip()]
-        protect = [*options.protect]
+        # The config file's protected accounts always hold; the page can only add to them.
+        protect = [*_listing(self.settings.get("protect")), *options.protect]
         if self.env.get("GLANCE_PARTNER_LOGIN"):  # never suspend the account we sign in with
             protect.append(self.env["GLANCE_PARTNER_LOGIN"].strip())
+        columns = self.settings.get("columns")
         return JobSpec(
             roster_path=roster,
             endpoint=self.endpoint,
             sheet=self.settings.get("sheet"),
+            column_map=load_column_map(Path(columns)) if columns else None,
             out=out,
             checkpoint=checkpoint,
             mode=options.mode,
             skip_invalid=options.skip_invalid,
             audio_provider=str(self.settings.get("audio_provider", "")),
-            roles=roles,
+            roles=_listing(self.settings.get("roles")) or None,
             engine=self.engine_options(),
             set_passwords=options.set_passwords,
             protect=protect,
@@ -146,6 +154,12 @@ class Connection:
         """"check connection": the roles ShowRoles lists (raises the engine's error)."""
         with self.open_client(1) as client:
             return sorted(r.name for r in client.show_roles())
+
+
+def _listing(value: object) -> list[str]:
+    """A config list, or a comma-separated string, as clean items."""
+    items = value if isinstance(value, list) else str(value or "").split(",")
+    return [str(v).strip() for v in items if str(v).strip()]
 
 
 def validate(connection: Connection, roster: Path) -> tuple[Roster, ValidationResult]:

@@ -49,7 +49,7 @@ def roster_context(web: Web, sha: str) -> dict[str, Any]:
     return {
         "sha": sha, "info": info, "summary": summarize(web, sha), "latest": latest,
         "resumable": latest is not None and web.runs.resumable(latest),
-        "options": engine.RunOptions(),
+        "options": web.config.connection.default_options(),
     }
 
 
