@@ -230,20 +230,25 @@ def run(connection: Connection, spec: JobSpec, progress: Progress,
             client.close()
 
 
-def journal_counts(path: Path) -> dict[str, int]:
-    """Rows per state and per outcome recorded in a journal ({} when there is none)."""
+FINAL_STATES = ("done", "failed")
+
+
+def journal_counts(path: Path) -> tuple[dict[str, int], int]:
+    """Finished rows per outcome recorded in a journal, and how many rows are still open
+    (never sent, sent, or in doubt); ({}, 0) when there is no journal."""
     if not path.is_file():
-        return {}
+        return {}, 0
     try:
         with Checkpoint.read_only(path) as journal:
-            return journal.counts()
+            states, outcomes = journal.state_counts(), journal.outcome_counts()
     except BulkProvisionError:
-        return {}
+        return {}, 0
+    still_open = sum(n for state, n in states.items() if str(state) not in FINAL_STATES)
+    return {str(outcome): n for outcome, n in outcomes.items() if n}, still_open
 
 
 def unfinished(path: Path) -> bool:
-    counts = journal_counts(path)
-    return counts.get("pending", 0) + counts.get("sending", 0) > 0
+    return journal_counts(path)[1] > 0
 
 
 def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Path,

@@ -299,12 +299,10 @@ class RunManager:
 
     def _journal_outcomes(self, sha256: str) -> dict[str, int]:
         try:
-            counts = engine.journal_counts(self.workspace.journal_path(sha256))
+            found, still_open = engine.journal_counts(self.workspace.journal_path(sha256))
         except KeyError:
             return {}
-        found = {k.split(":", 1)[1]: v for k, v in counts.items() if k.startswith("outcome:") and v}
-        left = counts.get("pending", 0) + counts.get("sending", 0)
-        return {**found, "not yet sent": left} if left else found
+        return {**found, "unfinished": still_open} if still_open else found
 
     def _save(self, run: Run) -> None:
         try:
