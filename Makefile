@@ -5,10 +5,10 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench chaos demo clean
+.PHONY: help install test lint bench chaos demo serve-demo browser screenshots clean
 
 help: ## show this help
-	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-9s %s\n", $$1, $$2}'
+	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
 
 $(STAMP): pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,24 @@ chaos: $(STAMP) ## kill -9 / fault-injection reliability run (R1, R2)
 
 demo: $(STAMP) ## provision sample_data/roster.xlsx against the local simulator
 	$(BIN)/bulk-provision demo
+
+serve-demo: $(STAMP) ## the browser page against the local simulator, with the sample rosters
+	$(BIN)/bulk-provision serve --demo
+
+browser: ## headless Chromium for the browser tests, from the distribution's packages (root)
+	@if [ -x /usr/bin/chromium ]; then \
+		echo "browser: /usr/bin/chromium is installed"; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq \
+			chromium chromium-driver fonts-dejavu-core; \
+	else \
+		echo "browser: as root on Debian/Ubuntu: apt-get install chromium chromium-driver" \
+			"fonts-dejavu-core; without it the browser tests are skipped"; \
+	fi
+
+screenshots: $(STAMP) browser ## refresh the README's screenshots under docs/ (browser tests)
+	BP_SCREENSHOTS=docs $(BIN)/python -m pytest -q -p no:cacheprovider \
+		tests/test_web_browser.py -k "valid_roster or errors"
 
 clean: ## remove the virtual environment and generated files
 	rm -rf $(VENV) demo-results.xlsx .pytest_cache .mypy_cache .ruff_cache

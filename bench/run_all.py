@@ -27,6 +27,7 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
         ("P1 throughput", throughput),
         ("P3 resume, P4 memory", ["scale.py"]),
         ("P9 export", ["export_bench.py"]),
+        ("P7, P8 the page", ["web_bench.py", *(["--p8-rows", "2000"] if quick else [])]),
     ]
 
 

@@ -30,6 +30,7 @@ COMMAND_MODULES = (
     "simulate",
     "demo",
     "export",
+    "serve",
 )
 
 

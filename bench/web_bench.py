@@ -1,0 +1,141 @@
+"""P7 and P8: the page (``bulk-provision serve``) in headless Chromium, as an HR admin uses it.
+
+* P7: upload a 100,000-row xlsx roster; time from pressing Upload to the validation result
+  shown in the browser (target under 3 s).
+* P8: the P1 workload (latency 50 ms, 16 workers, no rate cap) started from the page with the
+  browser watching the live progress, against ``bulk-provision run`` on the same roster, side by
+  side in one run, each against its own fresh simulator process (target at most 1.03 x). The
+  page's time runs from pressing Start to "Finished" shown in the browser.
+
+Needs /usr/bin/chromium (`make browser`).
+
+    python bench/web_bench.py [--p7-rows 100000] [--p8-rows 5000] [--only p7|p8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE.parent))
+from rosters import write_csv  # noqa: E402
+from simproc import SimulatorProcess  # noqa: E402
+from throughput import LATENCY_MS, WORKERS, run_tool  # noqa: E402
+from validate_bench import write_files  # noqa: E402
+
+from tests.browser import ARGS, CHROMIUM  # noqa: E402
+
+P7_TARGET_S = 3.0
+P8_TARGET_RATIO = 1.03
+
+
+class Serve:
+    """``bulk-provision serve`` in a subprocess, signed in through its one-time link."""
+
+    def __init__(self, workspace: Path, env: dict[str, str], config: Path) -> None:
+        command = [sys.executable, "-m", "bulk_provision", "serve", "--port", "0",
+                   "--workspace", str(workspace), "--config", str(config)]
+        self.proc = subprocess.Popen(command, env={**os.environ, **env},
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+        assert self.proc.stdout is not None
+        line = self.proc.stdout.readline()
+        found = re.search(r"(http://\S+/login\?token=\S+)", line)
+        if not found:
+            self.proc.kill()
+            raise SystemExit(f"serve did not start: {line!r}")
+        self.login = found.group(1)
+
+    def close(self) -> None:
+        self.proc.terminate()
+        self.proc.wait(60)
+
+
+def page_for(browser: Any, serve: Serve) -> Any:
+    page = browser.new_context().new_page()
+    page.set_default_timeout(600_000)
+    page.goto(serve.login)
+    return page
+
+
+def p7(browser: Any, rows: int, tmp: Path) -> float:
+    _, xlsx = write_files(tmp, rows)
+    config = tmp / "p7.toml"
+    config.write_text("rate = 0\n")
+    serve = Serve(tmp / "ws7", {"GLANCE_BASE_URL": "https://127.0.0.1:9"}, config)
+    try:
+        page = page_for(browser, serve)
+        page.get_by_label("Roster file").set_input_files(xlsx)
+        started = time.perf_counter()
+        page.get_by_role("button", name="Upload", exact=True).click()
+        page.locator("#validation-summary").wait_for()
+        elapsed = time.perf_counter() - started
+        shown = page.locator("#validation-summary").inner_text()
+    finally:
+        serve.close()
+    print(f"P7 upload -> validation shown: {rows} rows xlsx ({xlsx.stat().st_size / 2**20:.1f} MB)"
+          f": {elapsed:.2f} s (target < {P7_TARGET_S:g} s) [{shown.strip()}]")
+    return elapsed
+
+
+def p8(browser: Any, rows: int, tmp: Path) -> float:
+    roster = write_csv(tmp / "p8.csv", rows, prefix="W")
+    with SimulatorProcess(latency_ms=LATENCY_MS) as sim:
+        cli = run_tool(sim, roster, tmp)
+    config = tmp / "p8.toml"
+    config.write_text(f"workers = {WORKERS}\nrate = 0\n")
+    with SimulatorProcess(latency_ms=LATENCY_MS) as sim:
+        serve = Serve(tmp / "ws8", sim.env(), config)
+        try:
+            page = page_for(browser, serve)
+            page.get_by_label("Roster file").set_input_files(roster)
+            page.get_by_role("button", name="Upload", exact=True).click()
+            page.locator("#validation-summary").wait_for()
+            started = time.perf_counter()
+            page.get_by_role("button", name="Start").click()
+            page.get_by_text("Finished: every row ended well").wait_for()
+            web = time.perf_counter() - started
+        finally:
+            serve.close()
+        created = sum(sim.created_counts().values())
+    print(f"P8 run from the page: {rows} rows, latency {LATENCY_MS:g} ms, {WORKERS} workers "
+          f"(users created: {created})")
+    print(f"  bulk-provision run (CLI)      {cli:8.2f} s")
+    print(f"  the page, browser watching    {web:8.2f} s  = {web / cli:.3f} x the CLI "
+          f"(target <= {P8_TARGET_RATIO})")
+    return web / cli
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--p7-rows", type=int, default=100_000)
+    parser.add_argument("--p8-rows", type=int, default=5000)
+    parser.add_argument("--only", choices=("p7", "p8"))
+    args = parser.parse_args()
+    if not CHROMIUM.is_file():
+        raise SystemExit(f"no {CHROMIUM}: run `make browser` first")
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright, tempfile.TemporaryDirectory() as folder:
+        browser = playwright.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            if args.only in (None, "p7"):
+                p7(browser, args.p7_rows, Path(folder))
+            if args.only in (None, "p8"):
+                p8(browser, args.p8_rows, Path(folder))
+        finally:
+            browser.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

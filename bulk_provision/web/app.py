@@ -1,0 +1,309 @@
+"""The page's routes: upload -> validation -> options -> plan -> run -> results; History.
+
+Server-rendered pages (Jinja2, autoescaped) and a little JavaScript from ``static/``. Every
+route but the login page and the static files needs a session (:class:`auth.Guard`); every
+POST carries the session's CSRF token. Work that reads files or talks to Glance runs in a
+thread, so the event loop keeps answering; runs belong to :class:`runs.RunManager`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import shutil
+from collections.abc import AsyncIterator, Callable, Iterator
+from contextlib import asynccontextmanager
+from typing import Any
+
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import FormData, UploadFile
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+
+from bulk_provision.web import engine
+from bulk_provision.web.auth import Guard
+from bulk_provision.web.base import (
+    HERE,
+    SAMPLES,
+    Web,
+    WebConfig,
+    checked_form,
+    download,
+    error_page,
+    session_of,
+    web_of,
+)
+from bulk_provision.web.pages import options_from, plan_context, roster_context, summarize
+from bulk_provision.web.runs import ACTIVE
+from bulk_provision.web.signin import login, login_post, logout
+from bulk_provision.web.workspace import RUN_ID_PATTERN, TooLarge, new_run_id, too_large
+
+__all__ = ["WebConfig", "create_app", "iter_routes"]
+FORM_OVERHEAD = 64 * 1024
+
+
+# -- upload --------------------------------------------------------------------------------
+async def index(request: Request) -> Response:
+    web = web_of(request)
+    return web.page(request, "upload.html", samples=web.samples)
+
+
+async def upload(request: Request) -> Response:
+    web = web_of(request)
+    limit = web.config.max_upload
+    declared = request.headers.get("content-length")
+    if declared is None or not declared.isdigit():
+        return web.page(request, "upload.html", 411, samples=web.samples,
+                        error="The upload did not say its size; upload the file from the page.")
+    if int(declared) > limit + FORM_OVERHEAD:
+        return web.page(request, "upload.html", 413, samples=web.samples, error=too_large(limit))
+    form = await checked_form(request, max_files=1, max_fields=5, max_part_size=4096)
+    try:
+        return await _store(request, form)
+    finally:
+        await form.close()
+
+
+async def _store(request: Request, form: FormData) -> Response:
+    web = web_of(request)
+    limit = web.config.max_upload
+    file = form.get("roster")
+    if not isinstance(file, UploadFile) or not file.filename:
+        return web.page(request, "upload.html", 400, samples=web.samples,
+                        error="Choose a roster file (Excel or CSV) first.")
+    user = session_of(request).user
+    try:
+        sha = await run_in_threadpool(web.workspace.store, file.file, file.filename, user, limit)
+    except TooLarge as exc:
+        return web.page(request, "upload.html", 413, samples=web.samples, error=str(exc))
+    except engine.UsageError as exc:
+        return web.page(request, "upload.html", 400, samples=web.samples, error=str(exc))
+    return await _validated(request, sha)
+
+
+async def sample(request: Request) -> Response:
+    web = web_of(request)
+    form = await checked_form(request)
+    name = str(form.get("sample", ""))
+    if web.config.samples is None or name not in SAMPLES:
+        raise HTTPException(404, "no such sample roster")
+    with (web.config.samples / name).open("rb") as f:
+        sha = await run_in_threadpool(web.workspace.store, f, name, session_of(request).user,
+                                      web.config.max_upload)
+    return await _validated(request, sha)
+
+
+async def _validated(request: Request, sha: str) -> Response:
+    """Validate a stored roster; a file that cannot be read stays on the upload page."""
+    web = web_of(request)
+    summary = await run_in_threadpool(summarize, web, sha)
+    if summary.get("error"):
+        if not any(web.workspace.folder(sha).glob("runs/*.json")):
+            shutil.rmtree(web.workspace.folder(sha), ignore_errors=True)
+        return web.page(request, "upload.html", 400, samples=web.samples, error=summary["error"])
+    return RedirectResponse(f"/rosters/{sha}", status_code=303)
+
+
+# -- one roster: validation, plan, start ----------------------------------------------------
+def roster_sha(request: Request) -> str:
+    sha = str(request.path_params["sha"])
+    try:
+        web_of(request).workspace.roster_info(sha)
+    except KeyError:
+        raise HTTPException(404, "no such roster; upload it again") from None
+    return sha
+
+
+async def roster(request: Request) -> Response:
+    web, sha = web_of(request), roster_sha(request)
+    context = await run_in_threadpool(roster_context, web, sha)
+    return web.page(request, "roster.html", **context)
+
+
+async def report(request: Request) -> Response:
+    web, sha = web_of(request), roster_sha(request)
+    path = web.workspace.folder(sha) / "report.xlsx"
+    if not path.is_file():
+        await run_in_threadpool(engine.write_report, web.config.connection,
+                                web.workspace.roster_path(sha), path)
+    return download(path, web.workspace.roster_info(sha)["name"], "report")
+
+
+async def plan(request: Request) -> Response:
+    web, sha = web_of(request), roster_sha(request)
+    form = await checked_form(request)
+    try:
+        options = options_from(form)
+    except engine.UsageError as exc:
+        context = await run_in_threadpool(roster_context, web, sha)
+        return web.page(request, "roster.html", 400, **{**context, "error": str(exc)})
+    plan_id = new_run_id()
+    out = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
+    try:
+        preview = await run_in_threadpool(engine.preview_plan, web.config.connection,
+                                          web.workspace.roster_path(sha), options, out)
+    except engine.BulkProvisionError as exc:
+        context = await run_in_threadpool(roster_context, web, sha)
+        return web.page(request, "roster.html", 400, **{**context, "error": str(exc)})
+    context = await run_in_threadpool(plan_context, web, sha, options, preview, plan_id)
+    return web.page(request, "plan.html", **context)
+
+
+async def plan_file(request: Request) -> Response:
+    web, sha = web_of(request), roster_sha(request)
+    plan_id = str(request.path_params["plan"])
+    if not RUN_ID_PATTERN.fullmatch(plan_id):
+        raise HTTPException(404, "no such plan")
+    path = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
+    if not path.is_file():
+        raise HTTPException(404, "no such plan")
+    return download(path, web.workspace.roster_info(sha)["name"], "plan")
+
+
+async def start(request: Request) -> Response:
+    web, sha = web_of(request), roster_sha(request)
+    form = await checked_form(request)
+    active = web.runs.active_run(sha)
+    if active is not None:  # a second press of Start (or another admin's): watch that run
+        return RedirectResponse(f"/runs/{active.id}", status_code=303)
+    try:
+        run = web.runs.submit(sha, options_from(form), session_of(request).user)
+    except engine.UsageError as exc:
+        context = await run_in_threadpool(roster_context, web, sha)
+        return web.page(request, "roster.html", 409, **{**context, "error": str(exc)})
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+# -- runs ----------------------------------------------------------------------------------
+def run_of(request: Request) -> Any:
+    found = web_of(request).runs.get(str(request.path_params["run"]))
+    if found is None:
+        raise HTTPException(404, "no such run")
+    return found
+
+
+async def run_page(request: Request) -> Response:
+    web, run = web_of(request), run_of(request)
+    return web.page(request, "run.html", run=run, snap=web.runs.snapshot(run),
+                    resumable=web.runs.resumable(run), active=run.state in ACTIVE)
+
+
+async def events(request: Request) -> Response:
+    web, run = web_of(request), run_of(request)
+    return StreamingResponse(_stream(web, run), media_type="text/event-stream",
+                             headers={"cache-control": "no-store", "x-accel-buffering": "no"})
+
+
+async def _stream(web: Web, run: Any) -> AsyncIterator[str]:
+    """Server-sent events: the run's snapshot whenever it changes, until it ends or the server
+    stops. A reconnecting browser simply gets the current snapshot first."""
+    last = ""
+    yield "retry: 2000\n\n"
+    while True:
+        snap = web.runs.snapshot(run)
+        text = json.dumps(snap, sort_keys=True)
+        if text != last:
+            last = text
+            yield f"data: {text}\n\n"
+        if run.state not in ACTIVE:
+            yield "event: end\ndata: {}\n\n"
+            return
+        if web.config.closing.is_set():
+            return
+        await asyncio.sleep(0.25)
+
+
+async def stop(request: Request) -> Response:
+    web, run = web_of(request), run_of(request)
+    await checked_form(request)
+    web.runs.stop_run(run.id)
+    return RedirectResponse(f"/runs/{run.id}", status_code=303)
+
+
+async def resume(request: Request) -> Response:
+    web, run = web_of(request), run_of(request)
+    await checked_form(request)
+    try:
+        new = web.runs.resume(run.id, session_of(request).user)
+    except engine.UsageError as exc:
+        return web.page(request, "run.html", 409, run=run, snap=web.runs.snapshot(run),
+                        resumable=False, active=run.state in ACTIVE, error=str(exc))
+    return RedirectResponse(f"/runs/{new.id}", status_code=303)
+
+
+async def results(request: Request) -> Response:
+    web, run = web_of(request), run_of(request)
+    path = web.workspace.folder(run.sha256) / f"results-{run.id}.xlsx"
+    if not path.is_file():
+        raise HTTPException(404, "this run has no results workbook")
+    return download(path, run.roster_name, "results")
+
+
+async def history(request: Request) -> Response:
+    web = web_of(request)
+    runs = web.runs.history()
+    return web.page(request, "history.html", runs=runs,
+                    resumable={r.id for r in runs if web.runs.resumable(r)})
+
+
+async def check(request: Request) -> Response:
+    web = web_of(request)
+    await checked_form(request)
+    try:
+        roles = await run_in_threadpool(web.config.connection.check)
+        result = f"Connected to {web.config.connection.endpoint}; roles: {', '.join(roles)}."
+        ok = True
+    except engine.BulkProvisionError as exc:
+        result, ok = f"Cannot connect: {exc}", False
+    samples = SAMPLES if web.config.samples else ()
+    return web.page(request, "upload.html", samples=samples, check=result, check_ok=ok)
+
+
+ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
+    ("/", index, ["GET"]),
+    ("/upload", upload, ["POST"]),
+    ("/samples", sample, ["POST"]),
+    ("/check", check, ["POST"]),
+    ("/history", history, ["GET"]),
+    ("/rosters/{sha}", roster, ["GET"]),
+    ("/rosters/{sha}/report", report, ["GET"]),
+    ("/rosters/{sha}/plan", plan, ["POST"]),
+    ("/rosters/{sha}/plans/{plan}", plan_file, ["GET"]),
+    ("/rosters/{sha}/start", start, ["POST"]),
+    ("/runs/{run}", run_page, ["GET"]),
+    ("/runs/{run}/events", events, ["GET"]),
+    ("/runs/{run}/stop", stop, ["POST"]),
+    ("/runs/{run}/resume", resume, ["POST"]),
+    ("/runs/{run}/results", results, ["GET"]),
+    ("/login", login, ["GET"]),
+    ("/login", login_post, ["POST"]),
+    ("/logout", logout, ["POST"]),
+]
+
+
+def create_app(config: WebConfig) -> Starlette:
+    web = Web(config)
+
+    @asynccontextmanager
+    async def lifespan(app: Starlette) -> AsyncIterator[None]:
+        yield
+        config.closing.set()
+        await run_in_threadpool(web.runs.shutdown)
+
+    routes: list[Any] = [Route(path, fn, methods=methods) for path, fn, methods in ROUTES]
+    routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))
+    app = Starlette(routes=routes, lifespan=lifespan,
+                    exception_handlers={HTTPException: error_page, 500: error_page})
+    app.state.web = web
+    app.add_middleware(Guard, access=config.access, hosts=config.hosts)
+    return app
+
+
+def iter_routes() -> Iterator[tuple[str, list[str]]]:
+    """Every route and its methods (the security tests walk them all)."""
+    for path, _fn, methods in ROUTES:
+        yield path, methods

@@ -1,0 +1,102 @@
+"""What every route shares: the server's configuration, page rendering, the signed-in
+session and the CSRF check of forms."""
+
+from __future__ import annotations
+
+import hmac
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from starlette.datastructures import FormData
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import FileResponse, HTMLResponse, Response
+
+from bulk_provision import __version__
+from bulk_provision.web import engine
+from bulk_provision.web.auth import Access, Session
+from bulk_provision.web.runs import RunManager
+from bulk_provision.web.workspace import Workspace
+
+HERE = Path(__file__).parent
+SAMPLES = ("roster.xlsx", "roster_with_errors.xlsx", "roster.csv")
+
+
+@dataclass
+class WebConfig:
+    """Everything the app needs from ``bulk-provision serve``."""
+
+    workspace: Path
+    connection: engine.Connection
+    access: Access
+    hosts: list[str]
+    max_upload: int = 50_000_000
+    samples: Path | None = None  # --demo: the sample rosters offered on the upload page
+    closing: threading.Event = field(default_factory=threading.Event)
+
+
+class Web:
+    def __init__(self, config: WebConfig) -> None:
+        self.config = config
+        self.workspace = Workspace(config.workspace)
+        self.runs = RunManager(self.workspace, config.connection)
+        self.templates = jinja2.Environment(
+            loader=jinja2.FileSystemLoader(HERE / "templates"),
+            autoescape=True, undefined=jinja2.StrictUndefined,
+        )
+
+    @property
+    def samples(self) -> tuple[str, ...]:
+        """The sample rosters offered on the upload page (``--demo`` only)."""
+        return SAMPLES if self.config.samples is not None else ()
+
+    def page(self, request: Request, name: str, status: int = 200, **context: Any) -> Response:
+        session: Session | None = request.scope.get("state", {}).get("session")
+        context.setdefault("error", "")
+        context.update(session=session, csrf=session.csrf if session else "",
+                       version=__version__, endpoint=self.config.connection.endpoint,
+                       demo=self.config.samples is not None, max_upload=self.config.max_upload)
+        html = self.templates.get_template(name).render(**context)
+        return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+
+def web_of(request: Request) -> Web:
+    found: Web = request.app.state.web
+    return found
+
+
+def session_of(request: Request) -> Session:
+    found: Session | None = request.scope.get("state", {}).get("session")
+    if found is None:
+        raise HTTPException(401, "sign in first")
+    return found
+
+
+async def checked_form(request: Request, **limits: Any) -> FormData:
+    """The request's form, after its CSRF token matched the session's (else 403)."""
+    session = session_of(request)
+    form = await request.form(**limits)
+    token = str(form.get("csrf", ""))
+    if not token or not hmac.compare_digest(token, session.csrf):
+        await form.close()
+        raise HTTPException(403, "Refused: the form's security token is missing or old. "
+                                 "Reload the page and try again.")
+    return form
+
+
+def download(path: Path, roster_name: str, kind: str) -> Response:
+    stem = Path(roster_name).stem or "roster"
+    return FileResponse(path, filename=f"{stem}.{kind}.xlsx", headers={"cache-control": "no-store"},
+                        media_type="application/vnd.openxmlformats-officedocument."
+                                   "spreadsheetml.sheet")
+
+
+async def error_page(request: Request, exc: Exception) -> Response:
+    status = getattr(exc, "status_code", 500)
+    detail = str(getattr(exc, "detail", "")) or "Something went wrong."
+    if request.scope.get("state", {}).get("session") is None:
+        return Response(detail + "\n", status_code=status, media_type="text/plain")
+    return web_of(request).page(request, "message.html", status, message=detail)

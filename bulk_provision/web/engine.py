@@ -1,0 +1,216 @@
+"""Every call the page makes into the engine, in one place.
+
+The page is a thin layer over the same library as the command line: it reads and validates a
+roster, previews a plan, and runs a job through :func:`bulk_provision.job.run_job`. Nothing else
+in ``bulk_provision.web`` imports the engine, so re-pointing the page at a new engine API (the
+settings work of issue 10) means changing this module only.
+
+Credentials come from the server's environment and config file (DESIGN.md section 3), never
+from the page; the client is built here, non-interactively.
+"""
+
+from __future__ import annotations
+
+import re
+import threading
+from collections import Counter
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.config import Settings
+from bulk_provision.connection import Connection as Endpoint
+from bulk_provision.errors import BulkProvisionError, ConfigError, RosterError, UsageError
+from bulk_provision.glance import GlanceClient
+from bulk_provision.job import JobResult, build_plan, load_and_validate, run_job
+from bulk_provision.lifecycle import FINAL_STATES
+from bulk_provision.model import Action, ActionKind, RowResult
+from bulk_provision.provision import Progress
+from bulk_provision.report.plan_report import SHOWN, write_plan
+from bulk_provision.report.validation_report import write_validation_report
+from bulk_provision.retry import EngineOptions
+from bulk_provision.roster import Roster
+from bulk_provision.settings import MODES, JobSpec, connection_for, listing
+from bulk_provision.validation import ValidationResult
+
+CREDENTIAL_HELP = (
+    "the server has no Glance credentials: whoever starts `bulk-provision serve` sets "
+    "GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW (or GLANCE_API_KEY, GLANCE_PARTNER_ID and "
+    "GLANCE_PARTNER_USER_ID) in its environment or config file"
+)
+__all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "RowResult",
+           "UsageError", "ValidationResult"]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    """What the page lets an HR admin choose; everything else comes from the server's config."""
+
+    mode: str = "create"
+    skip_invalid: bool = False
+    set_passwords: bool = False
+    max_suspend: str = "10%"
+    protect: tuple[str, ...] = ()
+
+    def check(self) -> RunOptions:
+        if self.mode not in MODES:
+            raise UsageError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if not re.fullmatch(r"\d{1,9}(\.\d{1,3})?%|\d{1,9}", self.max_suspend):
+            raise UsageError(
+                f"max suspend {self.max_suspend!r}: give a count (25) or a percentage (10%)"
+            )
+        return self
+
+
+@dataclass
+class Connection:
+    """The server's endpoint and credentials (environment over config file)."""
+
+    settings: Settings
+    env: Mapping[str, str]
+
+    @property
+    def endpoint(self) -> str:
+        return self._endpoint().base_url
+
+    def _endpoint(self) -> Endpoint:
+        return connection_for({}, self.settings, self.env)
+
+    def client(self, pool_size: int) -> GlanceClient:
+        endpoint = self._endpoint()
+        env = endpoint.env
+        if not env.get("GLANCE_PARTNER_LOGIN", "").strip() or not (
+            env.get("GLANCE_PARTNER_PW") or env.get("GLANCE_API_KEY")
+        ):
+            raise ConfigError(CREDENTIAL_HELP)
+        return endpoint.open_client(pool_size=pool_size)  # never prompts: no terminal here
+
+    @contextmanager
+    def open_client(self, pool_size: int) -> Iterator[GlanceClient]:
+        client = self.client(pool_size)
+        try:
+            yield client
+        finally:
+            client.close()
+
+    def engine_options(self) -> EngineOptions:
+        """The config file's tuning, checked as ``run`` checks its options."""
+        return self.spec(Path("roster.csv"), self.default_options()).engine
+
+    def default_options(self) -> RunOptions:
+        """The options the page starts from: the config file's, else the defaults."""
+        s = self.settings
+        return RunOptions(mode=str(s.get("mode", "create")),
+                          skip_invalid=bool(s.get("skip_invalid", False)),
+                          set_passwords=bool(s.get("set_passwords", False)),
+                          max_suspend=str(s.get("max_suspend", "10%")))
+
+    def spec(self, roster: Path, options: RunOptions, *, out: Path | None = None,
+             checkpoint: Path | None = None) -> JobSpec:
+        """The same ``JobSpec.from_settings`` as ``run``: the page's choices are its options,
+        over the server's config file and environment (the signed-in account is protected
+        there). The config file's protected accounts always hold; the page only adds to them."""
+        protect = [*(listing(self.settings.get("protect")) or []), *options.protect]
+        chosen = {"roster": roster, "out": out, "checkpoint": checkpoint, "mode": options.mode,
+                  "skip_invalid": options.skip_invalid, "set_passwords": options.set_passwords,
+                  "max_suspend": options.max_suspend, "protect": protect}
+        return JobSpec.from_settings(chosen, self.settings, self.env)
+
+    def check(self) -> list[str]:
+        """"check connection": the roles ShowRoles lists (raises the engine's error)."""
+        with self.open_client(1) as client:
+            return sorted(r.name for r in client.show_roles())
+
+
+def validate(connection: Connection, roster: Path) -> tuple[Roster, ValidationResult]:
+    """Read and validate a roster (RosterError and friends say what is wrong with the file)."""
+    return load_and_validate(connection.spec(roster, RunOptions()))
+
+
+def write_report(connection: Connection, roster: Path, path: Path) -> None:
+    found, result = validate(connection, roster)
+    write_validation_report(path, found, result)
+
+
+@dataclass
+class PlanPreview:
+    """What a run would do: counts per action, field changes, suspensions, the guard's verdict."""
+
+    counts: dict[str, int]
+    changes: list[tuple[int | None, str, str, str, str]] = field(default_factory=list)
+    suspensions: list[str] = field(default_factory=list)
+    refusal: str | None = None
+    total: int = 0
+
+
+def preview_plan(connection: Connection, roster: Path, options: RunOptions, out: Path,
+                 *, shown: int = 200) -> PlanPreview:
+    """The plan for ``roster`` under ``options``, also written as the plan workbook ``out``."""
+    spec = connection.spec(roster, options)
+    found, validation = load_and_validate(spec)
+    if spec.mode == "create":
+        actions, refusal = build_plan(spec, found, validation, None)
+    else:
+        with connection.open_client(2) as client:
+            actions, refusal = build_plan(spec, found, validation, client)
+    write_plan(out, actions, mode=spec.mode, endpoint=spec.endpoint)
+    return _preview(actions, refusal, shown)
+
+
+def _preview(actions: Sequence[Action], refusal: str | None, shown: int) -> PlanPreview:
+    counts = Counter(SHOWN[a.kind] for a in actions)
+    preview = PlanPreview({name: counts.get(name, 0) for name in SHOWN.values()},
+                          refusal=refusal, total=len(actions))
+    for action in actions:
+        if action.kind is ActionKind.SUSPEND and action.row is None:
+            preview.suspensions.append(action.key)
+        for name, (before, after) in action.changes.items():
+            if len(preview.changes) < shown:
+                preview.changes.append((action.row, action.key, name, before, after))
+    if refusal:
+        preview.refusal = refusal.replace("--max-suspend", "max suspend").replace(
+            " (bulk-provision plan lists them), use --protect,", ", protect accounts,")
+    return preview
+
+
+def run(connection: Connection, spec: JobSpec, progress: Progress,
+        stop: threading.Event) -> JobResult:
+    """One run, as ``bulk-provision run`` does it; the workbook is written whatever the end."""
+    clients: list[GlanceClient] = []
+
+    def factory() -> GlanceClient:
+        if not clients:
+            clients.append(connection.client(spec.engine.workers))
+        return clients[0]
+
+    try:
+        return run_job(spec, factory, progress=progress, stop=stop)
+    finally:
+        for client in clients:
+            client.close()
+
+
+def journal_counts(path: Path) -> tuple[dict[str, int], int]:
+    """Finished rows per outcome recorded in a journal, and how many rows are still open
+    (never sent, sent, or in doubt); ({}, 0) when there is no journal."""
+    if not path.is_file():
+        return {}, 0
+    try:
+        with Checkpoint.read_only(path) as journal:
+            states, outcomes = journal.state_counts(), journal.outcome_counts()
+    except BulkProvisionError:
+        return {}, 0
+    still_open = sum(n for state, n in states.items() if state not in FINAL_STATES)
+    return {str(outcome): n for outcome, n in outcomes.items() if n}, still_open
+
+
+def unfinished(path: Path) -> bool:
+    return journal_counts(path)[1] > 0
+
+
+def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Path,
+             checkpoint: Path) -> JobSpec:
+    return connection.spec(roster, options, out=out, checkpoint=checkpoint)
+

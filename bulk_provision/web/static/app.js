@@ -1,0 +1,114 @@
+// bulk-provision page: upload checks, drag and drop, the Start toggle, live run progress.
+// Plain JavaScript, no inline script (the Content-Security-Policy forbids it).
+"use strict";
+
+function setupUpload() {
+  var form = document.getElementById("upload-form");
+  if (!form) return;
+  var input = document.getElementById("roster-file");
+  var zone = document.getElementById("drop-zone");
+  var error = document.getElementById("upload-error");
+  var limit = Number(form.dataset.maxUpload || 0);
+  function show(message) {
+    error.textContent = message;
+    error.hidden = !message;
+  }
+  form.addEventListener("submit", function (event) {
+    var file = input.files && input.files[0];
+    if (!file) { event.preventDefault(); show("Choose a roster file (Excel or CSV) first."); return; }
+    if (limit && file.size > limit) {
+      event.preventDefault();
+      show("The file is larger than this server accepts (" + (limit / 1e6) + " MB). Split the " +
+           "roster into smaller files, or ask IT to start the page with a larger --max-upload.");
+    }
+  });
+  input.addEventListener("change", function () { show(""); });
+  ["dragenter", "dragover"].forEach(function (name) {
+    zone.addEventListener(name, function (event) { event.preventDefault(); zone.classList.add("over"); });
+  });
+  ["dragleave", "drop"].forEach(function (name) {
+    zone.addEventListener(name, function () { zone.classList.remove("over"); });
+  });
+  zone.addEventListener("drop", function (event) {
+    event.preventDefault();
+    if (event.dataTransfer && event.dataTransfer.files.length) {
+      input.files = event.dataTransfer.files;
+      show("");
+    }
+  });
+}
+
+function setupOptions() {
+  var form = document.getElementById("options-form");
+  if (!form || form.dataset.invalid !== "1") return;
+  var skip = document.getElementById("skip-invalid");
+  var start = document.getElementById("start");
+  skip.addEventListener("change", function () { start.disabled = !skip.checked; });
+}
+
+function text(id, value) {
+  var node = document.getElementById(id);
+  if (node) node.textContent = value;
+}
+
+function fillList(id, items) {
+  var list = document.getElementById(id);
+  if (!list) return;
+  list.textContent = "";
+  items.forEach(function (item) {
+    var li = document.createElement("li");
+    li.textContent = item;
+    list.appendChild(li);
+  });
+}
+
+function render(snap) {
+  var bar = document.getElementById("bar");
+  bar.value = snap.percent;
+  bar.textContent = snap.percent + "%";
+  var state = snap.ending + (snap.position ? " (number " + snap.position + " in the queue)" : "") +
+              (snap.message ? ": " + snap.message : "");
+  text("state", state);
+  text("numbers", snap.done + " of " + snap.total + " done · " + snap.rate + " rows/s" +
+       (snap.eta ? " · about " + snap.eta + " s left" : "") + " · " + snap.retrying + " retrying");
+  var body = document.querySelector("#counts tbody");
+  body.textContent = "";
+  Object.keys(snap.counts).forEach(function (name) {
+    var row = document.createElement("tr");
+    [name, String(snap.counts[name])].forEach(function (value) {
+      var cell = document.createElement("td");
+      cell.textContent = value;
+      row.appendChild(cell);
+    });
+    body.appendChild(row);
+  });
+  fillList("notices", snap.notices);
+  fillList("failures", snap.failures.map(function (f) {
+    return "Row " + f.row + " (" + f.key + "): " + f.outcome + ": " + f.message;
+  }));
+  document.getElementById("failures-box").hidden = snap.failures.length === 0;
+}
+
+function setupRun() {
+  var box = document.getElementById("run");
+  if (!box || box.dataset.active !== "1" || !window.EventSource) return;
+  var source = new EventSource(box.dataset.events);
+  source.onmessage = function (event) { render(JSON.parse(event.data)); };
+  source.onerror = function () {
+    // The server restarted (its sessions with it) or went away: reload, which shows the run
+    // as the server now sees it, or the sign-in page.
+    if (source.readyState === EventSource.CLOSED) {
+      window.setTimeout(function () { window.location.reload(); }, 2000);
+    }
+  };
+  source.addEventListener("end", function () {
+    source.close();
+    window.location.reload();  // the finished page, with its downloads, from the server
+  });
+}
+
+document.addEventListener("DOMContentLoaded", function () {
+  setupUpload();
+  setupOptions();
+  setupRun();
+});
