@@ -18,7 +18,7 @@ LAYERS = [
     ["config", "roster_headers", "roster_csv", "roster_excel", "roster", "paths", "ratelimit",
      "retry", "calllog", "journal_files", "journal_rows", "glance"],
     ["validation", "plan", "checkpoint", "connection", "report", "salvage", "export", "notify"],
-    ["settings", "provision"],
+    ["settings", "provision", "row_run"],
     ["planner", "resume", "job", "summary_doc"],
     ["cli", "web", "simulator", "__main__"],
 ]
