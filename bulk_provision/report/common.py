@@ -89,18 +89,22 @@ def width_for(values: Iterable[Any], *, minimum: int = 6, maximum: int = 60) -> 
     return float(min(max(longest + 2, minimum), maximum))
 
 
-def atomic_save(workbook: Workbook, path: Path) -> None:
-    """Save ``workbook`` to ``path`` via a temporary file in the same folder, then rename.
+def temp_beside(path: Path) -> Path:
+    """A new, empty, owner-only (0600, from ``mkstemp``) temporary file in ``path``'s folder,
+    to be renamed over ``path`` once complete: workbooks hold personal data."""
+    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    os.close(fd)
+    return Path(name)
 
-    The file is owner-only (0600, from ``mkstemp``): workbooks hold personal data.
-    """
+
+def atomic_save(workbook: Workbook, path: Path) -> None:
+    """Save ``workbook`` to ``path`` via a temporary file in the same folder, then rename."""
     path = Path(path)
     try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+        tmp = temp_beside(path)
     except BaseException:
         discard(workbook)
         raise
-    os.close(fd)
     try:
         workbook.save(tmp)
         os.replace(tmp, path)

@@ -17,7 +17,6 @@ stored as numbers or dates, as warnings.
 from __future__ import annotations
 
 import os
-import tempfile
 from collections import Counter
 from collections.abc import Collection, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, replace
@@ -43,8 +42,10 @@ from bulk_provision.report.common import (
     cell_text,
     discard,
     header_row,
+    temp_beside,
     text_cell,
     width_for,
+    xml_safe,
 )
 from bulk_provision.report.problems import (
     roster_column_lookup,
@@ -269,9 +270,7 @@ def _tail(
 
 
 def _clean(value: Any) -> Any:
-    if isinstance(value, str) and ILLEGAL_XML.search(value):
-        return ILLEGAL_XML.sub(REPLACEMENT, value)
-    return value
+    return xml_safe(value) if isinstance(value, str) else value
 
 
 def _size_columns(
@@ -367,7 +366,5 @@ def _splice_rows(sheet_xml: str, rows: Iterable[str], dst: ZipFile, part: str) -
 
 def _temp_beside(path: Path, made: list[Path]) -> Path:
     """A new owner-only (0600) temporary file beside ``path``, added to ``made``."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    made.append(Path(name))
-    return Path(name)
+    made.append(temp_beside(path))
+    return made[-1]
