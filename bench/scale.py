@@ -26,6 +26,7 @@ from simproc import SimulatorProcess  # noqa: E402
 from bulk_provision.checkpoint import Checkpoint  # noqa: E402
 from bulk_provision.model import Outcome, RowResult  # noqa: E402
 from bulk_provision.plan import plan_create  # noqa: E402
+from bulk_provision.resume import row_hashes  # noqa: E402
 from bulk_provision.roster import read_roster  # noqa: E402
 
 
@@ -41,11 +42,11 @@ def prepare_99_percent(roster: Path, checkpoint: Path) -> int:
     done = len(actions) * 99 // 100
     with Checkpoint.open(checkpoint, roster_sha256=loaded.sha256, roster_path=str(roster),
                          mode="create") as journal:
-        journal.record_plan(actions)
+        journal.record_plan(actions, row_hashes=row_hashes(loaded, actions))  # as a run does
         for action in actions[:done]:
             journal.send(action.key)
             journal.answer(RowResult(action.key, action.row, action.kind, Outcome.CREATED,
-                                        attempts=1))
+                                     attempts=1))
     return len(actions) - done
 
 
