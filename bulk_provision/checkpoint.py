@@ -138,6 +138,12 @@ class Checkpoint:
         columns = {name for _, name, *_ in self._conn.execute("PRAGMA table_info(rows)")}
         if "doubted" not in columns:
             self._conn.execute("ALTER TABLE rows ADD COLUMN doubted INTEGER NOT NULL DEFAULT 0")
+            # Version 1 sent nothing for these and left them pending until the engine reached
+            # them; they are recorded done with the plan now.
+            self._conn.execute(
+                "UPDATE rows SET state='done', outcome='unchanged' WHERE action='none'"
+                " AND state='pending'"
+            )
 
     def _put_meta_defaults(self, roster_sha256: str, roster_path: str, mode: str) -> None:
         stamp = now()

@@ -447,3 +447,32 @@ def test_a_statement_left_unfinished_cannot_hold_back_a_later_commit(cp_path: Pa
     kill(proc)
     with Checkpoint.read_only(cp_path) as cp:
         assert {a.key for a in cp.in_state(RowState.SENDING)} == {"u1", "u2"}
+
+
+def test_a_version_1_journal_is_migrated_and_resumes(cp_path: Path) -> None:
+    """An unfinished journal written before the lifecycle: its sending row is in doubt now, and
+    its pending 'unchanged' row is done (version 1 left those pending)."""
+    conn = sqlite3.connect(cp_path)
+    conn.executescript("""
+        CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+        INSERT INTO meta VALUES ('schema_version', '1'), ('roster_sha256', '%s'),
+            ('mode', 'create'), ('plan_recorded', 'x'), ('created', 'x');
+        CREATE TABLE rows (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, row INTEGER,
+            row_hash TEXT NOT NULL DEFAULT '', action TEXT NOT NULL, fields TEXT NOT NULL,
+            send_password INTEGER NOT NULL, changes TEXT NOT NULL, state TEXT NOT NULL,
+            attempts INTEGER NOT NULL DEFAULT 0, outcome TEXT, message TEXT NOT NULL DEFAULT '',
+            dial_in TEXT NOT NULL DEFAULT '', host_code TEXT NOT NULL DEFAULT '',
+            guest_code TEXT NOT NULL DEFAULT '', created_at TEXT NOT NULL, sent_at TEXT,
+            finished_at TEXT);
+        INSERT INTO rows (key, row, action, fields, send_password, changes, state, attempts,
+            created_at) VALUES
+            ('u1', 2, 'create', '{}', 0, '{}', 'sending', 1, 'x'),
+            ('u2', 3, 'none', '{}', 0, '{}', 'pending', 0, 'x'),
+            ('u3', 4, 'create', '{}', 0, '{}', 'pending', 0, 'x');
+    """ % SHA)
+    conn.close()
+    with open_cp(cp_path) as cp:
+        assert [(t.action.key, t.state, t.doubted) for t in cp.todo()] == [
+            ("u1", RowState.IN_DOUBT, True), ("u3", RowState.PENDING, False)]
+        assert cp.results()["u2"].outcome is Outcome.UNCHANGED
+        assert cp.meta()["schema_version"] == "2"
