@@ -455,7 +455,7 @@ def test_a_version_1_journal_is_migrated_and_resumes(cp_path: Path) -> None:
     conn = sqlite3.connect(cp_path)
     conn.executescript("""
         CREATE TABLE meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
-        INSERT INTO meta VALUES ('schema_version', '1'), ('roster_sha256', '%s'),
+        INSERT INTO meta VALUES ('schema_version', '1'), ('roster_sha256', 'SHA'),
             ('mode', 'create'), ('plan_recorded', 'x'), ('created', 'x');
         CREATE TABLE rows (seq INTEGER PRIMARY KEY, key TEXT NOT NULL UNIQUE, row INTEGER,
             row_hash TEXT NOT NULL DEFAULT '', action TEXT NOT NULL, fields TEXT NOT NULL,
@@ -469,7 +469,7 @@ def test_a_version_1_journal_is_migrated_and_resumes(cp_path: Path) -> None:
             ('u1', 2, 'create', '{}', 0, '{}', 'sending', 1, 'x'),
             ('u2', 3, 'none', '{}', 0, '{}', 'pending', 0, 'x'),
             ('u3', 4, 'create', '{}', 0, '{}', 'pending', 0, 'x');
-    """ % SHA)
+    """.replace("'SHA'", f"'{SHA}'"))
     conn.close()
     with open_cp(cp_path) as cp:
         assert [(t.action.key, t.state, t.doubted) for t in cp.todo()] == [
