@@ -264,3 +264,19 @@ def test_undo_never_suspends_the_signed_in_account(
     assert "row 2 admin: protected (--protect, or the signed-in account)" in \
         capsys.readouterr().out
     assert suspensions(sim) == {"admin": False, "001": True}
+
+
+def test_undo_refuses_an_output_that_is_the_checkpoint_or_its_own_journal(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    roster = write(tmp_path / "r.csv", [row("001")])
+    assert run(str(roster)) == 0
+    checkpoint = tmp_path / "r.csv.checkpoint.sqlite"
+    before = checkpoint.read_bytes()
+    capsys.readouterr()
+    assert undo(checkpoint, "--out", str(checkpoint)) == 2
+    assert undo(checkpoint, "--yes", "--out", str(tmp_path / "r.csv.checkpoint.sqlite.undo.sqlite")
+                ) == 2
+    err = capsys.readouterr().err
+    assert err.count("bulk-provision: error:") == 2
+    assert checkpoint.read_bytes() == before and not sim.users()["001"].suspended

@@ -7,6 +7,7 @@ import os
 import sys
 from collections import Counter
 from pathlib import Path
+from typing import TextIO
 
 from bulk_provision import __version__
 from bulk_provision.approved_plan import plan_options
@@ -23,6 +24,7 @@ from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.plan_report import SHOWN, PlanHeader, write_plan
 from bulk_provision.report.run_document import document, problem_entry
+from bulk_provision.roster import Roster
 from bulk_provision.settings import JobSpec
 from bulk_provision.terminal import printable
 
@@ -74,18 +76,8 @@ def handle(args: argparse.Namespace) -> Ending:
     header = PlanHeader(str(spec.roster_path), roster.sha256, spec.mode, plan_options(spec),
                         __version__)
     write_plan(out, actions, header, endpoint=spec.endpoint, refusal=refusal)
-    for line in warning_lines(roster):
-        print(printable(line), file=text)
     counts = Counter(SHOWN[a.kind] for a in actions)
-    for name in SHOWN.values():
-        if counts.get(name):
-            print(f"  {name:<10} {counts[name]:>7}", file=text)
-    if invalid:
-        print(f"  invalid    {invalid:>7}  (skipped)", file=text)
-    print(printable(f"plan: {out}"), file=text)
-    if refusal is None:
-        print(printable(f"to carry out exactly this plan: bulk-provision run {args.roster} "
-                        f"--plan {out}"), file=text)
+    print_plan(text, roster, counts, invalid, out, args.roster if refusal is None else None)
     if args.json:
         print_json(document(
             "plan", Ending.USAGE if refusal else Ending.FINISHED,
@@ -98,3 +90,22 @@ def handle(args: argparse.Namespace) -> Ending:
     if refusal is not None:
         raise UsageError(refusal)  # run would refuse this plan: exit 2, the workbook shows why
     return Ending.FINISHED
+
+
+def print_plan(
+    text: TextIO, roster: Roster, counts: Counter[str], invalid: int, out: Path,
+    runnable: Path | None,
+) -> None:
+    """The counts per action, the plan's path and, for a plan ``run`` would accept
+    (``runnable``: its roster), the command that carries it out."""
+    for line in warning_lines(roster):
+        print(printable(line), file=text)
+    for name in SHOWN.values():
+        if counts.get(name):
+            print(f"  {name:<10} {counts[name]:>7}", file=text)
+    if invalid:
+        print(f"  invalid    {invalid:>7}  (skipped)", file=text)
+    print(printable(f"plan: {out}"), file=text)
+    if runnable is not None:
+        print(printable(f"to carry out exactly this plan: bulk-provision run {runnable} "
+                        f"--plan {out}"), file=text)
