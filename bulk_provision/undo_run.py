@@ -26,7 +26,6 @@ from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.paths import Role, check_distinct, journal_roles
 from bulk_provision.planner import fresh_snapshot
 from bulk_provision.provision import (
-    SUCCESS,
     Engine,
     EngineReport,
     GlanceApi,
@@ -34,6 +33,7 @@ from bulk_provision.provision import (
     StopReason,
 )
 from bulk_provision.report.undo_report import write_undo_plan, write_undo_results
+from bulk_provision.row_run import SUCCESS
 from bulk_provision.settings import UndoSpec
 from bulk_provision.undo import (
     UNDO_MODE,

@@ -162,3 +162,17 @@ def test_status_and_undo_json(
     # A bad checkpoint: the error document, same exit code.
     code, doc, _ = as_json(capsys, "undo", str(roster), "--json")
     assert code == 2 and "not a readable bulk-provision checkpoint" in doc["error"]
+
+
+def test_export_json(
+    sim: Simulator, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    seed(sim, 3)
+    sim.add_user("", "nokey.demo.glance.net")
+    code, doc, err = as_json(capsys, "export", "--out", "all.xlsx", "--json")
+    assert code == 0 and doc["command"] == "export" and doc["ending"] == "finished"
+    assert doc["counts"] == {"seen": 4, "exported": 3, "without_partner_user_id": 1}
+    assert doc["files"] == {"export": "all.xlsx"}
+    assert "3 of 4 users exported to all.xlsx" in err
+    code, doc, _ = as_json(capsys, "export", "--out", "all.csv", "--json")
+    assert code == 2 and "name it .xlsx" in doc["error"]

@@ -102,7 +102,7 @@ def test_undo_of_an_upsert_restores_fields_lists_passwords_and_skips_users_chang
     ])
     assert run(str(roster), "--mode", "upsert", "--set-passwords") == 0
     sim.state.update("003", {"user_first": "Hand"})
-    before = len(writes(sim))
+    before = len(sim.request_log)
     capsys.readouterr()
     assert undo(tmp_path / "r.csv.checkpoint.sqlite", "--yes") == 0
     out = capsys.readouterr().out

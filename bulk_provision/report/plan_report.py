@@ -87,10 +87,14 @@ def action_line(action: Action) -> list[object]:
 
 
 def write_plan(
-    path: Path, actions: Sequence[Action], header: PlanHeader, *, endpoint: str,
-    refusal: str | None = None,
+    path: Path, actions: Sequence[Action], header: PlanHeader | None = None, *, endpoint: str,
+    mode: str = "", refusal: str | None = None,
 ) -> None:
-    """Write the plan workbook atomically: ``Summary``, ``Plan`` and ``Actions`` sheets."""
+    """Write the plan workbook atomically: ``Summary``, ``Plan`` and ``Actions`` sheets.
+
+    Without ``header`` (no roster hash: the page's preview) the plan cannot be carried out by
+    ``run --plan``, which refuses it for its roster hash."""
+    header = header or PlanHeader("", "", mode)
     wb = Workbook(write_only=True)
     summary = wb.create_sheet("Summary")
     counts = Counter(SHOWN[a.kind] for a in actions)
