@@ -18,7 +18,7 @@ from collections.abc import Sequence
 from typing import ClassVar, NoReturn
 
 from bulk_provision import __version__
-from bulk_provision.errors import EXIT_CODES, BulkProvisionError, Ending
+from bulk_provision.errors import EXIT_CODES, BulkProvisionError, Ending, Interrupted, UsageError
 from bulk_provision.terminal import printable
 
 COMMAND_MODULES = (
@@ -44,7 +44,7 @@ class _Parser(argparse.ArgumentParser):
 
     def error(self, message: str) -> NoReturn:
         if self.json_command is not None:
-            _print_error(self.json_command, Ending.USAGE, f"{self.prog}: error: {message}")
+            _print_error(self.json_command, UsageError(f"{self.prog}: error: {message}"))
         super().error(message)
 
 
@@ -84,12 +84,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         for line in detail_lines(exc):
             print(f"  {printable(line)}", file=sys.stderr)
         if json_command is not None:
-            _print_error(json_command, exc.ending, str(exc), getattr(exc, "details", ()))
+            _print_error(json_command, exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bulk-provision: interrupted", file=sys.stderr)
         if json_command is not None:
-            _print_error(json_command, Ending.INTERRUPTED, "interrupted")
+            _print_error(json_command, Interrupted("interrupted"))
         return EXIT_CODES[Ending.INTERRUPTED]
     except BrokenPipeError:
         # `bulk-provision ... | head`: the reader left; say nothing more, leave no traceback
@@ -99,9 +99,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     return EXIT_CODES[ending]
 
 
-def _print_error(command: str, ending: Ending, error: str, details: Sequence[str] = ()) -> None:
+def _print_error(command: str, error: BulkProvisionError) -> None:
     """The ``--json`` document of a command that ended early, on stdout."""
     from bulk_provision.cli.summary import print_json
-    from bulk_provision.report.run_document import error_document
+    from bulk_provision.summary_doc import error_document
 
-    print_json(error_document(command, ending, error, details))
+    print_json(error_document(error, command=command))

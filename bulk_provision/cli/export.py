@@ -22,9 +22,9 @@ from bulk_provision.errors import AuthError, Ending, UsageError
 from bulk_provision.export import FILTER_FIELDS, export_users, parse_filter
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.export_report import write_export
-from bulk_provision.report.run_document import document
 from bulk_provision.retry import EngineOptions
 from bulk_provision.settings import connection_for
+from bulk_provision.summary_doc import command_document
 from bulk_provision.terminal import printable
 
 DESCRIPTION = f"""\
@@ -86,8 +86,9 @@ def run_export(args: argparse.Namespace) -> Ending:
               "'No PartnerUserID' (PAPI cannot address them; run never reads that sheet)",
               file=text)
     if args.json:
-        print_json(document(
-            "export", Ending.FINISHED, files={"export": out},
+        print_json(command_document(
+            "export", Ending.FINISHED, files={"export": out}, total=tally.seen,
+            endpoint=connection.base_url,
             counts={"seen": tally.seen, "exported": tally.exported,
                     "without_partner_user_id": len(tally.without_key)},
             filters=[str(f) for f in filters],

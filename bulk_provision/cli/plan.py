@@ -23,9 +23,9 @@ from bulk_provision.errors import Ending, UsageError, ValidationFailed
 from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.plan_report import SHOWN, PlanHeader, write_plan
-from bulk_provision.report.run_document import document, problem_entry
 from bulk_provision.roster import Roster
 from bulk_provision.settings import JobSpec
+from bulk_provision.summary_doc import command_document, problem_entry
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
@@ -69,8 +69,9 @@ def handle(args: argparse.Namespace) -> Ending:
             if not args.json:
                 raise ValidationFailed(message)
             print(f"bulk-provision: error: {message}", file=sys.stderr)
-            print_json(document("plan", Ending.INVALID, error=message, problems=[
-                problem_entry(p) for p in validation.problems]))
+            print_json(command_document(
+                "plan", Ending.INVALID, message=message, roster=spec.roster_path, mode=spec.mode,
+                endpoint=spec.endpoint, problems=[problem_entry(p) for p in validation.problems]))
             return Ending.INVALID
         actions, refusal = build_plan(spec, roster, validation, client)
     header = PlanHeader(str(spec.roster_path), roster.sha256, spec.mode, plan_options(spec),
@@ -79,10 +80,11 @@ def handle(args: argparse.Namespace) -> Ending:
     counts = Counter(SHOWN[a.kind] for a in actions)
     print_plan(text, roster, counts, invalid, out, args.roster if refusal is None else None)
     if args.json:
-        print_json(document(
+        print_json(command_document(
             "plan", Ending.USAGE if refusal else Ending.FINISHED,
             counts={name: counts.get(name, 0) for name in SHOWN.values()} | {"invalid": invalid},
-            files={"plan": out}, refusal=refusal, error=refusal, mode=spec.mode,
+            files={"plan": out}, refusal=refusal, message=refusal or "",
+            roster=spec.roster_path, mode=spec.mode, endpoint=spec.endpoint,
         ))
         if refusal is not None:
             print(printable(f"bulk-provision: error: {refusal}"), file=sys.stderr)

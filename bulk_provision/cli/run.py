@@ -36,8 +36,8 @@ from bulk_provision.model import Outcome
 from bulk_provision.notify import Notifier
 from bulk_provision.paths import Role
 from bulk_provision.provision import GlanceApi, StopReason
-from bulk_provision.report.run_document import document, outcome_counts, problem_entry
 from bulk_provision.settings import JobSpec
+from bulk_provision.summary_doc import problem_entry, summary_document
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
@@ -132,15 +132,14 @@ def execute(
 
 
 def run_document(result: JobResult, spec: JobSpec) -> dict[str, Any]:
-    """``run --json``: counts per outcome, the files written, the failed and unfinished rows."""
-    files = {"results": result.results_path, "checkpoint": spec.checkpoint_path}
-    extra: dict[str, Any] = {"roster": str(spec.roster_path), "message": result.message}
+    """``run --json``: the document ``--notify`` sends, every row listed, plus the plan
+    carried out (``run --plan``) and, for an invalid roster, the problems."""
+    document = summary_document(result, spec)
     if spec.plan is not None:
-        extra["plan"] = str(spec.plan)
+        document["plan"] = str(spec.plan)
     if result.ending is Ending.INVALID:
-        extra["problems"] = [problem_entry(p) for p in result.validation.problems]
-    return document("run", result.ending, counts=outcome_counts(result.counts), files=files,
-                    rows=result.rows, **extra)
+        document["problems"] = [problem_entry(p) for p in result.validation.problems]
+    return document
 
 
 def print_summary(result: JobResult, spec: JobSpec, out: TextIO) -> None:

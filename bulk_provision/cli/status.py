@@ -13,7 +13,7 @@ from bulk_provision.cli.summary import print_json
 from bulk_provision.errors import Ending
 from bulk_provision.lifecycle import FINAL_STATES, OPEN_OUTCOMES, RowState
 from bulk_provision.model import Outcome
-from bulk_provision.report.run_document import document, outcome_counts
+from bulk_provision.summary_doc import command_document, outcome_counts
 from bulk_provision.terminal import printable
 
 LISTED = 20  # rows listed per section before "and N more"
@@ -54,8 +54,10 @@ def status_document(cp: Checkpoint) -> dict[str, Any]:
     meta = cp.meta()
     kept = ("roster_path", "roster_sha256", "mode", "created", "updated", "last_exit_code",
             "plan_path")
-    return document(
-        "status", Ending.FINISHED,
+    roster = meta.get("roster_path")
+    return command_document(
+        "status", Ending.FINISHED, roster=Path(roster) if roster else None,
+        mode=meta.get("mode", ""),
         counts=outcome_counts(cp.outcome_counts()),
         rows=[*cp.failed(), *cp.unfinished()],
         checkpoint={"path": str(cp.path), **{k: meta[k] for k in kept if k in meta}},

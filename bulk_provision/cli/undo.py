@@ -28,8 +28,8 @@ from bulk_provision.errors import EXIT_MEANING, Ending
 from bulk_provision.glance import GlanceClient
 from bulk_provision.model import Outcome
 from bulk_provision.report.plan_report import SHOWN
-from bulk_provision.report.run_document import document, outcome_counts
 from bulk_provision.settings import UndoSpec
+from bulk_provision.summary_doc import command_document, outcome_counts
 from bulk_provision.terminal import printable
 from bulk_provision.undo_run import UndoResult, carry_out_undo, plan_undo
 
@@ -87,7 +87,7 @@ def handle(args: argparse.Namespace) -> Ending:
         result = _carry_out(spec, args)
     print_result(result, human(args))
     if args.json:
-        print_json(undo_document(result))
+        print_json(undo_document(result, spec.checkpoint))
     if result.refusal is not None:
         print(printable(f"bulk-provision: error: {result.refusal}"), file=sys.stderr)
     elif result.ending in (Ending.STOPPED, Ending.INTERRUPTED):
@@ -141,12 +141,14 @@ def print_result(result: UndoResult, out: TextIO) -> None:
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
 
 
-def undo_document(result: UndoResult) -> dict[str, Any]:
+def undo_document(result: UndoResult, checkpoint: Path) -> dict[str, Any]:
     """``undo --json``: per outcome (with --yes) or per planned action, and what is not undone."""
     counts = (outcome_counts(result.counts) if result.carried_out
               else {SHOWN[k]: n for k, n in result.planned.items()})
     files = {"results" if result.carried_out else "plan": result.workbook}
     notes = [{"row": n.row, "key": n.key, "reason": n.reason} for n in result.notes]
-    return document("undo", result.ending, counts=counts, files=files, rows=result.rows,
-                    error=result.refusal, refusal=result.refusal, carried_out=result.carried_out,
-                    not_undone=notes, message=result.message)
+    return command_document(
+        "undo", result.ending, counts=counts, files=files, rows=result.rows,
+        message=result.refusal or result.message, refusal=result.refusal,
+        carried_out=result.carried_out, not_undone=notes, checkpoint=str(checkpoint),
+    )

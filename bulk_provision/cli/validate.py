@@ -13,10 +13,10 @@ from bulk_provision.cli.summary import human, print_json, summary_lines
 from bulk_provision.errors import Ending, UsageError
 from bulk_provision.job import server_roles
 from bulk_provision.paths import Role, check_distinct
-from bulk_provision.report.run_document import document, problem_entry
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.roster import read_roster
 from bulk_provision.settings import JobSpec
+from bulk_provision.summary_doc import command_document, problem_entry
 from bulk_provision.terminal import printable
 from bulk_provision.validation import validate_roster
 
@@ -84,8 +84,8 @@ def run_validate(args: argparse.Namespace) -> Ending:
     ending = Ending.FINISHED if result.ok else Ending.INVALID
     if args.json:
         invalid = len(result.invalid_rows)
-        print_json(document(
-            "validate", ending,
+        print_json(command_document(
+            "validate", ending, roster=spec.roster_path, total=result.rows,
             counts={"rows": result.rows, "valid": result.rows - invalid, "invalid": invalid},
             files={"report": args.report} if args.report is not None else {},
             problems=[problem_entry(p) for p in result.problems],
