@@ -10,6 +10,7 @@ edge with ``raise ... from exc``; nothing else escapes to the user.
 
     BulkProvisionError                     exit 2 unless stated
     ├── UsageError                         bad option or combination of options
+    │   └── Refused                        a whole plan or undo refused; the reasons listed
     ├── ConfigError                        bad config file, environment or base URL
     ├── RosterError                        roster unreadable: missing, corrupt, empty, bad header
     ├── ValidationFailed                   exit 3: rows break the rules, nothing was sent
@@ -79,6 +80,17 @@ class BulkProvisionError(Exception):
 
 class UsageError(BulkProvisionError):
     """A bad option or combination of options."""
+
+
+class Refused(UsageError):
+    """A plan (``run --plan``) or an undo refused as a whole before any write.
+
+    ``details`` are the reasons, one short line each (the CLI prints a few, then "and N more").
+    """
+
+    def __init__(self, message: str, *, details: list[str] | None = None) -> None:
+        super().__init__(message)
+        self.details = list(details or [])
 
 
 class ConfigError(BulkProvisionError):

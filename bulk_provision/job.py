@@ -17,6 +17,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulk_provision import __version__
+from bulk_provision.approved_plan import (
+    ApprovedPlan,
+    applied,
+    check_plan,
+    check_roster,
+    read_plan,
+)
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
     EXIT_CODES,
@@ -31,7 +38,12 @@ from bulk_provision.errors import (
 from bulk_provision.lifecycle import ending_for
 from bulk_provision.model import Action, Outcome, RowResult
 from bulk_provision.paths import Role, check_distinct, journal_roles
-from bulk_provision.planner import build_plan, load_and_validate, server_roles
+from bulk_provision.planner import (
+    build_plan,
+    fresh_snapshot,
+    load_and_validate,
+    server_roles,
+)
 from bulk_provision.provision import (
     Engine,
     EngineReport,
@@ -88,10 +100,16 @@ def run_job(
     """Run the pipeline; the results workbook is always written before returning."""
     started = datetime.now(UTC)
     check_output(spec)
+    approved = None
+    if spec.plan is not None:  # run --plan: the plan decides the mode and the options
+        approved = read_plan(spec.plan)
+        spec = applied(spec, approved)
     # The client (and any password prompt) only once it is needed: a roster that fails
     # validation is reported without credentials.
     api = api_factory() if spec.check_roles else None
     roster, validation = load_and_validate(spec, api, stop)
+    if approved is not None:
+        check_roster(approved, roster.sha256)
     if not validation.ok and not spec.skip_invalid:
         result = JobResult(Ending.INVALID, spec.results_path, validation, roster=roster)
         result.counts = outcome_counts(roster, validation, {})
@@ -102,18 +120,20 @@ def run_job(
         roster_sha256=roster.sha256,
         roster_path=str(spec.roster_path),
         mode=spec.mode,
-        fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode),
+        fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode,
+                                       approved.checksum if approved else None),
     ) as journal:
         api = api or api_factory()
         crash: Exception | None = None
         known: dict[str, RowResult] = {}  # outcomes Glance gave, also held in memory
         try:
-            total = _plan(spec, roster, validation, journal, api, stop)
+            total, resumed = _plan(spec, roster, validation, journal, api, stop, approved)
         except (AuthError, RunStopped, Interrupted) as exc:  # nothing was sent
             report = _stopped_by(exc)
         else:
             try:
-                report = _provision(spec, roster, journal, total, api, progress, stop, known)
+                report = _provision(spec, roster, journal, total if resumed else 0, api,
+                                    progress, stop, known)
             except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
                 crash = user_error(exc, spec.checkpoint_path)
                 report = _stopped_by(crash)
@@ -194,28 +214,43 @@ def _plan(
     journal: Checkpoint,
     api: GlanceApi,
     stop: threading.Event | None,
-) -> int:
-    """Record a new plan, or keep the one recorded; returns how many actions it has."""
+    approved: ApprovedPlan | None = None,
+) -> tuple[int, bool]:
+    """Record a new plan (``approved``'s actions once Glance is checked to still show their
+    "before"), or keep the one recorded; returns how many actions it has, and whether it was
+    recorded by an earlier run (a resume)."""
     if journal.has_plan:
         check_rows(journal, roster, journal.todo())
+        if approved is not None and journal.meta().get("plan_checksum") != approved.checksum:
+            raise CheckpointError(
+                f"checkpoint {journal.path} holds an unfinished run of another plan or roster: "
+                "finish it first (re-run that command) or use --fresh to start over"
+            )
         if spec.retry_failed:
             journal.retry_failed()
-        return sum(journal.state_counts().values())
-    actions, refusal = build_plan(spec, roster, validation, api, stop)
-    if refusal is not None:
-        raise UsageError(refusal)
+        return sum(journal.state_counts().values()), True
+    if approved is not None:
+        snapshot = fresh_snapshot(api, spec.engine, stop)
+        check_plan(approved, snapshot, protect=spec.protect, max_suspend=spec.max_suspend)
+        actions = approved.actions
+    else:
+        actions, refusal = build_plan(spec, roster, validation, api, stop)
+        if refusal is not None:
+            raise UsageError(refusal)
     try:
+        if approved is not None:  # before the plan: a plan is never recorded without it
+            journal.set_meta(plan_checksum=approved.checksum, plan_path=str(approved.path))
         journal.record_plan(actions, row_hashes=row_hashes(roster, actions))
     except (sqlite3.Error, CheckpointError) as exc:  # a full disk: a stop, nothing was sent
         raise user_error(exc, journal.path) from exc
-    return len(actions)
+    return len(actions), False
 
 
 def _provision(
     spec: JobSpec,
     roster: Roster,
     journal: Checkpoint,
-    total: int,
+    resumed_total: int,
     api: GlanceApi,
     progress: Progress | None,
     stop: threading.Event | None,
@@ -224,13 +259,14 @@ def _provision(
     # A resumed run reads only what is left, not the whole plan (DESIGN P3).
     todo = journal.todo()
     if not todo:
-        if progress is not None and total:
+        if progress is not None and resumed_total:
             progress.notice(
-                f"nothing left to send: an earlier run finished all {total} rows "
+                f"nothing left to send: an earlier run finished all {resumed_total} rows "
                 f"({spec.checkpoint_path}); the results are written again"
             )
         return EngineReport(StopReason.COMPLETED)
-    if progress is not None and len(todo) < total:
+    if progress is not None and len(todo) < resumed_total:  # not rows planned as unchanged
+        total = resumed_total
         progress.notice(
             f"resuming {spec.checkpoint_path}: {total - len(todo)} of {total} done "
             f"before, {len(todo)} to go"

@@ -112,7 +112,7 @@ class KnownUser(Protocol):
 PASSWORD_CHANGE = ("", "(will be set)")
 
 
-def _same(field_name: str, before: str, after: str) -> bool:
+def same_value(field_name: str, before: str, after: str) -> bool:
     if field_name == "UserRole":
         return (before or NO_ROLE).lower() == (after or NO_ROLE).lower()
     if field_name == "UserAddress":
@@ -136,7 +136,7 @@ def field_changes(row: Mapping[str, str], user: KnownUser) -> dict[str, tuple[st
     changes = {}
     for name in PROFILE_FIELDS:
         wanted = _cell(row, name)
-        if wanted and not _same(name, current[name], wanted):
+        if wanted and not same_value(name, current[name], wanted):
             changes[name] = (current[name], wanted)
     return changes
 

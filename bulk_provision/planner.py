@@ -14,6 +14,7 @@ from bulk_provision.errors import Interrupted
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.model import Action
 from bulk_provision.plan import (
+    KnownUser,
     keyed_snapshot,
     plan_create,
     plan_upsert,
@@ -50,13 +51,26 @@ def load_and_validate(
     return roster, validate_roster(roster, roles=roles)
 
 
-def _every_user(api: GlanceApi, stop: threading.Event | None) -> list[GlanceUser]:
+def every_user(api: GlanceApi, stop: threading.Event | None) -> list[GlanceUser]:
+    """Every user ShowUsers lists (the client bounds the paging, DESIGN.md section 11)."""
     users = []
     for user in api.show_users(page_count=1000):
         if stop is not None and stop.is_set():
             raise Interrupted("interrupted while reading the users from Glance; nothing changed")
         users.append(user)
     return users
+
+
+def fresh_snapshot(
+    api: GlanceApi, options: EngineOptions, stop: threading.Event | None = None
+) -> dict[str, KnownUser]:
+    """One fresh ShowUsers snapshot, PartnerUserID -> user, read with retries; a listing with
+    duplicate keys stops the run (RunStopped). Used by upsert/sync plans, ``run --plan`` and
+    ``undo``."""
+    users = call_with_retries(
+        lambda: every_user(api, stop), options, what="ShowUsers (snapshot)", stop=stop
+    )
+    return keyed_snapshot(users)
 
 
 def build_plan(
@@ -77,10 +91,7 @@ def build_plan(
     if spec.mode == "create":
         return plan_create(frame, rows, audio_provider=spec.audio_provider), None
     assert api is not None
-    users = call_with_retries(
-        lambda: _every_user(api, stop), spec.engine, what="ShowUsers (snapshot)", stop=stop
-    )
-    snapshot = keyed_snapshot(users)
+    snapshot = fresh_snapshot(api, spec.engine, stop)
     actions = plan_upsert(
         frame,
         rows,

@@ -20,14 +20,17 @@ from bulk_provision.model import Action
 from bulk_provision.roster import Roster
 
 
-def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
+def start_over(
+    path: Path, roster_sha256: str, mode: str, plan_checksum: str | None = None
+) -> bool:
     """True when the journal at ``path`` holds a finished run that a new run should replace.
 
     Nightly runs get a new roster every night: once the last run has nothing pending or in
     doubt, a different roster (or mode) starts a new journal. upsert and sync also start over on
     the same roster, since their point is to match Glance as it is now (a new ShowUsers
-    snapshot). An unfinished run is always resumed, or refused for another roster unless
-    ``--fresh``, so no resume is lost by mistake.
+    snapshot). ``run --plan`` starts over unless the finished run carried out this very plan
+    (``plan_checksum``). An unfinished run is always resumed, or refused for another roster
+    unless ``--fresh``, so no resume is lost by mistake.
     """
     if not path.is_file():
         return False
@@ -37,6 +40,8 @@ def start_over(path: Path, roster_sha256: str, mode: str) -> bool:
     except CheckpointError:
         return False  # Checkpoint.open gives the clear message
     finished = not any(states[state] for state in OPEN_STATES)
+    if plan_checksum is not None:
+        return finished and meta.get("plan_checksum") != plan_checksum
     same = meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
     return finished and (not same or mode != "create")
 

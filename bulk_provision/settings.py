@@ -54,6 +54,7 @@ class JobSpec:
     progress_interval: float = 10.0
     columns_file: Path | None = None
     config_file: Path | None = None
+    plan: Path | None = None  # run --plan: carry out this approved plan workbook
 
     @property
     def endpoint(self) -> str:
@@ -76,16 +77,17 @@ class JobSpec:
         """The spec for ``options`` over ``config`` over the defaults, with ``env``'s
         connection; the signed-in account is always protected from sync's suspensions."""
         given = _Given(options, config)
-        mode = str(given.pick("mode", "create"))
+        plan = _path(options.get("plan"))
+        if plan is not None and options.get("mode") is not None:
+            raise UsageError("--plan carries the mode it was made with: leave out --mode")
+        mode = str(given.pick("mode", "create")) if plan is None else "create"
         if mode not in MODES:
             raise UsageError(f"mode {mode!r} is not one of {', '.join(MODES)}")
         audio = str(given.pick("audio_provider", ""))
         if audio not in AUDIO_PROVIDERS:
             raise UsageError(f"audio_provider {audio!r} must be 1 or 666")
         connection = connection_for(options, config, env)
-        protect = listing(given.pick("protect", None)) or []
-        if connection.login:  # never suspend the account we sign in with
-            protect.append(connection.login)
+        protect = protected_patterns(given, connection)
         columns = given.pick("columns", None)
         log_file = given.pick("log_file", None)
         return cls(
@@ -110,7 +112,60 @@ class JobSpec:
             progress_interval=float(config.get("progress_interval", 10.0)),
             columns_file=_path(columns),
             config_file=config.path,
+            plan=plan,
         )
+
+
+@dataclass
+class UndoSpec:
+    """What ``undo CHECKPOINT`` was asked to do, merged and checked like a run's settings."""
+
+    checkpoint: Path
+    connection: Connection = field(default_factory=Connection)
+    engine: EngineOptions = field(default_factory=EngineOptions)
+    protect: Sequence[str] = ()
+    max_suspend: str = "10%"
+    delete_created: bool = False
+    out: Path | None = None
+    progress_interval: float = 10.0
+    config_file: Path | None = None
+
+    @property
+    def journal_path(self) -> Path:
+        """The undo's own journal, beside the run's: ``<checkpoint>.undo.sqlite``."""
+        return self.checkpoint.with_name(f"{self.checkpoint.name}.undo.sqlite")
+
+    def workbook_path(self, *, carried_out: bool) -> Path:
+        """``--out``, else ``<checkpoint-stem>.undo-results.xlsx`` (with ``--yes``) or
+        ``<checkpoint-stem>.undo-plan.xlsx`` (the plan only)."""
+        kind = "undo-results" if carried_out else "undo-plan"
+        return self.out or self.checkpoint.with_name(f"{self.checkpoint.stem}.{kind}.xlsx")
+
+    @classmethod
+    def from_settings(
+        cls, options: Mapping[str, Any], config: Settings, env: Mapping[str, str]
+    ) -> UndoSpec:
+        given = _Given(options, config)
+        connection = connection_for(options, config, env)
+        return cls(
+            checkpoint=Path(options["checkpoint"]),
+            connection=connection,
+            engine=engine_options(given),
+            protect=protected_patterns(given, connection),
+            max_suspend=_max_suspend(given.pick("max_suspend", "10%")),
+            delete_created=bool(options.get("delete_created")),
+            out=_path(options.get("out")),
+            progress_interval=float(config.get("progress_interval", 10.0)),
+            config_file=config.path,
+        )
+
+
+def protected_patterns(given: _Given, connection: Connection) -> list[str]:
+    """``--protect`` patterns, plus the signed-in account: never suspended."""
+    protect = listing(given.pick("protect", None)) or []
+    if connection.login:
+        protect.append(connection.login)
+    return protect
 
 
 def connection_for(

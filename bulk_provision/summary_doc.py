@@ -18,19 +18,28 @@ locked, sync refused). Both return plain JSON-able dicts with the same keys::
 ``rows`` lists failed, invalid and unfinished rows only (not the ``not attempted`` ones: the
 counts say how many). No secret is ever in it, and no roster data beyond the keys of those rows:
 an invalid row's message names the columns to fix, never their values.
+
+``--json`` prints these same documents (``run``: :func:`summary_document`; a command that ended
+early: :func:`error_document`), and for the other commands :func:`command_document`, with the
+same keys (``counts`` and ``files`` then hold what that command counts and writes) plus
+``details`` (the reasons under a refusal) and each command's own keys: ``problems``
+(validate, an invalid run or plan: row, column, value with passwords masked, rule, message),
+``refusal`` (plan, undo), ``checkpoint`` (status), ``not_undone`` and ``carried_out`` (undo).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
 
 from bulk_provision import __version__
-from bulk_provision.errors import EXIT_MEANING, BulkProvisionError
+from bulk_provision.errors import EXIT_CODES, EXIT_MEANING, BulkProvisionError, Ending
 from bulk_provision.job import JobResult
-from bulk_provision.model import Outcome
+from bulk_provision.model import Outcome, RowResult
 from bulk_provision.settings import JobSpec
+from bulk_provision.validation import Problem
 
 LISTED = (Outcome.FAILED, Outcome.INVALID, Outcome.UNFINISHED)
 
@@ -58,8 +67,60 @@ def summary_document(
         files=files,
         rows=shown,
         rows_left_out=len(rows) - len(shown),
+        details=[],
     )
     return document
+
+
+def command_document(
+    command: str,
+    ending: Ending,
+    *,
+    counts: Mapping[str, int] | None = None,
+    files: Mapping[str, Path | str | None] | None = None,
+    rows: Iterable[RowResult] = (),
+    message: str = "",
+    roster: Path | None = None,
+    mode: str = "",
+    endpoint: str = "",
+    total: int | None = None,
+    **extra: Any,
+) -> dict[str, Any]:
+    """``--json`` of a command other than ``run`` (validate, plan, status, undo, export): the
+    keys of :func:`summary_document`; ``extra`` keys are added."""
+    code = EXIT_CODES[ending]
+    listed = [row_entry(r) for r in rows if r.outcome in LISTED]
+    document = _base(command, roster, mode, endpoint)
+    document.update(
+        ending=ending.value,
+        exit_code=code,
+        exit_meaning=EXIT_MEANING[code],
+        message=message,
+        counts=dict(counts or {}),
+        total=sum((counts or {}).values()) if total is None else total,
+        files={name: None if path is None else str(path) for name, path in (files or {}).items()},
+        rows=listed,
+        rows_left_out=0,
+        details=[],
+    )
+    document.update(extra)
+    return document
+
+
+def row_entry(result: RowResult) -> dict[str, Any]:
+    return {"row": result.row, "key": result.key, "outcome": result.outcome.value,
+            "message": result.message}
+
+
+def outcome_counts(counts: Mapping[Outcome, int]) -> dict[str, int]:
+    """Every outcome, zeros included, in the results workbook's order."""
+    return {o.value: int(counts.get(o, 0)) for o in Outcome}
+
+
+def problem_entry(problem: Problem) -> dict[str, Any]:
+    """A validation problem (its value is already masked for password columns)."""
+    return {"row": problem.row, "column": problem.column, "value": problem.value,
+            "rule": problem.rule, "message": problem.message}
 
 
 def error_document(
@@ -74,6 +135,7 @@ def error_document(
     document = _base(command, roster, mode, endpoint)
     document.update(
         ending=error.ending.value,
+        details=list(getattr(error, "details", None) or []),
         exit_code=error.exit_code,
         exit_meaning=EXIT_MEANING[error.exit_code],
         message=str(error),

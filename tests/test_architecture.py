@@ -19,7 +19,7 @@ LAYERS = [
      "retry", "calllog", "journal_files", "journal_rows", "glance"],
     ["validation", "plan", "checkpoint", "connection", "report", "salvage", "export", "notify"],
     ["settings", "provision", "row_run"],
-    ["planner", "resume", "job", "summary_doc"],
+    ["planner", "resume", "approved_plan", "undo", "job", "summary_doc", "undo_run"],
     ["cli", "web", "simulator", "__main__"],
 ]
 

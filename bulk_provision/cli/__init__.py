@@ -15,9 +15,10 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
+from typing import ClassVar, NoReturn
 
 from bulk_provision import __version__
-from bulk_provision.errors import EXIT_CODES, BulkProvisionError, Ending
+from bulk_provision.errors import EXIT_CODES, BulkProvisionError, Ending, Interrupted, UsageError
 from bulk_provision.terminal import printable
 
 COMMAND_MODULES = (
@@ -31,18 +32,36 @@ COMMAND_MODULES = (
     "demo",
     "export",
     "serve",
+    "undo",
 )
+JSON_COMMANDS = frozenset({"validate", "run", "plan", "status", "undo", "export"})
 
 
-def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+class _Parser(argparse.ArgumentParser):
+    """argparse, except that with ``--json`` a bad command line also gives the JSON document."""
+
+    json_command: ClassVar[str | None] = None
+
+    def error(self, message: str) -> NoReturn:
+        if self.json_command is not None:
+            _print_error(self.json_command, UsageError(f"{self.prog}: error: {message}"))
+        super().error(message)
+
+
+def build_parser(
+    only: str | None = None, json_command: str | None = None
+) -> argparse.ArgumentParser:
     """The parser; with ``only``, just that command's module is imported (a faster start:
-    ``run`` need not load the simulator, ``validate`` not the network client...)."""
-    parser = argparse.ArgumentParser(
+    ``run`` need not load the simulator, ``validate`` not the network client...). With
+    ``json_command``, a command-line error also prints that command's JSON document."""
+    make: type[_Parser] = type("_Parser", (_Parser,), {"json_command": json_command})
+    parser = make(
         prog="bulk-provision",
         description="Provision users into Glance from a roster spreadsheet.",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True,
+                                parser_class=make)
     for name in COMMAND_MODULES if only is None else (only,):
         importlib.import_module(f"bulk_provision.cli.{name}").add_parser(sub)
     return parser
@@ -52,16 +71,25 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of ``bulk-provision`` and ``python -m bulk_provision``; returns the exit code."""
     words = list(sys.argv[1:] if argv is None else argv)
     command = next((w for w in words if not w.startswith("-")), None)
-    parser = build_parser(command if command in COMMAND_MODULES else None)
+    json_command = command if command in JSON_COMMANDS and "--json" in words else None
+    parser = build_parser(command if command in COMMAND_MODULES else None, json_command)
     args = parser.parse_args(words)
     try:
         ending: Ending = args.handler(args)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
     except BulkProvisionError as exc:
+        from bulk_provision.cli.summary import detail_lines
+
         print(f"bulk-provision: error: {printable(exc)}", file=sys.stderr)
+        for line in detail_lines(exc):
+            print(f"  {printable(line)}", file=sys.stderr)
+        if json_command is not None:
+            _print_error(json_command, exc)
         return exc.exit_code
     except KeyboardInterrupt:
         print("bulk-provision: interrupted", file=sys.stderr)
+        if json_command is not None:
+            _print_error(json_command, Interrupted("interrupted"))
         return EXIT_CODES[Ending.INTERRUPTED]
     except BrokenPipeError:
         # `bulk-provision ... | head`: the reader left; say nothing more, leave no traceback
@@ -69,3 +97,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         os.dup2(devnull, sys.stdout.fileno())
         return EXIT_CODES[Ending.PIPE_CLOSED]
     return EXIT_CODES[ending]
+
+
+def _print_error(command: str, error: BulkProvisionError) -> None:
+    """The ``--json`` document of a command that ended early, on stdout."""
+    from bulk_provision.cli.summary import print_json
+    from bulk_provision.summary_doc import error_document
+
+    print_json(error_document(error, command=command))

@@ -16,12 +16,16 @@ from bulk_provision.cli.connection import (
     open_client,
     settings_for,
 )
+from bulk_provision.cli.options import add_json_option
+from bulk_provision.cli.summary import human, print_json
 from bulk_provision.errors import AuthError, Ending, UsageError
 from bulk_provision.export import FILTER_FIELDS, export_users, parse_filter
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.export_report import write_export
 from bulk_provision.retry import EngineOptions
 from bulk_provision.settings import connection_for
+from bulk_provision.summary_doc import command_document
+from bulk_provision.terminal import printable
 
 DESCRIPTION = f"""\
 Read every user from Glance (ShowUsers, all pages) and write them as a roster workbook with the
@@ -51,6 +55,7 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--filter", action="append", default=[], metavar="FIELD=PATTERN",
                         help="keep only users matching (repeatable; all must match)")
     parser.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
+    add_json_option(parser)
     add_connection_options(parser)
     parser.set_defaults(handler=run_export)
 
@@ -73,11 +78,21 @@ def run_export(args: argparse.Namespace) -> Ending:
             raise AuthError(f"{exc}; {AUTH_HINT}") from exc
         except OSError as exc:
             raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
+    text = human(args)
     shown = f" matching {' and '.join(map(str, filters))}" if filters else ""
-    print(f"{tally.exported} of {tally.seen} users{shown} exported to {out}")
+    print(printable(f"{tally.exported} of {tally.seen} users{shown} exported to {out}"), file=text)
     if tally.without_key:
         print(f"without a PartnerUserID: {len(tally.without_key)} more, on the sheet "
-              "'No PartnerUserID' (PAPI cannot address them; run never reads that sheet)")
+              "'No PartnerUserID' (PAPI cannot address them; run never reads that sheet)",
+              file=text)
+    if args.json:
+        print_json(command_document(
+            "export", Ending.FINISHED, files={"export": out}, total=tally.seen,
+            endpoint=connection.base_url,
+            counts={"seen": tally.seen, "exported": tally.exported,
+                    "without_partner_user_id": len(tally.without_key)},
+            filters=[str(f) for f in filters],
+        ))
     return Ending.FINISHED
 
 

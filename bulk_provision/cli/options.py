@@ -10,6 +10,12 @@ from bulk_provision.paths import Role
 from bulk_provision.settings import MODES, JobSpec
 
 
+def add_json_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--json", action="store_true",
+                   help="print one JSON document on stdout instead of the summary "
+                        "(progress and warnings go to stderr)")
+
+
 def add_job_options(p: argparse.ArgumentParser) -> None:
     """Options shared by ``run`` and ``plan``."""
     p.add_argument("roster", type=Path, metavar="ROSTER", help="CSV or Excel roster")
@@ -30,6 +36,11 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
                    help="sync: never suspend users matching this (* wildcards; repeatable)")
     p.add_argument("--max-suspend", metavar="N|P%",
                    help="sync: refuse to suspend more than this (default 10%%)")
+    add_engine_limits(p)
+    add_json_option(p)
+
+
+def add_engine_limits(p: argparse.ArgumentParser) -> None:
     p.add_argument("--max-wait", type=float, metavar="S",
                    help="longest wait Glance may ask for (Retry-After) before the run stops, "
                         "resumably (default 300)")
@@ -38,16 +49,28 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
 def add_run_options(p: argparse.ArgumentParser) -> None:
     add_job_options(p)
     p.add_argument("--out", type=Path, help="results workbook (default ROSTER-STEM.results.xlsx)")
-    p.add_argument("--workers", type=int, help="concurrent requests (default 8)")
-    p.add_argument("--rate", type=float,
-                   help="requests/s across all workers (default 10; 0 = no cap)")
-    p.add_argument("--max-retries", type=int, help="retries per row for temporary failures (5)")
+    add_engine_options(p)
     p.add_argument("--checkpoint", type=Path,
                    help="journal file (default ROSTER.checkpoint.sqlite)")
     p.add_argument("--fresh", action="store_true",
                    help="ignore an earlier checkpoint and start over")
     p.add_argument("--retry-failed", action="store_true", help="retry rows that failed before")
     p.add_argument("--log-file", type=Path, help="write one JSON line per API call")
+    p.add_argument("--plan", type=Path, metavar="PLAN.xlsx",
+                   help="carry out exactly this plan (written by `plan`) after checking that "
+                        "the roster and Glance still match it; otherwise nothing is changed")
+    add_progress_options(p)
+
+
+def add_engine_options(p: argparse.ArgumentParser) -> None:
+    """How requests are sent: shared by ``run`` and ``undo``."""
+    p.add_argument("--workers", type=int, help="concurrent requests (default 8)")
+    p.add_argument("--rate", type=float,
+                   help="requests/s across all workers (default 10; 0 = no cap)")
+    p.add_argument("--max-retries", type=int, help="retries per row for temporary failures (5)")
+
+
+def add_progress_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--quiet", action="store_true", help="print only the final summary")
     p.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                    help="progress bar (default: when stderr is a terminal)")
@@ -57,5 +80,6 @@ def input_roles(spec: JobSpec) -> list[Role]:
     """The files a command reads besides the roster, which no output may overwrite."""
     found = [("--config", "the config file", spec.config_file),
              ("--columns", "the --columns file", spec.columns_file),
-             ("--ca-bundle", "the CA bundle", spec.connection.ca_bundle)]
+             ("--ca-bundle", "the CA bundle", spec.connection.ca_bundle),
+             ("--plan", "the approved plan", spec.plan)]
     return [Role(option, noun, Path(path), output=False) for option, noun, path in found if path]

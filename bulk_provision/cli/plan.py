@@ -4,9 +4,13 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections import Counter
 from pathlib import Path
+from typing import TextIO
 
+from bulk_provision import __version__
+from bulk_provision.approved_plan import plan_options
 from bulk_provision.cli.connection import (
     ENVIRONMENT_HELP,
     add_connection_options,
@@ -14,12 +18,14 @@ from bulk_provision.cli.connection import (
     settings_for,
 )
 from bulk_provision.cli.options import add_job_options, input_roles
-from bulk_provision.cli.summary import summary_lines, warning_lines
+from bulk_provision.cli.summary import human, print_json, summary_lines, warning_lines
 from bulk_provision.errors import Ending, UsageError, ValidationFailed
 from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.paths import Role, check_distinct
-from bulk_provision.report.plan_report import SHOWN, write_plan
+from bulk_provision.report.plan_report import SHOWN, PlanHeader, write_plan
+from bulk_provision.roster import Roster
 from bulk_provision.settings import JobSpec
+from bulk_provision.summary_doc import command_document, problem_entry
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
@@ -51,27 +57,57 @@ def handle(args: argparse.Namespace) -> Ending:
     out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
     check_distinct([Role("", "the roster itself", args.roster, output=False),
                     *input_roles(spec), Role("--out", "the plan workbook", out)])
+    text = human(args)
     with open_client(spec.connection) as client:
         roster, validation = load_and_validate(spec, client)
         invalid = len(validation.invalid_rows)
         if invalid and not spec.skip_invalid:
             for line in summary_lines(roster, validation):
-                print(printable(line))
-            raise ValidationFailed(
-                f"{invalid} of {validation.rows} rows are invalid; fix them first "
-                "or use --skip-invalid"
-            )
+                print(printable(line), file=text)
+            message = (f"{invalid} of {validation.rows} rows are invalid; fix them first "
+                       "or use --skip-invalid")
+            if not args.json:
+                raise ValidationFailed(message)
+            print(f"bulk-provision: error: {message}", file=sys.stderr)
+            print_json(command_document(
+                "plan", Ending.INVALID, message=message, roster=spec.roster_path, mode=spec.mode,
+                endpoint=spec.endpoint, problems=[problem_entry(p) for p in validation.problems]))
+            return Ending.INVALID
         actions, refusal = build_plan(spec, roster, validation, client)
-    write_plan(out, actions, mode=spec.mode, endpoint=spec.endpoint)
-    for line in warning_lines(roster):
-        print(printable(line))
+    header = PlanHeader(str(spec.roster_path), roster.sha256, spec.mode, plan_options(spec),
+                        __version__)
+    write_plan(out, actions, header, endpoint=spec.endpoint, refusal=refusal)
     counts = Counter(SHOWN[a.kind] for a in actions)
-    for name in SHOWN.values():
-        if counts.get(name):
-            print(f"  {name:<10} {counts[name]:>7}")
-    if invalid:
-        print(f"  invalid    {invalid:>7}  (skipped)")
-    print(printable(f"plan: {out}"))
+    print_plan(text, roster, counts, invalid, out, args.roster if refusal is None else None)
+    if args.json:
+        print_json(command_document(
+            "plan", Ending.USAGE if refusal else Ending.FINISHED,
+            counts={name: counts.get(name, 0) for name in SHOWN.values()} | {"invalid": invalid},
+            files={"plan": out}, refusal=refusal, message=refusal or "",
+            roster=spec.roster_path, mode=spec.mode, endpoint=spec.endpoint,
+        ))
+        if refusal is not None:
+            print(printable(f"bulk-provision: error: {refusal}"), file=sys.stderr)
+            return Ending.USAGE
     if refusal is not None:
         raise UsageError(refusal)  # run would refuse this plan: exit 2, the workbook shows why
     return Ending.FINISHED
+
+
+def print_plan(
+    text: TextIO, roster: Roster, counts: Counter[str], invalid: int, out: Path,
+    runnable: Path | None,
+) -> None:
+    """The counts per action, the plan's path and, for a plan ``run`` would accept
+    (``runnable``: its roster), the command that carries it out."""
+    for line in warning_lines(roster):
+        print(printable(line), file=text)
+    for name in SHOWN.values():
+        if counts.get(name):
+            print(f"  {name:<10} {counts[name]:>7}", file=text)
+    if invalid:
+        print(f"  invalid    {invalid:>7}  (skipped)", file=text)
+    print(printable(f"plan: {out}"), file=text)
+    if runnable is not None:
+        print(printable(f"to carry out exactly this plan: bulk-provision run {runnable} "
+                        f"--plan {out}"), file=text)

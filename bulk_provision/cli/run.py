@@ -4,12 +4,10 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
 import threading
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
-from types import FrameType
+from collections.abc import Callable
+from typing import Any, TextIO
 
 from bulk_provision.calllog import CallLog
 from bulk_provision.cli.connection import (
@@ -27,7 +25,8 @@ from bulk_provision.cli.notifying import (
 )
 from bulk_provision.cli.options import add_run_options, input_roles
 from bulk_provision.cli.progress import make_progress
-from bulk_provision.cli.summary import summary_lines, warning_lines
+from bulk_provision.cli.signals import stop_on_signals
+from bulk_provision.cli.summary import human, print_json, summary_lines, warning_lines
 from bulk_provision.config import Settings
 from bulk_provision.connection import DEFAULT_BASE_URL
 from bulk_provision.errors import EXIT_MEANING, BulkProvisionError, Ending
@@ -38,6 +37,7 @@ from bulk_provision.notify import Notifier
 from bulk_provision.paths import Role
 from bulk_provision.provision import GlanceApi, StopReason
 from bulk_provision.settings import JobSpec
+from bulk_provision.summary_doc import problem_entry, summary_document
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
@@ -72,33 +72,6 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     add_notify_option(p)
     add_connection_options(p)
     p.set_defaults(handler=handle)
-
-
-@contextmanager
-def stop_on_signals(stop: threading.Event) -> Iterator[None]:
-    """SIGINT/SIGTERM ask the run to stop; in-flight requests finish, nothing new is sent."""
-    if threading.current_thread() is not threading.main_thread():
-        yield
-        return
-
-    def request_stop(signum: int, frame: FrameType | None) -> None:
-        # Never raise into the run: what Glance confirms must still reach the checkpoint and
-        # the workbook. In-flight requests end within --timeout; kill -9 is safe meanwhile.
-        again = stop.is_set()
-        stop.set()
-        sys.stderr.write(
-            "\nbulk-provision: still stopping: waiting for requests in flight (at most --timeout "
-            "seconds); kill -9 is safe too, the next run checks them\n" if again else
-            "\nbulk-provision: stopping: nothing new is sent; waiting for requests in flight, "
-            "then writing the results\n"
-        )
-
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
-    try:
-        yield
-    finally:
-        for sig, handler in previous.items():
-            signal.signal(sig, handler)
 
 
 def handle(args: argparse.Namespace) -> Ending:
@@ -151,13 +124,25 @@ def execute(
             result = run_job(spec, api_factory, progress=progress, stop=stop)
     finally:
         progress.close()
-    print_summary(result, spec)
+    print_summary(result, spec, human(args))
     notify_result(notifier, result, spec)
+    if args.json:
+        print_json(run_document(result, spec))
     return result.ending
 
 
-def print_summary(result: JobResult, spec: JobSpec) -> None:
-    out = sys.stdout
+def run_document(result: JobResult, spec: JobSpec) -> dict[str, Any]:
+    """``run --json``: the document ``--notify`` sends, every row listed, plus the plan
+    carried out (``run --plan``) and, for an invalid roster, the problems."""
+    document = summary_document(result, spec)
+    if spec.plan is not None:
+        document["plan"] = str(spec.plan)
+    if result.ending is Ending.INVALID:
+        document["problems"] = [problem_entry(p) for p in result.validation.problems]
+    return document
+
+
+def print_summary(result: JobResult, spec: JobSpec, out: TextIO) -> None:
     if result.ending is Ending.INVALID:
         invalid = len(result.validation.invalid_rows)
         if result.roster is not None:

@@ -8,9 +8,12 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.cli.options import add_json_option
+from bulk_provision.cli.summary import print_json
 from bulk_provision.errors import Ending
 from bulk_provision.lifecycle import FINAL_STATES, OPEN_OUTCOMES, RowState
 from bulk_provision.model import Outcome
+from bulk_provision.summary_doc import command_document, outcome_counts
 from bulk_provision.terminal import printable
 
 LISTED = 20  # rows listed per section before "and N more"
@@ -32,14 +35,33 @@ def add_parser(sub: Any) -> None:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     parser.add_argument("checkpoint", type=Path, metavar="CHECKPOINT")
+    add_json_option(parser)
     parser.set_defaults(handler=run_status)
 
 
 def run_status(args: argparse.Namespace) -> Ending:
     with Checkpoint.read_only(args.checkpoint) as cp:
+        if args.json:
+            print_json(status_document(cp))
+            return Ending.FINISHED
         for line in status_lines(cp):
             print(printable(line))  # roster paths, IDs and server messages: escaped
     return Ending.FINISHED
+
+
+def status_document(cp: Checkpoint) -> dict[str, Any]:
+    """``status --json``: the journal's counts and its failed and unfinished rows."""
+    meta = cp.meta()
+    kept = ("roster_path", "roster_sha256", "mode", "created", "updated", "last_exit_code",
+            "plan_path")
+    roster = meta.get("roster_path")
+    return command_document(
+        "status", Ending.FINISHED, roster=Path(roster) if roster else None,
+        mode=meta.get("mode", ""),
+        counts=outcome_counts(cp.outcome_counts()),
+        rows=[*cp.failed(), *cp.unfinished()],
+        checkpoint={"path": str(cp.path), **{k: meta[k] for k in kept if k in meta}},
+    )
 
 
 def status_lines(cp: Checkpoint) -> list[str]:

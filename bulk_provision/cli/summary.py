@@ -1,15 +1,39 @@
-"""What a roster's validation looks like on a terminal: shared by validate, plan and run."""
+"""What a command prints: a roster's validation (validate, plan, run), refusal details, and the
+``--json`` document (every command that takes it)."""
 
 from __future__ import annotations
 
+import json
+import sys
 from collections import defaultdict
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from bulk_provision.roster import Roster
 from bulk_provision.validation import Problem, ValidationResult
 
 ROWS_SHOWN = 5  # row numbers listed per rule
 WARNINGS_SHOWN = 5
+DETAILS_SHOWN = 10  # reasons listed under a refusal
+
+
+def detail_lines(exc: BaseException, shown: int = DETAILS_SHOWN) -> list[str]:
+    """The reasons a refusal lists (``errors.Refused.details``): a few, then "and N more"."""
+    details: list[str] = list(getattr(exc, "details", None) or [])
+    lines = details[:shown]
+    if len(details) > shown:
+        lines.append(f"and {len(details) - shown} more")
+    return lines
+
+
+def print_json(document: Mapping[str, Any]) -> None:
+    """The ``--json`` document, alone on stdout (ASCII: nothing in it can move a terminal)."""
+    print(json.dumps(document, indent=2, ensure_ascii=True))
+
+
+def human(args: object) -> Any:
+    """Where the human summary goes: stdout, or stderr when stdout carries ``--json``."""
+    return sys.stderr if getattr(args, "json", False) else sys.stdout
 
 
 def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:

@@ -8,13 +8,15 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.cli.connection import add_connection_options, open_client, settings_for
-from bulk_provision.cli.summary import summary_lines
+from bulk_provision.cli.options import add_json_option
+from bulk_provision.cli.summary import human, print_json, summary_lines
 from bulk_provision.errors import Ending, UsageError
 from bulk_provision.job import server_roles
 from bulk_provision.paths import Role, check_distinct
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.roster import read_roster
 from bulk_provision.settings import JobSpec
+from bulk_provision.summary_doc import command_document, problem_entry
 from bulk_provision.terminal import printable
 from bulk_provision.validation import validate_roster
 
@@ -55,6 +57,7 @@ def add_parser(sub: Any) -> None:
         help="check UserRole against Glance's ShowRoles",
     )
     parser.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
+    add_json_option(parser)
     add_connection_options(parser)
     parser.set_defaults(handler=run_validate)
 
@@ -69,15 +72,27 @@ def run_validate(args: argparse.Namespace) -> Ending:
             roles = server_roles(client, roles, spec.engine)
     roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
     result = validate_roster(roster, roles=roles, schema=args.schema)
+    out = human(args)
     for line in summary_lines(roster, result):
-        print(printable(line))
+        print(printable(line), file=out)
     if args.report is not None:
         try:
             write_validation_report(args.report, roster, result)
         except OSError as exc:
             raise UsageError(f"cannot write {args.report}: {exc.strerror or exc}") from exc
-        print(printable(f"Report: {args.report}"))
-    return Ending.FINISHED if result.ok else Ending.INVALID
+        print(printable(f"Report: {args.report}"), file=out)
+    ending = Ending.FINISHED if result.ok else Ending.INVALID
+    if args.json:
+        invalid = len(result.invalid_rows)
+        print_json(command_document(
+            "validate", ending, roster=spec.roster_path, total=result.rows,
+            counts={"rows": result.rows, "valid": result.rows - invalid, "invalid": invalid},
+            files={"report": args.report} if args.report is not None else {},
+            problems=[problem_entry(p) for p in result.problems],
+            warnings=[{"row": w.row, "column": w.column, "message": w.message}
+                      for w in roster.warnings],
+        ))
+    return ending
 
 
 def check_report_path(args: argparse.Namespace) -> None:

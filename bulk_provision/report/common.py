@@ -43,6 +43,17 @@ def cell_text(text: str) -> str:
     return xml_safe(text)
 
 
+_ESCAPED = re.compile("_x005[Ff](_x[0-9A-Fa-f]{4}_)")
+
+
+def read_text(value: object) -> object:
+    """A cell value read back with openpyxl (which leaves the escapes alone) as the text that
+    was written: the reverse of :func:`cell_text` for ``_xHHHH_``."""
+    if isinstance(value, str) and "_x" in value:
+        return _ESCAPED.sub(r"\1", value)
+    return value
+
+
 def is_plain(text: str) -> bool:
     """True when openpyxl writes ``text`` as exactly this text without :func:`text_cell`."""
     return _NOT_PLAIN.search(text) is None

@@ -1,0 +1,242 @@
+"""``run ROSTER --plan PLAN.xlsx``: carry out exactly the plan a person approved, or refuse.
+
+The plan workbook (``report.plan_report``) holds the roster's SHA-256, the mode, the options that
+shaped the plan, every action with its fields and before/after values, and a checksum over all of
+them. :func:`read_plan` reads it back and refuses a plan whose checksum does not match its actions
+or whose ``Plan`` sheet no longer says what its actions do (edited by hand); :func:`check_plan`
+compares it with the roster and with one fresh ShowUsers snapshot and refuses the whole plan when
+anything differs (DESIGN.md section 10). Every refusal is a :class:`errors.Refused` (exit 2)
+listing the differences, raised before any write.
+"""
+
+from __future__ import annotations
+
+import json
+import zipfile
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from openpyxl import load_workbook
+
+from bulk_provision.errors import Refused, UsageError
+from bulk_provision.model import Action, ActionKind
+from bulk_provision.plan import PROFILE_FIELDS, KnownUser, protected, same_value, suspend_limit
+from bulk_provision.report.common import read_text
+from bulk_provision.report.plan_report import (
+    ACTION_COLUMNS,
+    PASSWORD_SET,
+    PLAN_FORMAT,
+    PlanHeader,
+    plan_checksum,
+    plan_lines,
+)
+from bulk_provision.settings import MODES, JobSpec
+
+_KINDS = {k.value: k for k in ActionKind}
+EDITED = (
+    "was changed after `bulk-provision plan` wrote it ({why}); nothing was changed in Glance. "
+    "Make the plan again with `bulk-provision plan` and approve that file"
+)
+
+
+@dataclass(frozen=True)
+class ApprovedPlan:
+    """A plan workbook read back and found intact."""
+
+    path: Path
+    header: PlanHeader
+    checksum: str
+    actions: list[Action]
+
+    @property
+    def option(self) -> Mapping[str, Any]:
+        return self.header.options
+
+
+def read_plan(path: Path) -> ApprovedPlan:
+    """The plan at ``path``; Refused when it was edited, UsageError when it is no plan."""
+    sheets = _read_sheets(path)
+    summary = {str(r[0]): ("" if r[1] is None else str(r[1])) for r in sheets["Summary"][1:]
+               if r and r[0] is not None and len(r) > 1}
+    if summary.get("format") != PLAN_FORMAT:
+        raise UsageError(
+            f"--plan {path} was not written by this version's `bulk-provision plan` "
+            f"(format {summary.get('format', 'unknown')!r}); make the plan again"
+        )
+    try:
+        options = json.loads(summary.get("options", "{}"))
+        header = PlanHeader(summary["roster"], summary["roster SHA-256"], summary["mode"],
+                            options, summary.get("tool version", ""))
+        actions = [_action(line) for line in sheets["Actions"][1:] if any(line)]
+    except (KeyError, ValueError, TypeError, IndexError) as exc:
+        raise Refused(f"the plan {path} " + EDITED.format(why=f"unreadable: {exc}")) from exc
+    checksum = plan_checksum(header, actions)
+    if checksum != summary.get("checksum"):
+        raise Refused(f"the plan {path} " + EDITED.format(why="its checksum does not match"))
+    if _shown(sheets["Plan"][1:]) != _shown(plan_lines(actions)):
+        raise Refused(f"the plan {path} " + EDITED.format(why="its Plan sheet was edited"))
+    return ApprovedPlan(path, header, checksum, actions)
+
+
+def plan_options(spec: JobSpec) -> dict[str, object]:
+    """The options that shaped a plan, as ``plan`` records them."""
+    return {"skip_invalid": spec.skip_invalid, "set_passwords": spec.set_passwords,
+            "audio_provider": spec.audio_provider, "protect": list(spec.protect),
+            "max_suspend": spec.max_suspend, "sheet": spec.sheet or ""}
+
+
+def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
+    """``spec`` with the plan's mode and the options that shape what is sent; ``--protect`` and
+    ``--max-suspend`` stay the run's own (they are checked again now)."""
+    mode = plan.header.mode
+    if mode not in MODES:
+        raise Refused(f"the plan {plan.path} " + EDITED.format(why=f"unknown mode {mode!r}"))
+    option = plan.option
+    return replace(
+        spec,
+        mode=mode,
+        skip_invalid=spec.skip_invalid or bool(option.get("skip_invalid")),
+        set_passwords=bool(option.get("set_passwords")),
+        audio_provider=str(option.get("audio_provider", "")),
+        sheet=spec.sheet or str(option.get("sheet", "")) or None,
+    )
+
+
+def _read_sheets(path: Path) -> dict[str, list[tuple[Any, ...]]]:
+    if not path.is_file():
+        raise UsageError(f"--plan {path} does not exist; give the workbook `plan` wrote")
+    try:
+        book = load_workbook(path, read_only=True, data_only=True)
+    except (OSError, zipfile.BadZipFile, KeyError, ValueError) as exc:
+        raise UsageError(
+            f"--plan {path} is not a plan workbook ({exc}); give the workbook `plan` wrote"
+        ) from exc
+    try:
+        missing = [n for n in ("Summary", "Plan", "Actions") if n not in book.sheetnames]
+        if missing:
+            raise UsageError(
+                f"--plan {path} has no {missing[0]} sheet: it was not written by this version's "
+                "`bulk-provision plan`; make the plan again"
+            )
+        return {name: [tuple(read_text(v) for v in line)
+                       for line in book[name].iter_rows(values_only=True)]
+                for name in ("Summary", "Plan", "Actions")}
+    finally:
+        book.close()
+
+
+def _action(line: Sequence[Any]) -> Action:
+    cells = [("" if v is None else v) for v in (*line, *[""] * len(ACTION_COLUMNS))]
+    row, key, kind, fields, password, changes = cells[: len(ACTION_COLUMNS)]
+    if row != "" and not isinstance(row, int):
+        raise ValueError(f"row {row!r} is not a row number")
+    if password not in ("", PASSWORD_SET):
+        raise ValueError(f"password cell {password!r}")
+    parsed_fields = json.loads(str(fields))
+    parsed_changes = json.loads(str(changes))
+    if not isinstance(parsed_fields, dict) or not isinstance(parsed_changes, dict):
+        raise ValueError("fields and changes must be JSON objects")
+    return Action(
+        key=str(key),
+        row=row if isinstance(row, int) else None,
+        kind=_KINDS[str(kind)],
+        fields={str(k): str(v) for k, v in parsed_fields.items()},
+        send_password=password == PASSWORD_SET,
+        changes={str(k): (str(v[0]), str(v[1])) for k, v in parsed_changes.items()},
+    )
+
+
+def _shown(lines: Sequence[Sequence[Any]]) -> list[list[str]]:
+    return [["" if v is None else str(v) for v in line] for line in lines if any(
+        v not in (None, "") for v in line)]
+
+
+def check_roster(plan: ApprovedPlan, roster_sha256: str) -> None:
+    """Refused unless the roster is byte for byte the one the plan was made from."""
+    if roster_sha256 != plan.header.roster_sha256:
+        raise Refused(
+            f"the roster is not the one the plan {plan.path} was made from (SHA-256 "
+            f"{roster_sha256[:12]}, the plan's {plan.header.roster_sha256[:12]}); nothing was "
+            "changed. Pass the roster the plan was made from, or make a new plan"
+        )
+
+
+def check_plan(
+    plan: ApprovedPlan,
+    snapshot: Mapping[str, KnownUser],
+    *,
+    protect: Sequence[str],
+    max_suspend: str,
+) -> None:
+    """Refused, listing every difference, unless Glance still shows each planned row's "before"
+    values and the plan's sync suspensions stay within ``max_suspend`` and ``protect``."""
+    found = differences(plan.actions, snapshot, protect)
+    guard = suspension_guard(plan.actions, snapshot, protect, max_suspend)
+    if guard is not None:
+        found.insert(0, guard)
+    if found:
+        raise Refused(
+            f"the plan {plan.path} no longer matches Glance ({len(found)} "
+            f"difference{'s' if len(found) != 1 else ''}); nothing was changed. "
+            "Make a new plan with `bulk-provision plan` and approve it",
+            details=found,
+        )
+
+
+def differences(
+    actions: Sequence[Action], snapshot: Mapping[str, KnownUser], protect: Sequence[str]
+) -> list[str]:
+    """One line per planned row whose "before" Glance no longer shows."""
+    lines = []
+    for action in actions:
+        problem = _difference(action, snapshot.get(action.key), protect)
+        if problem:
+            where = "-" if action.row is None else action.row
+            lines.append(f"row {where} {action.key}: planned {action.kind.value}, but {problem}")
+    return lines
+
+
+def _difference(action: Action, user: KnownUser | None, protect: Sequence[str]) -> str:
+    kind = action.kind
+    if kind is ActionKind.NONE:
+        return ""
+    if kind is ActionKind.CREATE:
+        return "Glance now has this user" if user is not None else ""
+    if user is None:
+        return "Glance no longer has this user"
+    if kind is ActionKind.SUSPEND and user.suspended:
+        return "the user is already suspended"
+    if kind is ActionKind.SUSPEND and action.row is None and protected(action.key, user, protect):
+        return "the user is protected (--protect, or the signed-in account)"
+    if kind is ActionKind.REINSTATE and not user.suspended:
+        return "the user is no longer suspended"
+    current = _profile(user)
+    for name, (before, _after) in action.changes.items():
+        if name in current and not same_value(name, current[name], before):
+            return f"{name} is now {current[name]!r}, the plan expected {before!r}"
+    return ""
+
+
+def _profile(user: KnownUser) -> dict[str, str]:
+    values = (user.user_address, user.user_first, user.user_last, user.user_email,
+              user.user_role)
+    return dict(zip(PROFILE_FIELDS, values, strict=True))
+
+
+def suspension_guard(
+    actions: Sequence[Action], snapshot: Mapping[str, KnownUser], protect: Sequence[str],
+    max_suspend: str,
+) -> str | None:
+    """Why the plan's sync suspensions exceed ``--max-suspend`` now, or None."""
+    suspends = sum(1 for a in actions if a.kind is ActionKind.SUSPEND and a.row is None)
+    if not suspends:
+        return None
+    active = sum(1 for key, u in snapshot.items()
+                 if not u.suspended and not protected(key, u, protect))
+    limit = suspend_limit(max_suspend, active)
+    if suspends <= limit:
+        return None
+    return (f"the plan suspends {suspends} of {active} active users, more than --max-suspend "
+            f"{max_suspend} allows ({limit})")
