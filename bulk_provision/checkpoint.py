@@ -74,12 +74,15 @@ class Checkpoint:
 
     @classmethod
     def open(
-        cls, path: Path, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool = False
+        cls, path: Path, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool = False,
+        glance: str = "",
     ) -> Checkpoint:
         """Create or reopen the checkpoint at ``path`` for a run, holding its lock.
 
-        Raises CheckpointLocked if another run holds it, CheckpointError if the file is not a
-        checkpoint, or was made for another roster or mode (unless ``fresh``: then it is reset).
+        ``glance`` names where the run sends (endpoint and partner login: see
+        ``glance_identity``). Raises CheckpointLocked if another run holds it, CheckpointError if
+        the file is not a checkpoint, or was made for another roster, mode or Glance (unless
+        ``fresh``: then it is reset).
         """
         path = Path(path)
         lock = take_lock(path)
@@ -91,7 +94,7 @@ class Checkpoint:
             raise
         try:
             self._prepare(roster_sha256=roster_sha256, roster_path=roster_path, mode=mode,
-                          fresh=fresh)
+                          fresh=fresh, glance=glance)
         except BaseException:
             self.close()
             raise
@@ -112,7 +115,9 @@ class Checkpoint:
             raise
         return self
 
-    def _prepare(self, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool) -> None:
+    def _prepare(
+        self, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool, glance: str
+    ) -> None:
         with self._database_errors():
             self._conn.execute("PRAGMA journal_mode=WAL")
             self._conn.execute("PRAGMA synchronous=NORMAL")
@@ -123,12 +128,13 @@ class Checkpoint:
                 self._reset()
             elif existing:
                 self._check_format()
-                self._check_same_run(self.meta(), roster_sha256=roster_sha256, mode=mode)
+                self._check_same_run(self.meta(), roster_sha256=roster_sha256, mode=mode,
+                                     glance=glance)
             with self._transaction():
                 self._migrate()
                 for statement in SCHEMA:
                     self._conn.execute(statement)
-                self._put_meta_defaults(roster_sha256, roster_path, mode)
+                self._put_meta_defaults(roster_sha256, roster_path, mode, glance)
             self.recover()
 
     def _migrate(self) -> None:
@@ -145,7 +151,9 @@ class Checkpoint:
                 " AND state='pending'"
             )
 
-    def _put_meta_defaults(self, roster_sha256: str, roster_path: str, mode: str) -> None:
+    def _put_meta_defaults(
+        self, roster_sha256: str, roster_path: str, mode: str, glance: str
+    ) -> None:
         stamp = now()
         self._conn.execute(
             "INSERT OR IGNORE INTO meta VALUES ('created', ?)", (stamp,)
@@ -155,9 +163,20 @@ class Checkpoint:
         )
         values = {"roster_sha256": roster_sha256, "roster_path": roster_path, "mode": mode,
                   "tool_version": __version__, "updated": stamp}
+        if glance:
+            values["glance"] = glance
         self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
-    def _check_same_run(self, stored: Mapping[str, str], *, roster_sha256: str, mode: str) -> None:
+    def _check_same_run(
+        self, stored: Mapping[str, str], *, roster_sha256: str, mode: str, glance: str
+    ) -> None:
+        old_glance = stored.get("glance", "")
+        if old_glance and glance and old_glance != glance and self.has_plan:
+            raise CheckpointError(
+                f"checkpoint {self.path} holds a run against {old_glance}, not {glance}: its "
+                "outcomes say nothing about this Glance. Finish it against the Glance it was "
+                "made for, or use --fresh (or another --checkpoint) to start over"
+            )
         old_sha = stored.get("roster_sha256", "")
         if old_sha != roster_sha256:
             raise CheckpointError(

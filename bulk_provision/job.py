@@ -58,7 +58,7 @@ from bulk_provision.report.results import (
     split_results,
     write_results,
 )
-from bulk_provision.resume import check_rows, row_hashes, start_over
+from bulk_provision.resume import check_rows, glance_identity, row_hashes, start_over
 from bulk_provision.retry import EngineOptions, call_with_retries
 from bulk_provision.roster import Roster
 from bulk_provision.salvage import user_error, write_elsewhere
@@ -115,13 +115,15 @@ def run_job(
         result.counts = outcome_counts(roster, validation, {})
         _write(spec, roster, validation, {}, result, started)
         return result
+    glance = glance_identity(spec.endpoint, spec.connection.login)
     with Checkpoint.open(
         spec.checkpoint_path,
         roster_sha256=roster.sha256,
         roster_path=str(spec.roster_path),
         mode=spec.mode,
         fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode,
-                                       approved.checksum if approved else None),
+                                       approved.checksum if approved else None, glance),
+        glance=glance,
     ) as journal:
         api = api or api_factory()
         crash: Exception | None = None

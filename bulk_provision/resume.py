@@ -20,8 +20,15 @@ from bulk_provision.model import Action
 from bulk_provision.roster import Roster
 
 
+def glance_identity(base_url: str, login: str | None) -> str:
+    """Where a run sends, as the journal records it: the endpoint and the partner login (no
+    secret). A journal's outcomes only hold for the Glance they were made against."""
+    return f"{base_url.rstrip('/')} as {login or '?'}"
+
+
 def start_over(
-    path: Path, roster_sha256: str, mode: str, plan_checksum: str | None = None
+    path: Path, roster_sha256: str, mode: str, plan_checksum: str | None = None,
+    glance: str = "",
 ) -> bool:
     """True when the journal at ``path`` holds a finished run that a new run should replace.
 
@@ -29,8 +36,10 @@ def start_over(
     doubt, a different roster (or mode) starts a new journal. upsert and sync also start over on
     the same roster, since their point is to match Glance as it is now (a new ShowUsers
     snapshot). ``run --plan`` starts over unless the finished run carried out this very plan
-    (``plan_checksum``). An unfinished run is always resumed, or refused for another roster
-    unless ``--fresh``, so no resume is lost by mistake.
+    (``plan_checksum``). A finished run against another Glance (a rehearsal against the
+    simulator or a staging group) says nothing about this one: it starts over. An unfinished run
+    is always resumed, or refused for another roster or Glance unless ``--fresh``, so no resume
+    is lost by mistake.
     """
     if not path.is_file():
         return False
@@ -40,6 +49,9 @@ def start_over(
     except CheckpointError:
         return False  # Checkpoint.open gives the clear message
     finished = not any(states[state] for state in OPEN_STATES)
+    elsewhere = bool(glance) and meta.get("glance", glance) != glance
+    if finished and elsewhere:
+        return True
     if plan_checksum is not None:
         return finished and meta.get("plan_checksum") != plan_checksum
     same = meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode

@@ -146,3 +146,27 @@ def test_a_resume_that_reads_the_rows_differently_is_refused(tmp_path: Path) -> 
         run_job(spec(path, column_map={"Nick": "UserLast"}), lambda: fake)
     assert len(fake.ops("NewUser")) == 1
     assert run_job(spec(path), lambda: fake).exit_code == 0  # the original settings resume
+
+
+def test_a_journal_made_against_another_glance_never_counts_as_done_here(
+    tmp_path: Path,
+) -> None:
+    """A rehearsal against the simulator (or staging), then the real run: all sent again."""
+    from bulk_provision.connection import Connection
+
+    path = roster(tmp_path, [("u1", ""), ("u2", "")])
+    staging, production = FakeGlance(), FakeGlance()
+    rehearsal = Connection("https://staging.example", env={"GLANCE_PARTNER_LOGIN": "a.x"})
+    real = Connection("https://www.glance.net", env={"GLANCE_PARTNER_LOGIN": "a.x"})
+    assert run_job(spec(path, connection=rehearsal), lambda: staging).exit_code == 0
+    assert run_job(spec(path, connection=real), lambda: production).exit_code == 0
+    assert production.created == {"u1": 1, "u2": 1}  # finished elsewhere: started over here
+    # an unfinished one is refused, never mixed
+    stop = threading.Event()
+    staging.before_call = lambda call: stop.set() if call.operation == "NewUser" else None
+    interrupted = run_job(spec(path, connection=rehearsal, fresh=True,
+                               engine=EngineOptions(workers=1, rate=0)), lambda: staging,
+                          stop=stop)
+    assert interrupted.exit_code == 130
+    with pytest.raises(CheckpointError, match="holds a run against https://staging.example"):
+        run_job(spec(path, connection=real), lambda: production)
