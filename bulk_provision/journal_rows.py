@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -57,9 +57,15 @@ def now() -> str:
 
 def row_hash(values: Mapping[str, str], *, excluded: Collection[str] = PASSWORD_COLUMNS) -> str:
     """SHA-256 of a roster row's fields but the ``excluded`` (password) ones, to notice a row
-    that reads differently on a resume."""
-    kept = {k: v for k, v in values.items() if k not in excluded}
-    return hashlib.sha256(json.dumps(kept, sort_keys=True).encode()).hexdigest()
+    that reads differently on a resume (``resume.row_hashes`` computes the same in bulk)."""
+    names = sorted(k for k in values if k not in excluded)
+    return hash_cells(names, [values[n] for n in names])
+
+
+def hash_cells(names: Sequence[str], cells: Sequence[str]) -> str:
+    """The row hash of ``cells`` under the column ``names`` (sorted, passwords left out)."""
+    text = "\x1f".join(names) + "\x1e" + "\x1f".join(cells)
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 # Resume reads up to every row back: plain dict look-ups and the bare JSON scanner keep a

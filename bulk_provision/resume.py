@@ -8,13 +8,12 @@ resume notices rows read differently this time (another ``--sheet`` or ``--colum
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable
 from pathlib import Path
 
-import pandas as pd
-
-from bulk_provision.checkpoint import Checkpoint, Todo, row_hash
+from bulk_provision.checkpoint import Checkpoint, Todo
 from bulk_provision.errors import CheckpointError
+from bulk_provision.journal_rows import hash_cells
 from bulk_provision.lifecycle import OPEN_STATES
 from bulk_provision.model import Action
 from bulk_provision.roster import Roster
@@ -59,18 +58,20 @@ def start_over(
 
 
 def row_hashes(roster: Roster, actions: Iterable[Action]) -> dict[str, str]:
-    """PartnerUserID -> the hash of its roster row (passwords left out), for planned rows."""
-    planned = [a for a in actions if a.row is not None]
-    index = roster.frame.index
-    wanted = [a.row for a in planned if a.row in index]
-    records: Mapping[int, Mapping[str, str]] = _records(roster.frame.loc[wanted])
-    secret = roster.secret_columns
-    hashes = {}
-    for action in planned:
-        record = records.get(action.row) if action.row is not None else None
-        if record is not None:
-            hashes[action.key] = row_hash(record, excluded=secret)
-    return hashes
+    """PartnerUserID -> the hash of its roster row (passwords left out), for planned rows.
+
+    The same hash as ``journal_rows.row_hash``, computed column-wise: 100,000 rows in a fraction
+    of a second (no per-row dict or JSON).
+    """
+    frame = roster.frame
+    planned = [(a.key, a.row) for a in actions if a.row is not None and a.row in frame.index]
+    names = sorted(str(c) for c in frame.columns if c not in roster.secret_columns)
+    rows = frame.loc[[row for _, row in planned], names]
+    columns = [rows[name].tolist() for name in names]
+    return {
+        key: hash_cells(names, cells)
+        for (key, _), cells in zip(planned, zip(*columns, strict=True), strict=True)
+    }
 
 
 def check_rows(journal: Checkpoint, roster: Roster, todo: list[Todo]) -> None:
@@ -85,7 +86,3 @@ def check_rows(journal: Checkpoint, roster: Roster, todo: list[Todo]) -> None:
                 f"in {journal.path} was made (another --sheet or --columns?); re-run with the "
                 "original settings, or use --fresh to start over"
             )
-
-
-def _records(frame: pd.DataFrame) -> dict[int, dict[str, str]]:
-    return frame.to_dict("index")  # type: ignore[return-value]

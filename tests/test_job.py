@@ -170,3 +170,21 @@ def test_a_journal_made_against_another_glance_never_counts_as_done_here(
     assert interrupted.exit_code == 130
     with pytest.raises(CheckpointError, match="holds a run against https://staging.example"):
         run_job(spec(path, connection=real), lambda: production)
+
+
+def test_row_hashes_in_bulk_are_the_journals_row_hash(tmp_path: Path) -> None:
+    from bulk_provision.checkpoint import row_hash
+    from bulk_provision.plan import plan_create
+    from bulk_provision.resume import row_hashes
+    from bulk_provision.roster import read_roster
+
+    path = tmp_path / "staff.csv"
+    path.write_text("PartnerUserID,UserAddress,Password,Notes\nu1,u1.x.glance.net,Secret-pw-1,"
+                    "Zoë\nu2,u2.x.glance.net,,\n", encoding="utf-8")
+    loaded = read_roster(path)
+    actions = plan_create(loaded.frame, list(loaded.frame.index))
+    hashes = row_hashes(loaded, actions)
+    records = loaded.frame.to_dict("index")
+    assert hashes == {a.key: row_hash(records[a.row]) for a in actions if a.row is not None}
+    assert row_hash({**records[2], "UserPW": "other"}) == hashes["u1"]  # passwords left out
+    assert row_hash({**records[2], "Notes": "Zoe"}) != hashes["u1"]
