@@ -1,0 +1,99 @@
+"""Holes a hostile review found in DESIGN.md section 11 (issue 9) on the file and input side:
+config files others can change, password-like headers, unchecked workbook paths, checkpoint
+folders, terminal escapes, hard links to one journal, invisible look-alike IDs."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+import pytest
+
+from bulk_provision.cli import main
+from bulk_provision.simulator import Simulator
+from tests.test_run import env_for
+
+PARTNER_PW = "Environment-partner-PW-1"
+
+
+@pytest.fixture
+def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
+    """A working folder, a usual umask, the environment of a cron job (password, no endpoint)."""
+    monkeypatch.chdir(tmp_path)
+    for key in ("GLANCE_API_KEY", "GLANCE_PARTNER_ID", "GLANCE_PARTNER_USER_ID",
+                "REQUESTS_CA_BUNDLE", "CURL_CA_BUNDLE", "GLANCE_BASE_URL", "GLANCE_CA_BUNDLE"):
+        monkeypatch.delenv(key, raising=False)
+    monkeypatch.setenv("GLANCE_PARTNER_LOGIN", "admin.demo.glance.net")
+    monkeypatch.setenv("GLANCE_PARTNER_PW", PARTNER_PW)
+    old = os.umask(0o022)
+    try:
+        yield tmp_path
+    finally:
+        os.umask(old)
+
+
+def roster_csv(path: Path, keys: list[str], *, header: str = "UserPW",
+               pw: str = "Roster-pw-123") -> Path:
+    lines = [f"PartnerUserID,UserAddress,{header},UserFirst,UserLast"]
+    lines += [f"{k},u{k}.demo.glance.net,{pw},Ann,Lee" for k in keys]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, sim: Simulator) -> None:
+    """The environment names ``sim`` as the server (as run's tests do)."""
+    for key, value in env_for(sim).items():
+        monkeypatch.setenv(key, value)
+
+
+# -- a config file others can change is refused whatever it holds ------------------------------
+
+@pytest.mark.parametrize("auto_loaded", [True, False])
+@pytest.mark.parametrize("mode", [0o666, 0o620, 0o602])
+def test_a_config_others_can_change_cannot_redirect_the_environment_password(
+    make_simulator: Callable[..., Simulator], workdir: Path, capsys: pytest.CaptureFixture[str],
+    auto_loaded: bool, mode: int,
+) -> None:
+    attacker = make_simulator()
+    config = workdir / "bulk-provision.toml"
+    config.write_text(f'base_url = "{attacker.base_url}"\nca_bundle = "{attacker.ca_bundle}"\n',
+                      encoding="utf-8")
+    config.chmod(mode)
+    code = main(["check"] if auto_loaded else ["check", "--config", str(config)])
+    assert code == 2
+    assert attacker.request_log == []  # not even a connection attempt reached it
+    captured = capsys.readouterr()
+    lines = captured.err.splitlines()
+    assert len(lines) == 1 and "other users can change it" in lines[0], captured.err
+    assert f"chmod 600 {config}" in lines[0] and PARTNER_PW not in captured.err + captured.out
+
+
+@pytest.mark.parametrize("content", ["workers = 2\n", 'log_file = "calls.jsonl"\n', ""])
+def test_a_config_of_another_user_is_refused_whatever_it_holds(
+    workdir: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch,
+    content: str,
+) -> None:
+    roster_csv(workdir / "staff.csv", ["001"])
+    config = workdir / "c.toml"
+    config.write_text(content, encoding="utf-8")
+    config.chmod(0o600)
+    owner = config.stat().st_uid
+    if owner == 0:  # a root-owned file is trusted (root may change anything): make it another's
+        os.chown(config, 4242, -1)
+    monkeypatch.setattr(os, "geteuid", lambda: 4343 if owner == 0 else owner + 1)
+    assert main(["validate", "staff.csv", "--config", "c.toml"]) == 2
+    err = capsys.readouterr().err.splitlines()
+    assert len(err) == 1 and "belongs to another user" in err[0] and "chown" in err[0]
+
+
+@pytest.mark.parametrize("mode", [0o600, 0o644, 0o400])
+def test_a_config_only_its_owner_can_change_is_used(
+    workdir: Path, capsys: pytest.CaptureFixture[str], mode: int,
+) -> None:
+    roster_csv(workdir / "staff.csv", ["001"])
+    config = workdir / "bulk-provision.toml"
+    config.write_text("workers = 2\n", encoding="utf-8")
+    config.chmod(mode)
+    assert main(["validate", "staff.csv"]) == 0
+    assert capsys.readouterr().err == ""
