@@ -5,12 +5,14 @@ folders, terminal escapes, hard links to one journal, invisible look-alike IDs."
 from __future__ import annotations
 
 import os
+import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
 
 from bulk_provision.cli import main
+from bulk_provision.roster_headers import looks_like_password
 from bulk_provision.simulator import Simulator
 from tests.test_run import env_for
 
@@ -97,3 +99,46 @@ def test_a_config_only_its_owner_can_change_is_used(
     config.chmod(mode)
     assert main(["validate", "staff.csv"]) == 0
     assert capsys.readouterr().err == ""
+
+
+# -- password-like headers: an exemption must describe the whole header -------------------------
+
+ATTACK_HEADERS = ["Initial Password (change at first login)",
+                  "Temporary Password - expires in 7 days", "Hasło", "Пароль", "Temp Pass"]
+
+
+@pytest.mark.parametrize("header", [
+    *ATTACK_HEADERS, "Kennwort", "Contraseña", "Senha", "Mot de passe", "Wachtwoord", "Lösenord",
+    "Salasana", "Parola", "Heslo", "Jelszó", "Passord", "密码", "パスワード", "비밀번호",
+    "Nowe hasło",
+    "Новый пароль", "User Pass", "Default Pass", "Pass", "InitialPassword", "Password Hash",
+    "Change Password", "Password (change at next login)",
+])
+def test_password_headers_in_any_wording_are_recognised(header: str) -> None:
+    assert looks_like_password(header)
+
+
+@pytest.mark.parametrize("header", [
+    "Password Hint", "Password Last Changed", "Password Expiry Date", "Must Change Password",
+    "Password Reset Required", "Last Password Change", "Password Never Expires",
+    "Password Changed On", "User must change password at next logon", "ChangePasswordAtLogon",
+    "Parking Pass", "Passport Number", "Compass", "Bypass", "Expires", "Start Date",
+])
+def test_headers_about_the_password_or_not_about_it_are_ordinary(header: str) -> None:
+    assert not looks_like_password(header)
+
+
+@pytest.mark.parametrize("header", ATTACK_HEADERS)
+def test_a_password_under_such_a_header_fails_validation_and_stays_out_of_the_report(
+    workdir: Path, header: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = workdir / "staff.csv"
+    path.write_text(f"PartnerUserID,UserAddress,UserFirst,UserLast,{header}\n"
+                    "001,u001.demo.glance.net,Ann,Lee,Clear-Text-Pw-9\n", encoding="utf-8")
+    report = workdir / "report.xlsx"
+    assert main(["validate", str(path), "--report", str(report)]) == 3
+    with zipfile.ZipFile(report) as z:
+        text = b"".join(z.read(name) for name in z.namelist())
+    assert b"Clear-Text-Pw-9" not in text
+    out = capsys.readouterr().out
+    assert "looks like a password column" in out and "Clear-Text-Pw-9" not in out
