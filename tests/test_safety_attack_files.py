@@ -142,3 +142,103 @@ def test_a_password_under_such_a_header_fails_validation_and_stays_out_of_the_re
     assert b"Clear-Text-Pw-9" not in text
     out = capsys.readouterr().out
     assert "looks like a password column" in out and "Clear-Text-Pw-9" not in out
+
+
+# -- every workbook path gets run's checks: plan --out, validate --report, export --out ---------
+
+def bad_workbook_path(workdir: Path, case: str) -> tuple[Path, str]:
+    """A workbook path that cannot work, and what the one-line refusal says."""
+    if case == "missing folder":
+        return workdir / "no" / "such" / "p.xlsx", "does not exist"
+    if case == "a folder":
+        (workdir / "p.xlsx").mkdir()
+        return workdir / "p.xlsx", "it is a folder"
+    if case == "long name":  # legal, but its temporary sibling ".NAME.xxxx.tmp" is not
+        return workdir / ("p" * 245 + ".xlsx"), "cannot write"
+    if case == "journal":
+        return workdir / "staff.csv.checkpoint.sqlite", "Excel file, name it .xlsx"
+    return workdir / "contractors.csv", "Excel file, name it .xlsx"  # another roster
+
+
+CASES = ["missing folder", "a folder", "long name", "journal", "another roster"]
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_plan_out_that_cannot_work_is_refused_before_anything(
+    simulator: Simulator, workdir: Path, monkeypatch: pytest.MonkeyPatch, case: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(monkeypatch, simulator)
+    roster = roster_csv(workdir / "staff.csv", ["001", "002"])
+    roster_csv(workdir / "contractors.csv", ["900"])
+    (workdir / "staff.csv.checkpoint.sqlite").write_bytes(b"journal")
+    out, says = bad_workbook_path(workdir, case)
+    before = {p: p.read_bytes() for p in workdir.iterdir() if p.is_file()}
+    assert main(["plan", str(roster), "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and says in err, err
+    assert {p: p.read_bytes() for p in workdir.iterdir() if p.is_file()} == before
+    assert simulator.request_log == []
+
+
+def test_plan_out_through_a_workbook_named_link_to_the_journal_is_refused(
+    simulator: Simulator, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(monkeypatch, simulator)
+    roster = roster_csv(workdir / "staff.csv", ["001"])
+    journal = workdir / "staff.csv.checkpoint.sqlite"
+    journal.write_bytes(b"journal")
+    (workdir / "link.xlsx").symlink_to(journal)
+    assert main(["plan", str(roster), "--out", "link.xlsx"]) == 2
+    assert journal.read_bytes() == b"journal"
+    assert "--out link.xlsx is the checkpoint (journal); choose" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("case", CASES)
+def test_validate_report_that_cannot_work_is_refused(
+    workdir: Path, case: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    roster = roster_csv(workdir / "staff.csv", ["001"])
+    roster_csv(workdir / "contractors.csv", ["900"])
+    (workdir / "staff.csv.checkpoint.sqlite").write_bytes(b"journal")
+    out, says = bad_workbook_path(workdir, case)
+    before = {p: p.read_bytes() for p in workdir.iterdir() if p.is_file()}
+    assert main(["validate", str(roster), "--report", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and says in err, err
+    assert {p: p.read_bytes() for p in workdir.iterdir() if p.is_file()} == before
+
+
+@pytest.mark.parametrize("case", ["a folder", "long name"])
+def test_export_out_that_cannot_work_is_refused_before_any_request(
+    simulator: Simulator, workdir: Path, monkeypatch: pytest.MonkeyPatch, case: str,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(monkeypatch, simulator)
+    out, says = bad_workbook_path(workdir, case)
+    assert main(["export", "--out", str(out)]) == 2
+    assert says in capsys.readouterr().err
+    assert simulator.request_log == []
+
+
+# -- a missing --checkpoint folder is refused, like --out's and --log-file's -------------------
+
+def test_a_missing_checkpoint_folder_is_refused_and_not_created(
+    simulator: Simulator, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(monkeypatch, simulator)
+    roster = roster_csv(workdir / "staff.csv", ["001"])
+    journal = workdir / "state" / "nightly" / "j.sqlite"
+    old = os.umask(0)
+    try:
+        code = main(["run", str(roster), "--no-progress", "--checkpoint", str(journal)])
+    finally:
+        os.umask(old)
+    assert code == 2
+    assert not (workdir / "state").exists()
+    err = capsys.readouterr().err
+    assert err == (f"bulk-provision: error: --checkpoint {journal}: folder {journal.parent} does "
+                   "not exist; create it (mkdir -m 700) or choose another\n")
+    assert simulator.request_log == []
