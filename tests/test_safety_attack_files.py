@@ -242,3 +242,77 @@ def test_a_missing_checkpoint_folder_is_refused_and_not_created(
     assert err == (f"bulk-provision: error: --checkpoint {journal}: folder {journal.parent} does "
                    "not exist; create it (mkdir -m 700) or choose another\n")
     assert simulator.request_log == []
+
+
+# -- nothing printed carries a terminal escape ------------------------------------------------
+
+ESC_NAME = "st\x1b]0;pwned\x07aff\x1b[2J"  # retitles the window, clears the screen
+
+
+def no_escape(text: str) -> None:
+    assert "\x1b" not in text and "\x07" not in text, text
+
+
+def test_progress_bar_notices_are_escaped(
+    simulator: Simulator, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """The bar (the default on a terminal) prints notices; the "nothing left to send" notice
+    names the checkpoint, i.e. the roster's name."""
+    point_at(monkeypatch, simulator)
+    roster = roster_csv(workdir / f"{ESC_NAME}.csv", ["001"])
+    assert main(["run", str(roster), "--no-progress"]) == 0
+    capsys.readouterr()
+    assert main(["run", str(roster), "--progress"]) == 0
+    err = capsys.readouterr().err
+    assert "nothing left to send" in err
+    no_escape(err)
+
+
+def test_argparse_messages_are_escaped(workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """``bulk-provision validate uploads/*.csv`` with a hostile file name among the uploads."""
+    roster = roster_csv(workdir / "staff.csv", ["001"])
+    with pytest.raises(SystemExit) as exit_info:
+        main(["validate", str(roster), ESC_NAME])
+    assert exit_info.value.code == 2
+    err = capsys.readouterr().err
+    assert "unrecognized arguments: st\\x1b]0;pwned\\x07aff\\x1b[2J" in err
+    no_escape(err)
+
+
+def test_the_config_warning_names_the_file_escaped(
+    workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    roster_csv(workdir / "staff.csv", ["001"])
+    config = workdir / f"c{ESC_NAME}.toml"
+    config.write_text('partner_pw = "x-secret-pw"\n', encoding="utf-8")
+    config.chmod(0o644)  # readable by others: the warning names the file
+    assert main(["validate", "staff.csv", "--config", str(config)]) == 0
+    err = capsys.readouterr().err
+    assert "other users can read it" in err
+    no_escape(err)
+
+
+def test_template_check_and_export_lines_are_escaped(
+    simulator: Simulator, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(monkeypatch, simulator)
+    assert main(["template", f"{ESC_NAME}.xlsx"]) == 0
+    assert main(["check", "--save-responses", ESC_NAME]) == 0
+    assert main(["export", "--out", f"e{ESC_NAME}.xlsx"]) == 0
+    out = capsys.readouterr().out
+    assert "Template written" in out and "Saved the raw responses" in out
+    assert "exported to" in out
+    no_escape(out)
+
+
+def test_the_demo_table_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
+    from bulk_provision.cli.demo import print_table
+    from bulk_provision.model import ActionKind, Outcome, RowResult
+
+    print_table([RowResult(key=f"k{ESC_NAME}", row=2, kind=ActionKind.CREATE,
+                           outcome=Outcome.FAILED, message=f"m{ESC_NAME}")])
+    out = capsys.readouterr().out
+    assert "k" in out
+    no_escape(out)
