@@ -316,3 +316,48 @@ def test_the_demo_table_is_escaped(capsys: pytest.CaptureFixture[str]) -> None:
     out = capsys.readouterr().out
     assert "k" in out
     no_escape(out)
+
+
+# -- invisible look-alike IDs clash; direction overrides are refused where they mislead --------
+
+def people_csv(path: Path, rows: list[tuple[str, str, str, str]]) -> Path:
+    lines = ["PartnerUserID,UserAddress,UserFirst,UserEmail"]
+    lines += [",".join(row) for row in rows]
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize("twin", ["ab\u034fc", "a\u3164bc", "abc\u115f", "a\uffa0bc",
+                                  "ab\ufe0fc", "abc\U000e0041", "a\u2064bc", "ab\u17b4c"])
+def test_an_id_with_an_invisible_character_clashes_with_its_twin(
+    workdir: Path, twin: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = people_csv(workdir / "staff.csv", [("abc", "u1.demo.glance.net", "Ann", ""),
+                                              (twin, "u2.demo.glance.net", "Ann", "")])
+    assert main(["validate", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert "PartnerUserID.unique" in out
+    assert "\\u" in out or "\\U" in out  # the message shows where the invisible character is
+
+
+@pytest.mark.parametrize(("column", "value"), [
+    (0, "\u202e1234"), (0, "12\u2066a\u206934"), (0, "1234\u200f"), (3, "ann@exa\u202emple.com"),
+])
+def test_a_direction_control_in_an_id_or_email_is_a_problem(
+    workdir: Path, column: int, value: str, capsys: pytest.CaptureFixture[str],
+) -> None:
+    row = ["1234", "u1.demo.glance.net", "Ann", "ann@example.com"]
+    row[column] = value
+    path = people_csv(workdir / "staff.csv", [(row[0], row[1], row[2], row[3])])
+    assert main(["validate", str(path)]) == 3
+    out = capsys.readouterr().out
+    assert "contains text-direction characters (\\u" in out
+    no_escape(out)
+    assert "\u202e" not in out and "\u2066" not in out
+
+
+def test_a_direction_mark_in_a_name_is_fine(workdir: Path) -> None:
+    """Right-to-left names may need a mark: names are free text."""
+    path = people_csv(workdir / "staff.csv",
+                      [("1234", "u1.demo.glance.net", "\u05d0\u05d1\u200f (Avi)", "")])
+    assert main(["validate", str(path)]) == 0
