@@ -11,9 +11,13 @@ from pathlib import Path
 
 import pytest
 
+from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
+from bulk_provision.errors import CheckpointError, CheckpointLocked
+from bulk_provision.model import Action, ActionKind
 from bulk_provision.roster_headers import looks_like_password
 from bulk_provision.simulator import Simulator
+from tests.test_checkpoint import kill, start_holder
 from tests.test_run import env_for
 
 PARTNER_PW = "Environment-partner-PW-1"
@@ -361,3 +365,64 @@ def test_a_direction_mark_in_a_name_is_fine(workdir: Path) -> None:
     path = people_csv(workdir / "staff.csv",
                       [("1234", "u1.demo.glance.net", "\u05d0\u05d1\u200f (Avi)", "")])
     assert main(["validate", str(path)]) == 0
+
+
+# -- a journal has one name: hard links are refused, so no two names can take two locks ---------
+
+SHA = "a" * 64
+
+
+def open_journal(path: Path, *, fresh: bool = False) -> Checkpoint:
+    return Checkpoint.open(path, roster_sha256=SHA, roster_path="r", mode="create", fresh=fresh)
+
+
+def test_a_journal_with_a_hard_link_is_refused_through_either_name(tmp_path: Path) -> None:
+    """E.g. a backup script hard-links the nightly journal into another folder."""
+    journal = tmp_path / "staff.csv.checkpoint.sqlite"
+    (tmp_path / "links").mkdir()
+    link = tmp_path / "links" / "nightly.sqlite"
+    with open_journal(journal) as held:
+        held.record_plan([Action("k1", 2, ActionKind.CREATE)])
+        os.link(journal, link)  # made while the run holds the journal
+        for name in (link, journal):
+            with pytest.raises(CheckpointError, match="has 2 names"):
+                open_journal(name, fresh=True)  # --fresh would have wiped the running plan
+        assert held.has_plan
+    link.unlink()
+    with open_journal(journal) as again, Checkpoint.read_only(journal) as reader:
+        assert again.has_plan and reader.has_plan
+
+
+def test_a_run_through_a_hard_link_while_another_process_runs_sends_nothing(
+    simulator: Simulator, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    point_at(monkeypatch, simulator)
+    roster = roster_csv(workdir / "staff.csv", ["001"])
+    journal = workdir / "staff.csv.checkpoint.sqlite"
+    (workdir / "backup").mkdir()
+    link = workdir / "backup" / "nightly.sqlite"
+    holder = start_holder(journal, "send")  # another process, mid-run
+    try:
+        os.link(journal, link)
+        code = main(["run", str(roster), "--no-progress", "--fresh", "--checkpoint", str(link)])
+        assert code == 2
+        err = capsys.readouterr().err
+        assert f"checkpoint {link} has 2 names (hard links)" in err
+        assert len(err.splitlines()) == 1
+        assert simulator.request_log == []
+    finally:
+        kill(holder)
+    link.unlink()
+    with open_journal(journal) as journal_now:  # its plan survived the refused --fresh
+        assert [t.action.key for t in journal_now.todo()] == ["u1", "u2"]
+
+
+def test_symlinks_and_dotted_paths_still_share_the_lock(tmp_path: Path) -> None:
+    journal = tmp_path / "j.sqlite"
+    (tmp_path / "b").mkdir()
+    (tmp_path / "b" / "alias.sqlite").symlink_to(journal)
+    with open_journal(journal):
+        for alias in (tmp_path / "b" / "alias.sqlite", tmp_path / "b" / ".." / "j.sqlite"):
+            with pytest.raises(CheckpointLocked):
+                open_journal(alias)
