@@ -9,16 +9,20 @@ import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
 
+import openpyxl
 import pytest
 
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
 from bulk_provision.errors import CheckpointError, CheckpointLocked
 from bulk_provision.model import Action, ActionKind
+from bulk_provision.report import problems
+from bulk_provision.report.common import BAD_FILL
 from bulk_provision.roster_headers import looks_like_password
 from bulk_provision.simulator import Simulator
 from tests.test_checkpoint import kill, start_holder
 from tests.test_run import env_for
+from tests.workbooks import sheet_rows
 
 PARTNER_PW = "Environment-partner-PW-1"
 
@@ -426,3 +430,21 @@ def test_symlinks_and_dotted_paths_still_share_the_lock(tmp_path: Path) -> None:
         for alias in (tmp_path / "b" / "alias.sqlite", tmp_path / "b" / ".." / "j.sqlite"):
             with pytest.raises(CheckpointLocked):
                 open_journal(alias)
+
+
+# -- validate --report stays near-linear: comments are capped, the Problems sheet lists all ------
+
+def test_the_report_comments_the_first_broken_cells_and_lists_every_problem(
+    workdir: Path, monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(problems, "MAX_COMMENTS", 3)
+    path = people_csv(workdir / "staff.csv",
+                      [("SAME", f"u{i}.demo.glance.net", "Ann", "") for i in range(6)])
+    report = workdir / "report.xlsx"
+    assert main(["validate", str(path), "--report", str(report)]) == 3
+    sheet = openpyxl.load_workbook(report)["Roster"]
+    flagged = [row[0] for row in sheet.iter_rows(min_row=2) if row[0].fill.fgColor.rgb.endswith(
+        BAD_FILL.fgColor.rgb[-6:])]
+    assert len(flagged) == 6
+    assert [cell.comment is not None for cell in flagged] == [True] * 3 + [False] * 3
+    assert len(sheet_rows(report, "Problems")) == 6
