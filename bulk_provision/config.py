@@ -107,13 +107,16 @@ def load_settings(path: str | Path | None, *, cwd: Path | None = None) -> Settin
 
 
 def check_permissions(path: Path, settings: Settings) -> list[str]:
-    """Refuse a file with a secret that others may change; warn when others may read it.
+    """Refuse a file that others may change; warn when it holds a secret others may read.
 
-    Whoever can write the file can point ``base_url`` at their own server and receive the
-    password. POSIX only: Windows has no such mode bits (its ACLs are the owner's business).
+    Whatever the file holds, whoever can change it can redirect or capture: ``base_url`` and
+    ``ca_bundle`` send the environment's password (a cron job's GLANCE_PARTNER_PW) to their own
+    server, ``log_file``, ``columns``, ``notify`` and ``smtp_*`` send rows where they choose,
+    ``roles`` or ``protect`` change what sync suspends. So any config file writable by group or
+    others, or owned by another user (not you, not root), is refused (exit 2), even one without a
+    secret. POSIX only: Windows has no such mode bits (its ACLs are the owner's business).
     """
-    secrets = [key for key in SECRET_KEYS if CONNECTION_KEYS[key] in settings.connection_env]
-    if not secrets or os.name == "nt":
+    if os.name == "nt":
         return []
     try:
         info = path.stat()
@@ -122,13 +125,15 @@ def check_permissions(path: Path, settings: Settings) -> list[str]:
     mode = stat.S_IMODE(info.st_mode)
     fix = f"run: chmod 600 {path}"
     if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(f"config file {path} holds {secrets[0]} but other users can change it "
-                          f"(mode {mode:03o}); {fix}")
+        raise ConfigError(f"config file {path} is not used: other users can change it "
+                          f"(mode {mode:03o}) and so send your password to their server; {fix}")
     euid = getattr(os, "geteuid", lambda: info.st_uid)()
     if info.st_uid not in (euid, 0):  # root may change anything anyway
-        raise ConfigError(f"config file {path} holds {secrets[0]} but belongs to another user "
-                          f"(uid {info.st_uid}); copy it to a file of your own and {fix}")
-    if mode & (stat.S_IRGRP | stat.S_IROTH):
+        raise ConfigError(f"config file {path} is not used: it belongs to another user "
+                          f"(uid {info.st_uid}); copy it to a file of your own "
+                          f"(or chown it) and {fix}")
+    secrets = [key for key in SECRET_KEYS if CONNECTION_KEYS[key] in settings.connection_env]
+    if secrets and mode & (stat.S_IRGRP | stat.S_IROTH):
         return [f"config file {path} holds {secrets[0]} and other users can read it "
                 f"(mode {mode:03o}); {fix}"]
     return []

@@ -7,7 +7,6 @@ the returned ``JobResult`` and in the results workbook, which is written whateve
 
 from __future__ import annotations
 
-import os
 import sqlite3
 import threading
 from collections import Counter
@@ -37,7 +36,7 @@ from bulk_provision.errors import (
 )
 from bulk_provision.lifecycle import ending_for
 from bulk_provision.model import Action, Outcome, RowResult
-from bulk_provision.paths import Role, check_distinct, journal_roles
+from bulk_provision.paths import Role, check_workbook_output, journal_roles
 from bulk_provision.planner import (
     build_plan,
     fresh_snapshot,
@@ -190,23 +189,18 @@ def _record_exit(journal: Checkpoint, result: JobResult) -> None:
 
 
 def check_output(spec: JobSpec, *others: Role) -> None:
-    """Refuse an unwritable results path, or an output that is the roster, the journal or
-    another output (``others``: e.g. ``--log-file``), before any work, not after hours of it."""
-    path = spec.results_path
-    if path.suffix.lower() not in (".xlsx", ".xlsm"):
-        raise UsageError(f"--out {path}: the results are a workbook, name it .xlsx")
-    check_distinct([
+    """Refuse an unwritable results path, a missing checkpoint folder, or an output that is the
+    roster, the journal or another output (``others``: e.g. ``--log-file``), before any work,
+    not after hours of it."""
+    folder = spec.checkpoint_path.parent
+    if not folder.is_dir():  # never created by the lock: it would not be owner-only
+        raise UsageError(f"--checkpoint {spec.checkpoint_path}: folder {folder} does not exist; "
+                         "create it (mkdir -m 700) or choose another")
+    check_workbook_output("--out", "the results workbook", spec.results_path, [
         Role("", "the roster itself", spec.roster_path, output=False),
-        Role("", "the failed-rows file", failed_rows_path(spec.roster_path, path)),
+        Role("", "the failed-rows file", failed_rows_path(spec.roster_path, spec.results_path)),
         *journal_roles(spec.checkpoint_path),
-        Role("--out", "the results workbook", path),
-        *others,
-    ])
-    folder = path.parent if str(path.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"cannot write {path}: permission denied")
+    ], later=others, suffixes=(".xlsx", ".xlsm"))
 
 
 def _plan(

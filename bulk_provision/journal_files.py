@@ -4,7 +4,15 @@ Lock: an exclusive lock on ``<resolved journal>.lock`` taken with ``filelock`` (
 POSIX, ``LockFileEx`` on Windows), held for the run's life. Every path to one journal (a
 symlink, ``./a/../x``) resolves to one lock file; the operating system drops the lock when the
 holder dies, even by ``kill -9``. The lock file itself is left in place (deleting it would race).
-Two hard links to one journal are two names for the lock: not covered.
+The folder must exist: it is never created here (filelock would make it 0755).
+
+Hard links: a journal with two names (``ln``, maybe in two folders) is refused (CheckpointError,
+exit 2) before SQLite opens it. The two names would resolve to two lock files, and, worse, SQLite
+keeps a WAL journal's latest commits in ``<name>-wal`` beside the name it was opened by: through
+the other name a run sees an old journal (after a crash, rows already sent look unsent) and
+writes a second ``-wal`` that corrupts the first. One name per journal makes "two paths to one
+journal share one lock" hold for every path there can be: symlinks and ``a/../x`` resolve to
+the one name. (A link made while a run holds the journal is caught by the next open.)
 
 Permissions: the journal holds names, emails and audio host codes, so a new one is created 0600
 before SQLite opens it; SQLite gives its ``-wal`` and ``-shm`` files the journal's permission
@@ -42,11 +50,41 @@ def lock_path(path: Path) -> Path:
 
 
 def take_lock(path: Path) -> Lock:
-    """Hold the journal's lock, or raise CheckpointLocked at once if another run holds it."""
+    """Hold the journal's lock, or raise CheckpointLocked at once if another run holds it.
+
+    Refuses a journal with more than one name (CheckpointError, see the module docstring)."""
+    where = lock_path(path)
+    if not where.parent.is_dir():
+        raise CheckpointError(f"cannot use checkpoint {path}: folder {where.parent} does not exist")
+    check_one_name(path)
+    lock = _acquire(where, path)
+    try:
+        check_one_name(path)  # a link made while waiting for nothing: checked under the lock
+    except BaseException:
+        lock.release()
+        raise
+    return lock
+
+
+def check_one_name(path: Path) -> None:
+    """Refuse a journal that has hard links: it must be reachable by one name only."""
+    try:
+        links = os.stat(path).st_nlink
+    except OSError:
+        return  # not there yet (created next), or unreadable: opening it says so
+    if links > 1:
+        raise CheckpointError(
+            f"checkpoint {path} has {links} names (hard links); SQLite keeps the latest commits "
+            "beside the name a run uses, so through another name a run would see an old "
+            f"journal: delete the other names (find / -samefile {path}), or copy the file "
+            "instead of linking it"
+        )
+
+
+def _acquire(where: Path, path: Path) -> Lock:
     with warnings.catch_warnings():  # no flock at all: filelock falls back to a lock file
         warnings.simplefilter("ignore")
         from filelock import FileLock, Timeout
-    where = lock_path(path)
     lock = FileLock(where, timeout=0, mode=PRIVATE_FILE, thread_local=False)
     try:
         lock.acquire()

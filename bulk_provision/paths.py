@@ -15,6 +15,7 @@ Files that hold personal data are created owner-only (:func:`create_private`, fo
 from __future__ import annotations
 
 import os
+import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -37,6 +38,11 @@ class Role:
     noun: str
     path: Path
     output: bool = True
+
+
+def default_journal(roster: Path) -> Path:
+    """The journal ``run`` keeps for ``roster`` without ``--checkpoint``, beside it."""
+    return Path(roster).with_name(f"{Path(roster).name}.checkpoint.sqlite")
 
 
 def journal_roles(path: Path) -> list[Role]:
@@ -75,6 +81,44 @@ def check_distinct(roles: Sequence[Role]) -> None:
             change, kept = (second, first) if second.output else (first, second)
             label = f"{change.option} {change.path}" if change.option else str(change.path)
             raise UsageError(f"{label} is {kept.noun}; choose another file")
+
+
+def check_workbook_output(
+    option: str, noun: str, path: Path, protected: Sequence[Role],
+    *, later: Sequence[Role] = (), suffixes: Sequence[str] = (".xlsx",),
+) -> None:
+    """Refuse (UsageError, exit 2) a workbook path that cannot work, before any work is done.
+
+    The one check of every workbook a command writes (``run --out``, ``plan --out``, ``validate
+    --report``, ``export --out``): named ``.xlsx``; not one of the ``protected`` files (the roster,
+    the inputs, the roster's journal and its side files, the other outputs); and writable
+    (:func:`check_writable`). ``noun`` says what it is ("the plan workbook"). Of two clashing
+    outputs the later is named as the one to change: ``later`` lists those after this one.
+    """
+    path = Path(path)
+    if path.suffix.lower() not in suffixes:
+        raise UsageError(f"{option} {path}: {noun} is an Excel file, name it .xlsx")
+    check_distinct([*protected, Role(option, noun, path), *later])
+    check_writable(path)
+
+
+def check_writable(path: Path) -> None:
+    """Refuse a file that cannot be written atomically: its folder is missing, it is a folder,
+    it may not be replaced, or the temporary file beside it (``.NAME.xxxx.tmp``, longer than the
+    name) cannot be created (name too long, folder not writable). The probe file is removed."""
+    folder = Path(path).parent
+    if not folder.is_dir():
+        raise UsageError(f"cannot write {path}: folder {folder} does not exist")
+    if os.path.isdir(path):
+        raise UsageError(f"cannot write {path}: it is a folder; name a file")
+    if os.path.exists(path) and not os.access(path, os.W_OK):
+        raise UsageError(f"cannot write {path}: permission denied")
+    try:
+        handle, probe = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=folder)
+    except OSError as exc:
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+    os.close(handle)
+    os.unlink(probe)
 
 
 def create_private(path: Path, flags: int = os.O_WRONLY) -> int:

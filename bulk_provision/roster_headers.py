@@ -4,28 +4,26 @@ Headers match case-, space-, hyphen- and underscore-insensitively (DESIGN.md sec
 "First Name", "first_name" and "FIRST-NAME" all mean ``UserFirst``. A ``--columns`` map wins over
 the built-in aliases.
 
-A header that is not recognised but looks like a password column (:func:`looks_like_password`) is
-a validation problem and its values are masked everywhere (DESIGN.md section 11). The rule: split
-the header into words (at spaces, punctuation, digits and camelCase: "TempPW" is "Temp PW"); it
-looks like a password when a word is a password word (password, passwort, passwd, pwd, pw,
-passcode, passphrase, kennwort, wachtwoord, senha, contrasena, salasana, haslo, losenord,
-motdepasse, mdp) or the header, squashed, contains password, passwort, passwd or kennwort
-("InitialPassword"), unless another word shows it is about the password rather than the
-password itself: hint, reminder, question, expiry, expires, expired, expiration, date, changed,
-change, last, reset, policy, length, required, must, status, age, count, type, flag, updated,
-enabled, strength ("Password Hint", "Password Last Changed", "Must Change Password" are ordinary
-columns). A header mapped by ``--columns`` is never checked: the admin has said what it is.
+A header that is not recognised but looks like a password column (``looks_like_password``, the
+rule is in :mod:`bulk_provision.password_headers`) is a validation problem and its values are
+masked everywhere (DESIGN.md section 11). A header mapped by ``--columns`` is never checked: the
+admin has said what it is.
 """
 
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 from bulk_provision.config import read_toml
 from bulk_provision.errors import ConfigError, RosterError
+from bulk_provision.password_headers import looks_like_password
+
+__all__ = [
+    "CANONICAL_COLUMNS", "PASSWORD_COLUMNS", "canonical_column", "column_letter",
+    "load_column_map", "looks_like_password", "normalize_header", "resolve_headers",
+]
 
 PASSWORD_COLUMNS = frozenset({"UserPW"})  # never written anywhere, never stored
 
@@ -81,34 +79,6 @@ def canonical_column(header: str, column_map: Mapping[str, str] | None = None) -
             if normalize_header(name) == key:
                 return target
     return _LOOKUP.get(normalize_header(header))
-
-
-_PASSWORD_WORDS = frozenset({
-    "password", "passwords", "passwort", "passwd", "pwd", "pw", "passcode", "passphrase",
-    "kennwort", "wachtwoord", "senha", "contrasena", "salasana", "haslo", "losenord", "motdepasse",
-    "mdp",
-})
-_PASSWORD_PARTS = ("password", "passwort", "passwd", "kennwort")
-_ABOUT_PASSWORD = frozenset({
-    "hint", "reminder", "question", "expiry", "expires", "expired", "expiration", "date",
-    "changed", "change", "last", "reset", "policy", "length", "required", "must", "status",
-    "age", "count", "type", "flag", "updated", "enabled", "strength",
-})
-_WORD = re.compile(r"[A-Z]+(?![a-z])|[A-Z]?[a-z]+")
-
-
-def looks_like_password(header: str) -> bool:
-    """True when ``header`` reads like a password column (see the module docstring)."""
-    plain = "".join(
-        c for c in unicodedata.normalize("NFKD", header) if not unicodedata.combining(c)
-    )
-    words = [w.casefold() for w in _WORD.findall(plain)]
-    squashed = "".join(words)
-    if "motdepasse" in squashed:
-        words.append("motdepasse")
-    if not (_PASSWORD_WORDS.intersection(words) or any(p in squashed for p in _PASSWORD_PARTS)):
-        return False
-    return not _ABOUT_PASSWORD.intersection(words)
 
 
 def column_letter(position: int) -> str:

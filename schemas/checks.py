@@ -8,15 +8,20 @@ turned into pandera checks by :meth:`Rule.check`; the rule rides along in the ch
 into Excel data validation. An empty cell passes every rule except ``required``.
 
 Uniqueness compares values as a person sees them: NFKC-normalised (full-width ``Ａ１２３`` is
-``A123``) and without invisible format characters (zero-width space, joiners, direction marks),
-so two cells that look the same clash; the message says how the other row writes it. The rows of
+``A123``) and without invisible characters (every format character and every
+Default_Ignorable_Code_Point of Unicode: zero-width space, joiners, direction marks, the combining
+grapheme joiner U+034F, Hangul fillers U+115F/U+3164, variation selectors, tags...), so two cells
+that look the same clash; the message says how the other row writes it. The rows of
 a clash are described by a :class:`Clash` (a few rows named, then a count), built once per group,
 so 100,000 rows sharing one value cost no more than 100,000 distinct ones.
 
 Control characters (C0, DEL, C1) are refused in every column (:func:`control_characters`): they
 are invisible in Excel, Glance refuses them and a terminal obeys them. Tab is allowed in the free
 text of names; an unknown column (never sent to Glance) may also hold line breaks, as Excel's
-Alt+Enter makes them.
+Alt+Enter makes them. Bidirectional controls (U+202A-202E, U+2066-2069, U+200E/200F, U+061C),
+which make Excel show "\u202e1234" as "4321", are refused too in the columns that identify or
+address (``bidi=True``: PartnerUserID, UserAddress, UserEmail, UserRole, AudioProvider, Action),
+and allowed in names, where right-to-left scripts may need a direction mark.
 """
 
 from __future__ import annotations
@@ -50,8 +55,17 @@ _CONTROLS = {
     "\t": re.compile("[\x00-\x08\x0a-\x1f\x7f-\x9f]"),
     "\t\n\r": re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"),
 }
-_SHOWN_ESCAPED = re.compile(f"[{CONTROL}\u00ad\u061c\u180e\u200b-\u200f\u202a-\u202e"
-                            "\u2060-\u206f\ufeff\ufff9-\ufffb]")
+BIDI = "\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069"
+_BIDI_CONTROLS = re.compile(f"[{CONTROL}{BIDI}]")
+_BIDI_ONLY = re.compile(f"[{BIDI}]")
+# Unicode's Default_Ignorable_Code_Point (DerivedCoreProperties.txt): never visible.
+_IGNORABLE = re.compile(
+    "[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f\u202a-\u202e"
+    "\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0\ufff0-\ufff8\U0001bca0-\U0001bca3"
+    "\U0001d173-\U0001d17a\U000e0000-\U000e0fff]"
+)
+# shown as escapes in messages: controls, invisible characters, interlinear annotation marks
+_SHOWN_ESCAPED = re.compile(f"[{CONTROL}{_IGNORABLE.pattern[1:-1]}\u180e\ufff9-\ufffb]")
 
 Test = Callable[[pd.Series], pd.Series]
 Describe = Callable[[str, Sequence[int]], str]
@@ -123,6 +137,8 @@ def _escaped(match: re.Match[str]) -> str:
     if match.group() in _NAMED:
         return _NAMED[match.group()]
     code = ord(match.group())
+    if code > 0xFFFF:
+        return f"\\U{code:08x}"
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
@@ -174,11 +190,14 @@ class Clash(Sequence[int]):
 
 
 def same_value_key(value: str, *, ignore_case: bool = False) -> str:
-    """What uniqueness compares: NFKC, no invisible format characters (and case-folded)."""
+    """What uniqueness compares: NFKC, no invisible characters (and case-folded).
+
+    Invisible ones are dropped before NFKC and again after it (NFKC turns the half-width
+    Hangul filler U+FFA0 into U+3164)."""
     if not value.isascii():
-        value = unicodedata.normalize(
-            "NFKC", "".join(c for c in value if unicodedata.category(c) != "Cf")
-        )
+        visible_only = "".join(c for c in _IGNORABLE.sub("", value)
+                               if unicodedata.category(c) != "Cf")
+        value = _IGNORABLE.sub("", unicodedata.normalize("NFKC", visible_only))
     return unicodedata.normalize("NFKC", value.casefold()) if ignore_case else value
 
 
@@ -248,12 +267,15 @@ def unique(column: str, *, ignore_case: bool = False) -> Rule:
                 ignore_case=ignore_case)
 
 
-def control_characters(column: str, *, allow: str = "", secret: bool = False) -> Rule:
-    """No control characters (C0, DEL, C1) but those in ``allow`` ("\\t" or "\\t\\n\\r").
+def control_characters(
+    column: str, *, allow: str = "", secret: bool = False, bidi: bool = False
+) -> Rule:
+    """No control characters (C0, DEL, C1) but those in ``allow`` ("\\t" or "\\t\\n\\r"),
+    and with ``bidi`` no bidirectional controls either.
 
     Never quotes the value: names the characters found instead (not even that for a ``secret``
     column)."""
-    pattern = _CONTROLS[allow]
+    pattern = _BIDI_CONTROLS if bidi and not allow else _CONTROLS[allow]
 
     def test(s: pd.Series) -> pd.Series:
         values = s.to_numpy(dtype=object)
@@ -263,9 +285,14 @@ def control_characters(column: str, *, allow: str = "", secret: bool = False) ->
         return pd.Series(np.fromiter(found, bool, len(values)), index=s.index)
 
     def describe(value: str, _others: Sequence[int]) -> str:
-        found = ", ".join(visible(c) for c in dict.fromkeys(pattern.findall(value)))
+        chars = list(dict.fromkeys(pattern.findall(value)))
+        found = ", ".join(visible(c) for c in chars)
         which = "" if secret else f" ({found})"
-        return (f"{column} contains control characters{which}: they are invisible in Excel "
+        direction = [c for c in chars if _BIDI_ONLY.fullmatch(c)]
+        kind = ("text-direction characters" if len(direction) == len(chars)
+                else "control and text-direction characters" if direction
+                else "control characters")
+        return (f"{column} contains {kind}{which}: they are invisible in Excel "
                 "and not allowed in a roster; delete them from the cell")
 
     return Rule(f"{column}.control", column, test, describe)

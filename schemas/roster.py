@@ -24,6 +24,8 @@ AUDIO_PROVIDERS = ("1", "666")
 
 
 FREE_TEXT = ("UserFirst", "UserLast")  # tab allowed (DESIGN.md section 11)
+# no bidirectional controls either: they reorder what Excel shows; names may need them
+IDENTIFYING = ("PartnerUserID", "UserAddress", "UserEmail", "UserRole", "AudioProvider", "Action")
 
 
 def _column(
@@ -31,7 +33,8 @@ def _column(
 ) -> pa.Column:
     name = rules[0].column
     allow = "\t" if name in FREE_TEXT else ""
-    control = checks.control_characters(name, allow=allow, secret=name == "UserPW")
+    control = checks.control_characters(name, allow=allow, secret=name == "UserPW",
+                                        bidi=name in IDENTIFYING)
     return pa.Column(
         checks=[rule.check() for rule in [*rules, control]],
         required=required,

@@ -15,8 +15,8 @@ PACKAGE = Path(bulk_provision.__file__).parent
 # Lowest first: a module may import its own layer or lower ones, never a higher one.
 LAYERS = [
     ["errors", "terminal", "glance.models", "model", "lifecycle"],
-    ["config", "roster_headers", "roster_csv", "roster_excel", "roster", "paths", "ratelimit",
-     "retry", "calllog", "journal_files", "journal_rows", "glance"],
+    ["config", "password_headers", "roster_headers", "roster_csv", "roster_excel", "roster",
+     "paths", "ratelimit", "retry", "calllog", "journal_files", "journal_rows", "glance"],
     ["validation", "plan", "checkpoint", "connection", "report", "salvage", "export", "notify"],
     ["settings", "provision", "row_run"],
     ["planner", "resume", "approved_plan", "undo", "job", "summary_doc", "undo_run"],

@@ -103,7 +103,8 @@ def test_a_bad_filter_or_out_path_is_refused_before_any_request(
     assert "write FIELD=PATTERN" in capsys.readouterr().err
     (workdir / "bulk-provision.toml").write_text("timeout = 5\n", encoding="utf-8")
     assert export("--out", "bulk-provision.toml") == 2
-    assert "--out bulk-provision.toml: the export is a workbook" in capsys.readouterr().err
+    assert ("--out bulk-provision.toml: the export workbook is an Excel file, name it .xlsx"
+            in capsys.readouterr().err)
     assert export("--out", "missing/u.xlsx") == 2
     assert "folder missing does not exist" in capsys.readouterr().err
     assert simulator.request_log == []

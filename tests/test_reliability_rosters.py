@@ -653,8 +653,11 @@ class PeakRss:
 
 
 LIMIT = int(1.5 * 2**30)
+# A million rows take ~15 s alone; on a loaded machine several times that. A hang still ends.
+MILLION_TIMEOUT = pytest.mark.timeout(300)
 
 
+@MILLION_TIMEOUT
 def test_million_row_csv_validate(
     million_rows: Path, workdir: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -667,6 +670,7 @@ def test_million_row_csv_validate(
     assert rss.growth < LIMIT
 
 
+@MILLION_TIMEOUT
 def test_million_row_csv_run(
     million_rows: Path, workdir: Path, glance: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:

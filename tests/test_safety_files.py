@@ -402,7 +402,7 @@ def test_a_config_file_with_a_secret_readable_by_others_is_used_with_a_warning(
     assert "other users can read it" in err[0] and "chmod 600 c.toml" in err[0]
 
 
-@pytest.mark.parametrize(("mode", "secret"), [(0o600, 'partner_pw = "x"\n'), (0o666, "")])
+@pytest.mark.parametrize(("mode", "secret"), [(0o600, 'partner_pw = "x"\n'), (0o644, "")])
 def test_a_private_config_or_one_without_a_secret_is_used_silently(
     workdir: Path, capsys: pytest.CaptureFixture[str], mode: int, secret: str,
 ) -> None:

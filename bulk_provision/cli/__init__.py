@@ -38,7 +38,10 @@ JSON_COMMANDS = frozenset({"validate", "run", "plan", "status", "undo", "export"
 
 
 class _Parser(argparse.ArgumentParser):
-    """argparse, except that with ``--json`` a bad command line also gives the JSON document."""
+    """argparse, except that with ``--json`` a bad command line also gives the JSON document,
+    and argparse's own messages are escaped: "unrecognized arguments" quotes what was typed (a
+    file name from ``validate uploads/*.csv`` may hold ESC sequences). Sub-command parsers are of
+    this class too (argparse makes them of the parent's class)."""
 
     json_command: ClassVar[str | None] = None
 
@@ -46,6 +49,12 @@ class _Parser(argparse.ArgumentParser):
         if self.json_command is not None:
             _print_error(self.json_command, UsageError(f"{self.prog}: error: {message}"))
         super().error(message)
+
+    def exit(self, status: int = 0, message: str | None = None) -> NoReturn:
+        if message:
+            message = "\n".join(printable(line) for line in message.rstrip("\n").split("\n"))
+            message += "\n"
+        super().exit(status, message)
 
 
 def build_parser(

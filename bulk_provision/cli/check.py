@@ -60,7 +60,7 @@ def add_parser(sub: Any) -> None:
 def run_check(args: argparse.Namespace) -> Ending:
     connection = connection_for(vars(args), settings_for(args), os.environ)
     with open_client(connection) as client:
-        print(f"Endpoint: {client.base_url}")
+        print(printable(f"Endpoint: {client.base_url}"))
         try:
             roles = client.show_roles_answer()
         except AuthError as exc:
@@ -73,7 +73,7 @@ def run_check(args: argparse.Namespace) -> Ending:
     if args.save_responses is not None:
         bodies = {"ShowRoles.xml": roles.body, "ShowUsers.xml": users.body}
         saved = _save(args.save_responses, bodies)
-        print(f"Saved the raw responses: {', '.join(str(path) for path in saved)}")
+        print(printable(f"Saved the raw responses: {', '.join(str(path) for path in saved)}"))
     return Ending.FINISHED
 
 

@@ -18,6 +18,7 @@ from pathlib import Path
 from bulk_provision.config import Settings, load_settings
 from bulk_provision.connection import DEFAULT_TIMEOUT, Connection, Prompt
 from bulk_provision.glance import CallRecord, GlanceClient
+from bulk_provision.terminal import printable
 
 AUTH_HINT = (
     "check GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW (or GLANCE_API_KEY, GLANCE_PARTNER_ID, "
@@ -69,7 +70,7 @@ def settings_for(args: argparse.Namespace) -> Settings:
     """The command's config file (``--config`` or ./bulk-provision.toml), its warnings printed."""
     settings = load_settings(getattr(args, "config", None))
     for warning in settings.warnings:
-        print(f"bulk-provision: warning: {warning}", file=sys.stderr)
+        print(f"bulk-provision: warning: {printable(warning)}", file=sys.stderr)
     return settings
 
 

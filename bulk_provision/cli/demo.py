@@ -13,6 +13,7 @@ from bulk_provision.job import run_job
 from bulk_provision.model import RowResult
 from bulk_provision.settings import JobSpec
 from bulk_provision.simulator import Simulator, SimulatorConfig
+from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
 Start the local HTTPS Glance simulator in this process, provision the sample roster into it
@@ -51,7 +52,7 @@ def handle(args: argparse.Namespace) -> Ending:
     roster = args.roster or sample_roster()
     config = SimulatorConfig(latency_ms=args.latency_ms, seed=7)
     with Simulator(config) as sim, tempfile.TemporaryDirectory() as tmp:
-        print(f"simulator: {sim.base_url} (CA {sim.ca_bundle})")
+        print(printable(f"simulator: {sim.base_url} (CA {sim.ca_bundle})"))
         options = {"roster": roster, "out": args.out, "fresh": True, "workers": args.workers,
                    "rate": 0, "checkpoint": Path(tmp) / "demo.checkpoint.sqlite"}
         spec = JobSpec.from_settings(options, Settings(), sim.environment())
@@ -63,17 +64,20 @@ def handle(args: argparse.Namespace) -> Ending:
                 progress.close()
     print_table(sorted(result.rows, key=lambda r: (r.row is None, r.row or 0)))
     counts = ", ".join(f"{n} {o.value}" for o, n in sorted(result.counts.items()) if n)
-    print(f"\n{counts}\nresults: {result.results_path} (exit code {result.exit_code})")
+    print()
+    print(counts)
+    print(printable(f"results: {result.results_path} (exit code {result.exit_code})"))
     if result.failed_rows_path is not None:
-        print(f"failed rows: {result.failed_rows_path}")
+        print(printable(f"failed rows: {result.failed_rows_path}"))
     return result.ending
 
 
 def print_table(results: list[RowResult]) -> None:
     columns = ("Row", "PartnerUserID", "Outcome", "dialIn", "hostCode", "guestCode", "Message")
     rows = [
-        dict(zip(columns, (str(r.row or ""), r.key, r.outcome.value, r.audio.dial_in,
-                           r.audio.host_code, r.audio.guest_code, r.message), strict=True))
+        dict(zip(columns, (printable(value) for value in (
+            r.row or "", r.key, r.outcome.value, r.audio.dial_in, r.audio.host_code,
+            r.audio.guest_code, r.message)), strict=True))
         for r in results
     ]
     widths = {c: max([len(c), *(len(r[c]) for r in rows)]) for c in columns}

@@ -20,7 +20,7 @@ from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import human, print_json
 from bulk_provision.errors import AuthError, Ending, UsageError
 from bulk_provision.export import FILTER_FIELDS, export_users, parse_filter
-from bulk_provision.paths import Role, check_distinct
+from bulk_provision.paths import Role, check_workbook_output
 from bulk_provision.report.export_report import write_export
 from bulk_provision.retry import EngineOptions
 from bulk_provision.settings import connection_for
@@ -98,16 +98,7 @@ def run_export(args: argparse.Namespace) -> Ending:
 
 def _check_out(out: Path, args: argparse.Namespace, config: Path | None) -> None:
     """Before any request: a workbook name, a folder that exists, not one of the inputs."""
-    if out.suffix.lower() != ".xlsx":
-        raise UsageError(f"--out {out}: the export is a workbook, name it .xlsx")
     inputs = [("--config", "the config file", config),
               ("--ca-bundle", "the CA bundle", getattr(args, "ca_bundle", None))]
-    check_distinct([
-        *(Role(option, noun, Path(path), output=False) for option, noun, path in inputs if path),
-        Role("--out", "the export workbook", out),
-    ])
-    folder = out.parent if str(out.parent) else Path(".")
-    if not folder.is_dir():
-        raise UsageError(f"cannot write {out}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (out.exists() and not os.access(out, os.W_OK)):
-        raise UsageError(f"cannot write {out}: permission denied")
+    check_workbook_output("--out", "the export workbook", out, [
+        Role(option, noun, Path(path), output=False) for option, noun, path in inputs if path])

@@ -19,6 +19,7 @@ from bulk_provision.job import JobResult
 from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
 from bulk_provision.settings import JobSpec
 from bulk_provision.summary_doc import error_document, summary_document
+from bulk_provision.terminal import printable
 
 MAX_LISTED_ROWS = 1000  # in a webhook's JSON; the email shows fewer, the workbook all
 
@@ -71,4 +72,4 @@ def notify_error(
 
 def _report(failures: list[str]) -> None:
     for line in failures:
-        print(f"bulk-provision: warning: {line}", file=sys.stderr)
+        print(f"bulk-provision: warning: {printable(line)}", file=sys.stderr)

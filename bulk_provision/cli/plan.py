@@ -21,7 +21,7 @@ from bulk_provision.cli.options import add_job_options, input_roles
 from bulk_provision.cli.summary import human, print_json, summary_lines, warning_lines
 from bulk_provision.errors import Ending, UsageError, ValidationFailed
 from bulk_provision.job import build_plan, load_and_validate
-from bulk_provision.paths import Role, check_distinct
+from bulk_provision.paths import Role, check_workbook_output, default_journal, journal_roles
 from bulk_provision.report.plan_report import SHOWN, PlanHeader, write_plan
 from bulk_provision.roster import Roster
 from bulk_provision.settings import JobSpec
@@ -55,8 +55,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 def handle(args: argparse.Namespace) -> Ending:
     spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
     out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
-    check_distinct([Role("", "the roster itself", args.roster, output=False),
-                    *input_roles(spec), Role("--out", "the plan workbook", out)])
+    check_workbook_output("--out", "the plan workbook", out, [
+        Role("", "the roster itself", args.roster, output=False), *input_roles(spec),
+        *journal_roles(spec.checkpoint_path), *journal_roles(default_journal(args.roster))])
     text = human(args)
     with open_client(spec.connection) as client:
         roster, validation = load_and_validate(spec, client)
@@ -76,7 +77,10 @@ def handle(args: argparse.Namespace) -> Ending:
         actions, refusal = build_plan(spec, roster, validation, client)
     header = PlanHeader(str(spec.roster_path), roster.sha256, spec.mode, plan_options(spec),
                         __version__)
-    write_plan(out, actions, header, endpoint=spec.endpoint, refusal=refusal)
+    try:
+        write_plan(out, actions, header, endpoint=spec.endpoint, refusal=refusal)
+    except OSError as exc:  # checked above; the disk may still fill up or the folder go
+        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
     counts = Counter(SHOWN[a.kind] for a in actions)
     print_plan(text, roster, counts, invalid, out, args.roster if refusal is None else None)
     if args.json:

@@ -74,7 +74,8 @@ class BarProgress:
             self._counts.retrying += delta
 
     def notice(self, message: str) -> None:
-        _shown(lambda: tqdm.write(f"bulk-provision: {message}", file=self._stream))
+        text = f"bulk-provision: {printable(message)}"
+        _shown(lambda: tqdm.write(text, file=self._stream))
 
     def close(self) -> None:
         bar = self._bar

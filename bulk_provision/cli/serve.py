@@ -17,6 +17,7 @@ from typing import Any
 
 from bulk_provision.config import Settings, load_settings
 from bulk_provision.errors import ConfigError, Ending, UsageError
+from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
 Start the page HR admins use to upload a roster, check it, preview the plan, run it and
@@ -80,7 +81,7 @@ def add_account(args: argparse.Namespace) -> Ending:
     else:
         password = (sys.stdin.readline() if sys.stdin else "").rstrip("\r\n")
     add_user(args.users, args.add_user, password)
-    print(f"{args.add_user} can now sign in (accounts in {args.users})")
+    print(printable(f"{args.add_user} can now sign in (accounts in {args.users})"))
     return Ending.FINISHED
 
 
@@ -162,12 +163,12 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     shown = args.allow_host[0] if args.allow_host else args.host
     shown = f"[{shown}]" if ":" in shown else shown
     if users is None:
-        print(f"bulk-provision serve: open {scheme}://{shown}:{port}/login?token="
-              f"{access.new_token()}", flush=True)
+        print(printable(f"bulk-provision serve: open {scheme}://{shown}:{port}/login?token="
+                        f"{access.new_token()}"), flush=True)
     else:
-        print(f"bulk-provision serve: open {scheme}://{shown}:{port}/", flush=True)
-    print(f"workspace {args.workspace.resolve()}; Glance {config.connection.endpoint}; "
-          "Ctrl-C stops (runs stop resumably)", flush=True)
+        print(printable(f"bulk-provision serve: open {scheme}://{shown}:{port}/"), flush=True)
+    print(printable(f"workspace {args.workspace.resolve()}; Glance {config.connection.endpoint}; "
+                    "Ctrl-C stops (runs stop resumably)"), flush=True)
     server = uvicorn.Server(uvicorn.Config(
         app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, ws="none",
         http="h11", loop="asyncio",

@@ -13,6 +13,7 @@ from typing import Any
 
 from bulk_provision.errors import Ending, UsageError
 from bulk_provision.simulator import Simulator, SimulatorConfig
+from bulk_provision.terminal import printable
 
 DEFAULTS = SimulatorConfig()
 DESCRIPTION = """\
@@ -136,13 +137,14 @@ def run_simulate(args: argparse.Namespace) -> Ending:
     try:
         with Simulator(build_config(args)) as sim:
             for line in banner(sim, stable_ca_bundle(sim, args.state)):
-                print(line, flush=True)
+                print(printable(line), flush=True)
             while not stop.wait(0.5):
                 pass
             print("Stopping the simulator...", flush=True)
     finally:
         restore()
-    print("Simulator stopped" + (f"; state saved to {args.state}" if args.state else "."))
+    saved = f"; state saved to {args.state}" if args.state else "."
+    print(printable(f"Simulator stopped{saved}"))
     return Ending.FINISHED
 
 

@@ -8,6 +8,7 @@ from typing import Any
 
 from bulk_provision.errors import Ending, UsageError
 from bulk_provision.report.template import TEMPLATE_ROWS, write_template
+from bulk_provision.terminal import printable
 
 DESCRIPTION = f"""\
 Write an empty roster workbook: a Roster sheet with the column headers (text-formatted, so IDs
@@ -44,5 +45,5 @@ def run_template(args: argparse.Namespace) -> Ending:
         write_template(path)
     except OSError as exc:
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
-    print(f"Template written: {path}")
+    print(printable(f"Template written: {path}"))
     return Ending.FINISHED

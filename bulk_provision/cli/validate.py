@@ -12,7 +12,7 @@ from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import human, print_json, summary_lines
 from bulk_provision.errors import Ending, UsageError
 from bulk_provision.job import server_roles
-from bulk_provision.paths import Role, check_distinct
+from bulk_provision.paths import Role, check_workbook_output, default_journal, journal_roles
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.roster import read_roster
 from bulk_provision.settings import JobSpec
@@ -98,14 +98,10 @@ def run_validate(args: argparse.Namespace) -> Ending:
 def check_report_path(args: argparse.Namespace) -> None:
     """Refuse a report path that cannot work, or that is the roster or another input, before
     any time is spent validating."""
-    path: Path = args.report
-    if path.suffix.lower() != ".xlsx":
-        raise UsageError(f"--report {path}: the report is a workbook, name it .xlsx")
-    if not path.parent.is_dir():
-        raise UsageError(f"cannot write {path}: folder {path.parent} does not exist")
     inputs = [("", "the roster itself", args.roster),
               ("--schema", "the --schema file", args.schema),
               ("--columns", "the --columns file", args.columns),
               ("--config", "the config file", args.config)]
-    check_distinct([*(Role(option, noun, Path(p), output=False) for option, noun, p in inputs if p),
-                    Role("--report", "the report workbook", path)])
+    check_workbook_output("--report", "the report workbook", args.report, [
+        *(Role(option, noun, Path(p), output=False) for option, noun, p in inputs if p),
+        *journal_roles(default_journal(args.roster))])

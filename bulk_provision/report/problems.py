@@ -1,6 +1,9 @@
 """The ``Problems`` sheet and the roster sheet with its offending cells highlighted.
 
-Both work on a write-only or a normal openpyxl workbook. Every value is written as text through
+Both work on a write-only or a normal openpyxl workbook. The roster sheet comments only the first
+:data:`MAX_COMMENTS` broken cells (each comment costs openpyxl a drawing object: 100,000 of
+them took most of a minute and gigabytes); the rest are filled only, and the Problems sheet lists
+every problem whatever their number. Every value is written as text through
 :func:`text_cell`, so a roster cell such as ``=1+2`` stays exactly that text. Warnings (cells
 stored as numbers or dates) can follow the problems: rule ``warning``, a message starting
 "Warning", filled yellow; they never make a row invalid.
@@ -33,6 +36,7 @@ PROBLEM_HEADERS = ("Row", "Column", "Value", "Message", "Rule")
 WARNING_RULE = "warning"
 COMMENT_AUTHOR = "bulk-provision"
 _SAMPLE = 1000  # rows looked at to size a column
+MAX_COMMENTS = 1000  # broken cells of the roster sheet that get a comment; the rest a fill only
 
 
 def write_problems_sheet(
@@ -126,24 +130,29 @@ def write_roster_sheet(
     hidden = roster.secret_columns
     secret = [c in hidden for c in columns]
     written = 1
+    comments = [MAX_COMMENTS]  # left to give
     for row, values in zip(roster.frame.index, roster.frame.itertuples(index=False), strict=True):
         for _ in range(int(row) - written - 1):  # rows the reader skipped (empty) stay empty
             ws.append([])
         written = int(row)
         shown = [MASK if hide and v else v for v, hide in zip(values, secret, strict=True)]
-        ws.append(_row_cells(ws, shown, labels, notes.get(written)))
+        ws.append(_row_cells(ws, shown, labels, notes.get(written), comments))
 
 
 def _row_cells(
-    ws: Worksheet, values: list[str], labels: list[str], notes: Mapping[str, list[str]] | None
+    ws: Worksheet, values: list[str], labels: list[str], notes: Mapping[str, list[str]] | None,
+    comments: list[int],
 ) -> list[object]:
-    """One roster row: plain text where that is safe (fast), a styled cell where flagged."""
+    """One roster row: plain text where that is safe (fast), a styled cell where flagged, with
+    a comment while ``comments[0]`` (decremented) lasts."""
     cells: list[object] = []
     for value, label in zip(values, labels, strict=True):
         messages = notes.get(label) if notes else None
         if messages:
             cell = text_cell(ws, value, fill=BAD_FILL)
-            cell.comment = Comment("\n".join(messages), COMMENT_AUTHOR)
+            if comments[0] > 0:
+                comments[0] -= 1
+                cell.comment = Comment("\n".join(messages), COMMENT_AUTHOR)
             cells.append(cell)
         elif not value:
             cells.append(None)
