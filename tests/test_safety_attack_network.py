@@ -18,8 +18,15 @@ import pytest
 from bulk_provision.cli import main
 from bulk_provision.glance import wire
 from bulk_provision.glance.wire import clean_text
+from bulk_provision.simulator import Simulator
+from tests import test_run, test_safety_network
 from tests.hostile import ROLES_OK, HostileServer, xml_error, xml_ok
-from tests.test_safety_network import glance, run, workdir, write_roster  # noqa: F401
+from tests.test_run import tuning
+from tests.test_safety_network import run, write_roster
+from tests.workbooks import sheet_rows
+
+use_sim = test_run.use_sim  # the same fixtures
+workdir, glance = test_safety_network.workdir, test_safety_network.glance
 
 # --- a password echoed in another code page, case or escape -------------------------------------
 
@@ -69,7 +76,7 @@ def test_audio_codes_sharing_digits_with_a_password_are_kept() -> None:
 @pytest.mark.parametrize("name", ["cp1252 percent", "mojibake", "nfd", "upper case",
                                   "json escape"])
 def test_a_password_echoed_in_another_code_page_reaches_no_output(
-    name: str, workdir: Path, glance: Callable[..., HostileServer],  # noqa: F811
+    name: str, workdir: Path, glance: Callable[..., HostileServer],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     def answer(operation: str, fields: dict[str, str]) -> bytes:
@@ -92,3 +99,51 @@ def test_a_password_echoed_in_another_code_page_reaches_no_output(
     assert message == "BAD_PASSWORD: password *** is not allowed"
     for where, blob in texts.items():
         assert b"sekret" not in blob.lower(), f"the password is in {where}"
+
+
+# --- --log-file on a full disk --------------------------------------------------------------------
+
+
+@pytest.mark.skipif(not Path("/dev/full").exists(), reason="needs /dev/full (Linux)")
+def test_a_log_file_on_a_full_disk_loses_no_answer(
+    simulator: Simulator, use_sim: Callable[..., None], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    use_sim(simulator)
+    roster = write_roster(tmp_path / "staff.csv", [f"{i:03d}" for i in range(6)])
+    code = main(["run", str(roster), "--rate", "0", "--no-progress", "--workers", "2",
+                 "--config", str(tuning(tmp_path / "tuning.toml")), "--log-file", "/dev/full"])
+    out, err = capsys.readouterr()
+    assert code == 0, out + err
+    assert sorted(simulator.users()) == [f"{i:03d}" for i in range(6)]
+    rows = sheet_rows(tmp_path / "staff.results.xlsx")
+    assert [r["Outcome"] for r in rows] == ["created"] * 6
+    assert "Traceback" not in err
+    [warning] = [line for line in err.splitlines() if "/dev/full" in line]
+    assert warning == ("bulk-provision: warning: the log file /dev/full could not be written "
+                       "(No space left on device); logging stopped")
+
+
+def test_the_call_log_hook_never_raises(tmp_path: Path) -> None:
+    from bulk_provision.calllog import CallLog
+    from bulk_provision.glance.models import CallRecord
+
+    log = CallLog(tmp_path / "calls.jsonl")
+
+    class FullDisk:
+        closed = False
+
+        def write(self, text: str) -> int:
+            raise OSError(28, "No space left on device")
+
+        def close(self) -> None:
+            raise OSError(28, "No space left on device")
+
+    log.close()
+    log._file = FullDisk()  # type: ignore[assignment]
+    record = CallRecord("NewUser", "001", 200, 0.01, "ok", False, 1)
+    log.record(record)
+    log.record(record)  # once stopped, quietly nothing
+    log.close()
+    assert log.failure is not None and "No space left on device" in log.failure
