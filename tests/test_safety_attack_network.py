@@ -8,21 +8,29 @@ naming one user twice in two spellings, and a backoff that ``--max-wait 0`` swit
 
 from __future__ import annotations
 
+import math
+import random
 import sqlite3
+import threading
 import zipfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from bulk_provision.cli import main
+from bulk_provision.errors import RunStopped, TransientApiError
 from bulk_provision.glance import wire
+from bulk_provision.glance.transport import retry_after_seconds
 from bulk_provision.glance.wire import clean_text
+from bulk_provision.retry import EngineOptions, backoff_delay, call_with_retries
 from bulk_provision.simulator import Simulator
 from tests import test_run, test_safety_network
-from tests.hostile import ROLES_OK, HostileServer, xml_error, xml_ok
+from tests.fake_glance import FakeGlance, Throttled
+from tests.hostile import ROLES_OK, HostileServer, http_response, xml_error, xml_ok
 from tests.test_run import tuning
-from tests.test_safety_network import run, write_roster
+from tests.test_safety_network import operations, run, write_roster
 from tests.workbooks import sheet_rows
 
 use_sim = test_run.use_sim  # the same fixtures
@@ -147,3 +155,169 @@ def test_the_call_log_hook_never_raises(tmp_path: Path) -> None:
     log.record(record)  # once stopped, quietly nothing
     log.close()
     assert log.failure is not None and "No space left on device" in log.failure
+
+
+# --- Retry-After too long to parse, and Retry-After repeated without end ------------------------
+
+
+@pytest.mark.parametrize("value", ["9999999999", "99999999999999999999", "9" * 400,
+                                   "Fri, 31 Dec 99999 23:59:59 GMT"])
+def test_a_retry_after_too_long_to_parse_still_stops_the_run(
+    value: str, workdir: Path, glance: Callable[..., HostileServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    def answer(operation: str, fields: dict[str, str]) -> bytes:
+        if operation == "NewUser":
+            return http_response(429, b"slow down", headers={"Retry-After": value})
+        return xml_ok(ROLES_OK)
+
+    server = glance(answer)
+    roster = write_roster(workdir / "staff.csv", ["001"])
+    code = run(workdir, roster, "--workers", "1")
+    err = capsys.readouterr().err
+    assert code == 4
+    assert operations(server).count("NewUser") == 1
+    assert "(Retry-After), more than --max-wait 300 s; stopped rather than wait" in err
+    assert ("longer than any limit" in err) == (value == "9" * 400 or "GMT" in value)
+
+
+def test_retry_after_values_are_read_as_the_server_wrote_them() -> None:
+    assert retry_after_seconds("9999999999") == 9_999_999_999
+    assert retry_after_seconds("Fri, 31 Dec 99999 23:59:59 GMT") == math.inf
+    assert retry_after_seconds("9" * 400) == math.inf
+    assert retry_after_seconds("soon") is None  # not a wait at all: the usual backoff
+
+
+def test_waits_just_under_max_wait_are_bounded_in_total_for_a_row(
+    tmp_path: Path,
+) -> None:
+    from bulk_provision.checkpoint import Checkpoint
+    from bulk_provision.model import Action, ActionKind
+    from bulk_provision.provision import Engine, StopReason
+
+    fake = FakeGlance()
+    fake.script("NewUser", "u1", *[Throttled(0.002)] * 60)  # every answer: "wait 0.002 s"
+    options = EngineOptions(workers=1, rate=0, max_retries=3, backoff_base=0.001,
+                            backoff_max=0.002, max_wait=0.005)
+    with Checkpoint.open(tmp_path / "j.sqlite", roster_sha256="a" * 64, roster_path="r.csv",
+                         mode="create") as journal:
+        journal.record_plan([Action("u1", 2, ActionKind.CREATE,
+                                    {"UserAddress": "u1.demo.glance.net"})])
+        report = Engine(fake, journal, {}, options).run(journal.todo())
+        assert journal.results()["u1"].outcome.value == "unfinished"
+    assert report.reason is StopReason.TRANSIENT
+    assert len(fake.ops("NewUser")) == 3  # waited 0.002 twice; a third would make 0.006
+    assert report.message == (
+        "Glance asked to wait 0.006 s in all (Retry-After, 3 times for one request), more than "
+        "--max-wait 0.005 s; stopped rather than wait")
+
+
+def test_a_read_throttled_without_end_is_bounded_in_total() -> None:
+    calls = []
+
+    def throttled() -> None:
+        calls.append(1)
+        raise TransientApiError("ShowRoles: HTTP 429", status=429, retry_after=0.002)
+
+    options = EngineOptions(max_retries=50, backoff_base=0.001, backoff_max=0.002,
+                            max_wait=0.005)
+    with pytest.raises(RunStopped, match=r"0\.006 s in all .* nothing was changed"):
+        call_with_retries(throttled, options, what="ShowRoles")
+    assert len(calls) == 3
+
+
+def test_retry_after_just_under_max_wait_cannot_hold_a_row_for_hours(
+    workdir: Path, glance: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    import bulk_provision.provision as provision
+
+    waited: list[float] = []
+    real = provision.backoff_delay
+
+    def recorded(*args: Any) -> float:
+        waited.append(real(*args))
+        return 0.0  # no sleep: the test adds up what the run would have slept
+
+    monkeypatch.setattr(provision, "backoff_delay", recorded)
+
+    def answer(operation: str, fields: dict[str, str]) -> bytes:
+        if operation == "NewUser":
+            return http_response(429, b"busy", headers={"Retry-After": "299"})
+        return xml_ok(ROLES_OK)
+
+    server = glance(answer)
+    roster = write_roster(workdir / "staff.csv", ["001"])
+    assert run(workdir, roster, "--workers", "1") == 4
+    assert operations(server).count("NewUser") == 2
+    assert sum(waited) <= 300
+    assert "598 s in all" in capsys.readouterr().err
+
+
+# --- --max-wait 0 and the config file's tuning values --------------------------------------------
+
+
+def test_max_wait_zero_keeps_the_backoff_after_failures() -> None:
+    options = EngineOptions(max_wait=0.0)  # backoff_base 0.5, backoff_max 30 (defaults)
+    delays = [backoff_delay(options, failures, None, random.Random(7)) for failures in (1, 3, 5)]
+    assert 0.25 <= delays[0] <= 0.5 and 1 <= delays[1] <= 2 and 4 <= delays[2] <= 8
+    # a Retry-After within --max-wait: at least that, its jitter never past --max-wait
+    assert backoff_delay(EngineOptions(max_wait=10.0), 1, 10.0, random.Random(7)) == 10.0
+    assert backoff_delay(EngineOptions(), 10_000, None, random.Random(7)) <= 30.0
+
+
+@pytest.mark.parametrize(("line", "message"), [
+    ("backoff_max = nan", "backoff_max in the config file must be 0 to 604800 (got nan)"),
+    ("backoff_max = -1", "backoff_max in the config file must be 0 to 604800 (got -1)"),
+    ("backoff_base = -1", "backoff_base in the config file must be 0 to 3600 (got -1)"),
+    ("pause_seconds = -5", "pause_seconds in the config file must be 0 to 604800 (got -5)"),
+    ("max_consecutive_failures = -1",
+     "max_consecutive_failures in the config file must be 1 to 100000 (got -1)"),
+    ("progress_interval = nan",
+     "progress_interval in the config file must be 0.01 to 86400 (got nan)"),
+    ("rate = 1e-300", "--rate must be 0 (no cap) or 0.01 to 100000 requests per second"),
+    ("rate = inf", "--rate must be 0 (no cap) or 0.01 to 100000 requests per second"),
+])
+def test_config_tuning_values_are_checked(
+    line: str, message: str, workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    roster = write_roster(workdir / "staff.csv", ["001"])
+    config = workdir / "k.toml"
+    config.write_text(line + "\n", encoding="utf-8")
+    assert main(["validate", str(roster), "--config", str(config)]) == 2
+    assert capsys.readouterr().err == f"bulk-provision: error: {message}\n"
+
+
+def test_a_tiny_rate_is_refused_before_anything_is_sent(
+    simulator: Simulator, use_sim: Callable[..., None], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    use_sim(simulator)
+    roster = write_roster(tmp_path / "staff.csv", [f"{i:03d}" for i in range(30)])
+    code = main(["run", str(roster), "--rate", "1e-300", "--no-progress"])
+    assert code == 2
+    assert not simulator.users()
+    assert "--rate must be 0 (no cap) or 0.01" in capsys.readouterr().err
+
+
+def test_the_rate_limiter_never_overflows() -> None:
+    from bulk_provision.ratelimit import RateLimiter
+
+    class Stop(threading.Event):
+        """Checks the wait asked for as a real wait would, then ends it at once (a Ctrl-C)."""
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.asked: list[float] = []
+
+        def wait(self, timeout: float | None = None) -> bool:
+            self.asked.append(timeout or 0.0)
+            threading.Lock().acquire(timeout=timeout or -1)  # OverflowError when too long
+            return True
+
+    limiter = RateLimiter(1e-300, burst=1)
+    assert limiter.acquire() is True  # the burst
+    stop = Stop()
+    assert limiter.acquire(stop) is False  # a wait of 1e300 s, cut short, no OverflowError
+    assert stop.asked == [threading.TIMEOUT_MAX]
