@@ -40,13 +40,25 @@ class Role:
 
 
 def journal_roles(path: Path) -> list[Role]:
-    """The journal and the side files SQLite and the lock create beside it (given and resolved)."""
+    """The journal and the side files SQLite and the lock create beside it (given and resolved).
+
+    A path that cannot be resolved (a loop of symbolic links) is refused here (UsageError)."""
     roles = [Role("--checkpoint", "the checkpoint (journal)", Path(path))]
-    for base in dict.fromkeys((Path(path), Path(path).resolve())):
+    for base in dict.fromkeys((Path(path), resolved(path, "--checkpoint"))):
         for side in JOURNAL_SIDE_FILES:
             side_path = base.with_name(base.name + side)
             roles.append(Role("--checkpoint", f"a side file of the checkpoint {path}", side_path))
     return roles
+
+
+def resolved(path: Path, option: str) -> Path:
+    """``path`` with its links resolved; a loop of symbolic links is a UsageError (exit 2)."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, before Python 3.13
+        raise UsageError(
+            f"{option} {path}: its symbolic links cannot be followed (a loop?); choose another file"
+        ) from exc
 
 
 def same_file(a: Path, b: Path) -> bool:

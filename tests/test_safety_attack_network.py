@@ -321,3 +321,33 @@ def test_the_rate_limiter_never_overflows() -> None:
     stop = Stop()
     assert limiter.acquire(stop) is False  # a wait of 1e300 s, cut short, no OverflowError
     assert stop.asked == [threading.TIMEOUT_MAX]
+
+
+# --- one line, exit 2, never a traceback ----------------------------------------------------------
+
+
+@pytest.mark.parametrize("command", ["check", "run", "plan"])
+@pytest.mark.parametrize("url", ["https://[::1", "https://glance.example:abc/"])
+def test_a_base_url_that_is_not_a_url_is_one_line_exit_2(
+    command: str, url: str, workdir: Path, monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.setenv("GLANCE_BASE_URL", url)
+    roster = write_roster(workdir / "staff.csv", ["001"])
+    args = ["check"] if command == "check" else [command, str(roster)]
+    assert main(args) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bulk-provision: error: the Glance base URL is not a valid URL (")
+    assert err.endswith("); check GLANCE_BASE_URL or base_url\n") and err.count("\n") == 1
+
+
+def test_a_checkpoint_through_a_symlink_loop_is_one_line_exit_2(
+    workdir: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    roster = write_roster(workdir / "staff.csv", ["001"])
+    (workdir / "a.sqlite").symlink_to(workdir / "b.sqlite")
+    (workdir / "b.sqlite").symlink_to(workdir / "a.sqlite")
+    assert run(workdir, roster, "--checkpoint", str(workdir / "a.sqlite")) == 2
+    assert capsys.readouterr().err == (
+        f"bulk-provision: error: --checkpoint {workdir / 'a.sqlite'}: its symbolic links cannot "
+        "be followed (a loop?); choose another file\n")

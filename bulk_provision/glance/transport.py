@@ -33,7 +33,13 @@ CA_HINT = "for a private CA pass --ca-bundle PEM (or set GLANCE_CA_BUNDLE)"
 
 def check_base_url(base_url: str) -> tuple[str, str]:
     """The base URL without a trailing slash, and its host; only ``https://`` is accepted."""
-    parts = urlsplit(base_url.strip())
+    try:
+        parts = urlsplit(base_url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(
+            f"the Glance base URL is not a valid URL ({exc}); check GLANCE_BASE_URL or base_url"
+        ) from None
     if parts.scheme.lower() != "https":
         raise InsecureEndpointError(
             f"the Glance base URL must start with https:// (got {parts.scheme or 'no'} scheme); "
