@@ -205,8 +205,24 @@ def check_output(spec: JobSpec, *others: Role) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: folder {folder} does not exist")
-    if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
-        raise UsageError(f"cannot write {path}: permission denied")
+    try:
+        if not os.access(folder, os.W_OK) or (path.exists() and not os.access(path, os.W_OK)):
+            raise UsageError(f"cannot write {path}: permission denied")
+        _try_create(path)
+    except OSError as exc:  # a name the file system refuses (too long), a read-only disk
+        raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
+
+
+def _try_create(path: Path) -> None:
+    """Create and remove ``path`` when it does not exist yet: what the file system would refuse
+    after hours of work is refused before any (its temporary sibling always has a short name:
+    report/common.py temp_beside)."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    os.close(fd)
+    os.unlink(path)
 
 
 def _plan(

@@ -351,3 +351,50 @@ def test_a_checkpoint_through_a_symlink_loop_is_one_line_exit_2(
     assert capsys.readouterr().err == (
         f"bulk-provision: error: --checkpoint {workdir / 'a.sqlite'}: its symbolic links cannot "
         "be followed (a loop?); choose another file\n")
+
+
+# --- a long --out name ----------------------------------------------------------------------------
+
+
+def test_a_long_legal_results_name_gets_its_workbook(
+    simulator: Simulator, use_sim: Callable[..., None], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    use_sim(simulator)
+    roster = write_roster(tmp_path / "staff.csv", ["001", "002"], pw="Roster-pw-123")
+    (tmp_path / "staff.csv").write_text(
+        (tmp_path / "staff.csv").read_text(encoding="utf-8") + "003,bad address,x,Ann,Lee\n",
+        encoding="utf-8")  # an invalid row: the failed-rows file is written too
+    out = tmp_path / ("r" * 245 + ".xlsx")  # 250 bytes: legal
+    code = main(["run", str(roster), "--rate", "0", "--no-progress", "--skip-invalid",
+                 "--config", str(tuning(tmp_path / "tuning.toml")), "--out", str(out)])
+    assert code == 1, capsys.readouterr()
+    assert [r["Outcome"] for r in sheet_rows(out)] == ["created", "created", "invalid"]
+    assert (tmp_path / "staff.failed.csv").exists()
+    assert sorted(p.name for p in tmp_path.iterdir() if p.name.endswith(".tmp")) == []
+
+
+def test_a_results_name_the_file_system_refuses_is_refused_before_any_write(
+    simulator: Simulator, use_sim: Callable[..., None], tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    use_sim(simulator)
+    roster = write_roster(tmp_path / "staff.csv", ["001", "002"])
+    out = tmp_path / ("r" * 300 + ".xlsx")
+    code = main(["run", str(roster), "--rate", "0", "--no-progress",
+                 "--config", str(tuning(tmp_path / "tuning.toml")), "--out", str(out)])
+    assert code == 2
+    assert not simulator.users()
+    err = capsys.readouterr().err
+    assert err == f"bulk-provision: error: cannot write {out}: File name too long\n"
+
+
+def test_temporary_files_beside_any_legal_name_are_legal(tmp_path: Path) -> None:
+    from bulk_provision.report.common import temp_beside
+
+    for name in ("r" * 250 + ".xlsx", "ü" * 125 + ".xlsx"):  # 255 bytes each
+        temp = temp_beside(tmp_path / name)
+        assert temp.parent == tmp_path and temp.name.startswith(".") and temp.exists()
+        temp.unlink()
