@@ -28,9 +28,9 @@ from bulk_provision.retry import EngineOptions, backoff_delay, call_with_retries
 from bulk_provision.simulator import Simulator
 from tests import test_run, test_safety_network
 from tests.fake_glance import FakeGlance, Throttled
-from tests.hostile import ROLES_OK, HostileServer, http_response, xml_error, xml_ok
+from tests.hostile import ROLES_OK, HostileServer, http_response, user_xml, xml_error, xml_ok
 from tests.test_run import tuning
-from tests.test_safety_network import operations, run, write_roster
+from tests.test_safety_network import lister, operations, run, write_roster, writes
 from tests.workbooks import sheet_rows
 
 use_sim = test_run.use_sim  # the same fixtures
@@ -398,3 +398,31 @@ def test_temporary_files_beside_any_legal_name_are_legal(tmp_path: Path) -> None
         temp = temp_beside(tmp_path / name)
         assert temp.parent == tmp_path and temp.name.startswith(".") and temp.exists()
         temp.unlink()
+
+
+# --- a listing naming one user in two spellings the roster reads as one -------------------------
+
+
+@pytest.mark.parametrize("variant", ["001 ", "\u00a0001", "001\u200b", "００１"])
+def test_a_listing_naming_a_user_in_two_spellings_stops_sync_before_any_write(
+    variant: str, workdir: Path, glance: Callable[..., HostileServer],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    users = [user_xml(f"{i:03d}", f"u{i:03d}.demo.glance.net") for i in range(20)]
+    users.append(user_xml(variant, "u001.demo.glance.net"))  # the same person, padded
+    server = glance(lister(users))
+    roster = write_roster(workdir / "staff.csv", [f"{i:03d}" for i in range(20)])
+    assert run(workdir, roster, "--mode", "sync") == 4
+    assert writes(server) == []
+    assert (f"ShowUsers listed PartnerUserID '001' (also as {variant!r}) 2 times; a listing "
+            "with duplicates cannot be trusted") in capsys.readouterr().err
+
+
+def test_sync_never_suspends_a_user_the_roster_names_in_another_spelling() -> None:
+    from bulk_provision.glance.models import GlanceUser
+    from bulk_provision.plan import suspensions
+
+    snapshot = {key: GlanceUser(key, f"u{i}.demo.glance.net") for i, key in
+                enumerate(["001 ", "００２", "003"])}
+    planned = suspensions(snapshot, {"001", "002"}, protect=())
+    assert [action.key for action in planned] == ["003"]
