@@ -172,11 +172,12 @@ def _fragment(length: int) -> int:
     return max(_MIN_FRAGMENT, -(-length // 2))
 
 
-@lru_cache(maxsize=64)
-def _pieces(secrets: tuple[str, ...], partial: bool) -> frozenset[str]:
-    """The normalised runs of the secrets that are never left readable."""
+@lru_cache(maxsize=256)
+def _pieces(secret: str, partial: bool) -> frozenset[str]:
+    """The normalised runs of ``secret`` that are never left readable (cached per secret: the
+    partner's are the same for every call, a row's UserPW for the answers of its call)."""
     pieces: set[str] = set()
-    for form in {f for secret in secrets for f in _forms(secret)}:
+    for form in _forms(secret):
         units = _normalised(form, decode=False)[0].strip()
         if len(units) < _MIN_FRAGMENT:
             continue  # mostly non-ASCII: clean_text blanks all of that anyway
@@ -188,10 +189,19 @@ def _pieces(secrets: tuple[str, ...], partial: bool) -> frozenset[str]:
     return frozenset(pieces)
 
 
+_QUICK_SPACES = re.compile(r"[\s+]+")
+
+
 def _mask_normalised(text: str, wanted: tuple[str, ...], partial: bool) -> str:
-    pieces = _pieces(wanted, partial)
+    pieces = frozenset().union(*(_pieces(secret, partial) for secret in wanted))
     if not pieces:
         return text
+    if text.isascii() and not any(c in text for c in "%&\\"):
+        # The usual case, quickly: for such text the units are its lower case with runs of
+        # spaces as one; the spans are only worked out when a piece is there.
+        quick = _QUICK_SPACES.sub(" ", text.lower())
+        if not any(piece in quick for piece in pieces):
+            return text
     units, spans = _normalised(text, decode=True)
     hits: list[tuple[int, int]] = []
     for piece in pieces:
