@@ -69,6 +69,13 @@ def test_clean_text_leaves_no_readable_half_of_a_secret() -> None:
     assert clean_text("Battery low, try later", [secret]) == "Battery low, try later"
 
 
+@pytest.mark.parametrize("escape", ["\\UFFFFFFFF", "\\U0011ffff", "\\ud800\\udc00", "&#9999999;",
+                                    "%FF%FE%00", "\\", "%", "\\u12", "&amp;amp;#235;"])
+def test_escapes_that_decode_to_nothing_are_no_crash(escape: str) -> None:
+    text = f"{escape} Zo\\U000000eb-Sekret-4711 {escape}"
+    assert clean_text(text, [ROW_PW]) == f"{escape} *** {escape}"
+
+
 def test_audio_codes_sharing_digits_with_a_password_are_kept() -> None:
     def answer(dial_in: str, host_code: str, guest_code: str) -> bytes:
         return (f"<result><status>OK</status><dialIn>{dial_in}</dialIn><hostCode>{host_code}"

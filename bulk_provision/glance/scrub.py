@@ -21,9 +21,9 @@ password is never lost.
 
 from __future__ import annotations
 
-import codecs
 import html
 import re
+import sys
 import unicodedata
 from collections.abc import Collection
 from functools import lru_cache
@@ -124,8 +124,11 @@ def _decode_escape(match: re.Match[str]) -> str:
             return raw.decode("cp1252", "replace")
     if match.lastgroup == "ent":
         return html.unescape(re.sub(r"^&(?:amp;)+", "&", token))
-    if match.lastgroup == "uni":
-        return codecs.decode(token, "unicode_escape")
+    if match.lastgroup == "uni":  # \u00eb, \U000000eb, \xeb: each a code point, if it is one
+        return "".join(
+            chr(code) if code <= sys.maxunicode else "\ufffd"
+            for code in (int(part[1:], 16) for part in token.split("\\")[1:])
+        )
     return token[1:]
 
 
