@@ -3,6 +3,9 @@
 Every HTTP exchange is logged (NewUser, UpdateUser, DeleteUser, each ShowUsers page, ShowRoles),
 with the attempt number the engine passed for that row (``null`` for read-only calls). Never a
 secret: only what ``CallRecord`` holds.
+
+The log is a courtesy: a write that fails (a full disk) must never cost an answer Glance gave, so
+the hook never raises; logging stops and ``failure`` says why, for one warning at the end.
 """
 
 from __future__ import annotations
@@ -29,6 +32,8 @@ class CallLog:
         except OSError as exc:
             raise ConfigError(f"cannot write the log file {path}: {exc.strerror}") from exc
         self._lock = threading.Lock()
+        self._path = path
+        self.failure: str | None = None
 
     def record(self, call: CallRecord) -> None:
         """The ``GlanceClient(on_call=...)`` hook."""
@@ -46,10 +51,28 @@ class CallLog:
             ensure_ascii=False,
         )
         with self._lock:
-            if not self._file.closed:
+            if self.failure is not None or self._file.closed:
+                return
+            try:
                 self._file.write(line + "\n")
                 self._file.flush()
+            except (OSError, ValueError) as exc:
+                self._give_up(exc)
+
+    def _give_up(self, exc: Exception) -> None:
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        self.failure = f"the log file {self._path} could not be written ({reason}); logging stopped"
+        try:
+            self._file.close()
+        except (OSError, ValueError):
+            pass  # what could not be flushed is lost; the run's answers are not
 
     def close(self) -> None:
         with self._lock:
-            self._file.close()
+            if self._file.closed:
+                return
+            try:
+                self._file.close()
+            except (OSError, ValueError) as exc:
+                if self.failure is None:
+                    self._give_up(exc)

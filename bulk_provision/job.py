@@ -11,7 +11,7 @@ import sqlite3
 import threading
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -152,7 +152,12 @@ def run_job(
         elif isinstance(crash, BulkProvisionError):
             result.ending = crash.ending
         _record_exit(journal, result)
-    _write(spec, roster, validation, results, result, started)
+        recorded = result.ending
+        try:
+            _write(spec, roster, validation, results, result, started)
+        finally:
+            if result.ending is not recorded:  # the results are not where they were asked
+                _record_exit(journal, result)
     if crash is not None:
         raise crash
     return result
@@ -328,8 +333,27 @@ def _write(
     try:
         write(spec.results_path)
     except OSError as exc:
-        job.results_path = write_elsewhere(spec.results_path, write, exc)
+        _results_elsewhere(job)
+        summary = replace(summary, exit_code=job.exit_code)
+        try:
+            job.results_path = write_elsewhere(spec.results_path, write, exc)
+        except UsageError:
+            job.ending = Ending.USAGE
+            raise
+        job.message = job.message or (
+            f"the results could not be written to {spec.results_path} "
+            f"({exc.strerror or exc}); they are in {job.results_path}; a re-run sends nothing "
+            "again and writes them where asked"
+        )
     job.failed_rows_path = _write_failed(spec, roster, validation, job)
+
+
+def _results_elsewhere(job: JobResult) -> None:
+    """A run whose results are not where they were asked never ends as if all went well: a
+    cron job reading ``--out`` would find yesterday's file. It ends as stopped (exit 4): the
+    same command, run again, sends nothing and writes the results where asked."""
+    if job.ending in (Ending.FINISHED, Ending.FINISHED_WITH_FAILURES):
+        job.ending = Ending.STOPPED
 
 
 def _write_failed(

@@ -15,7 +15,6 @@ Files that hold personal data are created owner-only (:func:`create_private`, fo
 from __future__ import annotations
 
 import os
-import tempfile
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -46,13 +45,25 @@ def default_journal(roster: Path) -> Path:
 
 
 def journal_roles(path: Path) -> list[Role]:
-    """The journal and the side files SQLite and the lock create beside it (given and resolved)."""
+    """The journal and the side files SQLite and the lock create beside it (given and resolved).
+
+    A path that cannot be resolved (a loop of symbolic links) is refused here (UsageError)."""
     roles = [Role("--checkpoint", "the checkpoint (journal)", Path(path))]
-    for base in dict.fromkeys((Path(path), Path(path).resolve())):
+    for base in dict.fromkeys((Path(path), resolved(path, "--checkpoint"))):
         for side in JOURNAL_SIDE_FILES:
             side_path = base.with_name(base.name + side)
             roles.append(Role("--checkpoint", f"a side file of the checkpoint {path}", side_path))
     return roles
+
+
+def resolved(path: Path, option: str) -> Path:
+    """``path`` with its links resolved; a loop of symbolic links is a UsageError (exit 2)."""
+    try:
+        return Path(path).resolve()
+    except (OSError, RuntimeError) as exc:  # RuntimeError: a loop, before Python 3.13
+        raise UsageError(
+            f"{option} {path}: its symbolic links cannot be followed (a loop?); choose another file"
+        ) from exc
 
 
 def same_file(a: Path, b: Path) -> bool:
@@ -103,22 +114,25 @@ def check_workbook_output(
 
 
 def check_writable(path: Path) -> None:
-    """Refuse a file that cannot be written atomically: its folder is missing, it is a folder,
-    it may not be replaced, or the temporary file beside it (``.NAME.xxxx.tmp``, longer than the
-    name) cannot be created (name too long, folder not writable). The probe file is removed."""
+    """Refuse a file that cannot be written atomically: its folder is missing or not writable,
+    it is a folder, it may not be replaced, or its name is one the file system refuses (too
+    long). A file that does not exist yet is created and removed to find out; the temporary file
+    written beside it always has a short name (report/common.py ``temp_beside``)."""
     folder = Path(path).parent
     if not folder.is_dir():
         raise UsageError(f"cannot write {path}: folder {folder} does not exist")
     if os.path.isdir(path):
         raise UsageError(f"cannot write {path}: it is a folder; name a file")
-    if os.path.exists(path) and not os.access(path, os.W_OK):
+    if not os.access(folder, os.W_OK) or (os.path.exists(path) and not os.access(path, os.W_OK)):
         raise UsageError(f"cannot write {path}: permission denied")
     try:
-        handle, probe = tempfile.mkstemp(prefix=f".{Path(path).name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
+        handle = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return
+    except OSError as exc:  # a name the file system refuses, a read-only disk
         raise UsageError(f"cannot write {path}: {exc.strerror or exc}") from exc
     os.close(handle)
-    os.unlink(probe)
+    os.unlink(path)
 
 
 def create_private(path: Path, flags: int = os.O_WRONLY) -> int:

@@ -16,6 +16,8 @@ import pandas as pd
 from bulk_provision.errors import RunStopped, UsageError
 from bulk_provision.glance.models import NO_ROLE
 from bulk_provision.model import Action, ActionKind
+from bulk_provision.roster import _TRIM as ROSTER_TRIM
+from schemas.checks import same_value_key
 
 # Roster columns sent to Glance as-is (PartnerUserID is the key, UserPW travels separately).
 PROFILE_FIELDS = ("UserAddress", "UserFirst", "UserLast", "UserEmail", "UserRole")
@@ -233,10 +235,12 @@ def protected(key: str, user: KnownUser, protect: Sequence[str]) -> bool:
 def suspensions(
     snapshot: Mapping[str, KnownUser], roster_keys: set[str], protect: Sequence[str]
 ) -> list[Action]:
-    """``--mode sync``: suspend active users Glance has and the roster does not."""
+    """``--mode sync``: suspend active users Glance has and the roster does not (a user whose
+    PartnerUserID the roster names in another spelling, ``001 `` for ``001``, is never one)."""
     actions = []
+    named = {same_key(key) for key in roster_keys}
     for key, user in snapshot.items():
-        if key in roster_keys or user.suspended:
+        if key in roster_keys or user.suspended or same_key(key) in named:
             continue
         if protected(key, user, protect):
             continue
@@ -269,24 +273,40 @@ def suspend_limit(max_suspend: str | int, active_users: int) -> int:
     )
 
 
+def same_key(key: str) -> str:
+    """A PartnerUserID as the roster reader compares them: trimmed like a roster cell
+    (whitespace, non-breaking and zero-width spaces), NFKC, without invisible characters."""
+    return same_value_key(key.strip(ROSTER_TRIM))
+
+
 def keyed_snapshot(users: Iterable[KnownUser]) -> dict[str, KnownUser]:
     """PartnerUserID -> user. Users without one cannot be addressed through PAPI: never planned
-    for. A listing that names one PartnerUserID twice cannot be trusted to decide what to
-    change (nor to count what sync may suspend): RunStopped, before any write."""
+    for. A listing that names one PartnerUserID twice (also in two spellings the roster would
+    read as one: ``001`` and ``001 ``) cannot be trusted to decide what to change (nor to count
+    what sync may suspend): RunStopped, before any write."""
     snapshot: dict[str, KnownUser] = {}
+    first: dict[str, str] = {}  # same_key -> the first spelling listed
     repeated: Counter[str] = Counter()
+    variants: dict[str, str] = {}
     for user in users:
         key = user.partner_user_id
         if not key:
             continue
-        if key in snapshot:
-            repeated[key] += 1
+        same = same_key(key)
+        if same in first:
+            repeated[first[same]] += 1
+            if key != first[same]:
+                variants.setdefault(first[same], key)
+        else:
+            first[same] = key
         snapshot[key] = user
     if repeated:
         key, extra = repeated.most_common(1)[0]
+        spelled = f" (also as {variants[key][:60]!r})" if key in variants else ""
         others = f" (and {len(repeated) - 1} other IDs)" if len(repeated) > 1 else ""
         raise RunStopped(
-            f"ShowUsers listed PartnerUserID {key[:60]!r} {extra + 1} times{others}; a listing "
-            "with duplicates cannot be trusted to plan from: stopped, nothing was changed"
+            f"ShowUsers listed PartnerUserID {key[:60]!r}{spelled} {extra + 1} times{others}; "
+            "a listing with duplicates cannot be trusted to plan from: stopped, nothing was "
+            "changed"
         )
     return snapshot

@@ -44,7 +44,7 @@ class RateLimiter:
 
     def acquire(self, stop: threading.Event | None = None) -> bool:
         """Block until a slot is free. Returns False if ``stop`` was set while waiting."""
-        delay = self.reserve()
+        delay = min(self.reserve(), threading.TIMEOUT_MAX)  # any rate: never an OverflowError
         if delay <= 0:
             return not (stop is not None and stop.is_set())
         if stop is None:

@@ -65,7 +65,8 @@ def row_hashes(roster: Roster, actions: Iterable[Action]) -> dict[str, str]:
     """
     frame = roster.frame
     planned = [(a.key, a.row) for a in actions if a.row is not None and a.row in frame.index]
-    names = sorted(str(c) for c in frame.columns if c not in roster.secret_columns)
+    secret = roster.secret_columns  # a property that reads every header: once, not per column
+    names = sorted(str(c) for c in frame.columns if c not in secret)
     rows = frame.loc[[row for _, row in planned], names]
     columns = [rows[name].tolist() for name in names]
     return {

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import random
 import threading
 import time
@@ -24,36 +25,69 @@ class EngineOptions:
     backoff_max: float = 30.0
     max_consecutive_failures: int = 25
     pause_seconds: float = 30.0
-    max_wait: float = 300.0  # longest single wait obeyed; a longer Retry-After stops the run
+    # The longest wait obeyed: a longer Retry-After stops the run, and so do Retry-After waits
+    # that add up to more than this within one row or one read (WaitBudget).
+    max_wait: float = 300.0
 
 
 def wait_refusal(options: EngineOptions, retry_after: float | None) -> str | None:
     """Why a wait Glance asked for is not obeyed (longer than ``--max-wait``), or None.
 
-    The waits of the backoff itself are capped at ``max_wait`` (backoff_delay) instead.
+    The exponential backoff of our own (after a 5xx or a timeout) is not bounded by
+    ``max_wait``: it has ``backoff_max``.
     """
     if retry_after is None or retry_after <= options.max_wait:
         return None
     return (
-        f"Glance asked to wait {_seconds(retry_after)} s (Retry-After), more than --max-wait "
+        f"Glance asked to wait {_seconds(retry_after)} (Retry-After), more than --max-wait "
         f"{options.max_wait:g} s; stopped rather than wait"
     )
 
 
 def _seconds(value: float) -> str:
-    """``99999999`` rather than ``1e+08``: the wait as the server wrote it."""
-    return f"{value:.0f}" if value >= 10 else f"{value:g}"
+    """``99999999 s`` rather than ``1e+08 s``: the wait as the server wrote it."""
+    if not math.isfinite(value):
+        return "longer than any limit"
+    return f"{value:.0f} s" if value >= 10 else f"{value:g} s"
+
+
+class WaitBudget:
+    """The Retry-After waits of one row (or one read), bounded in total by ``--max-wait``:
+    a server answering every request with a wait just under the limit cannot keep one row,
+    and the journal's lock, for hours (each row may be throttled ``max_throttled`` times)."""
+
+    def __init__(self, options: EngineOptions) -> None:
+        self._options = options
+        self.waited = 0.0
+        self.times = 0
+
+    def refusal(self, retry_after: float | None) -> str | None:
+        """Why this wait is not obeyed (see ``wait_refusal``), else None and it is counted."""
+        single = wait_refusal(self._options, retry_after)
+        if single is not None or retry_after is None:
+            return single
+        total = self.waited + retry_after
+        if total > self._options.max_wait:
+            return (
+                f"Glance asked to wait {_seconds(total)} in all (Retry-After, {self.times + 1} "
+                f"times for one request), more than --max-wait {self._options.max_wait:g} s; "
+                "stopped rather than wait"
+            )
+        self.waited, self.times = total, self.times + 1
+        return None
 
 
 def backoff_delay(
     options: EngineOptions, failures: int, retry_after: float | None, rng: random.Random
 ) -> float:
-    """Exponential backoff with jitter (full range 50-100%); never sooner than Retry-After."""
-    base = options.backoff_base * (2 ** max(0, failures - 1))
+    """Exponential backoff with jitter (full range 50-100%, capped by ``backoff_max``); never
+    sooner than Retry-After, whose jitter (up to +20%) stays within ``max_wait``."""
+    base = options.backoff_base * (2 ** max(0, min(failures - 1, 64)))
     delay = min(options.backoff_max, base) * rng.uniform(0.5, 1.0)
     if retry_after is not None:
-        delay = max(delay, retry_after * rng.uniform(1.0, 1.2))
-    return min(delay, max(options.max_wait, retry_after or 0.0))
+        asked = min(retry_after * rng.uniform(1.0, 1.2), max(options.max_wait, retry_after))
+        delay = max(delay, asked)
+    return delay
 
 
 class Health:
@@ -109,6 +143,7 @@ def call_with_retries(
     """
     rng = rng or random.Random()
     stop = stop or threading.Event()
+    budget = WaitBudget(options)
     for attempt in range(options.max_retries + 1):
         try:
             return call()
@@ -117,7 +152,7 @@ def call_with_retries(
                 raise RunStopped(
                     f"{what} kept failing ({exc}); nothing was changed"
                 ) from exc
-            refusal = wait_refusal(options, exc.retry_after)
+            refusal = budget.refusal(exc.retry_after)
             if refusal is not None:
                 why = f"{what}: {refusal}; nothing was changed, try again later"
                 raise RunStopped(why) from exc

@@ -21,7 +21,7 @@ from bulk_provision.errors import (
 from bulk_provision.glance.models import AudioCodes
 from bulk_provision.lifecycle import RowState
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
-from bulk_provision.retry import wait_refusal
+from bulk_provision.retry import WaitBudget, wait_refusal
 
 if TYPE_CHECKING:
     from bulk_provision.provision import Engine
@@ -57,6 +57,7 @@ class RowRun:
     def execute(self) -> None:
         engine, options = self.engine, self.engine.options
         failures = throttled = 0
+        budget = WaitBudget(options)
         last_error = ""
         while not engine.stop.is_set():
             engine.health.wait_if_paused()
@@ -78,7 +79,7 @@ class RowRun:
                 if failures > options.max_retries:
                     self._give_up(failures + throttled, last_error)
                     return
-                refusal = wait_refusal(options, exc.retry_after)
+                refusal = budget.refusal(exc.retry_after)
                 if refusal is not None:  # the row stays open in the journal; stop everyone
                     raise RunStopped(refusal) from exc
                 engine.backoff(failures, exc.retry_after)

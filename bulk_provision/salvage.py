@@ -14,6 +14,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bulk_provision.errors import CheckpointError, RunStopped, UsageError
+from bulk_provision.report.common import TEMP_PREFIX_CHARS
 
 
 def user_error(exc: Exception, checkpoint: Path) -> Exception:
@@ -59,7 +60,8 @@ def write_elsewhere(wanted: Path, write: Callable[[Path], None], error: OSError)
     folder is gone): a new file in the temporary folder, owner-only. The caller says where."""
     name = ""
     try:
-        handle, name = tempfile.mkstemp(prefix=f"{wanted.stem}.", suffix=wanted.suffix)
+        prefix = f"{wanted.stem[:TEMP_PREFIX_CHARS]}."  # any legal --out: a legal name here
+        handle, name = tempfile.mkstemp(prefix=prefix, suffix=wanted.suffix)
         os.close(handle)
         write(Path(name))
     except OSError as exc:

@@ -27,6 +27,8 @@ MODES = ("create", "upsert", "sync")
 AUDIO_PROVIDERS = ("", "1", "666")
 MAX_WORKERS = 64
 MAX_WAIT = 7 * 86400  # a week: --max-wait beyond it is a typo, not a plan
+MIN_RATE = 0.01  # requests/s: one every 100 s; anything slower is a typo (or 0: no cap)
+MAX_RATE = 100_000.0
 
 
 @dataclass
@@ -109,7 +111,7 @@ class JobSpec:
             max_suspend=_max_suspend(given.pick("max_suspend", "10%")),
             check_roles=bool(given.pick("check_roles", False)),
             log_file=_path(log_file),
-            progress_interval=float(config.get("progress_interval", 10.0)),
+            progress_interval=_tuning(config, "progress_interval", 10.0, low=0.01, high=86400),
             columns_file=_path(columns),
             config_file=config.path,
             plan=plan,
@@ -196,8 +198,10 @@ def engine_options(given: _Given) -> EngineOptions:
     max_wait = float(given.pick("max_wait", 300.0))
     if not 1 <= workers <= MAX_WORKERS:
         raise UsageError(f"--workers must be between 1 and {MAX_WORKERS}")
-    if not rate >= 0:
-        raise UsageError("--rate must be 0 (no cap) or more")
+    if not (rate == 0 or MIN_RATE <= rate <= MAX_RATE):  # NaN and inf fail this too
+        raise UsageError(
+            f"--rate must be 0 (no cap) or {MIN_RATE:g} to {MAX_RATE:g} requests per second"
+        )
     if retries < 0:
         raise UsageError("--max-retries must be 0 or more")
     if not 0 <= max_wait <= MAX_WAIT:  # NaN fails this too
@@ -207,12 +211,22 @@ def engine_options(given: _Given) -> EngineOptions:
         workers=workers,
         rate=rate,
         max_retries=retries,
-        backoff_base=float(config.get("backoff_base", 0.5)),
-        backoff_max=float(config.get("backoff_max", 30.0)),
-        max_consecutive_failures=int(config.get("max_consecutive_failures", 25)),
-        pause_seconds=float(config.get("pause_seconds", 30.0)),
+        backoff_base=_tuning(config, "backoff_base", 0.5, low=0, high=3600),
+        backoff_max=_tuning(config, "backoff_max", 30.0, low=0, high=MAX_WAIT),
+        max_consecutive_failures=int(
+            _tuning(config, "max_consecutive_failures", 25, low=1, high=100_000)
+        ),
+        pause_seconds=_tuning(config, "pause_seconds", 30.0, low=0, high=MAX_WAIT),
         max_wait=max_wait,
     )
+
+
+def _tuning(config: Settings, key: str, default: float, *, low: float, high: float) -> float:
+    """A tuning value of the config file (its type is checked by config.py), within bounds."""
+    value = float(config.get(key, default))
+    if not low <= value <= high:  # NaN fails this too
+        raise UsageError(f"{key} in the config file must be {low:g} to {high:g} (got {value:g})")
+    return value
 
 
 def listing(value: object) -> list[str] | None:

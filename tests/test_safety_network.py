@@ -378,7 +378,7 @@ def test_the_excerpt_of_a_bad_answer_masks_lowercase_hex_too() -> None:
     with pytest.raises(ResponseFormatError) as info:
         wire.parse_response(body, operation="NewUser", secrets=[SECRET])
     assert "Tr0ub" not in str(info.value) and "tr0ub" not in str(info.value)
-    assert clean_text("pw=TR0UB%26DOR%3C3", ["Tr0ub&dor<3"]) == "pw=TR0UB%26DOR%3C3"  # case kept
+    assert clean_text("pw=TR0UB%26DOR%3C3", ["Tr0ub&dor<3"]) == "***"  # case changed: whole word
     assert clean_text("pw=Tr0ub%26dor%3c3", ["Tr0ub&dor<3"]) == "pw=***"
     # no escape in the text: the quick path, still every plain form (a%20b decoded is a b)
     assert clean_text("pw=Roster-pw-1, 5551234", ["Roster-pw-1"]) == "pw=***, 5551234"
@@ -641,10 +641,20 @@ def test_results_that_cannot_be_written_where_asked_go_to_the_temporary_folder(
 
     monkeypatch.setattr(job, "write_results", full_disk)
     roster = write_roster(workdir / "staff.csv", ["000", "001"])
-    assert run(workdir, roster) == 0
+    assert run(workdir, roster) == 4  # not where asked: never "all went well" (exit 0)
     out, err = capsys.readouterr()
     [elsewhere] = spare.glob("staff.results.*.xlsx")
     assert f"results: {elsewhere}" in out
     assert f"could not be written to {wanted}; they are in {elsewhere}" in err
+    assert (f"bulk-provision: the results could not be written to {wanted} (No space left on "
+            f"device); they are in {elsewhere}; a re-run sends nothing again and writes them "
+            "where asked; stopped early") in err
     assert [r["Outcome"] for r in sheet_rows(elsewhere)] == ["created", "created"]
     assert not wanted.exists()
+    summary = [list(row.values()) for row in sheet_rows(elsewhere, "Summary")]
+    assert ["Exit code", 4] in summary
+    assert main(["status", str(workdir / "staff.csv.checkpoint.sqlite")]) == 0
+    assert "Last exit code: 4" in capsys.readouterr().out
+    monkeypatch.setattr(job, "write_results", real_write)  # the disk has room again
+    assert run(workdir, roster) == 0
+    assert [r["Outcome"] for r in sheet_rows(wanted)] == ["created", "created"]

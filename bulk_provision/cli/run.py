@@ -107,6 +107,8 @@ def _handle(args: argparse.Namespace, settings: Settings, notifier: Notifier | N
             made.close()
         if call_log is not None:
             call_log.close()
+            if call_log.failure is not None:  # a courtesy that failed: said, never fatal
+                print(f"bulk-provision: warning: {printable(call_log.failure)}", file=sys.stderr)
 
 
 def execute(

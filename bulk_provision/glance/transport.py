@@ -7,6 +7,7 @@ from an exception is scrubbed of the secrets of the call.
 from __future__ import annotations
 
 import email.utils
+import math
 import re
 import ssl
 from collections.abc import Collection, Mapping
@@ -32,7 +33,13 @@ CA_HINT = "for a private CA pass --ca-bundle PEM (or set GLANCE_CA_BUNDLE)"
 
 def check_base_url(base_url: str) -> tuple[str, str]:
     """The base URL without a trailing slash, and its host; only ``https://`` is accepted."""
-    parts = urlsplit(base_url.strip())
+    try:
+        parts = urlsplit(base_url.strip())
+        parts.port  # noqa: B018 - raises ValueError for a port that is not a number
+    except ValueError as exc:
+        raise ConfigError(
+            f"the Glance base URL is not a valid URL ({exc}); check GLANCE_BASE_URL or base_url"
+        ) from None
     if parts.scheme.lower() != "https":
         raise InsecureEndpointError(
             f"the Glance base URL must start with https:// (got {parts.scheme or 'no'} scheme); "
@@ -51,15 +58,22 @@ def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> fl
     """Seconds to wait from a Retry-After header (delta-seconds or HTTP-date), or None.
 
     Not capped here: the caller compares it with ``--max-wait`` and names the wait asked for.
+    A wait too long to represent (a number of 400 digits, a date after the year 9999) is
+    ``math.inf``: longer than any limit, never "no header". Text that is neither is None.
     """
     if not value or not value.strip():
         return None
     text = value.strip()
-    if re.fullmatch(r"\d{1,9}(\.\d+)?", text):
-        return float(text)
+    if re.fullmatch(r"\d+(\.\d+)?", text):
+        return float(text) if len(text) <= 300 else math.inf
+    parts = email.utils.parsedate_tz(text)
+    if parts is None:
+        return None
+    if parts[0] > 9999:
+        return math.inf
     try:
         when = email.utils.parsedate_to_datetime(text)
-    except (TypeError, ValueError, IndexError):
+    except (TypeError, ValueError, IndexError, OverflowError):
         return None
     if when.tzinfo is None:
         when = when.replace(tzinfo=UTC)

@@ -92,14 +92,17 @@ def build_fields(
 _UNPRINTABLE = re.compile(r"[^\x20-\x7e]+")
 
 
-def clean_text(text: str, secrets: Collection[str] = (), limit: int = 200) -> str:
+def clean_text(
+    text: str, secrets: Collection[str] = (), limit: int = 200, *, partial: bool = True
+) -> str:
     """``text`` made safe for a message: secrets in any spelling replaced by ``***`` (see
-    scrub.py), control and non-ASCII runs collapsed to a space, cut to ``limit`` characters.
+    scrub.py; ``partial=False`` for data such as audio codes: only whole secrets), control and
+    non-ASCII runs collapsed to a space, cut to ``limit`` characters.
 
     Scrubbed before normalising, and again after it (collapsing may join what a pattern missed).
     """
-    text = scrub(text, secrets)
-    text = scrub(_UNPRINTABLE.sub(" ", text).strip(), secrets)
+    text = scrub(text, secrets, partial=partial)
+    text = scrub(_UNPRINTABLE.sub(" ", text).strip(), secrets, partial=partial)
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -244,7 +247,8 @@ def parse_new_user(
     values = {}
     for name in ("dialin", "hostcode", "guestcode"):
         element = _find(root, name)
-        values[name] = clean_text((element.text or "") if element is not None else "", secrets)
+        text = (element.text or "") if element is not None else ""
+        values[name] = clean_text(text, secrets, partial=False)  # data: never mask a near-miss
     return AudioCodes(values["dialin"], values["hostcode"], values["guestcode"])
 
 

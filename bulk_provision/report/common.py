@@ -100,10 +100,18 @@ def width_for(values: Iterable[Any], *, minimum: int = 6, maximum: int = 60) -> 
     return float(min(max(longest + 2, minimum), maximum))
 
 
+TEMP_PREFIX_CHARS = 40  # of the final name: any legal name (255 bytes) gets a legal temp name
+
+
 def temp_beside(path: Path) -> Path:
     """A new, empty, owner-only (0600, from ``mkstemp``) temporary file in ``path``'s folder,
-    to be renamed over ``path`` once complete: workbooks hold personal data."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent or ".")
+    to be renamed over ``path`` once complete: workbooks hold personal data.
+
+    Its name starts with at most ``TEMP_PREFIX_CHARS`` characters of ``path``'s (at most 4
+    bytes each): ``.{name}.XXXXXXXX.tmp`` for a 250-byte name would be longer than any file
+    system allows."""
+    prefix = f".{path.name[:TEMP_PREFIX_CHARS]}."
+    fd, name = tempfile.mkstemp(prefix=prefix, suffix=".tmp", dir=path.parent or ".")
     os.close(fd)
     return Path(name)
 

@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import os
 import re
-import tempfile
 from collections.abc import Iterable, Iterator
 from pathlib import Path
 from zipfile import ZIP_DEFLATED, ZipFile
@@ -27,7 +26,7 @@ from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.report.common import discard, header_row
+from bulk_provision.report.common import discard, header_row, temp_beside
 from bulk_provision.roster_headers import CANONICAL_COLUMNS
 
 SUSPENDED = "Suspended"
@@ -124,10 +123,9 @@ def _text(value: str) -> str:
 
 def _temp_beside(path: Path, made: list[Path]) -> Path:
     """A new owner-only (0600) temporary file beside ``path``, added to ``made``."""
-    fd, name = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    os.close(fd)
-    made.append(Path(name))
-    return Path(name)
+    name = temp_beside(path)
+    made.append(name)
+    return name
 
 
 def _rows(users: Iterable[GlanceUser], start: int) -> Iterator[str]:

@@ -20,7 +20,6 @@ import codecs
 import csv
 import io
 import os
-import tempfile
 from collections import defaultdict
 from collections.abc import Iterable
 from pathlib import Path
@@ -28,7 +27,13 @@ from pathlib import Path
 from openpyxl import Workbook
 
 from bulk_provision.model import Outcome, RowResult
-from bulk_provision.report.common import BAD_FILL, atomic_save, header_row, text_cell
+from bulk_provision.report.common import (
+    BAD_FILL,
+    atomic_save,
+    header_row,
+    temp_beside,
+    text_cell,
+)
 from bulk_provision.roster import CSV_SUFFIXES, Roster
 from bulk_provision.roster_headers import normalize_header
 from bulk_provision.validation import ValidationResult
@@ -111,9 +116,9 @@ def _write_csv(path: Path, roster: Roster, header: list[str], lines: list[list[s
     writer.writerows(lines)
     codec = "utf-8" if encoding == "utf-8-sig" else encoding
     data = _BOMS.get(encoding, b"") + buffer.getvalue().encode(codec, errors="replace")
-    fd, temp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    temp = temp_beside(path)
     try:
-        with os.fdopen(fd, "wb") as handle:
+        with open(temp, "wb") as handle:
             handle.write(data)
         os.replace(temp, path)
     except BaseException:
