@@ -34,7 +34,8 @@ def open_page(browser: Any) -> Iterator[Callable[[str], Any]]:
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.goto(login_url)
+        page.goto(login_url)  # the link's page sends its form at once (app.js) ...
+        page.wait_for_url(lambda url: "/login" not in url)  # ... and lands on the upload page
         return page
 
     yield opener

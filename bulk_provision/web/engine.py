@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 import threading
+from urllib.parse import urlsplit, urlunsplit
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
@@ -26,6 +27,7 @@ from bulk_provision.errors import BulkProvisionError, ConfigError, RosterError, 
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import JobResult, build_plan, load_and_validate, run_job
 from bulk_provision.lifecycle import FINAL_STATES
+from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
 from bulk_provision.model import Action, ActionKind, RowResult
 from bulk_provision.provision import Progress
 from bulk_provision.report.plan_report import SHOWN, write_plan
@@ -33,6 +35,7 @@ from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import Roster
 from bulk_provision.settings import MODES, JobSpec, connection_for, listing
+from bulk_provision.summary_doc import error_document, summary_document
 from bulk_provision.validation import ValidationResult
 
 CREDENTIAL_HELP = (
@@ -40,6 +43,7 @@ CREDENTIAL_HELP = (
     "GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW (or GLANCE_API_KEY, GLANCE_PARTNER_ID and "
     "GLANCE_PARTNER_USER_ID) in its environment or config file"
 )
+MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
 __all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "RowResult",
            "UsageError", "ValidationResult"]
 
@@ -73,7 +77,29 @@ class Connection:
 
     @property
     def endpoint(self) -> str:
-        return self._endpoint().base_url
+        """The Glance base URL as the page shows it: never with a user or password in it."""
+        try:
+            url = self._endpoint().base_url
+        except BulkProvisionError:
+            url = self.settings.environment(self.env).get("GLANCE_BASE_URL", "")
+        return without_userinfo(url)
+
+    def notifier(self) -> Notifier | None:
+        """The config file's ``notify = [...]`` (as ``run`` uses it), or None; raises the
+        engine's UsageError/ConfigError when a target or the SMTP settings are unusable."""
+        texts = self.settings.get("notify") or []
+        texts = [texts] if isinstance(texts, str) else texts
+        if not texts:
+            return None
+        targets = [parse_target(str(text)) for text in texts]
+        env = self.settings.environment(self.env)
+        smtp = None
+        if any(target.kind == "mailto" for target in targets):
+            smtp = smtp_from_settings(self.settings.values, env)
+        timeout = float(self.settings.get("notify_timeout", DEFAULT_TIMEOUT))
+        if not 0 < timeout <= 120:
+            raise ConfigError("notify_timeout must be more than 0 and at most 120 seconds")
+        return Notifier(targets, smtp, env.get("GLANCE_CA_BUNDLE") or None, timeout)
 
     def _endpoint(self) -> Endpoint:
         return connection_for({}, self.settings, self.env)
@@ -190,6 +216,33 @@ def run(connection: Connection, spec: JobSpec, progress: Progress,
     finally:
         for client in clients:
             client.close()
+
+
+def notify_result(connection: Connection, result: JobResult, spec: JobSpec) -> list[str]:
+    """Send the end of a run to the config file's targets; one line per failed target."""
+    notifier = connection.notifier()
+    if notifier is None:
+        return []
+    document = summary_document(result, spec, max_rows=MAX_NOTIFIED_ROWS)
+    return notifier.send(document, attachment=result.results_path)
+
+
+def notify_error(connection: Connection, error: BulkProvisionError, roster: Path,
+                 mode: str) -> list[str]:
+    """Send a run that could not start or stopped on an error to the config file's targets."""
+    notifier = connection.notifier()
+    if notifier is None:
+        return []
+    return notifier.send(error_document(error, roster=roster, mode=mode,
+                                        endpoint=connection.endpoint))
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without a ``user:password@`` part."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
 
 
 def journal_counts(path: Path) -> tuple[dict[str, int], int]:

@@ -107,7 +107,14 @@ function setupRun() {
   });
 }
 
+function setupLink() {
+  // the one-time link's page: continue at once with a same-site POST (see signin.py)
+  var form = document.getElementById("link-form");
+  if (form && form.dataset.autosubmit === "1") form.submit();
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  setupLink();
   setupUpload();
   setupOptions();
   setupRun();
