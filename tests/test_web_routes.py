@@ -17,10 +17,10 @@ from tests.test_run import write_roster
 from tests.webtools import (
     SAMPLES,
     client_for,
-    open_link,
     csrf_of,
     events,
     finish,
+    open_link,
     sign_in,
     start,
     token,

@@ -202,6 +202,7 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
         server.run(sockets=[sock])
     finally:
         os.umask(previous)
+        sock.close()
         app.state.web.workspace.release()  # also when the server never got to its shutdown
     return Ending.FINISHED
 

@@ -25,6 +25,8 @@ from bulk_provision.web.workspace import Workspace
 HERE = Path(__file__).parent
 SAMPLES = ("roster.xlsx", "roster_with_errors.xlsx", "roster.csv")
 FORM_SECONDS = 30.0  # to read a small form's body
+HEADINGS = {400: "Cannot do that", 403: "Refused", 404: "Not found", 408: "Too slow",
+            409: "Cannot do that now", 413: "Too large"}
 
 
 @dataclass
@@ -125,4 +127,5 @@ async def error_page(request: Request, exc: Exception) -> Response:
     detail = str(getattr(exc, "detail", "")) or "Something went wrong."
     if request.scope.get("state", {}).get("session") is None:
         return Response(detail + "\n", status_code=status, media_type="text/plain")
-    return web_of(request).page(request, "message.html", status, message=detail)
+    return web_of(request).page(request, "message.html", status, message=detail,
+                                heading=HEADINGS.get(status, "Something went wrong"))

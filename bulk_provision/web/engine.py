@@ -13,12 +13,12 @@ from __future__ import annotations
 
 import re
 import threading
-from urllib.parse import urlsplit, urlunsplit
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.config import Settings
@@ -27,8 +27,8 @@ from bulk_provision.errors import BulkProvisionError, ConfigError, RosterError, 
 from bulk_provision.glance import GlanceClient
 from bulk_provision.job import JobResult, build_plan, load_and_validate, run_job
 from bulk_provision.lifecycle import FINAL_STATES
-from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
 from bulk_provision.model import Action, ActionKind, RowResult
+from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
 from bulk_provision.provision import Progress
 from bulk_provision.report.plan_report import SHOWN, write_plan
 from bulk_provision.report.validation_report import write_validation_report

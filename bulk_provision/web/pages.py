@@ -46,7 +46,7 @@ def validation_summary(web: Web, roster_file: Path, name: str) -> dict[str, Any]
         roster, result = engine.validate(web.config.connection, roster_file)
     except engine.BulkProvisionError as exc:
         text = web.workspace.shown(str(exc), {roster_file: name})
-        return {"error": f"This file cannot be used as a roster: {for_the_page(text, name)}"}
+        return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}"}
     by_rule = Counter(p.message if p.rule == "" else p.rule for p in result.problems)
     return {
         "rows": result.rows,

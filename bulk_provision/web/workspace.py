@@ -157,7 +157,8 @@ class Workspace:
             lock.acquire()
         except Timeout:
             raise ConfigError(f"workspace {self.root} is in use by another bulk-provision "
-                              "serve; stop that one, or give this one another --workspace") from None
+                              "serve; stop that one, or give this one another --workspace"
+                              ) from None
         except OSError as exc:
             raise ConfigError(f"cannot lock the workspace {self.root}: "
                               f"{exc.strerror or exc}") from exc

@@ -113,8 +113,17 @@ function setupLink() {
   if (form && form.dataset.autosubmit === "1") form.submit();
 }
 
+function setupConfirm() {
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
   setupLink();
+  setupConfirm();
   setupUpload();
   setupOptions();
   setupRun();
