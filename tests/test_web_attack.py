@@ -482,9 +482,8 @@ def test_a_long_file_name_is_accepted(page: TestClient) -> None:
 
 
 # -- 18. advice an HR admin can follow, with the admin's own file name ------------------------
-def test_a_roster_on_the_second_sheet_gets_advice_an_hr_admin_can_follow(
-    page: TestClient, tmp_path: Path
-) -> None:
+def roster_workbook(path: Path, *, also: bool = True) -> Path:
+    """A workbook whose first sheet is a note and (when ``also``) whose second is the roster."""
     import csv
 
     import openpyxl
@@ -492,12 +491,32 @@ def test_a_roster_on_the_second_sheet_gets_advice_an_hr_admin_can_follow(
     book = openpyxl.Workbook()
     book.active.title = "Read me"
     book.active["A1"] = "One user per row on the Roster sheet."
-    sheet = book.create_sheet("Roster")
-    with (SAMPLES / "roster.csv").open(encoding="utf-8") as f:
-        for row in csv.reader(f):
-            sheet.append(row)
-    book.save(tmp_path / "new hires.xlsx")
-    answer = upload(page, tmp_path / "new hires.xlsx")
+    if also:
+        sheet = book.create_sheet("Roster")
+        with (SAMPLES / "roster.csv").open(encoding="utf-8") as f:
+            for row in csv.reader(f):
+                sheet.append(row)
+    book.save(path)
+    return path
+
+
+def test_a_roster_on_the_second_sheet_is_found_and_used_throughout(
+    page: TestClient, tmp_path: Path, simulator: Simulator
+) -> None:
+    answer = upload(page, roster_workbook(tmp_path / "new hires.xlsx"))
+    roster = roster_url(answer)
+    shown = page.get(roster).text
+    assert "read from the sheet “Roster”" in shown and "0 problems" in shown
+    data = {"csrf": token(page), "mode": "create", "max_suspend": "10%"}
+    assert page.post(f"{roster}/plan", data=data).status_code == 200
+    assert finish(page, start(page, roster))["state"] == "finished"
+    assert len(simulator.created_counts()) > 0
+
+
+def test_a_workbook_with_no_roster_sheet_gets_advice_an_hr_admin_can_follow(
+    page: TestClient, tmp_path: Path
+) -> None:
+    answer = upload(page, roster_workbook(tmp_path / "new hires.xlsx", also=False))
     assert answer.status_code == 400
     text = page_error(answer.text)
     assert "--sheet" not in text and "--columns" not in text

@@ -151,7 +151,8 @@ async def report(request: Request) -> Response:
     path = web.workspace.folder(sha) / "report.xlsx"
     if not path.is_file():
         await run_in_threadpool(engine.write_report, web.config.connection,
-                                web.workspace.roster_path(sha), path)
+                                web.workspace.roster_path(sha), path,
+                                web.workspace.roster_sheet(sha))
     return download(path, web.workspace.roster_info(sha)["name"], "report")
 
 
@@ -166,8 +167,9 @@ async def plan(request: Request) -> Response:
     plan_id = new_run_id()
     out = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
     try:
-        preview = await run_in_threadpool(engine.preview_plan, web.config.connection,
-                                          web.workspace.roster_path(sha), options, out)
+        preview = await run_in_threadpool(
+            lambda: engine.preview_plan(web.config.connection, web.workspace.roster_path(sha),
+                                        options, out, sheet=web.workspace.roster_sheet(sha)))
     except engine.BulkProvisionError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
         return web.page(request, "roster.html", 400,

@@ -20,6 +20,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit, urlunsplit
 
+from python_calamine import SheetTypeEnum, SheetVisibleEnum
+
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.config import Settings
 from bulk_provision.connection import Connection as Endpoint
@@ -34,6 +36,7 @@ from bulk_provision.report.plan_report import SHOWN, write_plan
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import Roster
+from bulk_provision.roster_excel import open_workbook
 from bulk_provision.settings import MODES, JobSpec, connection_for, listing
 from bulk_provision.summary_doc import error_document, summary_document
 from bulk_provision.validation import ValidationResult
@@ -43,6 +46,7 @@ CREDENTIAL_HELP = (
     "GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW (or GLANCE_API_KEY, GLANCE_PARTNER_ID and "
     "GLANCE_PARTNER_USER_ID) in its environment or config file"
 )
+NO_ROSTER_ON_SHEET = "pick the sheet with --sheet"  # the reader's hint: the first sheet failed
 MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
 __all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "RowResult",
            "UsageError", "ValidationResult"]
@@ -134,14 +138,14 @@ class Connection:
                           max_suspend=str(s.get("max_suspend", "10%")))
 
     def spec(self, roster: Path, options: RunOptions, *, out: Path | None = None,
-             checkpoint: Path | None = None) -> JobSpec:
+             checkpoint: Path | None = None, sheet: str | None = None) -> JobSpec:
         """The same ``JobSpec.from_settings`` as ``run``: the page's choices are its options,
         over the server's config file and environment (the signed-in account is protected
         there). The config file's protected accounts always hold; the page only adds to them."""
         protect = [*(listing(self.settings.get("protect")) or []), *options.protect]
         chosen = {"roster": roster, "out": out, "checkpoint": checkpoint, "mode": options.mode,
                   "skip_invalid": options.skip_invalid, "set_passwords": options.set_passwords,
-                  "max_suspend": options.max_suspend, "protect": protect}
+                  "max_suspend": options.max_suspend, "protect": protect, "sheet": sheet}
         return JobSpec.from_settings(chosen, self.settings, self.env)
 
     def check(self) -> list[str]:
@@ -150,13 +154,40 @@ class Connection:
             return sorted(r.name for r in client.show_roles())
 
 
-def validate(connection: Connection, roster: Path) -> tuple[Roster, ValidationResult]:
+def validate(connection: Connection, roster: Path,
+             sheet: str | None = None) -> tuple[Roster, ValidationResult]:
     """Read and validate a roster (RosterError and friends say what is wrong with the file)."""
-    return load_and_validate(connection.spec(roster, RunOptions()))
+    return load_and_validate(connection.spec(roster, RunOptions(), sheet=sheet))
 
 
-def write_report(connection: Connection, roster: Path, path: Path) -> None:
-    found, result = validate(connection, roster)
+def validate_any_sheet(connection: Connection, roster: Path
+                       ) -> tuple[Roster, ValidationResult]:
+    """:func:`validate`; when the workbook's first sheet holds no roster, the first other
+    visible sheet that does (the result's ``roster.sheet`` names it)."""
+    try:
+        return validate(connection, roster)
+    except RosterError as exc:
+        if NO_ROSTER_ON_SHEET not in str(exc):
+            raise
+        for name in other_sheets(roster):
+            try:
+                return validate(connection, roster, name)
+            except RosterError:
+                continue
+        raise
+
+
+def other_sheets(roster: Path) -> list[str]:
+    """The workbook's visible worksheets after the first (at most 20 are tried)."""
+    book = open_workbook(roster.read_bytes(), roster.suffix.lower())
+    visible = [str(m.name) for m in book.sheets_metadata
+               if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]
+    return visible[1:21]
+
+
+def write_report(connection: Connection, roster: Path, path: Path,
+                 sheet: str | None = None) -> None:
+    found, result = validate(connection, roster, sheet)
     write_validation_report(path, found, result)
 
 
@@ -172,9 +203,9 @@ class PlanPreview:
 
 
 def preview_plan(connection: Connection, roster: Path, options: RunOptions, out: Path,
-                 *, shown: int = 200) -> PlanPreview:
+                 *, shown: int = 200, sheet: str | None = None) -> PlanPreview:
     """The plan for ``roster`` under ``options``, also written as the plan workbook ``out``."""
-    spec = connection.spec(roster, options)
+    spec = connection.spec(roster, options, sheet=sheet)
     found, validation = load_and_validate(spec)
     if spec.mode == "create":
         actions, refusal = build_plan(spec, found, validation, None)
@@ -264,6 +295,6 @@ def unfinished(path: Path) -> bool:
 
 
 def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Path,
-             checkpoint: Path) -> JobSpec:
-    return connection.spec(roster, options, out=out, checkpoint=checkpoint)
+             checkpoint: Path, sheet: str | None = None) -> JobSpec:
+    return connection.spec(roster, options, out=out, checkpoint=checkpoint, sheet=sheet)
 

@@ -33,17 +33,23 @@ def summarize(web: Web, sha: str) -> dict[str, Any]:
     if isinstance(cached, dict):
         return cached
     info = web.workspace.roster_info(sha)
-    summary = validation_summary(web, web.workspace.roster_path(sha), str(info["name"]))
+    summary = validation_summary(web, web.workspace.roster_path(sha), str(info["name"]),
+                                 info.get("sheet"))
     if not summary.get("error"):
         write_json(path, summary)
     return summary
 
 
-def validation_summary(web: Web, roster_file: Path, name: str) -> dict[str, Any]:
+def validation_summary(web: Web, roster_file: Path, name: str,
+                       sheet: str | None = None) -> dict[str, Any]:
     """What the page shows of a roster file's validation; {"error": ...} when it cannot be
-    read (the message names the admin's file, and says what to do in the spreadsheet)."""
+    read (the message names the admin's file, and says what to do in the spreadsheet). A new
+    upload whose first sheet holds no roster is read from the first other sheet that does."""
     try:
-        roster, result = engine.validate(web.config.connection, roster_file)
+        if sheet is None:
+            roster, result = engine.validate_any_sheet(web.config.connection, roster_file)
+        else:
+            roster, result = engine.validate(web.config.connection, roster_file, sheet)
     except engine.BulkProvisionError as exc:
         text = web.workspace.shown(str(exc), {roster_file: name})
         return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}"}
@@ -58,6 +64,7 @@ def validation_summary(web: Web, roster_file: Path, name: str) -> dict[str, Any]
         "warnings": [str(w) for w in roster.warnings[:50]],
         "warning_count": len(roster.warnings),
         "columns": list(roster.frame.columns),
+        "sheet": roster.sheet,
     }
 
 

@@ -308,7 +308,8 @@ class RunManager:
         try:
             spec = engine.run_spec(self.connection, roster, run.options,
                                    out=folder / f"results-{run.id}.xlsx",
-                                   checkpoint=self.workspace.journal_path(run.sha256))
+                                   checkpoint=self.workspace.journal_path(run.sha256),
+                                   sheet=self.workspace.roster_sheet(run.sha256))
             result = engine.run(self.connection, spec, run.progress, run.stop)
         except engine.BulkProvisionError as exc:
             state, code, message = "error", exc.exit_code, str(exc)

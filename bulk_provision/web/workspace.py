@@ -217,7 +217,8 @@ class Workspace:
             except KeyError:
                 known = None
             record = {"name": incoming.name, "sha256": sha, "suffix": incoming.suffix,
-                      "size": incoming.size, "uploaded_at": now_text(), "uploaded_by": user}
+                      "size": incoming.size, "uploaded_at": now_text(), "uploaded_by": user,
+                      "sheet": validation.get("sheet")}
             if known is None:
                 folder = make_dir(self.root / sha)
                 os.replace(incoming.path, folder / incoming.path.name)
@@ -247,6 +248,11 @@ class Workspace:
         if not isinstance(info, dict) or info.get("suffix") not in SUFFIXES:
             raise KeyError(sha256)
         return info
+
+    def roster_sheet(self, sha256: str) -> str | None:
+        """The sheet the roster was read from (None: the reader's own choice)."""
+        sheet = self.roster_info(sha256).get("sheet")
+        return str(sheet) if sheet else None
 
     def roster_path(self, sha256: str) -> Path:
         return self.folder(sha256) / f"roster{self.roster_info(sha256)['suffix']}"
