@@ -595,20 +595,36 @@ def test_a_new_plan_preview_replaces_the_rosters_earlier_plan(page: TestClient) 
     assert len(list(root.glob("*/plan-*.xlsx"))) == 1
 
 
-def test_deleting_a_roster_removes_its_files_and_runs(page: TestClient) -> None:
-    roster = roster_url(upload(page, SAMPLES / "roster.csv"))
-    run = start(page, roster)
-    busy = page.post(f"{roster}/delete", data={"csrf": token(page)})
-    finish(page, run)
-    assert busy.status_code in (303, 409)  # refused while the run was still going
-    if busy.status_code == 409:
-        assert "stop it first" in busy.text
+def test_deleting_a_roster_removes_its_files_and_runs(
+    tmp_path: Path, make_simulator: Any
+) -> None:
+    config = web_config(tmp_path / "ws", make_simulator(latency_ms=100))
+    with client_for(config) as page:
+        sign_in(page, config)
+        roster = roster_url(upload(page, SAMPLES / "roster.csv"))
+        blocker = start(page, roster_url(upload(page, write_roster(tmp_path / "b.csv", 40))))
+        run = start(page, roster)  # queued behind the blocker: surely not finished yet
+        busy = page.post(f"{roster}/delete", data={"csrf": token(page)})
+        assert busy.status_code == 409 and "stop it first" in busy.text
+        for path in (run, blocker):
+            page.post(f"{path}/stop", data={"csrf": token(page)})
+            finish(page, path)
         assert page.post(f"{roster}/delete", data={"csrf": token(page)}).status_code == 303
-    root = page.config.workspace  # type: ignore[attr-defined]
-    assert not list(root.glob("*/roster.*")) and not list(root.glob(".deleted-*"))
-    assert page.get(roster).status_code == 404 and page.get(run).status_code == 404
-    assert run.removeprefix("/runs/") not in page.get("/history").text
-    assert page.post(f"{roster}/delete", data={"csrf": "wrong"}).status_code in (403, 404)
+        sha = roster.removeprefix("/rosters/")
+        assert not (config.workspace / sha).exists() and not list(config.workspace.glob(".del*"))
+        assert page.get(roster).status_code == 404 and page.get(run).status_code == 404
+        assert run.removeprefix("/runs/") not in page.get("/history").text
+        assert page.get(blocker).status_code == 200  # other rosters keep their runs
+
+
+def test_uploads_a_killed_server_left_behind_are_removed_at_start(
+    tmp_path: Path, simulator: Simulator
+) -> None:
+    left = tmp_path / "ws" / ".incoming-x1y2"
+    left.mkdir(parents=True)
+    (left / "roster.csv").write_text("PartnerUserID\n1\n")
+    with client_for(web_config(tmp_path / "ws", simulator)):
+        assert not left.exists()
 
 
 def test_the_not_found_page_has_a_heading(page: TestClient) -> None:

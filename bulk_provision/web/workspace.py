@@ -163,6 +163,10 @@ class Workspace:
             raise ConfigError(f"cannot lock the workspace {self.root}: "
                               f"{exc.strerror or exc}") from exc
         self._serve_lock = lock
+        for left in self.root.glob(".incoming-*"):  # uploads a killed server left behind
+            shutil.rmtree(left, ignore_errors=True)
+        for left in self.root.glob(".deleted-*"):
+            shutil.rmtree(left, ignore_errors=True)
 
     def release(self) -> None:
         if self._serve_lock is not None:
