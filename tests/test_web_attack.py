@@ -1,6 +1,7 @@
 """The hostile review of ``bulk-provision serve``: one test per finding (its number in the
 reviewer's report), each failing before its fix. Finding 1 (a journal made against another
-Glance counted as done) is the core's; its page test is left to that fix."""
+Glance counted as done) was fixed in the core (the journal records its Glance); its test here
+is the page's view of it."""
 
 from __future__ import annotations
 
@@ -74,6 +75,23 @@ def no_serving(monkeypatch: pytest.MonkeyPatch) -> list[bool]:
     monkeypatch.setattr(uvicorn.Server, "run",
                         lambda self, sockets=None: started.append(True))
     return started
+
+
+# -- 1. a roster rehearsed against another Glance is still sent to this one (the core's fix) ---
+def test_a_roster_rehearsed_against_another_glance_is_still_sent_to_this_one(
+    tmp_path: Path, make_simulator: Any
+) -> None:
+    """`serve --demo` and `serve` started in one folder share ./bulk-provision-workspace (so do
+    a staging and a production server); the journal is keyed by the roster's SHA-256."""
+    rehearsal, production = make_simulator(), make_simulator()
+    roster_file = write_roster(tmp_path / "hires.csv", 5)
+    for sim in (rehearsal, production):
+        config = web_config(tmp_path / "bulk-provision-workspace", sim)
+        with client_for(config) as client:
+            sign_in(client, config)
+            last = finish(client, start(client, roster_url(upload(client, roster_file))))
+    assert rehearsal.created_counts() == {f"{i:05d}": 1 for i in range(5)}
+    assert production.created_counts() == {f"{i:05d}": 1 for i in range(5)}, last
 
 
 # -- 2. the lockout holds against guesses sent at the same time -------------------------------
