@@ -20,6 +20,7 @@ import uvicorn
 from bulk_provision.simulator import Simulator
 from bulk_provision.web.app import WebConfig, create_app
 from bulk_provision.web.auth import allowed_hosts
+from bulk_provision.web.server import uvicorn_config
 from tests.webtools import REPO, web_config
 
 CHROMIUM = Path("/usr/bin/chromium")
@@ -53,16 +54,16 @@ def free_socket() -> socket.socket:
 class LiveServer:
     """The real app under uvicorn on a free loopback port, in a thread."""
 
-    def __init__(self, workspace: Path, sim: Simulator, **overrides: Any) -> None:
+    def __init__(self, workspace: Path, sim: Simulator, *, server: dict[str, Any] | None = None,
+                 **overrides: Any) -> None:
+        server = server or {}
         self.sock = free_socket()
         self.port = self.sock.getsockname()[1]
         self.url = f"http://127.0.0.1:{self.port}"
         self.config: WebConfig = web_config(
             workspace, sim, hosts=allowed_hosts("127.0.0.1", self.port), **overrides)
         self.app = create_app(self.config)
-        self.server = uvicorn.Server(uvicorn.Config(
-            self.app, log_level="warning", lifespan="on", timeout_graceful_shutdown=2,
-            ws="none", http="h11", loop="asyncio"))
+        self.server = uvicorn.Server(uvicorn_config(self.app, graceful_seconds=2, **server))
         self.thread = threading.Thread(target=self.server.run, kwargs={"sockets": [self.sock]},
                                        daemon=True)
 

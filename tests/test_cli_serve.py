@@ -20,7 +20,7 @@ from bulk_provision.web.auth import add_user, read_users, verify_password
 from tests import browser
 from tests.browser import ServeProcess
 from tests.test_run import write_roster
-from tests.webtools import REPO, csrf_of, sim_env
+from tests.webtools import REPO, csrf_of, follow_link, sim_env
 
 
 def test_other_machines_need_tls_and_named_accounts(
@@ -89,7 +89,7 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
     http = requests.Session()
     http.trust_env = False
     try:
-        http.get(server.start(), timeout=10)
+        follow_link(http, server.start())
         token = csrf_of(http.get(f"{server.url}/", timeout=10).text)
         with write_roster(tmp_path / "s.csv", 60).open("rb") as f:
             roster = http.post(f"{server.url}/upload", data={"csrf": token},
@@ -167,7 +167,7 @@ def test_serve_demo_runs_a_sample_roster_into_its_own_simulator(tmp_path: Path) 
     try:
         assert proc.stdout is not None
         login = proc.stdout.readline().split("open ", 1)[1].strip()
-        assert "demo simulator" in http.get(login, timeout=10).text
+        assert "demo simulator" in follow_link(http, login).text
         token = csrf_of(http.get(login.split("/login")[0] + "/", timeout=10).text)
         roster = http.post(login.split("/login")[0] + "/samples",
                            data={"csrf": token, "sample": "roster.xlsx"}, timeout=30).url

@@ -34,7 +34,8 @@ def open_page(browser: Any) -> Iterator[Callable[[str], Any]]:
         contexts.append(context)
         page = context.new_page()
         page.set_default_timeout(15_000)
-        page.goto(login_url)
+        page.goto(login_url)  # the link's page sends its form at once (app.js) ...
+        page.wait_for_url(lambda url: "/login" not in url)  # ... and lands on the upload page
         return page
 
     yield opener
@@ -309,3 +310,59 @@ def test_the_accessibility_check_would_catch_an_unlabelled_field(browser: Any) -
         assert any(v.startswith("label:") for v in serious(page))
     finally:
         context.close()
+
+
+def test_the_sign_in_link_clicked_on_another_site_signs_in(
+    browser: Any, simulator: Simulator, tmp_path: Path
+) -> None:
+    """Hostile review 6: a mail or chat page on another site links to the one-time URL; the
+    SameSite=Strict cookie is not sent on a cross-site navigation, nor on its redirects."""
+    import http.server
+    import socketserver
+    import threading
+
+    with LiveServer(tmp_path / "ws", simulator) as live:
+        html = f'<a id="go" href="{live.login_url()}">open the page</a>'.encode()
+
+        class Mail(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the base class's name
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        with socketserver.TCPServer(("127.0.0.1", 0), Mail) as mail:
+            threading.Thread(target=mail.serve_forever, args=(0.05,), daemon=True).start()
+            context = browser.new_context()
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            try:
+                page.goto(f"http://localhost:{mail.server_address[1]}/")  # another site
+                page.click("#go")
+                page.wait_for_url(f"{live.url}/")
+                expect(page).to_have_title(re.compile("^Upload"))
+            finally:
+                context.close()
+                mail.shutdown()
+
+
+def test_signing_in_to_a_second_server_does_not_sign_out_of_the_first(
+    browser: Any, simulator: Simulator, tmp_path: Path
+) -> None:
+    """Hostile review 7: cookies ignore ports; two servers on 127.0.0.1 keep their sessions."""
+    with LiveServer(tmp_path / "real", simulator) as real, \
+            LiveServer(tmp_path / "demo", simulator) as demo:
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            for server in (real, demo):
+                page.goto(server.login_url())
+                page.wait_for_url(f"{server.url}/")
+            page.goto(real.url + "/")
+            expect(page).to_have_title(re.compile("^Upload"))
+        finally:
+            context.close()

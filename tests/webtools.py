@@ -45,8 +45,18 @@ def client_for(config: WebConfig) -> TestClient:
 
 
 def sign_in(client: TestClient, config: WebConfig) -> None:
-    answer = client.get(f"/login?token={config.access.new_token()}")
+    """Open the one-time link, then send its page's form (as app.js does at once)."""
+    answer = open_link(client, config.access.new_token())
     assert answer.status_code == 303, answer.text
+
+
+def open_link(client: TestClient, once: str) -> Any:
+    """The one-time link: its page, then the same-site POST that spends the token."""
+    page = client.get(f"/login?token={once}")
+    assert page.status_code == 200 and "set-cookie" not in page.headers, page.text
+    found = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert found, page.text
+    return client.post("/login/link", data={"token": found.group(1)})
 
 
 def csrf_of(html: str) -> str:
@@ -85,3 +95,12 @@ def finish(client: TestClient, run_path: str) -> dict[str, Any]:
     for snap in events(client, run_path):
         last = snap
     return last
+
+
+def follow_link(http: Any, login_url: str) -> Any:
+    """The one-time link in a ``requests`` session: its page, then the form app.js sends."""
+    page = http.get(login_url, timeout=10)
+    found = re.search(r'name="token" value="([^"]+)"', page.text)
+    assert found, page.text
+    base = login_url.split("/login", 1)[0]
+    return http.post(f"{base}/login/link", data={"token": found.group(1)}, timeout=10)

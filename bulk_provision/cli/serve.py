@@ -8,6 +8,7 @@ import ipaddress
 import os
 import signal
 import socket
+import ssl
 import sys
 import threading
 from collections.abc import Iterator, Mapping
@@ -114,6 +115,19 @@ def check_access(args: argparse.Namespace) -> None:
             f"--host {args.host}: name the host names browsers use to reach this server with "
             "--allow-host NAME (other names are refused, against DNS rebinding)"
         )
+    if args.tls_cert is not None:
+        check_tls(args.tls_cert, args.tls_key)
+
+
+def check_tls(cert: Path, key: Path) -> None:
+    """Load the certificate and key now: a wrong file is one line, not a traceback later."""
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(cert, key)
+    except (ssl.SSLError, OSError) as exc:
+        raise ConfigError(f"cannot use --tls-cert {cert} with --tls-key {key}: they must be a "
+                          f"PEM certificate and its private key ({exc.__class__.__name__}: "
+                          f"{getattr(exc, 'reason', None) or exc})") from exc
 
 
 @contextmanager
@@ -126,6 +140,10 @@ def connection_env(args: argparse.Namespace, settings: Settings) -> Iterator[Map
 
     config = SimulatorConfig(latency_ms=args.latency_ms, seed=7)
     settings.values.setdefault("rate", 0)
+    if settings.connection_env or any(k.startswith("GLANCE_") for k in os.environ):
+        print("bulk-provision serve: --demo uses only the built-in simulator; the Glance "
+              "endpoint and credentials of the config file and GLANCE_* are ignored", flush=True)
+    settings.connection_env.clear()  # never a real Glance's credentials in the demo
     with Simulator(config) as sim:
         yield {"GLANCE_BASE_URL": sim.base_url, "GLANCE_CA_BUNDLE": str(sim.ca_bundle),
                "GLANCE_PARTNER_LOGIN": config.partner_login,
@@ -145,10 +163,12 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     from bulk_provision.web.app import WebConfig, create_app
     from bulk_provision.web.auth import Access, allowed_hosts, read_users
     from bulk_provision.web.engine import Connection
+    from bulk_provision.web.server import uvicorn_config
 
     users = read_users(args.users) if args.users else None
     connection = Connection(settings, dict(env))
     connection.engine_options()  # a wrong setting is refused now, not at the first run
+    connection.notifier()  # so is a wrong notify target or missing SMTP settings
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
     access = Access(users, secure=args.tls_cert is not None)
@@ -158,7 +178,11 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
         max_upload=int(args.max_upload * 1_000_000),
         samples=sample_folder() if args.demo else None,
     )
-    app = create_app(config)
+    try:
+        app = create_app(config)  # holds the workspace's lock: one server per workspace
+    except BaseException:
+        sock.close()
+        raise
     scheme = "https" if args.tls_cert else "http"
     shown = args.allow_host[0] if args.allow_host else args.host
     shown = f"[{shown}]" if ":" in shown else shown
@@ -169,11 +193,7 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
         print(printable(f"bulk-provision serve: open {scheme}://{shown}:{port}/"), flush=True)
     print(printable(f"workspace {args.workspace.resolve()}; Glance {config.connection.endpoint}; "
                     "Ctrl-C stops (runs stop resumably)"), flush=True)
-    server = uvicorn.Server(uvicorn.Config(
-        app, log_level="warning", lifespan="on", timeout_graceful_shutdown=5, ws="none",
-        http="h11", loop="asyncio",
-        ssl_certfile=args.tls_cert, ssl_keyfile=args.tls_key,
-    ))
+    server = uvicorn.Server(uvicorn_config(app, tls_cert=args.tls_cert, tls_key=args.tls_key))
     # uvicorn installs server.handle_exit for SIGINT/SIGTERM: ours first ends the event streams
     # and stops the runs (their journals and workbooks are written while the server shuts
     # down), and does not re-raise the signal afterwards.
@@ -183,6 +203,8 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
         server.run(sockets=[sock])
     finally:
         os.umask(previous)
+        sock.close()
+        app.state.web.workspace.release()  # also when the server never got to its shutdown
     return Ending.FINISHED
 
 

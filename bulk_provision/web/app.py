@@ -9,15 +9,16 @@ thread, so the event loop keeps answering; runs belong to :class:`runs.RunManage
 from __future__ import annotations
 
 import asyncio
+import errno
 import json
-import shutil
+import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
-from typing import Any
+from typing import IO, Any
 
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
-from starlette.datastructures import FormData, UploadFile
+from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response, StreamingResponse
@@ -37,13 +38,21 @@ from bulk_provision.web.base import (
     session_of,
     web_of,
 )
-from bulk_provision.web.pages import options_from, plan_context, roster_context, summarize
+from bulk_provision.web.pages import (
+    options_from,
+    plan_context,
+    roster_context,
+    validation_summary,
+)
 from bulk_provision.web.runs import ACTIVE
-from bulk_provision.web.signin import login, login_post, logout
+from bulk_provision.web.signin import link_post, login, login_post, logout
 from bulk_provision.web.workspace import RUN_ID_PATTERN, TooLarge, new_run_id, too_large
 
 __all__ = ["WebConfig", "create_app", "iter_routes"]
+log = logging.getLogger("bulk_provision.web")
 FORM_OVERHEAD = 64 * 1024
+UPLOAD_SECONDS = 60.0  # to read an upload's body: this, plus its size at SLOWEST_UPLOAD
+SLOWEST_UPLOAD = 20_000  # bytes/s
 
 
 # -- upload --------------------------------------------------------------------------------
@@ -61,28 +70,54 @@ async def upload(request: Request) -> Response:
                         error="The upload did not say its size; upload the file from the page.")
     if int(declared) > limit + FORM_OVERHEAD:
         return web.page(request, "upload.html", 413, samples=web.samples, error=too_large(limit))
-    form = await checked_form(request, max_files=1, max_fields=5, max_part_size=4096)
+    seconds = UPLOAD_SECONDS + int(declared) / SLOWEST_UPLOAD  # slow networks, not slowloris
+    form = await checked_form(request, seconds, max_files=1, max_fields=5, max_part_size=4096)
     try:
-        return await _store(request, form)
+        file = form.get("roster")
+        if not isinstance(file, UploadFile) or not file.filename:
+            return web.page(request, "upload.html", 400, samples=web.samples,
+                            error="Choose a roster file (Excel or CSV) first.")
+        return await _store(request, file.file, file.filename)
     finally:
         await form.close()
 
 
-async def _store(request: Request, form: FormData) -> Response:
+async def _store(request: Request, source: IO[bytes], name: str) -> Response:
+    """Receive an upload into a place of its own, validate it there, and only then make it
+    a roster: a rejected upload changes no roster, and parallel uploads never collide."""
     web = web_of(request)
-    limit = web.config.max_upload
-    file = form.get("roster")
-    if not isinstance(file, UploadFile) or not file.filename:
-        return web.page(request, "upload.html", 400, samples=web.samples,
-                        error="Choose a roster file (Excel or CSV) first.")
-    user = session_of(request).user
     try:
-        sha = await run_in_threadpool(web.workspace.store, file.file, file.filename, user, limit)
+        incoming = await run_in_threadpool(web.workspace.receive, source, name,
+                                           web.config.max_upload)
     except TooLarge as exc:
         return web.page(request, "upload.html", 413, samples=web.samples, error=str(exc))
     except engine.UsageError as exc:
         return web.page(request, "upload.html", 400, samples=web.samples, error=str(exc))
-    return await _validated(request, sha)
+    except OSError as exc:
+        return _disk_trouble(request, exc)
+    try:
+        summary = await run_in_threadpool(validation_summary, web, incoming.path, incoming.name)
+        if summary.get("error"):
+            return web.page(request, "upload.html", 400, samples=web.samples,
+                            error=summary["error"])
+        sha = await run_in_threadpool(web.workspace.commit, incoming,
+                                      session_of(request).user, summary)
+    except OSError as exc:
+        return _disk_trouble(request, exc)
+    finally:
+        await run_in_threadpool(web.workspace.discard, incoming)
+    return RedirectResponse(f"/rosters/{sha}", status_code=303)
+
+
+def _disk_trouble(request: Request, exc: OSError) -> Response:
+    web = web_of(request)
+    if exc.errno in (errno.ENOSPC, getattr(errno, "EDQUOT", errno.ENOSPC)):
+        return web.page(request, "upload.html", 507, samples=web.samples, error=(
+            "The server's disk is full, so the file could not be stored. Ask IT to free some "
+            "space; deleting old rosters (on their pages) also frees space."))
+    log.error("cannot store an upload: %s", exc)
+    return web.page(request, "upload.html", 500, samples=web.samples, error=(
+        "The server could not store the file; ask IT to look at the server's log."))
 
 
 async def sample(request: Request) -> Response:
@@ -92,20 +127,7 @@ async def sample(request: Request) -> Response:
     if web.config.samples is None or name not in SAMPLES:
         raise HTTPException(404, "no such sample roster")
     with (web.config.samples / name).open("rb") as f:
-        sha = await run_in_threadpool(web.workspace.store, f, name, session_of(request).user,
-                                      web.config.max_upload)
-    return await _validated(request, sha)
-
-
-async def _validated(request: Request, sha: str) -> Response:
-    """Validate a stored roster; a file that cannot be read stays on the upload page."""
-    web = web_of(request)
-    summary = await run_in_threadpool(summarize, web, sha)
-    if summary.get("error"):
-        if not any(web.workspace.folder(sha).glob("runs/*.json")):
-            shutil.rmtree(web.workspace.folder(sha), ignore_errors=True)
-        return web.page(request, "upload.html", 400, samples=web.samples, error=summary["error"])
-    return RedirectResponse(f"/rosters/{sha}", status_code=303)
+        return await _store(request, f, name)
 
 
 # -- one roster: validation, plan, start ----------------------------------------------------
@@ -129,7 +151,8 @@ async def report(request: Request) -> Response:
     path = web.workspace.folder(sha) / "report.xlsx"
     if not path.is_file():
         await run_in_threadpool(engine.write_report, web.config.connection,
-                                web.workspace.roster_path(sha), path)
+                                web.workspace.roster_path(sha), path,
+                                web.workspace.roster_sheet(sha))
     return download(path, web.workspace.roster_info(sha)["name"], "report")
 
 
@@ -144,11 +167,14 @@ async def plan(request: Request) -> Response:
     plan_id = new_run_id()
     out = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
     try:
-        preview = await run_in_threadpool(engine.preview_plan, web.config.connection,
-                                          web.workspace.roster_path(sha), options, out)
+        preview = await run_in_threadpool(
+            lambda: engine.preview_plan(web.config.connection, web.workspace.roster_path(sha),
+                                        options, out, sheet=web.workspace.roster_sheet(sha)))
     except engine.BulkProvisionError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
-        return web.page(request, "roster.html", 400, **{**context, "error": str(exc)})
+        return web.page(request, "roster.html", 400,
+                        **{**context, "error": web.workspace.shown(str(exc))})
+    web.workspace.keep_only_plan(sha, plan_id)
     context = await run_in_threadpool(plan_context, web, sha, options, preview, plan_id)
     return web.page(request, "plan.html", **context)
 
@@ -160,7 +186,8 @@ async def plan_file(request: Request) -> Response:
         raise HTTPException(404, "no such plan")
     path = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
     if not path.is_file():
-        raise HTTPException(404, "no such plan")
+        raise HTTPException(404, "This plan was replaced by a newer preview of the same "
+                                 "roster; preview the plan again.")
     return download(path, web.workspace.roster_info(sha)["name"], "plan")
 
 
@@ -227,12 +254,24 @@ async def stop(request: Request) -> Response:
 async def resume(request: Request) -> Response:
     web, run = web_of(request), run_of(request)
     await checked_form(request)
-    try:
+    try:  # a second press (or another admin's) goes to the run the first one started
         new = web.runs.resume(run.id, session_of(request).user)
     except engine.UsageError as exc:
         return web.page(request, "run.html", 409, run=run, snap=web.runs.snapshot(run),
                         resumable=False, active=run.state in ACTIVE, error=str(exc))
     return RedirectResponse(f"/runs/{new.id}", status_code=303)
+
+
+async def delete_roster(request: Request) -> Response:
+    """Delete a roster with all its files (it holds personal data, maybe passwords)."""
+    web, sha = web_of(request), roster_sha(request)
+    await checked_form(request)
+    try:
+        await run_in_threadpool(web.runs.delete_roster, sha)
+    except engine.UsageError as exc:
+        context = await run_in_threadpool(roster_context, web, sha)
+        return web.page(request, "roster.html", 409, **{**context, "error": str(exc)})
+    return RedirectResponse("/history", status_code=303)
 
 
 async def results(request: Request) -> Response:
@@ -258,7 +297,7 @@ async def check(request: Request) -> Response:
         result = f"Connected to {web.config.connection.endpoint}; roles: {', '.join(roles)}."
         ok = True
     except engine.BulkProvisionError as exc:
-        result, ok = f"Cannot connect: {exc}", False
+        result, ok = f"Cannot connect: {web.workspace.shown(str(exc))}", False
     samples = SAMPLES if web.config.samples else ()
     return web.page(request, "upload.html", samples=samples, check=result, check_ok=ok)
 
@@ -274,6 +313,7 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/rosters/{sha}/plan", plan, ["POST"]),
     ("/rosters/{sha}/plans/{plan}", plan_file, ["GET"]),
     ("/rosters/{sha}/start", start, ["POST"]),
+    ("/rosters/{sha}/delete", delete_roster, ["POST"]),
     ("/runs/{run}", run_page, ["GET"]),
     ("/runs/{run}/events", events, ["GET"]),
     ("/runs/{run}/stop", stop, ["POST"]),
@@ -281,18 +321,23 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/runs/{run}/results", results, ["GET"]),
     ("/login", login, ["GET"]),
     ("/login", login_post, ["POST"]),
+    ("/login/link", link_post, ["POST"]),
     ("/logout", logout, ["POST"]),
 ]
 
 
 def create_app(config: WebConfig) -> Starlette:
+    """The page's app; it holds its workspace's lock (ConfigError if another server has it)
+    until the server shuts down (:meth:`Web.close`)."""
     web = Web(config)
 
     @asynccontextmanager
     async def lifespan(app: Starlette) -> AsyncIterator[None]:
-        yield
-        config.closing.set()
-        await run_in_threadpool(web.runs.shutdown)
+        try:
+            yield
+        finally:
+            config.closing.set()
+            await run_in_threadpool(web.close)
 
     routes: list[Any] = [Route(path, fn, methods=methods) for path, fn, methods in ROUTES]
     routes.append(Mount("/static", StaticFiles(directory=HERE / "static"), name="static"))

@@ -3,7 +3,17 @@
 - Without ``--users``: the server prints a URL with a one-time token; opening it exchanges the
   token for a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). The token works once.
 - With ``--users FILE``: named accounts, ``name:scrypt$n$r$p$salt$hash`` one a line, made by
-  ``bulk-provision serve --add-user NAME``; the login form's button reads "Sign in".
+  ``bulk-provision serve --add-user NAME``; the login form's button reads "Sign in". The file
+  is refused when others may change it (like the config file).
+- Password guessing: every attempt is counted *before* its scrypt check, so a burst of
+  parallel guesses gets no more checks than a slow one. Wrong passwords lock a name for one
+  client address (LOCKOUT_FAILURES within LOCKOUT_SECONDS), so a stranger cannot lock the
+  real user out from their own machine; a name is locked for every address only after
+  USER_FAILURES wrong passwords from anywhere in that window (a distributed guesser gets no
+  more than that). At most HASHING_SLOTS scrypt checks run at once; more wait briefly, then
+  get 429. Without named accounts the form checks no password at all.
+- The session cookie's name is random per server (two servers on one machine do not sign each
+  other out: cookies ignore ports), with the ``__Host-`` prefix over HTTPS.
 - :class:`Guard` (ASGI middleware) checks the Host header (DNS rebinding), refuses cross-site
   state-changing requests, requires a session everywhere but the login page and the static
   files, and adds the security headers (a CSP without inline script, ``frame-ancestors 'none'``).
@@ -13,11 +23,13 @@
 from __future__ import annotations
 
 import base64
+import enum
 import hashlib
 import hmac
 import os
 import re
 import secrets
+import stat
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -30,11 +42,15 @@ from bulk_provision.errors import ConfigError
 
 COOKIE = "bp_session"
 SESSION_SECONDS = 12 * 3600
-LOCKOUT_FAILURES = 5
+LOCKOUT_FAILURES = 5  # per (name, client address) within LOCKOUT_SECONDS
+USER_FAILURES = 50  # per name, from all addresses together, within LOCKOUT_SECONDS
 LOCKOUT_SECONDS = 300
+HASHING_SLOTS = 4  # scrypt checks at once (16 MB each)
+HASHING_WAIT = 2.0  # seconds a sign-in waits for a slot before 429
+MAX_TRACKED = 10_000  # (name, address) pairs remembered before old ones are forgotten
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-PUBLIC_PATHS = ("/login",)
+PUBLIC_PATHS = ("/login", "/login/link")
 PUBLIC_PREFIXES = ("/static/",)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "
@@ -46,6 +62,7 @@ HEADERS = [
     (b"referrer-policy", b"same-origin"),
     (b"cross-origin-opener-policy", b"same-origin"),
 ]
+HSTS = (b"strict-transport-security", b"max-age=31536000")
 
 Scope = MutableMapping[str, Any]
 Message = MutableMapping[str, Any]
@@ -83,6 +100,7 @@ def read_users(path: Path) -> dict[str, str]:
                           f"`bulk-provision serve --users {path} --add-user NAME`") from exc
     except OSError as exc:
         raise ConfigError(f"cannot read users file {path}: {exc.strerror}") from exc
+    check_owner_only(path)
     users = {}
     for number, line in enumerate(text.splitlines(), 1):
         if not line.strip() or line.startswith("#"):
@@ -94,6 +112,23 @@ def read_users(path: Path) -> dict[str, str]:
     if not users:
         raise ConfigError(f"users file {path} has no accounts; add one with --add-user NAME")
     return users
+
+
+def check_owner_only(path: Path) -> None:
+    """Refuse a users file that others may change: they could add an account of their own.
+    POSIX only, as for the config file (Windows has no such mode bits)."""
+    if os.name == "nt":
+        return
+    info = path.stat()
+    mode = stat.S_IMODE(info.st_mode)
+    fix = f"run: chmod 600 {path}"
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"users file {path} may be changed by other users (mode {mode:03o}); "
+                          f"{fix}")
+    euid = getattr(os, "geteuid", lambda: info.st_uid)()
+    if info.st_uid not in (euid, 0):
+        raise ConfigError(f"users file {path} belongs to another user (uid {info.st_uid}); "
+                          f"copy it to a file of your own and {fix}")
 
 
 def add_user(path: Path, name: str, password: str) -> None:
@@ -120,25 +155,29 @@ class Session:
     expires: float = field(default_factory=lambda: time.monotonic() + SESSION_SECONDS)
 
 
+class SignIn(enum.Enum):
+    """How a named account's sign-in ended (the session id comes separately)."""
+
+    OK = "ok"
+    WRONG = "wrong"
+    LOCKED = "locked"
+    BUSY = "busy"
+
+
 class Access:
     """Sessions, one-time login tokens and (optionally) named accounts."""
 
     def __init__(self, users: dict[str, str] | None = None, *, secure: bool = False) -> None:
         self.users = users
         self.secure = secure
+        prefix = "__Host-" if secure else ""
+        self.cookie_name = f"{prefix}{COOKIE}_{secrets.token_hex(4)}"
         self._sessions: dict[str, Session] = {}
         self._tokens: set[str] = set()
         self._lock = threading.Lock()
-        self._dummy = hash_password(secrets.token_hex(8))
-        self._failures: dict[str, list[float]] = {}
-
-    def locked(self, name: str) -> bool:
-        """True after LOCKOUT_FAILURES wrong passwords for ``name`` within LOCKOUT_SECONDS."""
-        cutoff = time.monotonic() - LOCKOUT_SECONDS
-        with self._lock:
-            recent = [t for t in self._failures.get(name, []) if t > cutoff]
-            self._failures[name] = recent
-            return len(recent) >= LOCKOUT_FAILURES
+        self._hashing = threading.BoundedSemaphore(HASHING_SLOTS)
+        self._dummy = hash_password(secrets.token_hex(8)) if users is not None else ""
+        self._attempts: dict[tuple[str, str], list[float]] = {}
 
     def new_token(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -155,14 +194,57 @@ class Access:
             self._tokens.discard(match)
         return self._open("local admin")
 
-    def sign_in(self, name: str, password: str) -> str | None:
-        stored = (self.users or {}).get(name)
-        ok = verify_password(password, stored or self._dummy)  # same work for unknown names
-        if ok and stored is not None:
-            return self._open(name)
+    def token_valid(self, token: str) -> bool:
+        """True for an unspent one-time token (it stays unspent)."""
         with self._lock:
-            self._failures.setdefault(name[:64], []).append(time.monotonic())
-        return None
+            return self.users is None and any(hmac.compare_digest(t, token)
+                                              for t in self._tokens)
+
+    def sign_in(self, name: str, password: str, address: str = "") -> tuple[SignIn, str]:
+        """Check a named account's password: (SignIn.OK, session id) or why not (and "").
+
+        The attempt is counted before the password is checked, atomically with the lockout
+        test, so parallel guesses cannot overtake the count."""
+        stored = (self.users or {}).get(name)
+        if self.users is None:
+            return SignIn.WRONG, ""  # no named accounts: nothing to check, no scrypt
+        key = (name[:64], address[:64])
+        if not self._count_attempt(key):
+            return SignIn.LOCKED, ""
+        if not self._hashing.acquire(timeout=HASHING_WAIT):
+            self._forget_attempt(key)
+            return SignIn.BUSY, ""
+        try:
+            ok = verify_password(password, stored or self._dummy)  # same work for unknown names
+        finally:
+            self._hashing.release()
+        if ok and stored is not None:
+            with self._lock:
+                self._attempts.pop(key, None)
+            return SignIn.OK, self._open(name)
+        return SignIn.WRONG, ""
+
+    def _count_attempt(self, key: tuple[str, str]) -> bool:
+        """Record an attempt for (name, address); False (not recorded) when locked."""
+        now = time.monotonic()
+        cutoff = now - LOCKOUT_SECONDS
+        with self._lock:
+            if len(self._attempts) > MAX_TRACKED:
+                self._attempts = {k: [t for t in v if t > cutoff]
+                                  for k, v in self._attempts.items() if v and v[-1] > cutoff}
+            mine = [t for t in self._attempts.get(key, []) if t > cutoff]
+            by_name = sum(1 for k, times in self._attempts.items() if k[0] == key[0]
+                          for t in times if t > cutoff)
+            if len(mine) >= LOCKOUT_FAILURES or by_name >= USER_FAILURES:
+                return False
+            self._attempts[key] = [*mine, now]
+            return True
+
+    def _forget_attempt(self, key: tuple[str, str]) -> None:
+        with self._lock:
+            times = self._attempts.get(key)
+            if times:
+                times.pop()
 
     def _open(self, user: str) -> str:
         sid = secrets.token_urlsafe(32)
@@ -171,7 +253,7 @@ class Access:
         return sid
 
     def session(self, scope: Scope) -> Session | None:
-        sid = cookies(scope).get(COOKIE)
+        sid = cookies(scope).get(self.cookie_name)
         if not sid:
             return None
         with self._lock:
@@ -183,11 +265,15 @@ class Access:
 
     def end(self, scope: Scope) -> None:
         with self._lock:
-            self._sessions.pop(cookies(scope).get(COOKIE, ""), None)
+            self._sessions.pop(cookies(scope).get(self.cookie_name, ""), None)
 
     def cookie(self, sid: str) -> str:
         secure = "; Secure" if self.secure else ""
-        return f"{COOKIE}={sid}; Path=/; HttpOnly; SameSite=Strict{secure}"
+        return f"{self.cookie_name}={sid}; Path=/; HttpOnly; SameSite=Strict{secure}"
+
+    def cleared_cookie(self) -> str:
+        secure = "; Secure" if self.secure else ""
+        return f"{self.cookie_name}=; Path=/; Max-Age=0; HttpOnly; SameSite=Strict{secure}"
 
 
 def cookies(scope: Scope) -> dict[str, str]:
@@ -215,6 +301,7 @@ class Guard:
     def __init__(self, app: App, access: Access, hosts: Iterable[str]) -> None:
         self.app, self.access = app, access
         self.hosts = {h.lower() for h in hosts}
+        self.headers = [*HEADERS, HSTS] if access.secure else list(HEADERS)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -223,13 +310,13 @@ class Guard:
 
         async def send_with_headers(message: Message) -> None:
             if message["type"] == "http.response.start":
-                message["headers"] = [*message.get("headers", []), *HEADERS]
+                message["headers"] = [*message.get("headers", []), *self.headers]
             await send(message)
 
         refusal = self.refusal(scope)
         if refusal is not None:
             status, text, location = refusal
-            headers = [(b"content-type", b"text/plain; charset=utf-8"), *HEADERS]
+            headers = [(b"content-type", b"text/plain; charset=utf-8"), *self.headers]
             if location:
                 headers.append((b"location", location.encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -259,9 +346,17 @@ class Guard:
 
 
 def allowed_hosts(host: str, port: int, extra: Iterable[str] = ()) -> list[str]:
-    """Host header values this server answers to: its own address, loopback names, extras."""
+    """Host header values this server answers to: its own address, loopback names, extras.
+
+    Browsers leave out the scheme's default port (``https://name`` sends ``Host: name``), and
+    a reverse proxy in front passes the name browsers used: the ``--allow-host`` names are
+    accepted without a port too, and every name is on port 443 or 80. Only the name matters
+    against DNS rebinding (the attacker's name is never on the list)."""
     names = {host, *extra}
     if host in ("127.0.0.1", "localhost", "::1"):
         names |= {"127.0.0.1", "localhost", "[::1]"}
     shown = {f"[{n}]" if ":" in n and not n.startswith("[") else n for n in names}
-    return sorted(f"{n}:{port}" for n in shown)
+    allowed = {f"{n}:{port}" for n in shown}
+    bare = shown if port in (80, 443) else {
+        f"[{n}]" if ":" in n and not n.startswith("[") else n for n in extra}
+    return sorted(allowed | bare)

@@ -3,6 +3,7 @@ session and the CSRF check of forms."""
 
 from __future__ import annotations
 
+import asyncio
 import hmac
 import threading
 from dataclasses import dataclass, field
@@ -23,6 +24,9 @@ from bulk_provision.web.workspace import Workspace
 
 HERE = Path(__file__).parent
 SAMPLES = ("roster.xlsx", "roster_with_errors.xlsx", "roster.csv")
+FORM_SECONDS = 30.0  # to read a small form's body
+HEADINGS = {400: "Cannot do that", 403: "Refused", 404: "Not found", 408: "Too slow",
+            409: "Cannot do that now", 413: "Too large"}
 
 
 @dataclass
@@ -42,11 +46,23 @@ class Web:
     def __init__(self, config: WebConfig) -> None:
         self.config = config
         self.workspace = Workspace(config.workspace)
-        self.runs = RunManager(self.workspace, config.connection)
+        self.workspace.take()  # before the runs are read: a second server must not relabel them
+        try:
+            self.runs = RunManager(self.workspace, config.connection)
+        except BaseException:
+            self.workspace.release()
+            raise
         self.templates = jinja2.Environment(
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True, undefined=jinja2.StrictUndefined,
         )
+
+    def close(self) -> None:
+        """Stop the runs (journals and workbooks written), then free the workspace."""
+        try:
+            self.runs.shutdown()
+        finally:
+            self.workspace.release()
 
     @property
     def samples(self) -> tuple[str, ...]:
@@ -75,10 +91,22 @@ def session_of(request: Request) -> Session:
     return found
 
 
-async def checked_form(request: Request, **limits: Any) -> FormData:
+async def read_form(request: Request, seconds: float = FORM_SECONDS, **limits: Any) -> FormData:
+    """The request's form, read within ``seconds`` (else 408): a client that sends its body
+    slowly on purpose does not hold a connection and a worker for ever."""
+    try:
+        async with asyncio.timeout(seconds):
+            return await request.form(**limits)
+    except TimeoutError:
+        raise HTTPException(408, "The upload took too long and was stopped; try again, or "
+                                 "upload a smaller file.") from None
+
+
+async def checked_form(request: Request, seconds: float = FORM_SECONDS,
+                       **limits: Any) -> FormData:
     """The request's form, after its CSRF token matched the session's (else 403)."""
     session = session_of(request)
-    form = await request.form(**limits)
+    form = await read_form(request, seconds, **limits)
     token = str(form.get("csrf", ""))
     if not token or not hmac.compare_digest(token, session.csrf):
         await form.close()
@@ -99,4 +127,5 @@ async def error_page(request: Request, exc: Exception) -> Response:
     detail = str(getattr(exc, "detail", "")) or "Something went wrong."
     if request.scope.get("state", {}).get("session") is None:
         return Response(detail + "\n", status_code=status, media_type="text/plain")
-    return web_of(request).page(request, "message.html", status, message=detail)
+    return web_of(request).page(request, "message.html", status, message=detail,
+                                heading=HEADINGS.get(status, "Something went wrong"))

@@ -18,6 +18,9 @@ from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
+
+from python_calamine import SheetTypeEnum, SheetVisibleEnum
 
 from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.config import Settings
@@ -27,12 +30,15 @@ from bulk_provision.glance import GlanceClient
 from bulk_provision.job import JobResult, build_plan, load_and_validate, run_job
 from bulk_provision.lifecycle import FINAL_STATES
 from bulk_provision.model import Action, ActionKind, RowResult
+from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
 from bulk_provision.provision import Progress
 from bulk_provision.report.plan_report import SHOWN, write_plan
 from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.retry import EngineOptions
 from bulk_provision.roster import Roster
+from bulk_provision.roster_excel import open_workbook
 from bulk_provision.settings import MODES, JobSpec, connection_for, listing
+from bulk_provision.summary_doc import error_document, summary_document
 from bulk_provision.validation import ValidationResult
 
 CREDENTIAL_HELP = (
@@ -40,6 +46,8 @@ CREDENTIAL_HELP = (
     "GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW (or GLANCE_API_KEY, GLANCE_PARTNER_ID and "
     "GLANCE_PARTNER_USER_ID) in its environment or config file"
 )
+NO_ROSTER_ON_SHEET = "pick the sheet with --sheet"  # the reader's hint: the first sheet failed
+MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
 __all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "RowResult",
            "UsageError", "ValidationResult"]
 
@@ -73,7 +81,29 @@ class Connection:
 
     @property
     def endpoint(self) -> str:
-        return self._endpoint().base_url
+        """The Glance base URL as the page shows it: never with a user or password in it."""
+        try:
+            url = self._endpoint().base_url
+        except BulkProvisionError:
+            url = self.settings.environment(self.env).get("GLANCE_BASE_URL", "")
+        return without_userinfo(url)
+
+    def notifier(self) -> Notifier | None:
+        """The config file's ``notify = [...]`` (as ``run`` uses it), or None; raises the
+        engine's UsageError/ConfigError when a target or the SMTP settings are unusable."""
+        texts = self.settings.get("notify") or []
+        texts = [texts] if isinstance(texts, str) else texts
+        if not texts:
+            return None
+        targets = [parse_target(str(text)) for text in texts]
+        env = self.settings.environment(self.env)
+        smtp = None
+        if any(target.kind == "mailto" for target in targets):
+            smtp = smtp_from_settings(self.settings.values, env)
+        timeout = float(self.settings.get("notify_timeout", DEFAULT_TIMEOUT))
+        if not 0 < timeout <= 120:
+            raise ConfigError("notify_timeout must be more than 0 and at most 120 seconds")
+        return Notifier(targets, smtp, env.get("GLANCE_CA_BUNDLE") or None, timeout)
 
     def _endpoint(self) -> Endpoint:
         return connection_for({}, self.settings, self.env)
@@ -108,14 +138,14 @@ class Connection:
                           max_suspend=str(s.get("max_suspend", "10%")))
 
     def spec(self, roster: Path, options: RunOptions, *, out: Path | None = None,
-             checkpoint: Path | None = None) -> JobSpec:
+             checkpoint: Path | None = None, sheet: str | None = None) -> JobSpec:
         """The same ``JobSpec.from_settings`` as ``run``: the page's choices are its options,
         over the server's config file and environment (the signed-in account is protected
         there). The config file's protected accounts always hold; the page only adds to them."""
         protect = [*(listing(self.settings.get("protect")) or []), *options.protect]
         chosen = {"roster": roster, "out": out, "checkpoint": checkpoint, "mode": options.mode,
                   "skip_invalid": options.skip_invalid, "set_passwords": options.set_passwords,
-                  "max_suspend": options.max_suspend, "protect": protect}
+                  "max_suspend": options.max_suspend, "protect": protect, "sheet": sheet}
         return JobSpec.from_settings(chosen, self.settings, self.env)
 
     def check(self) -> list[str]:
@@ -124,13 +154,40 @@ class Connection:
             return sorted(r.name for r in client.show_roles())
 
 
-def validate(connection: Connection, roster: Path) -> tuple[Roster, ValidationResult]:
+def validate(connection: Connection, roster: Path,
+             sheet: str | None = None) -> tuple[Roster, ValidationResult]:
     """Read and validate a roster (RosterError and friends say what is wrong with the file)."""
-    return load_and_validate(connection.spec(roster, RunOptions()))
+    return load_and_validate(connection.spec(roster, RunOptions(), sheet=sheet))
 
 
-def write_report(connection: Connection, roster: Path, path: Path) -> None:
-    found, result = validate(connection, roster)
+def validate_any_sheet(connection: Connection, roster: Path
+                       ) -> tuple[Roster, ValidationResult]:
+    """:func:`validate`; when the workbook's first sheet holds no roster, the first other
+    visible sheet that does (the result's ``roster.sheet`` names it)."""
+    try:
+        return validate(connection, roster)
+    except RosterError as exc:
+        if NO_ROSTER_ON_SHEET not in str(exc):
+            raise
+        for name in other_sheets(roster):
+            try:
+                return validate(connection, roster, name)
+            except RosterError:
+                continue
+        raise
+
+
+def other_sheets(roster: Path) -> list[str]:
+    """The workbook's visible worksheets after the first (at most 20 are tried)."""
+    book = open_workbook(roster.read_bytes(), roster.suffix.lower())
+    visible = [str(m.name) for m in book.sheets_metadata
+               if m.visible == SheetVisibleEnum.Visible and m.typ == SheetTypeEnum.WorkSheet]
+    return visible[1:21]
+
+
+def write_report(connection: Connection, roster: Path, path: Path,
+                 sheet: str | None = None) -> None:
+    found, result = validate(connection, roster, sheet)
     write_validation_report(path, found, result)
 
 
@@ -146,9 +203,9 @@ class PlanPreview:
 
 
 def preview_plan(connection: Connection, roster: Path, options: RunOptions, out: Path,
-                 *, shown: int = 200) -> PlanPreview:
+                 *, shown: int = 200, sheet: str | None = None) -> PlanPreview:
     """The plan for ``roster`` under ``options``, also written as the plan workbook ``out``."""
-    spec = connection.spec(roster, options)
+    spec = connection.spec(roster, options, sheet=sheet)
     found, validation = load_and_validate(spec)
     if spec.mode == "create":
         actions, refusal = build_plan(spec, found, validation, None)
@@ -192,6 +249,33 @@ def run(connection: Connection, spec: JobSpec, progress: Progress,
             client.close()
 
 
+def notify_result(connection: Connection, result: JobResult, spec: JobSpec) -> list[str]:
+    """Send the end of a run to the config file's targets; one line per failed target."""
+    notifier = connection.notifier()
+    if notifier is None:
+        return []
+    document = summary_document(result, spec, max_rows=MAX_NOTIFIED_ROWS)
+    return notifier.send(document, attachment=result.results_path)
+
+
+def notify_error(connection: Connection, error: BulkProvisionError, roster: Path,
+                 mode: str) -> list[str]:
+    """Send a run that could not start or stopped on an error to the config file's targets."""
+    notifier = connection.notifier()
+    if notifier is None:
+        return []
+    return notifier.send(error_document(error, roster=roster, mode=mode,
+                                        endpoint=connection.endpoint))
+
+
+def without_userinfo(url: str) -> str:
+    """``url`` without a ``user:password@`` part."""
+    parts = urlsplit(url)
+    if "@" not in parts.netloc:
+        return url
+    return urlunsplit(parts._replace(netloc=parts.netloc.rpartition("@")[2]))
+
+
 def journal_counts(path: Path) -> tuple[dict[str, int], int]:
     """Finished rows per outcome recorded in a journal, and how many rows are still open
     (never sent, sent, or in doubt); ({}, 0) when there is no journal."""
@@ -211,6 +295,6 @@ def unfinished(path: Path) -> bool:
 
 
 def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Path,
-             checkpoint: Path) -> JobSpec:
-    return connection.spec(roster, options, out=out, checkpoint=checkpoint)
+             checkpoint: Path, sheet: str | None = None) -> JobSpec:
+    return connection.spec(roster, options, out=out, checkpoint=checkpoint, sheet=sheet)
 

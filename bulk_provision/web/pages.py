@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import FormData
@@ -14,6 +16,14 @@ if TYPE_CHECKING:
     from bulk_provision.web.app import Web
 
 SHOWN_PROBLEMS = 1000
+PAGE_WORDS = (
+    ("; pick the sheet with --sheet", "; put the roster on the first sheet of the workbook "
+                                      "(move that sheet to the front), then upload it again"),
+    ("unhide the roster or use --sheet", "unhide the roster's sheet"),
+    ("Rename the header or map it with --columns",
+     "Rename that column's header in the spreadsheet, then upload it again"),
+    (", drop --sheet", ""),
+)
 
 
 def summarize(web: Web, sha: str) -> dict[str, Any]:
@@ -22,24 +32,48 @@ def summarize(web: Web, sha: str) -> dict[str, Any]:
     cached = read_json(path)
     if isinstance(cached, dict):
         return cached
+    info = web.workspace.roster_info(sha)
+    summary = validation_summary(web, web.workspace.roster_path(sha), str(info["name"]),
+                                 info.get("sheet"))
+    if not summary.get("error"):
+        write_json(path, summary)
+    return summary
+
+
+def validation_summary(web: Web, roster_file: Path, name: str,
+                       sheet: str | None = None) -> dict[str, Any]:
+    """What the page shows of a roster file's validation; {"error": ...} when it cannot be
+    read (the message names the admin's file, and says what to do in the spreadsheet). A new
+    upload whose first sheet holds no roster is read from the first other sheet that does."""
     try:
-        roster, result = engine.validate(web.config.connection, web.workspace.roster_path(sha))
+        if sheet is None:
+            roster, result = engine.validate_any_sheet(web.config.connection, roster_file)
+        else:
+            roster, result = engine.validate(web.config.connection, roster_file, sheet)
     except engine.BulkProvisionError as exc:
-        return {"error": f"This file cannot be used as a roster: {exc}"}
+        text = web.workspace.shown(str(exc), {roster_file: name})
+        return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}"}
     by_rule = Counter(p.message if p.rule == "" else p.rule for p in result.problems)
-    summary = {
+    return {
         "rows": result.rows,
         "invalid_rows": len(result.invalid_rows),
         "problem_count": len(result.problems),
         "by_rule": by_rule.most_common(),
-        "problems": [[p.row, p.column, p.value, p.message]
+        "problems": [[p.row, p.column, p.value, for_the_page(p.message, name)]
                      for p in result.problems[:SHOWN_PROBLEMS]],
         "warnings": [str(w) for w in roster.warnings[:50]],
         "warning_count": len(roster.warnings),
         "columns": list(roster.frame.columns),
+        "sheet": roster.sheet,
     }
-    write_json(path, summary)
-    return summary
+
+
+def for_the_page(text: str, name: str) -> str:
+    """The engine's message in words for an HR admin: the command line's options become what
+    to do in the spreadsheet, and the upload's internal name becomes the admin's file name."""
+    for cli, page in PAGE_WORDS:
+        text = text.replace(cli, page)
+    return re.sub(r"\broster(\.(?:xlsx|xlsm|xls|csv|tsv|txt))\b", name, text)
 
 
 def roster_context(web: Web, sha: str) -> dict[str, Any]:

@@ -189,11 +189,38 @@ class RunManager:
                 f"{mode} mode) to finish it before starting a {run.options.mode} run")
 
     def resume(self, run_id: str, user: str) -> Run:
+        """A new run that finishes ``run_id``; when one already does (a second press of
+        Resume, or another admin's), that one."""
         old = self.get(run_id)
+        follower = self._follower(old) if old is not None else None
+        if follower is not None:
+            return follower
         if old is None or not self.resumable(old):
             raise engine.UsageError("this run cannot be resumed (it finished, or a later run "
                                     "of the same roster took over)")
-        return self.submit(old.sha256, old.options, user, resumes=old.id)
+        try:
+            return self.submit(old.sha256, old.options, user, resumes=old.id)
+        except engine.UsageError:
+            follower = self._follower(old)  # a press at the same moment got there first
+            if follower is None:
+                raise
+            return follower
+
+    def _follower(self, old: Run) -> Run | None:
+        """The run that resumed ``old``, or the roster's run waiting or running."""
+        with self._lock:
+            later = [r for r in self._runs.values() if r.sha256 == old.sha256 and r.id > old.id
+                     and (r.resumes == old.id or r.state in ACTIVE)]
+        return min(later, key=lambda r: r.id) if later else None
+
+    def delete_roster(self, sha256: str) -> None:
+        """Forget a roster's runs and delete its folder; refused while it has a run."""
+        with self._lock:
+            if any(r.sha256 == sha256 and r.state in ACTIVE for r in self._runs.values()):
+                raise engine.UsageError("this roster has a run waiting or running: stop it "
+                                        "first, then delete the roster")
+            self._runs = {k: r for k, r in self._runs.items() if r.sha256 != sha256}
+            self.workspace.delete(sha256)
 
     def stop_run(self, run_id: str) -> None:
         with self._lock:
@@ -233,6 +260,7 @@ class RunManager:
 
     def snapshot(self, run: Run) -> dict[str, Any]:
         view = run.progress.view()
+        view["notices"] = [self.workspace.shown(n) for n in view["notices"]]
         view.update(state=run.state, ending=run.ending, message=run.message,
                     position=self.queue_position(run), exit_code=run.exit_code)
         if run.state not in ACTIVE and run.counts:
@@ -276,14 +304,17 @@ class RunManager:
 
     def _carry_out(self, run: Run) -> None:
         folder = self.workspace.folder(run.sha256)
+        roster = self.workspace.roster_path(run.sha256)
         try:
-            spec = engine.run_spec(self.connection, self.workspace.roster_path(run.sha256),
-                                   run.options, out=folder / f"results-{run.id}.xlsx",
-                                   checkpoint=self.workspace.journal_path(run.sha256))
+            spec = engine.run_spec(self.connection, roster, run.options,
+                                   out=folder / f"results-{run.id}.xlsx",
+                                   checkpoint=self.workspace.journal_path(run.sha256),
+                                   sheet=self.workspace.roster_sheet(run.sha256))
             result = engine.run(self.connection, spec, run.progress, run.stop)
         except engine.BulkProvisionError as exc:
             state, code, message = "error", exc.exit_code, str(exc)
             counts: dict[str, int] = {}
+            self._notify(run, engine.notify_error, exc, roster, run.options.mode)
         except Exception as exc:  # noqa: BLE001 - the server keeps serving; the log has it
             log.exception("run %s failed", run.id)
             state, code, counts = "error", 2, {}
@@ -291,11 +322,24 @@ class RunManager:
         else:
             state, code = STATE_FOR_EXIT.get(result.exit_code, "error"), result.exit_code
             message, counts = result.message, {k: v for k, v in result.counts.items() if v}
+            self._notify(run, engine.notify_result, result, spec)
         with self._lock:
-            run.state, run.exit_code, run.message, run.counts = state, code, message, counts
+            run.state, run.exit_code, run.counts = state, code, counts
+            run.message = self.workspace.shown(message, {roster: run.roster_name})
             run.finished = now_text()
             run.results = (folder / f"results-{run.id}.xlsx").is_file()
             self._save(run)
+
+    def _notify(self, run: Run, send: Any, *args: Any) -> None:
+        """The config file's ``notify = [...]``, as ``run --notify`` does; a failure is a
+        notice on the run and a line in the log, never a change of the run's ending."""
+        try:
+            failures = send(self.connection, *args)
+        except engine.BulkProvisionError as exc:
+            failures = [str(exc)]
+        for line in failures:
+            log.warning("run %s: %s", run.id, line)
+            run.progress.notice(f"notification failed: {line}")
 
     def _journal_outcomes(self, sha256: str) -> dict[str, int]:
         try:

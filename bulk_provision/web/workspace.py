@@ -13,7 +13,14 @@
         results-<run-id>.xlsx          each run's results workbook
 
 An uploaded file's name is shown, never used as a path: only its suffix is kept, and only when
-it is one the roster reader accepts. Files are created 0600 and folders 0700 (personal data).
+it is one the roster reader accepts. Files are created 0600 and folders 0700 (personal data),
+missing parents of the workspace too.
+
+An upload is copied into a private ``.incoming-*`` folder of its own and validated there; only
+an accepted roster is moved into its roster folder, under that roster's lock, and a roster's
+record never changes because of a rejected upload. One server per workspace: ``.serve.lock``
+(an OS lock, released even on kill -9) refuses a second one, which would otherwise take the
+first one's live runs for interrupted ones.
 """
 
 from __future__ import annotations
@@ -23,19 +30,25 @@ import json
 import os
 import re
 import secrets
+import shutil
 import tempfile
+import threading
 import unicodedata
+import warnings
 from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import ConfigError, UsageError
 
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".tsv", ".txt")
 SHA_PATTERN = re.compile(r"[0-9a-f]{64}")
 RUN_ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{6}")
 CHUNK = 1 << 20
+NAME_LIMIT = 120
+LOCK_NAME = ".serve.lock"
 
 
 class TooLarge(UsageError):
@@ -47,10 +60,14 @@ def now_text() -> str:
 
 
 def display_name(name: str) -> str:
-    """The uploaded name as shown on the page: the last path part, printable, at most 120."""
+    """The uploaded name as shown on the page: the last path part, printable, at most 120
+    characters; a long name is shortened in its stem, so that it keeps its suffix."""
     last = re.split(r"[\\/]", name or "")[-1]
     clean = "".join(c for c in last if unicodedata.category(c)[0] != "C").strip()
-    return clean[:120] or "roster"
+    if len(clean) > NAME_LIMIT:
+        suffix = Path(clean).suffix[:10]
+        clean = clean[:NAME_LIMIT - len(suffix) - 1].rstrip() + "…" + suffix
+    return clean or "roster"
 
 
 def suffix_of(name: str) -> str:
@@ -64,7 +81,18 @@ def suffix_of(name: str) -> str:
 
 
 def make_dir(path: Path) -> Path:
-    path.mkdir(mode=0o700, parents=True, exist_ok=True)
+    """``path`` as an owner-only folder; missing parents are created owner-only too (whatever
+    the umask: a world-writable parent would let anyone swap the folder)."""
+    missing = [p for p in [path, *path.parents] if not p.exists()]
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            pass
+        else:
+            os.chmod(folder, 0o700)
+    if not path.is_dir():
+        raise NotADirectoryError(20, "not a folder", str(path))
     os.chmod(path, 0o700)
     return path
 
@@ -93,9 +121,62 @@ def read_json(path: Path) -> Any:
         return None
 
 
+@dataclass
+class Incoming:
+    """An upload copied into a private folder of its own, not yet a roster."""
+
+    sha256: str
+    path: Path
+    name: str
+    size: int
+
+    @property
+    def suffix(self) -> str:
+        return self.path.suffix
+
+
 class Workspace:
     def __init__(self, root: Path) -> None:
-        self.root = make_dir(Path(root).resolve())
+        try:
+            self.root = make_dir(Path(root).resolve())
+        except OSError as exc:
+            raise ConfigError(f"cannot use {root} as the workspace: "
+                              f"{exc.strerror or exc}; give --workspace a folder "
+                              "this account may create and write") from exc
+        self._serve_lock: Any = None
+        self._locks: dict[str, threading.Lock] = {}
+        self._locks_lock = threading.Lock()
+
+    def take(self) -> None:
+        """Hold the workspace's server lock, or raise ConfigError if another server has it."""
+        with warnings.catch_warnings():  # no flock at all: filelock falls back to a lock file
+            warnings.simplefilter("ignore")
+            from filelock import FileLock, Timeout
+        lock = FileLock(self.root / LOCK_NAME, timeout=0, mode=0o600, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            raise ConfigError(f"workspace {self.root} is in use by another bulk-provision "
+                              "serve; stop that one, or give this one another --workspace"
+                              ) from None
+        except OSError as exc:
+            raise ConfigError(f"cannot lock the workspace {self.root}: "
+                              f"{exc.strerror or exc}") from exc
+        self._serve_lock = lock
+        for left in self.root.glob(".incoming-*"):  # uploads a killed server left behind
+            shutil.rmtree(left, ignore_errors=True)
+        for left in self.root.glob(".deleted-*"):
+            shutil.rmtree(left, ignore_errors=True)
+
+    def release(self) -> None:
+        if self._serve_lock is not None:
+            self._serve_lock.release()
+            self._serve_lock = None
+
+    def roster_lock(self, sha256: str) -> threading.Lock:
+        """The lock that serialises changes to one roster's folder."""
+        with self._locks_lock:
+            return self._locks.setdefault(sha256, threading.Lock())
 
     def folder(self, sha256: str) -> Path:
         if not SHA_PATTERN.fullmatch(sha256):
@@ -105,12 +186,14 @@ class Workspace:
             raise KeyError(sha256)
         return folder
 
-    def store(self, upload: IO[bytes], name: str, user: str, limit: int) -> str:
-        """Copy an upload into its roster folder; returns the roster's SHA-256."""
+    def receive(self, upload: IO[bytes], name: str, limit: int) -> Incoming:
+        """Copy an upload into a new private folder (not yet a roster)."""
         suffix = suffix_of(name)
         digest, size = hashlib.sha256(), 0
-        fd, temp = tempfile.mkstemp(dir=self.root, prefix=".upload-")
+        place = Path(tempfile.mkdtemp(dir=self.root, prefix=".incoming-"))
+        path = place / f"roster{suffix}"
         try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
             with os.fdopen(fd, "wb") as out:
                 while chunk := upload.read(CHUNK):
                     size += len(chunk)
@@ -118,25 +201,62 @@ class Workspace:
                         raise TooLarge(too_large(limit))
                     digest.update(chunk)
                     out.write(chunk)
-            os.chmod(temp, 0o600)
-            sha = digest.hexdigest()
-            folder = make_dir(self.root / sha)
-            os.replace(temp, folder / f"roster{suffix}")
         except BaseException:
-            Path(temp).unlink(missing_ok=True)
+            shutil.rmtree(place, ignore_errors=True)
             raise
-        write_json(folder / "roster.json", {
-            "name": display_name(name), "sha256": sha, "suffix": suffix, "size": size,
-            "uploaded_at": now_text(), "uploaded_by": user,
-        })
-        (folder / "validation.json").unlink(missing_ok=True)
+        return Incoming(digest.hexdigest(), path, display_name(name), size)
+
+    def discard(self, incoming: Incoming) -> None:
+        shutil.rmtree(incoming.path.parent, ignore_errors=True)
+
+    def commit(self, incoming: Incoming, user: str, validation: dict[str, Any]) -> str:
+        """Make an accepted upload a roster (or a new upload of a known one); its SHA-256.
+
+        A known roster keeps its file, journal and runs; the same bytes uploaded with the
+        same suffix only update the name and uploader shown."""
+        sha = incoming.sha256
+        with self.roster_lock(sha):
+            try:
+                known = self.roster_info(sha)
+            except KeyError:
+                known = None
+            record = {"name": incoming.name, "sha256": sha, "suffix": incoming.suffix,
+                      "size": incoming.size, "uploaded_at": now_text(), "uploaded_by": user,
+                      "sheet": validation.get("sheet")}
+            if known is None:
+                folder = make_dir(self.root / sha)
+                os.replace(incoming.path, folder / incoming.path.name)
+                write_json(folder / "validation.json", validation)
+                write_json(folder / "roster.json", record)  # last: the folder is complete
+            elif known.get("suffix") == incoming.suffix:
+                write_json(self.root / sha / "roster.json", record)
+        self.discard(incoming)
         return sha
+
+    def delete(self, sha256: str) -> None:
+        """Remove a roster's folder (its upload, journal, workbooks and run records)."""
+        with self.roster_lock(sha256):
+            folder = self.folder(sha256)
+            gone = folder.with_name(f".deleted-{sha256}-{secrets.token_hex(3)}")
+            os.replace(folder, gone)  # at once: nobody finds a half-deleted roster
+            shutil.rmtree(gone, ignore_errors=True)
+
+    def keep_only_plan(self, sha256: str, plan_id: str) -> None:
+        """Remove the roster's earlier plan workbooks (disk space; they hold personal data)."""
+        for path in self.folder(sha256).glob("plan-*.xlsx"):
+            if path.name != f"plan-{plan_id}.xlsx":
+                path.unlink(missing_ok=True)
 
     def roster_info(self, sha256: str) -> dict[str, Any]:
         info = read_json(self.folder(sha256) / "roster.json")
         if not isinstance(info, dict) or info.get("suffix") not in SUFFIXES:
             raise KeyError(sha256)
         return info
+
+    def roster_sheet(self, sha256: str) -> str | None:
+        """The sheet the roster was read from (None: the reader's own choice)."""
+        sheet = self.roster_info(sha256).get("sheet")
+        return str(sheet) if sheet else None
 
     def roster_path(self, sha256: str) -> Path:
         return self.folder(sha256) / f"roster{self.roster_info(sha256)['suffix']}"
@@ -160,6 +280,15 @@ class Workspace:
     def rosters(self) -> Iterable[Path]:
         return (p for p in sorted(self.root.iterdir()) if SHA_PATTERN.fullmatch(p.name)
                 and p.is_dir())
+
+    def shown(self, text: str, names: dict[Path, str] | None = None) -> str:
+        """``text`` as the page shows it: the server's paths become file names (``names``
+        maps a path to the name people know it by, such as the uploaded roster's)."""
+        for path, name in (names or {}).items():
+            text = text.replace(str(path), name)
+        root = re.escape(str(self.root))
+        return re.sub(root + r"[\\/]?([^\s'\"]*)",
+                      lambda m: Path(m.group(1)).name or "the workspace", text)
 
 
 def new_run_id() -> str:

@@ -107,7 +107,23 @@ function setupRun() {
   });
 }
 
+function setupLink() {
+  // the one-time link's page: continue at once with a same-site POST (see signin.py)
+  var form = document.getElementById("link-form");
+  if (form && form.dataset.autosubmit === "1") form.submit();
+}
+
+function setupConfirm() {
+  document.querySelectorAll("form[data-confirm]").forEach(function (form) {
+    form.addEventListener("submit", function (event) {
+      if (!window.confirm(form.dataset.confirm)) event.preventDefault();
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  setupLink();
+  setupConfirm();
   setupUpload();
   setupOptions();
   setupRun();
