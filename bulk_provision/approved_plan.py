@@ -11,6 +11,7 @@ listing the differences, raised before any write.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import zipfile
 from collections.abc import Mapping, Sequence
@@ -80,11 +81,20 @@ def read_plan(path: Path) -> ApprovedPlan:
     return ApprovedPlan(path, header, checksum, actions)
 
 
-def plan_options(spec: JobSpec) -> dict[str, object]:
-    """The options that shaped a plan, as ``plan`` records them."""
+def plan_options(spec: JobSpec, rows: Mapping[str, str] | None = None) -> dict[str, object]:
+    """The options that shaped a plan, as ``plan`` records them: also how the roster was read
+    (``--sheet``, the ``--columns`` map) and a digest of its planned rows (``rows``:
+    ``resume.row_hashes``), so ``run --plan`` reads the roster exactly as the plan did."""
     return {"skip_invalid": spec.skip_invalid, "set_passwords": spec.set_passwords,
             "audio_provider": spec.audio_provider, "protect": list(spec.protect),
-            "max_suspend": spec.max_suspend, "sheet": spec.sheet or ""}
+            "max_suspend": spec.max_suspend, "sheet": spec.sheet or "",
+            "columns": dict(spec.column_map or {}), "rows_sha256": rows_digest(rows or {})}
+
+
+def rows_digest(rows: Mapping[str, str]) -> str:
+    """One SHA-256 over the planned rows' hashes (PartnerUserID -> row hash)."""
+    text = json.dumps(dict(rows), sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
 def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
@@ -94,14 +104,42 @@ def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
     if mode not in MODES:
         raise Refused(f"the plan {plan.path} " + EDITED.format(why=f"unknown mode {mode!r}"))
     option = plan.option
+    sheet = str(option.get("sheet", ""))
+    columns = option.get("columns") or {}
+    if not isinstance(columns, dict):
+        raise Refused(f"the plan {plan.path} " + EDITED.format(why="its column map is unreadable"))
+    _same_reading(plan, "--sheet", spec.sheet, sheet or None)
+    if spec.column_map is not None:
+        _same_reading(plan, "--columns", dict(spec.column_map), columns)
     return replace(
         spec,
         mode=mode,
         skip_invalid=spec.skip_invalid or bool(option.get("skip_invalid")),
         set_passwords=bool(option.get("set_passwords")),
         audio_provider=str(option.get("audio_provider", "")),
-        sheet=spec.sheet or str(option.get("sheet", "")) or None,
+        sheet=sheet or None,
+        column_map={str(k): str(v) for k, v in columns.items()} or None,
     )
+
+
+def _same_reading(plan: ApprovedPlan, option: str, given: object, planned: object) -> None:
+    if given is not None and given != planned:
+        raise Refused(
+            f"{option} differs from the one the plan {plan.path} was made with (the plan: "
+            f"{planned or 'none'!s}); nothing was changed. Leave {option} out (run --plan reads "
+            "the roster as the plan did) or make a new plan"
+        )
+
+
+def check_planned_rows(plan: ApprovedPlan, rows: Mapping[str, str]) -> None:
+    """Refused unless every planned row reads now as when the plan was made (``rows``:
+    ``resume.row_hashes`` of the planned actions), so no password comes from another row."""
+    recorded = plan.option.get("rows_sha256")
+    if recorded is not None and rows_digest(rows) != recorded:
+        raise Refused(
+            f"the roster's planned rows do not read as when the plan {plan.path} was made "
+            "(another sheet, column map or tool version?); nothing was changed. Make a new plan"
+        )
 
 
 def _read_sheets(path: Path) -> dict[str, list[tuple[Any, ...]]]:

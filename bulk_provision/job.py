@@ -20,6 +20,7 @@ from bulk_provision.approved_plan import (
     ApprovedPlan,
     applied,
     check_plan,
+    check_planned_rows,
     check_roster,
     read_plan,
 )
@@ -109,6 +110,7 @@ def run_job(
     roster, validation = load_and_validate(spec, api, stop)
     if approved is not None:
         check_roster(approved, roster.sha256)
+        check_planned_rows(approved, row_hashes(roster, approved.actions))
     if not validation.ok and not spec.skip_invalid:
         result = JobResult(Ending.INVALID, spec.results_path, validation, roster=roster)
         result.counts = outcome_counts(roster, validation, {})

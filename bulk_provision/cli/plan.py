@@ -23,6 +23,7 @@ from bulk_provision.errors import Ending, UsageError, ValidationFailed
 from bulk_provision.job import build_plan, load_and_validate
 from bulk_provision.paths import Role, check_workbook_output, default_journal, journal_roles
 from bulk_provision.report.plan_report import SHOWN, PlanHeader, write_plan
+from bulk_provision.resume import row_hashes
 from bulk_provision.roster import Roster
 from bulk_provision.settings import JobSpec
 from bulk_provision.summary_doc import command_document, problem_entry
@@ -75,8 +76,8 @@ def handle(args: argparse.Namespace) -> Ending:
                 endpoint=spec.endpoint, problems=[problem_entry(p) for p in validation.problems]))
             return Ending.INVALID
         actions, refusal = build_plan(spec, roster, validation, client)
-    header = PlanHeader(str(spec.roster_path), roster.sha256, spec.mode, plan_options(spec),
-                        __version__)
+    options = plan_options(spec, row_hashes(roster, actions))
+    header = PlanHeader(str(spec.roster_path), roster.sha256, spec.mode, options, __version__)
     try:
         write_plan(out, actions, header, endpoint=spec.endpoint, refusal=refusal)
     except OSError as exc:  # checked above; the disk may still fill up or the folder go

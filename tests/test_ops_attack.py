@@ -1,0 +1,96 @@
+"""Findings of the hostile review of the operator commands (run --plan, undo, export, --json):
+each test reproduces one finding and holds the fix."""
+
+from __future__ import annotations
+
+import csv
+from pathlib import Path
+
+import openpyxl
+import pytest
+
+from bulk_provision.cli import main
+from bulk_provision.simulator import Simulator
+from tests.test_run import tuning, use_sim, workdir, write_roster  # noqa: F401
+
+XHEADER = ["Employee ID", "Glance Address", "Password", "First Name", "Last Name", "Email", "Role"]
+
+
+def _book(path: Path, sheets: dict[str, list[list[str]]]) -> Path:
+    wb = openpyxl.Workbook()
+    wb.remove(wb.active)
+    for name, rows in sheets.items():
+        ws = wb.create_sheet(name)
+        for row in rows:
+            ws.append(row)
+    wb.save(path)
+    return path
+
+
+def _writes(sim: Simulator) -> list[object]:
+    return [r for r in sim.request_log if r.committed]
+
+
+# 1: run --plan reads the roster as the plan did ---------------------------------------------
+def test_run_plan_with_another_sheet_is_refused_with_no_write(
+    workdir: Path, simulator: Simulator, use_sim
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    _book(workdir / "two.xlsx", {
+        "Staff": [XHEADER, ["10001", "s1.demo.glance.net", "Staff-pw-1!", "S", "One",
+                            "s1@example.com", "Agent"]],
+        "Other": [XHEADER, ["99999", "x1.demo.glance.net", "Other-pw-9!", "X", "Nine",
+                            "x@example.com", "Supervisor"]],
+    })
+    assert main(["plan", "two.xlsx", "--sheet", "Staff", "--out", "p.xlsx"]) == 0
+    assert main(["run", "two.xlsx", "--plan", "p.xlsx", "--sheet", "Other"]) == 2
+    assert _writes(simulator) == []
+    assert main(["run", "two.xlsx", "--plan", "p.xlsx"]) == 0  # the plan's own sheet
+    assert simulator.users()["10001"].user_pw == "Staff-pw-1!"
+    assert "99999" not in simulator.users()
+
+
+def _code_roster(workdir: Path) -> None:
+    with (workdir / "staff.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Employee ID", "Glance Address", "Code A", "Code B", "First Name",
+                    "Last Name", "Email", "Role"])
+        w.writerow(["10001", "s1.demo.glance.net", "Initial-pw-1!", "Reset-pw-2!", "S", "One",
+                    "s1@example.com", "Agent"])
+    (workdir / "a.toml").write_text('"Code A" = "UserPW"\n')
+    (workdir / "b.toml").write_text('"Code B" = "UserPW"\n')
+
+
+def test_run_plan_with_another_columns_map_is_refused_with_no_write(
+    workdir: Path, simulator: Simulator, use_sim
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    _code_roster(workdir)
+    assert main(["plan", "staff.csv", "--columns", "a.toml", "--out", "p.xlsx"]) == 0
+    assert main(["run", "staff.csv", "--plan", "p.xlsx", "--columns", "b.toml"]) == 2
+    assert _writes(simulator) == []
+    assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 0  # the plan's own map
+    assert simulator.users()["10001"].user_pw == "Initial-pw-1!"
+
+
+def test_run_plan_refuses_rows_that_read_differently_from_the_plan(
+    workdir: Path, simulator: Simulator, use_sim, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Same file, same options, but the reader turns a planned row into another (here: a
+    changed header alias table): the per-row hashes differ and the whole plan is refused."""
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["plan", "staff.csv", "--out", "p.xlsx"]) == 0
+    import bulk_provision.job as job
+
+    real = job.row_hashes
+
+    def shifted(roster, actions):  # type: ignore[no-untyped-def]
+        return {k: v + "x" for k, v in real(roster, actions).items()}
+
+    monkeypatch.setattr(job, "row_hashes", shifted)
+    assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 2
+    assert _writes(simulator) == []
