@@ -188,7 +188,8 @@ def _record_exit(journal: Checkpoint, result: JobResult) -> None:
     """The exit code in the journal (for ``status``); a journal that can no longer be written
     (a full disk) must not cost the results workbook, so that failure becomes a stop too."""
     try:
-        journal.set_meta(last_exit_code=str(result.exit_code))
+        journal.set_meta(last_exit_code=str(result.exit_code),
+                         results_path=str(result.results_path))  # undo protects it
     except (sqlite3.Error, CheckpointError) as exc:
         if result.ending is not Ending.STOPPED:
             result.ending, result.stop = Ending.STOPPED, StopReason.TRANSIENT

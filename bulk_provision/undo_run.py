@@ -13,7 +13,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -23,7 +23,7 @@ from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import EXIT_CODES, CheckpointError, Ending, RunStopped
 from bulk_provision.lifecycle import OPEN_STATES, RowState, ending_for
 from bulk_provision.model import ActionKind, Outcome, RowResult
-from bulk_provision.paths import Role, check_distinct, journal_roles
+from bulk_provision.paths import Role, check_workbook_output, journal_roles
 from bulk_provision.planner import fresh_snapshot
 from bulk_provision.provision import (
     Engine,
@@ -32,6 +32,7 @@ from bulk_provision.provision import (
     Progress,
     StopReason,
 )
+from bulk_provision.report.failed_rows import failed_rows_path
 from bulk_provision.report.undo_report import write_undo_plan, write_undo_results
 from bulk_provision.row_run import SUCCESS
 from bulk_provision.settings import UndoSpec
@@ -68,14 +69,36 @@ class UndoResult:
         return EXIT_CODES[self.ending]
 
 
-def check_undo_paths(spec: UndoSpec, *, carried_out: bool) -> Path:
-    """The workbook path, refused (exit 2) if it is the checkpoint or the undo's journal."""
+def check_undo_paths(spec: UndoSpec, meta: Mapping[str, str], *, carried_out: bool) -> Path:
+    """The workbook path, refused (exit 2) if it is the checkpoint, the undo's journal, or the
+    run's roster, results workbook or failed-rows file (as the run's journal ``meta`` names
+    them), and checked writable (DESIGN.md section 11)."""
     path = spec.workbook_path(carried_out=carried_out)
-    check_distinct([*journal_roles(spec.checkpoint),
-                    *(Role("", "the undo journal", r.path, output=False)
-                      for r in journal_roles(spec.journal_path)),
-                    Role("--out", "the undo workbook", path)])
+    check_workbook_output("--out", "the undo workbook", path, [
+        *journal_roles(spec.checkpoint),
+        *(Role("", "the undo journal", r.path, output=False)
+          for r in journal_roles(spec.journal_path)),
+        *run_files(spec.checkpoint, meta)])
     return path
+
+
+def run_files(checkpoint: Path, meta: Mapping[str, str]) -> list[Role]:
+    """The run's roster, results workbook and failed-rows file, as inputs no undo may replace:
+    each as recorded and, when recorded relative, also beside the checkpoint (the run may have
+    been started from another folder)."""
+    roster_text = meta.get("roster_path", "")
+    if not roster_text:
+        return []
+    roster = Path(roster_text)
+    results = Path(meta.get("results_path") or roster.with_name(f"{roster.stem}.results.xlsx"))
+    named = [("the run's roster", roster), ("the run's results workbook", results),
+             ("the run's failed-rows file", failed_rows_path(roster, results))]
+    roles = []
+    for noun, path in named:
+        roles.append(Role("", noun, path, output=False))
+        if not path.is_absolute():
+            roles.append(Role("", noun, checkpoint.parent / path.name, output=False))
+    return roles
 
 
 def about(spec: UndoSpec, plan: UndoPlan) -> list[tuple[str, object]]:
@@ -87,8 +110,8 @@ def about(spec: UndoSpec, plan: UndoPlan) -> list[tuple[str, object]]:
 
 def plan_undo(spec: UndoSpec, api: GlanceApi) -> UndoResult:
     """Without ``--yes``: the undo plan workbook only, checked against a fresh snapshot."""
-    path = check_undo_paths(spec, carried_out=False)
     plan = read_undo_plan(spec.checkpoint, delete_created=spec.delete_created)
+    path = check_undo_paths(spec, plan.meta, carried_out=False)
     snapshot = fresh_snapshot(api, spec.engine)
     refusal = check_targets(plan, snapshot, protect=spec.protect, max_suspend=spec.max_suspend)
     write_undo_plan(path, plan.actions, plan.notes, about(spec, plan), refusal)
@@ -103,8 +126,8 @@ def carry_out_undo(
 ) -> UndoResult:
     """With ``--yes``: plan (once), then carry out the reversal; the results workbook is
     always written once the journal holds a plan."""
-    path = check_undo_paths(spec, carried_out=True)
     plan = read_undo_plan(spec.checkpoint, delete_created=spec.delete_created)
+    path = check_undo_paths(spec, plan.meta, carried_out=True)
     identity = source_identity(plan.meta, spec.checkpoint)
     with Checkpoint.open(spec.journal_path, roster_sha256=identity,
                          roster_path=str(spec.checkpoint), mode=UNDO_MODE,

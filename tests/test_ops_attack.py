@@ -94,3 +94,39 @@ def test_run_plan_refuses_rows_that_read_differently_from_the_plan(
     monkeypatch.setattr(job, "row_hashes", shifted)
     assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 2
     assert _writes(simulator) == []
+
+
+# 2: undo --out never replaces the run's roster or its outputs -------------------------------
+@pytest.mark.parametrize("out", ["staff.csv", "staff.results.xlsx", "staff.failed.csv"])
+@pytest.mark.parametrize("yes", [[], ["--yes"]])
+def test_undo_out_may_not_overwrite_the_runs_roster_or_its_outputs(
+    workdir: Path, simulator: Simulator, use_sim, out: str, yes: list[str]
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 2, extra=[["99999", "bad.demo.glance.net", "Pw-bad-1!",
+                                                   "B", "Ad", "b@example.com", "NoRole", "", ""]])
+    assert main(["run", "staff.csv"]) == 1
+    before = (workdir / out).read_bytes()
+    sent = len(_writes(simulator))
+    code = main(["undo", "staff.csv.checkpoint.sqlite", "--max-suspend", "100%", "--out", out,
+                 *yes])
+    assert code == 2
+    assert (workdir / out).read_bytes() == before
+    assert len(_writes(simulator)) == sent
+
+
+def test_undo_out_may_not_overwrite_a_results_workbook_named_by_run_out(
+    workdir: Path, simulator: Simulator, use_sim, capsys
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["run", "staff.csv", "--out", "night.xlsx"]) == 0
+    before = (workdir / "night.xlsx").read_bytes()
+    capsys.readouterr()
+    code = main(["undo", "staff.csv.checkpoint.sqlite", "--max-suspend", "100%",
+                 "--out", "night.xlsx"])
+    assert code == 2
+    assert "the run's results workbook" in capsys.readouterr().err
+    assert (workdir / "night.xlsx").read_bytes() == before
