@@ -9,6 +9,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Protocol
 
 import pandas as pd
@@ -115,6 +116,10 @@ PASSWORD_CHANGE = ("", "(will be set)")
 
 
 def same_value(field_name: str, before: str, after: str) -> bool:
+    """Whether Glance's ``before`` already is the roster's ``after``, compared as the roster
+    reader reads cells (outer whitespace, non-breaking and zero-width spaces trimmed): an
+    exported ``' lead'`` comes back as ``lead`` and is no change."""
+    before, after = before.strip(ROSTER_TRIM), after.strip(ROSTER_TRIM)
     if field_name == "UserRole":
         return (before or NO_ROLE).lower() == (after or NO_ROLE).lower()
     if field_name == "UserAddress":
@@ -194,20 +199,32 @@ def plan_upsert(
     """``--mode upsert`` (and the roster half of sync): create, update what differs, or nothing."""
     actions = []
     records: dict[int, dict[str, str]] = frame.to_dict("index")  # type: ignore[assignment]
+    spelled = glance_spellings(snapshot)
     for number in rows:
         row = records[number]
-        user = snapshot.get(_cell(row, "PartnerUserID"))
+        key = _cell(row, "PartnerUserID")
+        glance_key = key if key in snapshot else spelled.get(same_key(key), key)
+        user = snapshot.get(glance_key)
         kind = row_kind(row)
         if kind is ActionKind.CREATE or (kind is None and user is None):
-            actions.append(create_action(number, row, audio_provider=audio_provider))
+            action = create_action(number, row, audio_provider=audio_provider)
         elif kind is None or (kind is ActionKind.UPDATE and user is not None):
             assert user is not None
-            actions.append(
-                upsert_action(number, row, user, set_passwords=set_passwords, reinstate=reinstate)
-            )
+            action = upsert_action(number, row, user, set_passwords=set_passwords,
+                                   reinstate=reinstate)
         else:
-            actions.append(known_row_action(number, row, kind, user))
+            action = known_row_action(number, row, kind, user)
+        if user is not None and action.key != glance_key:  # addressed as Glance spells it
+            action = replace(action, key=glance_key)
+        actions.append(action)
     return actions
+
+
+def glance_spellings(snapshot: Mapping[str, KnownUser]) -> dict[str, str]:
+    """``same_key`` -> the PartnerUserID as Glance spells it (``' 00042 '`` for the roster's
+    ``00042``): a roster key that matches a Glance user only after the reader's trimming still
+    addresses that user, never a second account (``keyed_snapshot`` refuses two spellings)."""
+    return {same_key(key): key for key in snapshot}
 
 
 def matches(pattern: str, value: str) -> bool:

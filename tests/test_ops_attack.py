@@ -130,3 +130,50 @@ def test_undo_out_may_not_overwrite_a_results_workbook_named_by_run_out(
     assert code == 2
     assert "the run's results workbook" in capsys.readouterr().err
     assert (workdir / "night.xlsx").read_bytes() == before
+
+
+# 3: an export with outer spaces round-trips without a write ---------------------------------
+@pytest.mark.parametrize("mode", ["upsert", "sync"])
+def test_export_round_trip_of_a_key_with_spaces_sends_no_write(
+    workdir: Path, simulator: Simulator, use_sim, mode: str
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    simulator.add_user(" 00042 ", "sp.demo.glance.net", user_first="Ann", user_last="Lee",
+                       user_email="sp@example.com")
+    simulator.add_user("00043", "ok.demo.glance.net", user_first="Bo", user_last="Lee",
+                       user_email="ok@example.com")
+    assert main(["export", "--out", "all.xlsx"]) == 0
+    before = len(simulator.request_log)
+    assert main(["run", "all.xlsx", "--mode", mode, "--max-suspend", "100%"]) == 0
+    writes = [(r.operation, r.partner_user_id) for r in simulator.request_log[before:]
+              if r.operation != "ShowUsers"]
+    assert writes == []
+    assert sorted(simulator.users()) == [" 00042 ", "00043"]
+
+
+def test_an_update_of_a_key_glance_spells_with_spaces_addresses_glances_user(
+    workdir: Path, simulator: Simulator, use_sim
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    simulator.add_user(" 00000 ", "user0.demo.glance.net", user_first="Old", user_last="Lee0",
+                       user_email="u0@example.com", user_role="Agent")
+    write_roster(workdir / "staff.csv", 1)
+    assert main(["run", "staff.csv", "--mode", "upsert"]) == 0
+    users = simulator.users()
+    assert sorted(users) == [" 00000 "]
+    assert users[" 00000 "].user_first != "Old"
+
+
+def test_export_round_trip_of_names_with_outer_spaces_sends_no_write(
+    workdir: Path, simulator: Simulator, use_sim
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    simulator.add_user("ad", "ad.demo.glance.net", user_first=" lead", user_last="trail ")
+    assert main(["export", "--out", "all.xlsx"]) == 0
+    before = len(simulator.request_log)
+    assert main(["run", "all.xlsx", "--mode", "upsert"]) == 0
+    assert [r.operation for r in simulator.request_log[before:]
+            if r.operation != "ShowUsers"] == []
