@@ -210,7 +210,7 @@ def check_plan(
 ) -> None:
     """Refused, listing every difference, unless Glance still shows each planned row's "before"
     values and the plan's sync suspensions stay within ``max_suspend`` and ``protect``."""
-    found = differences(plan.actions, snapshot, protect)
+    found = differences(plan.actions, snapshot, protect, mode=plan.header.mode)
     guard = suspension_guard(plan.actions, snapshot, protect, max_suspend)
     if guard is not None:
         found.insert(0, guard)
@@ -224,12 +224,20 @@ def check_plan(
 
 
 def differences(
-    actions: Sequence[Action], snapshot: Mapping[str, KnownUser], protect: Sequence[str]
+    actions: Sequence[Action], snapshot: Mapping[str, KnownUser], protect: Sequence[str],
+    *, mode: str = "upsert",
 ) -> list[str]:
-    """One line per planned row whose "before" Glance no longer shows."""
+    """One line per planned row whose "before" Glance no longer shows.
+
+    A create-mode plan never read Glance: its creates assume nothing, and a user Glance has is
+    reported ``exists`` when the run sends it (DUPLICATE_ID changes nothing), as a plain
+    ``run --mode create`` does; so an existing user is no difference there."""
     lines = []
     for action in actions:
-        problem = _difference(action, snapshot.get(action.key), protect)
+        user = snapshot.get(action.key)
+        if mode == "create" and action.kind is ActionKind.CREATE:
+            continue
+        problem = _difference(action, user, protect)
         if problem:
             where = "-" if action.row is None else action.row
             lines.append(f"row {where} {action.key}: planned {action.kind.value}, but {problem}")

@@ -12,6 +12,7 @@ import pytest
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
 from tests.test_run import tuning, use_sim, workdir, write_roster  # noqa: F401
+from tests.workbooks import sheet_rows
 
 XHEADER = ["Employee ID", "Glance Address", "Password", "First Name", "Last Name", "Email", "Role"]
 
@@ -177,3 +178,20 @@ def test_export_round_trip_of_names_with_outer_spaces_sends_no_write(
     assert main(["run", "all.xlsx", "--mode", "upsert"]) == 0
     assert [r.operation for r in simulator.request_log[before:]
             if r.operation != "ShowUsers"] == []
+
+
+# 4: a create-mode plan reports an existing user `exists`, as create mode does --------------
+def test_a_fresh_create_mode_plan_with_an_existing_user_is_carried_out(
+    workdir: Path, simulator: Simulator, use_sim
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 3)
+    simulator.add_user("00000", "user0.demo.glance.net", user_first="Old", user_last="Lee0",
+                       user_email="u0@example.com", user_role="Agent")
+    assert main(["plan", "staff.csv", "--out", "p.xlsx"]) == 0
+    assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 0
+    rows = {r["Employee ID"]: r for r in sheet_rows(workdir / "staff.results.xlsx")}
+    assert rows["00000"]["Outcome"] == "exists"
+    assert simulator.users()["00000"].user_first == "Old"
+    assert sorted(simulator.users()) == ["00000", "00001", "00002"]
