@@ -20,7 +20,7 @@ from pathlib import Path
 
 from bulk_provision import __version__
 from bulk_provision.checkpoint import Checkpoint
-from bulk_provision.errors import EXIT_CODES, CheckpointError, Ending, RunStopped
+from bulk_provision.errors import EXIT_CODES, CheckpointError, Ending, Refused, RunStopped
 from bulk_provision.lifecycle import OPEN_STATES, RowState, ending_for
 from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.paths import Role, check_workbook_output, journal_roles
@@ -132,6 +132,9 @@ def carry_out_undo(
     with Checkpoint.open(spec.journal_path, roster_sha256=identity,
                          roster_path=str(spec.checkpoint), mode=UNDO_MODE,
                          fresh=_start_over(spec.journal_path, identity)) as journal:
+        asked = undo_options(spec)
+        if journal.has_plan:
+            check_same_undo(journal, asked)
         api = api_factory()
         if journal.has_plan:
             notes = [Note(*n) for n in json.loads(journal.meta().get("notes", "[]"))]
@@ -143,7 +146,8 @@ def carry_out_undo(
             if refusal is not None:
                 raise refuse(plan, refusal)
             notes = plan.notes
-            journal.set_meta(notes=json.dumps([[n.row, n.key, n.reason] for n in notes]))
+            journal.set_meta(notes=json.dumps([[n.row, n.key, n.reason] for n in notes]),
+                             undo_options=asked)
             journal.record_plan(plan.actions)
         crash: Exception | None = None
         try:
@@ -158,6 +162,25 @@ def carry_out_undo(
     if crash is not None:
         raise crash
     return result
+
+
+def undo_options(spec: UndoSpec) -> str:
+    """The options that decide what an undo does, as its journal records them."""
+    return json.dumps({"delete_created": spec.delete_created}, sort_keys=True)
+
+
+def check_same_undo(journal: Checkpoint, asked: str) -> None:
+    """Refuse (exit 2) an undo whose options differ from the one its journal holds: resuming
+    that journal would carry out the earlier request and call it this one."""
+    recorded = journal.meta().get("undo_options", undo_options(UndoSpec(Path("."))))
+    if recorded == asked:
+        return
+    was = "with" if json.loads(recorded).get("delete_created") else "without"
+    raise Refused(
+        f"{journal.path} holds an undo of this run made {was} --delete-created; nothing was "
+        f"changed. Re-run that command (it finishes or reports that undo), or move {journal.path} "
+        "away to start another undo"
+    )
 
 
 def _start_over(path: Path, identity: str) -> bool:

@@ -195,3 +195,25 @@ def test_a_fresh_create_mode_plan_with_an_existing_user_is_carried_out(
     assert rows["00000"]["Outcome"] == "exists"
     assert simulator.users()["00000"].user_first == "Old"
     assert sorted(simulator.users()) == ["00000", "00001", "00002"]
+
+
+# 5: another undo request never resumes the finished undo and claims success ----------------
+def test_undo_delete_created_after_an_undo_that_suspended_is_refused_clearly(
+    workdir: Path, simulator: Simulator, use_sim, capsys
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 3)
+    assert main(["run", "staff.csv"]) == 0
+    assert main(["undo", "staff.csv.checkpoint.sqlite", "--yes", "--max-suspend", "100%"]) == 0
+    capsys.readouterr()
+    sent = len(_writes(simulator))
+    code = main(["undo", "staff.csv.checkpoint.sqlite", "--yes", "--delete-created",
+                 "--max-suspend", "100%"])
+    assert code == 2
+    err = capsys.readouterr().err
+    assert "holds an undo of this run made without --delete-created" in err
+    assert len(_writes(simulator)) == sent
+    # the same request again is the finished undo: nothing left, and that is true
+    assert main(["undo", "staff.csv.checkpoint.sqlite", "--yes", "--max-suspend", "100%"]) == 0
+    assert len(_writes(simulator)) == sent
