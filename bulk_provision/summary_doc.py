@@ -148,6 +148,16 @@ def error_document(
     return document
 
 
+def notified(document: Mapping[str, Any]) -> dict[str, Any]:
+    """``document`` as a notification carries it (DESIGN.md section 10: no roster data beyond
+    the keys of failed rows): each refusal reason cut to the row and key it names (``row 3
+    00001``), reasons naming no row left out. The full reasons stay on the operator's own
+    terminal and ``--json``."""
+    keys = [line.split(":", 1)[0] for line in document.get("details") or []
+            if isinstance(line, str) and line.startswith("row ")]
+    return {**document, "details": keys}
+
+
 def _base(command: str, roster: Path | None, mode: str, endpoint: str) -> dict[str, Any]:
     return {
         "tool": "bulk-provision",

@@ -4,6 +4,8 @@ each test reproduces one finding and holds the fix."""
 from __future__ import annotations
 
 import csv
+import json
+import os
 from pathlib import Path
 
 import openpyxl
@@ -11,6 +13,8 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
+from tests.conftest import RawPapi
+from tests.test_notify import ca, receiver  # noqa: F401
 from tests.test_run import tuning, use_sim, workdir, write_roster  # noqa: F401
 from tests.workbooks import sheet_rows
 
@@ -217,3 +221,48 @@ def test_undo_delete_created_after_an_undo_that_suspended_is_refused_clearly(
     # the same request again is the finished undo: nothing left, and that is true
     assert main(["undo", "staff.csv.checkpoint.sqlite", "--yes", "--max-suspend", "100%"]) == 0
     assert len(_writes(simulator)) == sent
+
+
+# 6: a config file others can change may not route notifications ----------------------------
+def test_a_config_file_others_can_change_may_not_route_notifications(
+    workdir: Path, simulator: Simulator, use_sim, ca, receiver
+) -> None:
+    hook = receiver("ok")
+    bundle = workdir / "cas.pem"
+    bundle.write_bytes(simulator.ca_bundle.read_bytes() + ca.cert_pem.bytes())
+    use_sim(simulator, GLANCE_CA_BUNDLE=str(bundle))
+    config = workdir / "shared.toml"
+    config.write_text(f'backoff_base = 0.01\nnotify = ["{hook.url}"]\n', encoding="utf-8")
+    os.chmod(config, 0o666)
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["run", "staff.csv", "--config", str(config)]) == 2
+    assert hook.posts == []
+    assert _writes(simulator) == []
+
+
+# 7: the webhook gets no roster or Glance values --------------------------------------------
+def test_a_refused_plan_posts_no_roster_or_glance_values_to_the_webhook(
+    workdir: Path, simulator: Simulator, use_sim, ca, receiver, capsys
+) -> None:
+    hook = receiver("ok")
+    bundle = workdir / "cas.pem"
+    bundle.write_bytes(simulator.ca_bundle.read_bytes() + ca.cert_pem.bytes())
+    use_sim(simulator, GLANCE_CA_BUNDLE=str(bundle))
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["run", "staff.csv"]) == 0
+    (workdir / "staff.csv").write_text(
+        (workdir / "staff.csv").read_text().replace("u1@example.com", "new.u1@example.com"))
+    assert main(["plan", "staff.csv", "--mode", "upsert", "--out", "p.xlsx"]) == 0
+    papi = RawPapi(simulator)
+    papi.ok("UpdateUser", PartnerUserID="00001", UserEmail="hr.changed@example.com")
+    papi.close()
+    capsys.readouterr()
+    code = main(["run", "staff.csv", "--plan", "p.xlsx", "--fresh", "--json",
+                 "--notify", hook.url])
+    assert code == 2
+    [(_, body)] = hook.posts
+    assert b"example.com" not in body, json.loads(body)["details"]
+    assert json.loads(body)["details"] == ["row 3 00001"]
+    # the operator's own --json on stdout keeps the full differences
+    assert "hr.changed@example.com" in json.loads(capsys.readouterr().out)["details"][0]

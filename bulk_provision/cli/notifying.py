@@ -18,7 +18,7 @@ from bulk_provision.errors import BulkProvisionError, ConfigError
 from bulk_provision.job import JobResult
 from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
 from bulk_provision.settings import JobSpec
-from bulk_provision.summary_doc import error_document, summary_document
+from bulk_provision.summary_doc import error_document, notified, summary_document
 from bulk_provision.terminal import printable
 
 MAX_LISTED_ROWS = 1000  # in a webhook's JSON; the email shows fewer, the workbook all
@@ -56,7 +56,7 @@ def notifier_for(
 def notify_result(notifier: Notifier | None, result: JobResult, spec: JobSpec) -> None:
     if notifier is not None:
         document = summary_document(result, spec, max_rows=MAX_LISTED_ROWS)
-        _report(notifier.send(document, attachment=result.results_path))
+        _report(notifier.send(notified(document), attachment=result.results_path))
 
 
 def notify_error(
@@ -67,7 +67,7 @@ def notify_error(
         roster = getattr(args, "roster", None)
         document = error_document(error, roster=Path(roster) if roster else None,
                                   mode=str(getattr(args, "mode", None) or ""), endpoint=endpoint)
-        _report(notifier.send(document))
+        _report(notifier.send(notified(document)))
 
 
 def _report(failures: list[str]) -> None:
