@@ -178,7 +178,8 @@ def post_json(
         try:
             answer = requests.post(url, data=body, headers=headers,
                                    verify=str(ca_bundle) if ca_bundle else True,
-                                   timeout=(min(left, 5.0), left), allow_redirects=False)
+                                   timeout=(min(left, 5.0), left), allow_redirects=False,
+                                   stream=True)  # the answer's body is never read whole
         except requests.exceptions.SSLError:
             raise NotifyError("its certificate is not trusted (see --ca-bundle)") from None
         except requests.exceptions.Timeout:
@@ -187,7 +188,7 @@ def post_json(
         except requests.exceptions.RequestException as exc:
             problem = f"cannot connect ({type(exc).__name__})"
             continue
-        answer.close()
+        answer.close()  # only the status line and headers were read: no body in memory
         if 200 <= answer.status_code < 300:
             return
         problem = f"HTTP {answer.status_code}"

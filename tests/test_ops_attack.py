@@ -266,3 +266,16 @@ def test_a_refused_plan_posts_no_roster_or_glance_values_to_the_webhook(
     assert json.loads(body)["details"] == ["row 3 00001"]
     # the operator's own --json on stdout keeps the full differences
     assert "hr.changed@example.com" in json.loads(capsys.readouterr().out)["details"][0]
+
+
+# 8: the webhook's answer is never read whole -------------------------------------------------
+def test_a_webhook_answering_with_a_huge_body_is_not_read_into_memory() -> None:
+    from bulk_provision.notify import post_json
+    from tests.hostile import HostileServer, endless_body
+
+    total = 64 * 1024 * 1024
+    with HostileServer(endless_body(total, declare_length=True)) as server:
+        post_json(f"{server.base_url}/hook", {"ending": "finished"},
+                  ca_bundle=server.ca_bundle, timeout=10)
+        read = server.bytes_sent
+    assert read < 16 * 1024 * 1024, f"{read} bytes of the answer were read"
