@@ -25,6 +25,7 @@ from bulk_provision.errors import Refused, UsageError
 from bulk_provision.model import Action, ActionKind
 from bulk_provision.plan import PROFILE_FIELDS, KnownUser, protected, same_value, suspend_limit
 from bulk_provision.report.common import read_text
+from bulk_provision.resume import glance_identity
 from bulk_provision.report.plan_report import (
     ACTION_COLUMNS,
     PASSWORD_SET,
@@ -88,7 +89,8 @@ def plan_options(spec: JobSpec, rows: Mapping[str, str] | None = None) -> dict[s
     return {"skip_invalid": spec.skip_invalid, "set_passwords": spec.set_passwords,
             "audio_provider": spec.audio_provider, "protect": list(spec.protect),
             "max_suspend": spec.max_suspend, "sheet": spec.sheet or "",
-            "columns": dict(spec.column_map or {}), "rows_sha256": rows_digest(rows or {})}
+            "columns": dict(spec.column_map or {}), "rows_sha256": rows_digest(rows or {}),
+            "glance": glance_identity(spec.endpoint, spec.connection.login)}
 
 
 def rows_digest(rows: Mapping[str, str]) -> str:
@@ -108,6 +110,7 @@ def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
     columns = option.get("columns") or {}
     if not isinstance(columns, dict):
         raise Refused(f"the plan {plan.path} " + EDITED.format(why="its column map is unreadable"))
+    _same_glance(plan, glance_identity(spec.endpoint, spec.connection.login))
     _same_reading(plan, "--sheet", spec.sheet, sheet or None)
     if spec.column_map is not None:
         _same_reading(plan, "--columns", dict(spec.column_map), columns)
@@ -120,6 +123,17 @@ def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
         sheet=sheet or None,
         column_map={str(k): str(v) for k, v in columns.items()} or None,
     )
+
+
+def _same_glance(plan: ApprovedPlan, glance: str) -> None:
+    """Refused when the plan was made against another Glance (endpoint or partner login)."""
+    planned = plan.option.get("glance")
+    if planned is not None and planned != glance:
+        raise Refused(
+            f"the plan {plan.path} was made against {planned}, this run would send to {glance}; "
+            "nothing was changed. Run it against the Glance it was made for, or make a new plan "
+            "against this one"
+        )
 
 
 def _same_reading(plan: ApprovedPlan, option: str, given: object, planned: object) -> None:

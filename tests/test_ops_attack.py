@@ -279,3 +279,22 @@ def test_a_webhook_answering_with_a_huge_body_is_not_read_into_memory() -> None:
                   ca_bundle=server.ca_bundle, timeout=10)
         read = server.bytes_sent
     assert read < 16 * 1024 * 1024, f"{read} bytes of the answer were read"
+
+
+# 9: a plan is carried out only against the Glance it was made against ---------------------
+def test_run_plan_refuses_a_plan_made_against_another_glance(
+    workdir: Path, make_simulator, use_sim, capsys
+) -> None:
+    staging, production = make_simulator(), make_simulator()
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 3)
+    use_sim(staging)
+    assert main(["plan", "staff.csv", "--out", "p.xlsx"]) == 0
+    use_sim(production)
+    capsys.readouterr()
+    assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 2
+    assert "was made against" in capsys.readouterr().err
+    assert _writes(production) == []
+    use_sim(staging)
+    assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 0
+    assert len(staging.users()) == 3
