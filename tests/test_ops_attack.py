@@ -298,3 +298,25 @@ def test_run_plan_refuses_a_plan_made_against_another_glance(
     use_sim(staging)
     assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 0
     assert len(staging.users()) == 3
+
+
+# 10: Ctrl-C while notifying keeps the run's exit code and --json ---------------------------
+def test_ctrl_c_while_waiting_for_a_notification_keeps_the_runs_exit_code_and_json(
+    workdir: Path, simulator: Simulator, use_sim, capsys, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from bulk_provision import notify
+
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 2)
+
+    def ctrl_c(self, document, attachment=None):  # type: ignore[no-untyped-def]
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(notify.Notifier, "send", ctrl_c)
+    code = main(["run", "staff.csv", "--json", "--notify", "https://127.0.0.1:9/hook"])
+    captured = capsys.readouterr()
+    document = json.loads(captured.out)
+    assert len(simulator.users()) == 2
+    assert (code, document["exit_code"], document["counts"]["created"]) == (0, 0, 2)
+    assert "the notification was abandoned" in captured.err

@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Mapping
 from pathlib import Path
+from typing import Any
 
 from bulk_provision.config import Settings
 from bulk_provision.errors import BulkProvisionError, ConfigError
@@ -56,7 +57,7 @@ def notifier_for(
 def notify_result(notifier: Notifier | None, result: JobResult, spec: JobSpec) -> None:
     if notifier is not None:
         document = summary_document(result, spec, max_rows=MAX_LISTED_ROWS)
-        _report(notifier.send(notified(document), attachment=result.results_path))
+        _send(notifier, notified(document), result.results_path)
 
 
 def notify_error(
@@ -67,7 +68,17 @@ def notify_error(
         roster = getattr(args, "roster", None)
         document = error_document(error, roster=Path(roster) if roster else None,
                                   mode=str(getattr(args, "mode", None) or ""), endpoint=endpoint)
-        _report(notifier.send(notified(document)))
+        _send(notifier, notified(document), None)
+
+
+def _send(notifier: Notifier, document: dict[str, Any], attachment: Path | None) -> None:
+    """Send, after the command's own work and files: Ctrl-C while waiting for a receiver only
+    abandons the notification (one line), never the command's exit code or its --json."""
+    try:
+        failures = notifier.send(document, attachment=attachment)
+    except KeyboardInterrupt:
+        failures = ["interrupted while notifying: the notification was abandoned"]
+    _report(failures)
 
 
 def _report(failures: list[str]) -> None:
