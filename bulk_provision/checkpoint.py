@@ -45,6 +45,7 @@ from bulk_provision.journal_rows import (
     Todo,
     action_from,
     now,
+    plan_digest,
     planned_state,
     result_from,
     row_hash,
@@ -279,6 +280,7 @@ class Checkpoint:
              int(a.send_password), json.dumps(a.changes), *planned_state(a), stamp)
             for a in actions
         ]
+        digest = plan_digest((r[0], r[1], r[3], r[4], r[5], r[6]) for r in records)
         with self._database_errors(), self._transaction() as conn:
             conn.executemany(
                 "INSERT INTO rows (key, row, row_hash, action, fields, send_password, changes,"
@@ -287,8 +289,17 @@ class Checkpoint:
             )
             conn.executemany(
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
-                [("plan_recorded", stamp), ("updated", stamp)],
+                [("plan_recorded", stamp), ("updated", stamp), ("plan_digest", digest)],
             )
+
+    def plan_intact(self) -> bool:
+        """False when the planned rows were edited since they were recorded (``plan_digest``);
+        True also for a journal recorded before the digest existed (nothing to compare)."""
+        recorded = dict(self._read("SELECT key, value FROM meta WHERE key = 'plan_digest'"))
+        if "plan_digest" not in recorded:
+            return True
+        rows = self._read(f"SELECT {ACTION_COLUMNS} FROM rows ORDER BY seq")
+        return plan_digest(rows) == recorded["plan_digest"]
 
     def todo(self) -> list[Todo]:
         """The open rows (``in_doubt`` first, then ``pending``), each in plan order.

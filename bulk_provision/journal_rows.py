@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -66,6 +66,18 @@ def hash_cells(names: Sequence[str], cells: Sequence[str]) -> str:
     """The row hash of ``cells`` under the column ``names`` (sorted, passwords left out)."""
     text = "\x1f".join(names) + "\x1e" + "\x1f".join(cells)
     return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
+def plan_digest(rows: Iterable[Sequence[Any]]) -> str:
+    """SHA-256 over the planned rows as stored (``ACTION_COLUMNS``, in plan order): recorded
+    with the plan, so ``undo`` notices a journal whose rows were edited since (a row that names
+    another user). It detects edits; it is not a signature."""
+    digest = hashlib.sha256()
+    for key, number, kind, fields, send_password, changes in rows:
+        text = "\x1f".join((str(key), str(number), str(kind), str(fields),
+                             str(int(send_password)), str(changes)))
+        digest.update(text.encode("utf-8", "surrogatepass") + b"\x1e")
+    return digest.hexdigest()
 
 
 # Resume reads up to every row back: plain dict look-ups and the bare JSON scanner keep a

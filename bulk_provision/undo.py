@@ -94,6 +94,13 @@ def read_undo_plan(checkpoint: Path, *, delete_created: bool) -> UndoPlan:
                              "re-run the original roster instead")
         if not journal.has_plan:
             raise UsageError(f"checkpoint {checkpoint} holds no plan: the run sent nothing")
+        if not journal.plan_intact():
+            raise Refused(
+                f"checkpoint {checkpoint} was edited after the run recorded its plan (its rows "
+                "no longer match the digest recorded with them); nothing was changed. An "
+                "edited journal cannot say what the run did: undo by hand from the results "
+                "workbook"
+            )
         states = journal.state_counts()
         left = sum(states[s] for s in OPEN_STATES)
         if left:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import csv
 import json
 import os
+import sqlite3
 from pathlib import Path
 
 import openpyxl
@@ -320,3 +321,29 @@ def test_ctrl_c_while_waiting_for_a_notification_keeps_the_runs_exit_code_and_js
     assert len(simulator.users()) == 2
     assert (code, document["exit_code"], document["counts"]["created"]) == (0, 0, 2)
     assert "the notification was abandoned" in captured.err
+
+
+# 11: undo refuses a journal edited after the run ---------------------------------------------
+def test_undo_refuses_a_journal_edited_to_delete_a_user_the_run_never_touched(
+    workdir: Path, simulator: Simulator, use_sim, capsys
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    simulator.add_user("ceo", "ceo.demo.glance.net")
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["run", "staff.csv"]) == 0
+    ceo = simulator.users()["ceo"]
+    fields = {"UserAddress": ceo.user_address, "UserFirst": ceo.user_first,
+              "UserLast": ceo.user_last, "UserEmail": ceo.user_email, "UserRole": ceo.user_role}
+    with sqlite3.connect(workdir / "staff.csv.checkpoint.sqlite") as db:
+        db.execute("UPDATE rows SET key='ceo', fields=? WHERE key='00000'",
+                   (json.dumps({k: v for k, v in fields.items() if v}),))
+    db.close()
+    sent = len(_writes(simulator))
+    capsys.readouterr()
+    code = main(["undo", "staff.csv.checkpoint.sqlite", "--yes", "--delete-created",
+                 "--max-suspend", "100%"])
+    assert code == 2
+    assert "was edited after the run recorded its plan" in capsys.readouterr().err
+    assert "ceo" in simulator.users()
+    assert len(_writes(simulator)) == sent
