@@ -347,3 +347,24 @@ def test_undo_refuses_a_journal_edited_to_delete_a_user_the_run_never_touched(
     assert "was edited after the run recorded its plan" in capsys.readouterr().err
     assert "ceo" in simulator.users()
     assert len(_writes(simulator)) == sent
+
+
+# 12: no option abbreviations -----------------------------------------------------------------
+@pytest.mark.parametrize("words", [["validate", "missing.csv", "--jso"],
+                                   ["run", "staff.csv", "--max-s", "5"]])
+def test_an_abbreviated_option_is_refused_not_guessed(
+    workdir: Path, capsys, words: list[str]
+) -> None:
+    """`--jso` was taken as --json, but main() looks for the word itself: an error then printed
+    no JSON. Abbreviations are not accepted: one clear usage error, exit 2."""
+    with pytest.raises(SystemExit) as raised:
+        main(words)
+    assert raised.value.code == 2
+    captured = capsys.readouterr()
+    assert "unrecognized arguments" in captured.err
+    assert captured.out == ""
+
+
+def test_json_with_an_error_still_gives_one_json_document(workdir: Path, capsys) -> None:
+    assert main(["validate", "missing.csv", "--json"]) == 2
+    assert json.loads(capsys.readouterr().out)["exit_code"] == 2

@@ -15,7 +15,7 @@ import importlib
 import os
 import sys
 from collections.abc import Sequence
-from typing import ClassVar, NoReturn
+from typing import Any, ClassVar, NoReturn
 
 from bulk_provision import __version__
 from bulk_provision.errors import EXIT_CODES, BulkProvisionError, Ending, Interrupted, UsageError
@@ -44,6 +44,12 @@ class _Parser(argparse.ArgumentParser):
     this class too (argparse makes them of the parent's class)."""
 
     json_command: ClassVar[str | None] = None
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        # No abbreviations: `--jso` would act as --json without main() seeing the word (no JSON
+        # document on an error), and an abbreviation may come to mean another option later.
+        kwargs.setdefault("allow_abbrev", False)
+        super().__init__(*args, **kwargs)
 
     def error(self, message: str) -> NoReturn:
         if self.json_command is not None:
