@@ -15,6 +15,7 @@ import itertools
 import queue
 import re
 import threading
+from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
@@ -22,7 +23,9 @@ from typing import Any, TypeVar
 from bulk_provision.errors import RunStopped, UsageError
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.retry import EngineOptions, call_with_retries
+from bulk_provision.roster import _TRIM as ROSTER_TRIM
 from bulk_provision.roster_headers import canonical_column, normalize_header
+from schemas.checks import is_email
 
 #: filter field -> the user's value for it
 FILTER_FIELDS: dict[str, Callable[[GlanceUser], str]] = {
@@ -72,17 +75,50 @@ def parse_filter(text: str) -> UserFilter:
             f"--filter {text!r}: {name.strip()} is not one of {', '.join(FILTER_FIELDS)}"
         )
     pattern = pattern.strip()
+    if field_name == "Suspended":
+        pattern = _yes_no(text, pattern)
     parts = (re.escape(part) for part in pattern.split("*"))
     return UserFilter(field_name, pattern, re.compile(".*".join(parts), re.IGNORECASE | re.DOTALL))
 
 
+def _yes_no(text: str, pattern: str) -> str:
+    """``Suspended``'s pattern as the column spells it (yes/no), from any of Glance's boolean
+    spellings; anything else would match nobody and is refused."""
+    spelled = BOOLEANS.get(pattern.lower())
+    if spelled is None:
+        raise UsageError(
+            f"--filter {text!r}: Suspended is yes or no (also 1/0, true/false), "
+            f"not {pattern[:40]!r}"
+        )
+    return spelled
+
+
+BOOLEANS = {"yes": "yes", "1": "yes", "true": "yes", "y": "yes",
+            "no": "no", "0": "no", "false": "no", "n": "no"}
+#: What an exported user may hold that will not come back from the roster as it is in Glance.
+SPACED, NOT_EMAIL = "outer spaces", "an email address validation refuses"
+
+
 @dataclass
 class Tally:
-    """What the listing saw, filled in while the users stream past."""
+    """What the listing saw, filled in while the users stream past; ``odd`` counts the exported
+    users whose values will not round-trip (outer spaces, an email validation refuses)."""
 
     seen: int = 0
     exported: int = 0
     without_key: list[GlanceUser] = field(default_factory=list)
+    odd: Counter[str] = field(default_factory=Counter)
+
+
+def oddities(user: GlanceUser) -> list[str]:
+    """Why ``user``'s exported row will not read back as Glance holds it: a value with outer
+    spaces (the reader trims them), an email address the roster validation refuses."""
+    values = (user.partner_user_id, user.user_address, user.user_first, user.user_last,
+              user.user_email, user.user_role)
+    found = [SPACED] if any(v != v.strip(ROSTER_TRIM) for v in values) else []
+    if not is_email(user.user_email.strip(ROSTER_TRIM)):
+        found.append(NOT_EMAIL)
+    return found
 
 
 def matching_users(
@@ -118,6 +154,7 @@ def matching_users(
             continue
         if key:
             tally.exported += 1
+            tally.odd.update(oddities(user))
             yield user
         else:
             tally.without_key.append(user)

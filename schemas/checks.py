@@ -333,6 +333,11 @@ def address_ends(column: str) -> Rule:
     )
 
 
+def is_email(text: str) -> bool:
+    """One value as ``email_syntax`` judges it (empty is fine: the column is optional)."""
+    return text == "" or _EMAIL.fullmatch(text) is not None
+
+
 def email_syntax(column: str) -> Rule:
     return Rule(
         id=f"{column}.format",

@@ -368,3 +368,43 @@ def test_an_abbreviated_option_is_refused_not_guessed(
 def test_json_with_an_error_still_gives_one_json_document(workdir: Path, capsys) -> None:
     assert main(["validate", "missing.csv", "--json"]) == 2
     assert json.loads(capsys.readouterr().out)["exit_code"] == 2
+
+
+# 13: export warns about values that will not round-trip ---------------------------------------
+def test_export_warns_about_an_email_glance_accepted_and_run_still_validates_it(
+    workdir: Path, simulator: Simulator, use_sim, capsys
+) -> None:
+    """Glance accepts 'not-an-email'; validation stays: export says so up front, and the
+    README tells to fix such users in the workbook."""
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    simulator.add_user("e1", "e1.demo.glance.net", user_email="not-an-email")
+    simulator.add_user("e2", "e2.demo.glance.net", user_first=" lead", user_email="ok@example.com")
+    assert main(["export", "--out", "all.xlsx"]) == 0
+    err = capsys.readouterr().err
+    assert "warning: 1 exported users have a UserEmail that is not a valid address" in err
+    assert "warning: 1 exported users have a value with outer spaces" in err
+    assert main(["run", "all.xlsx", "--mode", "upsert"]) == 3
+
+
+# 14: export --filter Suspended takes Glance's boolean spellings, refuses others ------------
+@pytest.mark.parametrize("value", ["true", "1", "YES", "yes"])
+def test_export_filter_suspended_accepts_glances_boolean_spellings(
+    workdir: Path, simulator: Simulator, use_sim, value: str
+) -> None:
+    use_sim(simulator)
+    simulator.add_user("s1", "s1.demo.glance.net", suspended=True)
+    simulator.add_user("a1", "a1.demo.glance.net")
+    assert main(["export", "--out", "s.xlsx", "--filter", f"Suspended={value}"]) == 0
+    assert [r["PartnerUserID"] for r in sheet_rows(workdir / "s.xlsx", "Users")] == ["s1"]
+
+
+@pytest.mark.parametrize("value", ["maybe", "typo", ""])
+def test_export_filter_suspended_with_another_value_is_refused(
+    workdir: Path, simulator: Simulator, use_sim, capsys, value: str
+) -> None:
+    use_sim(simulator)
+    simulator.add_user("s1", "s1.demo.glance.net", suspended=True)
+    assert main(["export", "--out", "s.xlsx", "--filter", f"Suspended={value}"]) == 2
+    assert "Suspended is yes or no (also 1/0, true/false)" in capsys.readouterr().err
+    assert not (workdir / "s.xlsx").exists()

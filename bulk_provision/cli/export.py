@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
@@ -19,7 +20,14 @@ from bulk_provision.cli.connection import (
 from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import human, print_json
 from bulk_provision.errors import AuthError, Ending, UsageError
-from bulk_provision.export import FILTER_FIELDS, export_users, parse_filter
+from bulk_provision.export import (
+    FILTER_FIELDS,
+    NOT_EMAIL,
+    SPACED,
+    Tally,
+    export_users,
+    parse_filter,
+)
 from bulk_provision.paths import Role, check_workbook_output
 from bulk_provision.report.export_report import write_export
 from bulk_provision.retry import EngineOptions
@@ -85,6 +93,7 @@ def run_export(args: argparse.Namespace) -> Ending:
         print(f"without a PartnerUserID: {len(tally.without_key)} more, on the sheet "
               "'No PartnerUserID' (PAPI cannot address them; run never reads that sheet)",
               file=text)
+    _warn_odd(tally)
     if args.json:
         print_json(command_document(
             "export", Ending.FINISHED, files={"export": out}, total=tally.seen,
@@ -94,6 +103,17 @@ def run_export(args: argparse.Namespace) -> Ending:
             filters=[str(f) for f in filters],
         ))
     return Ending.FINISHED
+
+
+def _warn_odd(tally: Tally) -> None:
+    if tally.odd[SPACED]:
+        print(f"bulk-provision: warning: {tally.odd[SPACED]} exported users have a value with "
+              "outer spaces in Glance; run reads them trimmed and compares them trimmed "
+              "(no change is sent for the spaces alone)", file=sys.stderr)
+    if tally.odd[NOT_EMAIL]:
+        print(f"bulk-provision: warning: {tally.odd[NOT_EMAIL]} exported users have a UserEmail "
+              "that is not a valid address (Glance accepted it); run refuses those rows until "
+              "the address is fixed in the workbook", file=sys.stderr)
 
 
 def _check_out(out: Path, args: argparse.Namespace, config: Path | None) -> None:
