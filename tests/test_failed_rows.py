@@ -52,7 +52,7 @@ def test_fix_the_failed_file_and_run_it_creates_exactly_those_users(
     assert stat.S_IMODE(failed.stat().st_mode) == 0o600
     # same format: Windows-1252, semicolons; the roster's own header and cells, plus Problem
     table = _csv_rows(failed, "cp1252", ";")
-    assert table[0] == [*HEADER, "Problem"]
+    assert table[0] == [*HEADER, "Problem (bulk-provision)"]
     assert [r[:-1] for r in table[1:]] == [rows[2], rows[3]]
     assert table[1][-1].startswith("row 3: Glance refused it: NO_ROLE")
     assert table[2][-1] == "row 4: UserEmail 'not-an-email' is not a valid email address"
@@ -103,7 +103,7 @@ def test_an_invalid_workbook_gets_an_xlsx_failed_file_and_a_clean_run_removes_it
     assert openpyxl.load_workbook(failed).sheetnames == ["People"]
     read = sheet_rows(failed, "People")
     assert [list(r.values())[:-1] for r in read] == [bad]  # passwords kept for the re-run
-    problem = str(read[0]["Problem"])
+    problem = str(read[0]["Problem (bulk-provision)"])
     assert problem.startswith("row 3: ") and "UserAddress" in problem and "UserPW" in problem
     assert "short" not in problem  # the password is not quoted in the message
     assert read_roster(failed).frame.loc[2, "Notes"] == "@x"  # text, no formula
@@ -164,9 +164,14 @@ def test_a_csv_failed_file_keeps_the_encoding_and_delimiter_and_one_problem_colu
     assert out is not None and out.read_bytes().startswith(bom)
     again = read_roster(out)
     assert (again.encoding, again.delimiter) == (roster.encoding, roster.delimiter)
-    assert list(again.headers.values()) == ["ID", "Name", "problem"]  # refilled, not doubled
-    assert again.frame.values.tolist() == [["007", 'Zoë; "Z"', "row 2: fix"],
-                                           ["008", "=1+2", "row 3: x"]]
+    # the roster's own "problem" column is kept; the tool's has a name of its own
+    assert list(again.headers.values()) == ["ID", "Name", "problem", "Problem (bulk-provision)"]
+    assert again.frame.values.tolist() == [["007", 'Zoë; "Z"', "old", "row 2: fix"],
+                                           ["008", "=1+2", "", "row 3: x"]]
+    twice = write_failed_rows(tmp_path / "in.failed.failed.csv", again, {2: "row 2: again"})
+    assert twice is not None
+    assert list(read_roster(twice).headers.values()) == list(again.headers.values())  # refilled
+    assert read_roster(twice).frame.values.tolist() == [["007", 'Zoë; "Z"', "old", "row 2: again"]]
     assert write_failed_rows(out, roster, {}) is None and not out.exists()
 
 

@@ -408,3 +408,31 @@ def test_export_filter_suspended_with_another_value_is_refused(
     assert main(["export", "--out", "s.xlsx", "--filter", f"Suspended={value}"]) == 2
     assert "Suspended is yes or no (also 1/0, true/false)" in capsys.readouterr().err
     assert not (workdir / "s.xlsx").exists()
+
+
+# 15: a roster's own Problem column is kept in the failed-rows file ---------------------------
+def test_failed_rows_file_keeps_the_rosters_own_problem_column(
+    workdir: Path, simulator: Simulator, use_sim
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    with (workdir / "staff.csv").open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow([*XHEADER, "Problem"])
+        w.writerow(["00001", "p1.demo.glance.net", "Pw-aaaa-1!", "A", "B", "p1@example.com",
+                    "NoRole", "badge lost, see ticket 4711"])
+    assert main(["run", "staff.csv"]) == 1
+    with (workdir / "staff.failed.csv").open(newline="", encoding="utf-8") as f:
+        rows = list(csv.reader(f))
+    assert rows[0] == [*XHEADER, "Problem", "Problem (bulk-provision)"]
+    assert rows[1][len(XHEADER)] == "badge lost, see ticket 4711"
+    assert "NoRole" in rows[1][-1]
+    # the failed file run again refills the tool's column, never adds a second one
+    (workdir / "again").mkdir()
+    (workdir / "again" / "staff.failed.csv").write_bytes((workdir / "staff.failed.csv")
+                                                         .read_bytes())
+    assert main(["run", "again/staff.failed.csv"]) == 1
+    with (workdir / "again" / "staff.failed.failed.csv").open(newline="", encoding="utf-8") as f:
+        again = list(csv.reader(f))
+    assert again[0] == rows[0]
+    assert again[1][len(XHEADER)] == "badge lost, see ticket 4711"

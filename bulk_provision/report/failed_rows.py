@@ -4,7 +4,8 @@ Beside the results workbook, every run writes the roster rows that ``failed`` (G
 them) or were ``invalid`` (validation), in the roster's own format (CSV stays CSV with the same
 delimiter and encoding; .xlsx stays .xlsx; .xls and .xlsm become .xlsx), with the roster's own
 headers and cells exactly as read (leading zeros kept, ``=``-leading text stays text), plus a
-``Problem`` column saying what to fix. Rows left ``unfinished`` or ``not attempted`` are not in
+``Problem (bulk-provision)`` column saying what to fix (a roster's own ``Problem`` column is
+kept as it is). Rows left ``unfinished`` or ``not attempted`` are not in
 it: a plain re-run of the roster finishes those. Fix the cells, then run the file itself.
 
 Passwords are kept as the roster had them (a re-run needs them, and the admin's roster holds them
@@ -38,7 +39,9 @@ from bulk_provision.roster import CSV_SUFFIXES, Roster
 from bulk_provision.roster_headers import normalize_header
 from bulk_provision.validation import ValidationResult
 
-PROBLEM_HEADER = "Problem"
+#: The tool's column: a name of its own, so a roster's own ``Problem`` column is kept as it is,
+#: and a failed file run again has its column refilled, not doubled.
+PROBLEM_HEADER = "Problem (bulk-provision)"
 _BOMS = {
     "utf-8-sig": codecs.BOM_UTF8,
     "utf-16-le": codecs.BOM_UTF16_LE,
@@ -87,8 +90,8 @@ def write_failed_rows(path: Path, roster: Roster, problems: dict[int, str]) -> P
 def _table(
     roster: Roster, problems: dict[int, str]
 ) -> tuple[list[str], list[list[str]], int]:
-    """Header texts, cells and the Problem column's position; a roster column already named
-    Problem (a failed file run again) is refilled rather than doubled."""
+    """Header texts, cells and the tool's Problem column's position; a roster column already
+    named so (a failed file run again) is refilled rather than doubled."""
     frame = roster.frame
     header = [roster.headers.get(column, str(column)) for column in frame.columns]
     wanted = normalize_header(PROBLEM_HEADER)
