@@ -25,7 +25,6 @@ from bulk_provision.errors import Refused, UsageError
 from bulk_provision.model import Action, ActionKind
 from bulk_provision.plan import PROFILE_FIELDS, KnownUser, protected, same_value, suspend_limit
 from bulk_provision.report.common import read_text
-from bulk_provision.resume import glance_identity
 from bulk_provision.report.plan_report import (
     ACTION_COLUMNS,
     PASSWORD_SET,
@@ -34,6 +33,7 @@ from bulk_provision.report.plan_report import (
     plan_checksum,
     plan_lines,
 )
+from bulk_provision.resume import glance_identity
 from bulk_provision.settings import MODES, JobSpec
 
 _KINDS = {k.value: k for k in ActionKind}

@@ -14,10 +14,13 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
+from tests import test_notify, test_run
 from tests.conftest import RawPapi
-from tests.test_notify import ca, receiver  # noqa: F401
-from tests.test_run import tuning, use_sim, workdir, write_roster  # noqa: F401
+from tests.test_run import tuning, write_roster
 from tests.workbooks import sheet_rows
+
+use_sim, workdir = test_run.use_sim, test_run.workdir  # the same fixtures
+ca, receiver = test_notify.ca, test_notify.receiver
 
 XHEADER = ["Employee ID", "Glance Address", "Password", "First Name", "Last Name", "Email", "Role"]
 
