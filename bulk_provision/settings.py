@@ -80,8 +80,8 @@ class JobSpec:
         connection; the signed-in account is always protected from sync's suspensions."""
         given = _Given(options, config)
         plan = _path(options.get("plan"))
-        if plan is not None and options.get("mode") is not None:
-            raise UsageError("--plan carries the mode it was made with: leave out --mode")
+        if plan is not None:
+            _check_plan_options(options)
         mode = str(given.pick("mode", "create")) if plan is None else "create"
         if mode not in MODES:
             raise UsageError(f"mode {mode!r} is not one of {', '.join(MODES)}")
@@ -160,6 +160,16 @@ class UndoSpec:
             progress_interval=float(config.get("progress_interval", 10.0)),
             config_file=config.path,
         )
+
+
+def _check_plan_options(options: Mapping[str, Any]) -> None:
+    """``run --plan`` takes what shapes the requests from the plan: these are refused, not
+    silently ignored."""
+    for name, option in (("mode", "--mode"), ("audio_provider", "--audio-provider"),
+                         ("set_passwords", "--set-passwords")):
+        if options.get(name) is not None:
+            raise UsageError(f"--plan carries the {option[2:]} it was made with: leave out "
+                             f"{option}")
 
 
 def protected_patterns(given: _Given, connection: Connection) -> list[str]:

@@ -439,3 +439,19 @@ def test_failed_rows_file_keeps_the_rosters_own_problem_column(
         again = list(csv.reader(f))
     assert again[0] == rows[0]
     assert again[1][len(XHEADER)] == "badge lost, see ticket 4711"
+
+
+# small: run --plan refuses the options the plan decides ---------------------------------------
+@pytest.mark.parametrize("option", [["--audio-provider", "1"], ["--set-passwords"],
+                                    ["--mode", "upsert"]])
+def test_run_plan_refuses_options_the_plan_decides(
+    workdir: Path, simulator: Simulator, use_sim, capsys, option: list[str]
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["plan", "staff.csv", "--out", "p.xlsx"]) == 0
+    capsys.readouterr()
+    assert main(["run", "staff.csv", "--plan", "p.xlsx", *option]) == 2
+    assert f"leave out {option[0]}" in capsys.readouterr().err
+    assert _writes(simulator) == []
