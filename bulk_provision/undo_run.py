@@ -63,6 +63,7 @@ class UndoResult:
     rows: list[RowResult] = field(default_factory=list)
     refusal: str | None = None
     message: str = ""
+    roster: str = ""  # the roster of the run undone, as its journal records it
 
     @property
     def exit_code(self) -> int:
@@ -117,7 +118,7 @@ def plan_undo(spec: UndoSpec, api: GlanceApi) -> UndoResult:
     write_undo_plan(path, plan.actions, plan.notes, about(spec, plan), refusal)
     ending = Ending.USAGE if refusal else Ending.FINISHED
     return UndoResult(ending, path, False, Counter(a.kind for a in plan.actions),
-                      notes=plan.notes, refusal=refusal)
+                      notes=plan.notes, refusal=refusal, roster=plan.meta.get("roster_path", ""))
 
 
 def carry_out_undo(
@@ -155,6 +156,7 @@ def carry_out_undo(
         except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
             crash, report = exc, EngineReport(StopReason.TRANSIENT, str(exc))
         result = _result(journal, path, notes, report)
+        result.roster = plan.meta.get("roster_path", "")
         journal.set_meta(last_exit_code=str(result.exit_code))
     write_undo_results(path, result.rows, notes,
                        [*about(spec, plan), ("exit code", result.exit_code),

@@ -455,3 +455,20 @@ def test_run_plan_refuses_options_the_plan_decides(
     assert main(["run", "staff.csv", "--plan", "p.xlsx", *option]) == 2
     assert f"leave out {option[0]}" in capsys.readouterr().err
     assert _writes(simulator) == []
+
+
+# small: undo --json names the roster and the endpoint ----------------------------------------
+@pytest.mark.parametrize("yes", [[], ["--yes"]])
+def test_undo_json_names_the_runs_roster_and_the_endpoint(
+    workdir: Path, simulator: Simulator, use_sim, capsys, yes: list[str]
+) -> None:
+    use_sim(simulator)
+    tuning(workdir / "bulk-provision.toml")
+    write_roster(workdir / "staff.csv", 2)
+    assert main(["run", "staff.csv"]) == 0
+    capsys.readouterr()
+    assert main(["undo", "staff.csv.checkpoint.sqlite", "--max-suspend", "100%", "--json",
+                 *yes]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["roster"] == "staff.csv"
+    assert document["endpoint"] == simulator.base_url

@@ -87,7 +87,7 @@ def handle(args: argparse.Namespace) -> Ending:
         result = _carry_out(spec, args)
     print_result(result, human(args))
     if args.json:
-        print_json(undo_document(result, spec.checkpoint))
+        print_json(undo_document(result, spec.checkpoint, spec.connection.base_url))
     if result.refusal is not None:
         print(printable(f"bulk-provision: error: {result.refusal}"), file=sys.stderr)
     elif result.ending in (Ending.STOPPED, Ending.INTERRUPTED):
@@ -141,7 +141,7 @@ def print_result(result: UndoResult, out: TextIO) -> None:
     print(f"exit code {result.exit_code}: {EXIT_MEANING[result.exit_code]}", file=out)
 
 
-def undo_document(result: UndoResult, checkpoint: Path) -> dict[str, Any]:
+def undo_document(result: UndoResult, checkpoint: Path, endpoint: str) -> dict[str, Any]:
     """``undo --json``: per outcome (with --yes) or per planned action, and what is not undone."""
     counts = (outcome_counts(result.counts) if result.carried_out
               else {SHOWN[k]: n for k, n in result.planned.items()})
@@ -151,4 +151,5 @@ def undo_document(result: UndoResult, checkpoint: Path) -> dict[str, Any]:
         "undo", result.ending, counts=counts, files=files, rows=result.rows,
         message=result.refusal or result.message, refusal=result.refusal,
         carried_out=result.carried_out, not_undone=notes, checkpoint=str(checkpoint),
+        roster=Path(result.roster) if result.roster else None, endpoint=endpoint,
     )
