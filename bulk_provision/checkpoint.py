@@ -105,6 +105,8 @@ class Checkpoint:
     def read_only(cls, path: Path) -> Checkpoint:
         """Open for reading only: no lock taken, nothing changed. Missing file: CheckpointError."""
         path = Path(path)
+        if path.is_dir():
+            raise CheckpointError(f"checkpoint {path} is a folder; name the .sqlite file")
         if not path.is_file():
             raise CheckpointError(f"checkpoint {path} does not exist")
         copy = ReadOnlyCopy()

@@ -472,3 +472,12 @@ def test_undo_json_names_the_runs_roster_and_the_endpoint(
     document = json.loads(capsys.readouterr().out)
     assert document["roster"] == "staff.csv"
     assert document["endpoint"] == simulator.base_url
+
+
+def test_undo_of_a_folder_says_it_is_a_folder(
+    workdir: Path, simulator: Simulator, use_sim, capsys
+) -> None:
+    use_sim(simulator)
+    (workdir / "runs").mkdir()
+    assert main(["undo", "runs"]) == 2
+    assert "checkpoint runs is a folder; name the .sqlite file" in capsys.readouterr().err
