@@ -16,7 +16,8 @@ PACKAGE = Path(bulk_provision.__file__).parent
 LAYERS = [
     ["errors", "terminal", "glance.models", "model", "lifecycle"],
     ["config", "password_headers", "roster_headers", "roster_csv", "roster_excel", "roster",
-     "paths", "ratelimit", "retry", "calllog", "journal_files", "journal_rows", "glance"],
+     "paths", "ratelimit", "retry", "calllog", "journal_files", "journal_rows", "journal_reads",
+     "glance"],
     ["validation", "plan", "checkpoint", "connection", "report", "salvage", "export", "notify"],
     ["settings", "provision", "row_run"],
     ["planner", "resume", "approved_plan", "undo", "job", "summary_doc", "undo_run"],
