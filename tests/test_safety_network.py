@@ -197,7 +197,7 @@ def test_an_endless_snapshot_stops_upsert_resumably_and_is_not_retried(
     workdir: Path, glance: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    monkeypatch.setattr("bulk_provision.glance.client.MAX_LISTED_USERS", 3000)
+    monkeypatch.setattr("bulk_provision.glance.paging.MAX_LISTED_USERS", 3000)
     server = glance(endless_pages(1000))
     roster = write_roster(workdir / "staff.csv", ["000", "001"])
     assert run(workdir, roster, "--mode", "upsert") == 4

@@ -46,7 +46,6 @@ from bulk_provision.errors import (
     ConfigError,
     GlanceError,
     ResponseFormatError,
-    RunStopped,
 )
 from bulk_provision.glance import wire
 from bulk_provision.glance.loginkey import LoginKeySource
@@ -58,6 +57,7 @@ from bulk_provision.glance.models import (
     RoleCount,
     UsersPage,
 )
+from bulk_provision.glance.paging import every_user
 from bulk_provision.glance.session import Exchange, Watchdog, new_session
 from bulk_provision.glance.transport import (
     check_base_url,
@@ -88,17 +88,6 @@ def _keeping_body(parse: Parser[T]) -> Parser[Answer[T]]:
 CHUNK_BYTES = 64 * 1024
 DRAIN_BYTES = 64 * 1024
 REQUEST_HEADERS = {"Accept": "text/xml, application/xml", "Accept-Encoding": "identity"}
-
-
-# ShowUsers paging bounds (DESIGN 11): far beyond any real group, near enough to stop a server
-# that pages forever within minutes and a bounded amount of memory.
-MAX_LISTED_USERS = 1_000_000
-MAX_LISTED_PAGES = 20_000
-LOOKUP_PAGES = 3  # a look-up of one exact user: more pages than this is already absurd
-
-
-def _what_could_hold(user_cap: int, page_cap: int) -> str:
-    return f"a Glance group could hold ({user_cap:,} users or {page_cap:,} pages)"
 
 
 class GlanceClient:
@@ -249,36 +238,16 @@ class GlanceClient:
         Glance group could hold) or ``max_pages`` pages stops the listing with RunStopped: a
         definite stop, never retried, so a broken server cannot make this loop forever.
         """
-        user_cap = MAX_LISTED_USERS if max_users is None else max_users
-        page_cap = MAX_LISTED_PAGES if max_pages is None else max_pages
-        seen: set[str] = set()
-        cursor: str | None = None
-        listed = 0
-        while True:
-            page = self.show_users_page(
+        def fetch(cursor: str | None) -> UsersPage:
+            return self.show_users_page(
                 partner_user_id=partner_user_id,
                 user_address=user_address,
                 user_role=user_role,
                 page_count=page_count,
                 page_start=cursor,
             )
-            listed += len(page.users)
-            if listed > user_cap or (page.next_page_start and len(seen) + 1 >= page_cap):
-                raise RunStopped(
-                    f"ShowUsers kept paging past {min(listed, user_cap):,} users in "
-                    f"{len(seen) + 1:,} pages, more than {_what_could_hold(user_cap, page_cap)}; "
-                    "the server's paging looks broken: stopped, nothing was changed"
-                )
-            yield from page.users
-            cursor = page.next_page_start
-            if cursor is None or not page.users:
-                return
-            if cursor in seen:
-                raise ResponseFormatError(
-                    "ShowUsers: the server repeated a paging cursor; the listing would never end",
-                    maybe_committed=True,
-                )
-            seen.add(cursor)
+
+        return every_user(fetch, max_users=max_users, max_pages=max_pages)
 
     def show_roles(self) -> list[RoleCount]:
         """ShowRoles: roles that have users, with counts (``-none-`` for users without one)."""
