@@ -118,3 +118,22 @@ def user_by_id(client: Any, partner_user_id: str) -> Any:
         if user.partner_user_id == partner_user_id:
             return user
     return None
+
+
+def point_at(monkeypatch: pytest.MonkeyPatch, sim: Simulator, **overrides: str) -> None:
+    """The environment names ``sim`` as the Glance to use (``GLANCE_*``, ``overrides`` on top),
+    without settings that would change how it is reached (LoginKey variables, a CA bundle)."""
+    for key in ("GLANCE_API_KEY", "GLANCE_PARTNER_ID", "REQUESTS_CA_BUNDLE"):
+        monkeypatch.delenv(key, raising=False)
+    for key, value in {**sim.environment(), **overrides}.items():
+        monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def use_sim(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
+    """``use_sim(sim, **overrides)``: :func:`point_at` for the test's own simulator."""
+
+    def apply(sim: Simulator, **overrides: str) -> None:
+        point_at(monkeypatch, sim, **overrides)
+
+    return apply

@@ -10,7 +10,7 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
-from tests.test_run import env_for
+from tests.conftest import point_at
 from tests.test_sync import row, seed, write, writes
 from tests.workbooks import sheet_rows
 
@@ -20,10 +20,7 @@ def sim(simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         ) -> Iterator[Simulator]:
     """The simulator, its GLANCE_* settings in the environment, the test's folder current."""
     monkeypatch.chdir(tmp_path)
-    for key in ("REQUESTS_CA_BUNDLE", "GLANCE_API_KEY", "GLANCE_PARTNER_ID"):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env_for(simulator).items():
-        monkeypatch.setenv(key, value)
+    point_at(monkeypatch, simulator)
     yield simulator
 
 

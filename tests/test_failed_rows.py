@@ -21,7 +21,7 @@ from tests import test_run
 from tests.test_run import run_cli, tuning
 from tests.workbooks import sheet_rows
 
-use_sim, workdir = test_run.use_sim, test_run.workdir  # the same fixtures
+workdir = test_run.workdir  # the same fixture
 HEADER = ["Employee ID", "Glance Address", "Password", "Role", "Email", "Notes"]
 
 

@@ -28,7 +28,7 @@ from tests import test_run
 from tests.test_run import PASSWORDS, run_cli, write_roster
 from tests.workbooks import sheet_rows
 
-use_sim, workdir = test_run.use_sim, test_run.workdir  # the same fixtures
+workdir = test_run.workdir  # the same fixture
 SMTP_PASSWORD = "smtp-Secret-77!"
 GHOST = ["99999", "ghost.demo.glance.net", "Ghost-pw-123456", "G", "H", "g@example.com",
          "Ghost", "", ""]

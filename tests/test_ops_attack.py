@@ -19,7 +19,7 @@ from tests.conftest import RawPapi
 from tests.test_run import tuning, write_roster
 from tests.workbooks import sheet_rows
 
-use_sim, workdir = test_run.use_sim, test_run.workdir  # the same fixtures
+workdir = test_run.workdir  # the same fixture
 ca, receiver = test_notify.ca, test_notify.receiver
 
 XHEADER = ["Employee ID", "Glance Address", "Password", "First Name", "Last Name", "Email", "Role"]

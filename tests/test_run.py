@@ -52,25 +52,7 @@ def tuning(path: Path) -> Path:
 
 
 def env_for(sim: Simulator, **overrides: str) -> dict[str, str]:
-    env = {
-        "GLANCE_BASE_URL": sim.base_url,
-        "GLANCE_CA_BUNDLE": str(sim.ca_bundle),
-        "GLANCE_PARTNER_LOGIN": sim.config.partner_login,
-        "GLANCE_PARTNER_PW": sim.config.partner_pw,
-    }
-    env.update(overrides)
-    return env
-
-
-@pytest.fixture
-def use_sim(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    def apply(sim: Simulator, **overrides: str) -> None:
-        for key in ("GLANCE_API_KEY", "GLANCE_PARTNER_ID", "REQUESTS_CA_BUNDLE"):
-            monkeypatch.delenv(key, raising=False)
-        for key, value in env_for(sim, **overrides).items():
-            monkeypatch.setenv(key, value)
-
-    return apply
+    return {**sim.environment(), **overrides}
 
 
 @pytest.fixture

@@ -20,8 +20,8 @@ from bulk_provision.report import problems
 from bulk_provision.report.common import BAD_FILL
 from bulk_provision.roster_headers import looks_like_password
 from bulk_provision.simulator import Simulator
+from tests.conftest import point_at
 from tests.test_checkpoint import kill, start_holder
-from tests.test_run import env_for
 from tests.workbooks import sheet_rows
 
 PARTNER_PW = "Environment-partner-PW-1"
@@ -49,12 +49,6 @@ def roster_csv(path: Path, keys: list[str], *, header: str = "UserPW",
     lines += [f"{k},u{k}.demo.glance.net,{pw},Ann,Lee" for k in keys]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
-
-
-def point_at(monkeypatch: pytest.MonkeyPatch, sim: Simulator) -> None:
-    """The environment names ``sim`` as the server (as run's tests do)."""
-    for key, value in env_for(sim).items():
-        monkeypatch.setenv(key, value)
 
 
 # -- a config file others can change is refused whatever it holds ------------------------------

@@ -26,14 +26,13 @@ from bulk_provision.glance.transport import retry_after_seconds
 from bulk_provision.glance.wire import clean_text
 from bulk_provision.retry import EngineOptions, backoff_delay, call_with_retries
 from bulk_provision.simulator import Simulator
-from tests import test_run, test_safety_network
+from tests import test_safety_network
 from tests.fake_glance import FakeGlance, Throttled
 from tests.hostile import ROLES_OK, HostileServer, http_response, user_xml, xml_error, xml_ok
 from tests.test_run import tuning
 from tests.test_safety_network import lister, operations, run, write_roster, writes
 from tests.workbooks import sheet_rows
 
-use_sim = test_run.use_sim  # the same fixtures
 workdir, glance = test_safety_network.workdir, test_safety_network.glance
 
 # --- a password echoed in another code page, case or escape -------------------------------------

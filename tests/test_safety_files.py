@@ -44,17 +44,6 @@ def workdir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[Path]:
         os.umask(old)
 
 
-@pytest.fixture
-def use_sim(monkeypatch: pytest.MonkeyPatch) -> Callable[..., None]:
-    def apply(sim: Simulator, **overrides: str) -> None:
-        for key in ("GLANCE_API_KEY", "GLANCE_PARTNER_ID", "REQUESTS_CA_BUNDLE"):
-            monkeypatch.delenv(key, raising=False)
-        for key, value in env_for(sim, **overrides).items():
-            monkeypatch.setenv(key, value)
-
-    return apply
-
-
 def xlsx_roster(path: Path) -> Path:
     wb = openpyxl.Workbook()
     for row in ROSTER_ROWS:

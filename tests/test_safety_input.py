@@ -23,22 +23,11 @@ from bulk_provision.roster import Roster, looks_like_password, read_roster
 from bulk_provision.simulator import Simulator
 from bulk_provision.terminal import printable
 from bulk_provision.validation import validate_roster
-from tests.test_run import env_for, tuning
+from tests.test_run import tuning
 from tests.test_schema_rules import GOOD, roster_of
 from tests.workbooks import sheet_rows
 
 ESC_SEQUENCES = ("\x1b[2J", "\x1b]0;owned\x07", "\x9b31m")  # clear screen, window title, C1 CSI
-
-
-@pytest.fixture
-def use_sim(monkeypatch: pytest.MonkeyPatch) -> Callable[[Simulator], None]:
-    def apply(sim: Simulator) -> None:
-        for key in ("GLANCE_API_KEY", "GLANCE_PARTNER_ID", "REQUESTS_CA_BUNDLE"):
-            monkeypatch.delenv(key, raising=False)
-        for key, value in env_for(sim).items():
-            monkeypatch.setenv(key, value)
-
-    return apply
 
 
 @pytest.fixture

@@ -26,6 +26,7 @@ from bulk_provision.errors import ResponseFormatError, RunStopped
 from bulk_provision.glance import Credentials, GlanceClient, wire
 from bulk_provision.glance.wire import clean_text
 from bulk_provision.lifecycle import RowState
+from tests.conftest import point_at
 from tests.hostile import (
     ROLES_OK,
     HostileServer,
@@ -550,11 +551,7 @@ def test_a_full_disk_under_the_journal_stops_resumably_with_a_workbook_of_what_i
     from bulk_provision.simulator import Simulator
 
     assert isinstance(simulator, Simulator)
-    for key, value in {"GLANCE_BASE_URL": simulator.base_url,
-                       "GLANCE_CA_BUNDLE": str(simulator.ca_bundle),
-                       "GLANCE_PARTNER_LOGIN": simulator.config.partner_login,
-                       "GLANCE_PARTNER_PW": simulator.config.partner_pw}.items():
-        monkeypatch.setenv(key, value)
+    point_at(monkeypatch, simulator)
     keys = [f"{i:03d}" for i in range(12)]
     roster = workdir / "staff.csv"
     with roster.open("w", newline="", encoding="utf-8") as f:
@@ -623,11 +620,7 @@ def test_results_that_cannot_be_written_where_asked_go_to_the_temporary_folder(
     from bulk_provision.simulator import Simulator
 
     assert isinstance(simulator, Simulator)
-    for key, value in {"GLANCE_BASE_URL": simulator.base_url,
-                       "GLANCE_CA_BUNDLE": str(simulator.ca_bundle),
-                       "GLANCE_PARTNER_LOGIN": simulator.config.partner_login,
-                       "GLANCE_PARTNER_PW": simulator.config.partner_pw}.items():
-        monkeypatch.setenv(key, value)
+    point_at(monkeypatch, simulator)
     spare = workdir / "spare"
     spare.mkdir()
     monkeypatch.setattr(tempfile, "tempdir", str(spare))

@@ -16,6 +16,7 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
+from tests.conftest import point_at
 from tests.test_run import env_for
 from tests.test_sync import row, seed, write, writes
 from tests.workbooks import sheet_rows
@@ -25,10 +26,7 @@ from tests.workbooks import sheet_rows
 def sim(simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
         ) -> Iterator[Simulator]:
     monkeypatch.chdir(tmp_path)
-    for key in ("REQUESTS_CA_BUNDLE", "GLANCE_API_KEY", "GLANCE_PARTNER_ID"):
-        monkeypatch.delenv(key, raising=False)
-    for key, value in env_for(simulator).items():
-        monkeypatch.setenv(key, value)
+    point_at(monkeypatch, simulator)
     yield simulator
 
 
