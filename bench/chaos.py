@@ -38,7 +38,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rosters import roster_rows, write_csv  # noqa: E402
 from simproc import SimulatorProcess  # noqa: E402
 
-from bulk_provision.checkpoint import Checkpoint  # noqa: E402
+from bulk_provision.journal.checkpoint import Checkpoint  # noqa: E402
 
 FAULTS = {"fail_rate": 0.10, "fail_status": 503, "drop_rate": 0.05, "rate_limit": 50.0,
           "latency_ms": 5.0, "jitter_ms": 15.0}

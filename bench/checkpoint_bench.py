@@ -17,8 +17,8 @@ import threading
 import time
 from pathlib import Path
 
-from bulk_provision.checkpoint import Checkpoint, row_hash
 from bulk_provision.glance.models import AudioCodes
+from bulk_provision.journal.checkpoint import Checkpoint, row_hash
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 
 SHA = "c" * 64
@@ -27,7 +27,7 @@ P3_TARGET_S = 3.0
 RESUME = """
 import sys, time
 from pathlib import Path
-from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.journal.checkpoint import Checkpoint
 t0 = time.perf_counter()
 cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="c" * 64, roster_path="r", mode="create")
 todo = cp.todo()

@@ -24,8 +24,8 @@ from bulk_provision import __version__
 from bulk_provision.glance.models import AudioCodes
 from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.report.results import RunSummary, write_results
-from bulk_provision.roster import Roster
-from bulk_provision.validation import Problem
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import Problem
 
 P5_TARGET_S = 10.0
 COLUMNS = ["PartnerUserID", "UserAddress", "UserPW", "UserFirst", "UserLast", "UserEmail",

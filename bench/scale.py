@@ -23,11 +23,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from rosters import write_csv  # noqa: E402
 from simproc import SimulatorProcess  # noqa: E402
 
-from bulk_provision.checkpoint import Checkpoint  # noqa: E402
+from bulk_provision.journal.checkpoint import Checkpoint  # noqa: E402
 from bulk_provision.model import Outcome, RowResult  # noqa: E402
-from bulk_provision.plan import plan_create  # noqa: E402
-from bulk_provision.resume import row_hashes  # noqa: E402
-from bulk_provision.roster import read_roster  # noqa: E402
+from bulk_provision.plan.actions import plan_create  # noqa: E402
+from bulk_provision.plan.resume import row_hashes  # noqa: E402
+from bulk_provision.roster.read import read_roster  # noqa: E402
 
 
 def command(roster: Path, checkpoint: Path, out: Path) -> list[str]:

@@ -35,7 +35,8 @@ from typing import Any
 import pandas as pd
 import xlsxwriter
 
-from bulk_provision.roster import CANONICAL_COLUMNS, read_roster
+from bulk_provision.columns import CANONICAL_COLUMNS
+from bulk_provision.roster.read import read_roster
 
 CSV_TARGET_S = 1.0
 SHARED_TARGET_S = 5.0
@@ -91,7 +92,7 @@ def best_of(repeat: int, action: Callable[[], Any]) -> tuple[float, Any]:
 def validator() -> Callable[[Any], Any] | None:
     """``validate_roster`` when another module provides it; None while it is a stub."""
     try:
-        from bulk_provision.validation import validate_roster
+        from bulk_provision.roster.validation import validate_roster
     except ImportError:
         return None
     return validate_roster
@@ -130,7 +131,7 @@ def write_shared(folder: Path, n: int, *, address_too: bool) -> Path:
 
 def shared_id(n: int) -> int:
     """Time the worst case for uniqueness; print seconds and peak RSS against the targets."""
-    from bulk_provision.validation import validate_roster
+    from bulk_provision.roster.validation import validate_roster
 
     met = True
     with tempfile.TemporaryDirectory() as folder:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import Protocol
 
 from bulk_provision.glance.models import AudioCodes
 
@@ -69,3 +70,24 @@ class RowResult:
     message: str = ""
     audio: AudioCodes = field(default_factory=AudioCodes)
     attempts: int = 0
+
+
+class Progress(Protocol):
+    """What the engine tells whoever shows its progress (a bar, a page, a log)."""
+
+    def start(self, total: int) -> None: ...
+
+    def result(self, result: RowResult) -> None: ...
+
+    def retrying(self, delta: int) -> None: ...
+
+    def notice(self, message: str) -> None: ...
+
+
+class StopReason(StrEnum):
+    """Why the engine stopped; each row's own state is in the journal."""
+
+    COMPLETED = "completed"
+    AUTH = "auth"
+    TRANSIENT = "transient"
+    INTERRUPTED = "interrupted"

@@ -39,7 +39,10 @@ import numpy as np
 import pandas as pd
 import pandera.pandas as pa
 
-from bulk_provision.glance.models import NO_ROLE
+# UserRole's word for "no role", as Glance spells it. The schemas stand alone (a user's --schema
+# file imports them), so the word is written here too; tests/unit/test_schemas.py holds it equal to
+# bulk_provision.glance.models.NO_ROLE.
+NO_ROLE = "-none-"
 
 ADDRESS_CHARACTERS = "letters, digits, '.' and '-'"
 _NOT_ADDRESS_CHARACTER = re.compile(r"[^A-Za-z0-9.\-]")

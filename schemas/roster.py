@@ -1,9 +1,9 @@
 """The roster schema: every Glance rule on a roster, in one place (glance-api.md section 3).
 
 ``build_schema(roles)`` returns a pandera ``DataFrameSchema`` over the all-text frame that
-``bulk_provision.roster.read_roster`` produces. Columns marked ``required=True`` must exist in the
-file; every column refuses control characters (``<Column>.control``; tab is allowed in names); each
-column's ``title`` is its name in plain words and its ``description`` explains it for
+``bulk_provision.roster.read.read_roster`` produces. Columns marked ``required=True`` must exist
+in the file; every column refuses control characters (``<Column>.control``; tab is allowed in
+names); each column's ``title`` is its name in plain words and its ``description`` explains it for
 the template's Notes sheet. Unknown columns are allowed (they are carried through to the results).
 
 A schema of your own (``validate --schema FILE``) is a Python file defining

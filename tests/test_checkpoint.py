@@ -13,10 +13,10 @@ from pathlib import Path
 
 import pytest
 
-from bulk_provision.checkpoint import Checkpoint, row_hash
 from bulk_provision.errors import CheckpointError, CheckpointLocked, LifecycleError
 from bulk_provision.glance.models import AudioCodes
-from bulk_provision.lifecycle import RowState
+from bulk_provision.journal.checkpoint import Checkpoint, row_hash
+from bulk_provision.journal.lifecycle import RowState
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 
 SHA = "a" * 64
@@ -327,7 +327,7 @@ def test_no_password_in_the_file(cp_path: Path) -> None:
 HOLDER = """
 import sys
 from pathlib import Path
-from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.model import Action, ActionKind
 cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="a" * 64, roster_path="r", mode="create")
 if sys.argv[2] == "send":
@@ -382,7 +382,7 @@ def test_sending_survives_sigkill_as_in_doubt(cp_path: Path) -> None:
 MARKER = """
 import sys, threading
 from pathlib import Path
-from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="a" * 64, roster_path="r", mode="create")
 actions = [Action(f"k{i:05d}", i + 2, ActionKind.CREATE) for i in range(20000)]
@@ -426,7 +426,7 @@ def test_every_mark_that_returned_survives_sigkill_from_many_threads(cp_path: Pa
 UNFINISHED = """
 import sys
 from pathlib import Path
-from bulk_provision.checkpoint import Checkpoint
+from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.model import Action, ActionKind
 cp = Checkpoint.open(Path(sys.argv[1]), roster_sha256="a" * 64, roster_path="r", mode="create")
 cp.record_plan([Action("u1", 2, ActionKind.CREATE), Action("u2", 3, ActionKind.CREATE)])

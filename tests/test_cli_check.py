@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from bulk_provision.cli import main
-from bulk_provision.connection import connection_from, resolve_credentials
 from bulk_provision.errors import ConfigError, InsecureEndpointError
+from bulk_provision.glance.connect import open_client, resolve_credentials
+from bulk_provision.settings.connection import connection_from
 from bulk_provision.simulator import Simulator
 
 ENV_NAMES = [
@@ -179,5 +180,5 @@ def test_endpoint_checked_before_any_prompt() -> None:
     env = {"GLANCE_BASE_URL": "http://www.glance.net", "GLANCE_PARTNER_LOGIN": "a.x"}
     asked: list[str] = []
     with pytest.raises(InsecureEndpointError):
-        connection_from(env, timeout=5.0).open_client(pool_size=1, prompt=asked.append)
+        open_client(connection_from(env, timeout=5.0), pool_size=1, prompt=asked.append)
     assert asked == []

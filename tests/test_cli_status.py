@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
+from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 
 SHA = "0123456789abcdef" * 4

@@ -9,7 +9,7 @@ import pytest
 from openpyxl.workbook.workbook import Workbook
 
 from bulk_provision.cli import main
-from bulk_provision.roster import CANONICAL_COLUMNS
+from bulk_provision.columns import CANONICAL_COLUMNS
 
 
 @pytest.fixture

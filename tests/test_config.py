@@ -2,8 +2,8 @@ from pathlib import Path
 
 import pytest
 
-from bulk_provision.config import load_settings, pick
 from bulk_provision.errors import ConfigError
+from bulk_provision.settings.config import load_settings, pick
 
 
 def write(tmp_path: Path, text: str) -> Path:

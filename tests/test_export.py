@@ -11,12 +11,12 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.errors import RunStopped, UsageError
-from bulk_provision.export import Tally, matching_users, parse_filter, prefetched
 from bulk_provision.glance.models import GlanceUser
+from bulk_provision.jobs.export import Tally, matching_users, parse_filter, prefetched
 from bulk_provision.report.export_report import write_export
-from bulk_provision.roster import read_roster
+from bulk_provision.roster.read import read_roster
+from bulk_provision.roster.validation import validate_roster
 from bulk_provision.simulator import Simulator
-from bulk_provision.validation import validate_roster
 from tests import test_run
 from tests.test_run import run_cli, tuning
 from tests.workbooks import sheet_rows

@@ -14,9 +14,9 @@ import pytest
 
 from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.report.failed_rows import failed_rows_path, row_problems, write_failed_rows
-from bulk_provision.roster import Roster, read_roster
+from bulk_provision.roster.read import Roster, read_roster
+from bulk_provision.roster.validation import Problem, ValidationResult
 from bulk_provision.simulator import Simulator
-from bulk_provision.validation import Problem, ValidationResult
 from tests import test_run
 from tests.test_run import run_cli, tuning
 from tests.workbooks import sheet_rows

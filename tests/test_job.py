@@ -9,10 +9,10 @@ import pytest
 
 from bulk_provision.errors import EXIT_CODES, CheckpointError, Ending, UsageError
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.job import run_job
+from bulk_provision.jobs.run import run_job
 from bulk_provision.model import Outcome
-from bulk_provision.retry import EngineOptions
-from bulk_provision.settings import JobSpec
+from bulk_provision.settings.engine import EngineOptions
+from bulk_provision.settings.spec import JobSpec
 from tests.fake_glance import AUTH, UNAVAILABLE, Error, FakeGlance
 from tests.workbooks import sheet_rows
 
@@ -152,7 +152,7 @@ def test_a_journal_made_against_another_glance_never_counts_as_done_here(
     tmp_path: Path,
 ) -> None:
     """A rehearsal against the simulator (or staging), then the real run: all sent again."""
-    from bulk_provision.connection import Connection
+    from bulk_provision.settings.connection import Connection
 
     path = roster(tmp_path, [("u1", ""), ("u2", "")])
     staging, production = FakeGlance(), FakeGlance()
@@ -173,10 +173,10 @@ def test_a_journal_made_against_another_glance_never_counts_as_done_here(
 
 
 def test_row_hashes_in_bulk_are_the_journals_row_hash(tmp_path: Path) -> None:
-    from bulk_provision.checkpoint import row_hash
-    from bulk_provision.plan import plan_create
-    from bulk_provision.resume import row_hashes
-    from bulk_provision.roster import read_roster
+    from bulk_provision.journal.checkpoint import row_hash
+    from bulk_provision.plan.actions import plan_create
+    from bulk_provision.plan.resume import row_hashes
+    from bulk_provision.roster.read import read_roster
 
     path = tmp_path / "staff.csv"
     path.write_text("PartnerUserID,UserAddress,Password,Notes\nu1,u1.x.glance.net,Secret-pw-1,"

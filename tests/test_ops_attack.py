@@ -93,7 +93,7 @@ def test_run_plan_refuses_rows_that_read_differently_from_the_plan(
     tuning(workdir / "bulk-provision.toml")
     write_roster(workdir / "staff.csv", 2)
     assert main(["plan", "staff.csv", "--out", "p.xlsx"]) == 0
-    import bulk_provision.job as job
+    import bulk_provision.jobs.run as job
 
     real = job.row_hashes
 
@@ -274,7 +274,7 @@ def test_a_refused_plan_posts_no_roster_or_glance_values_to_the_webhook(
 
 # 8: the webhook's answer is never read whole -------------------------------------------------
 def test_a_webhook_answering_with_a_huge_body_is_not_read_into_memory() -> None:
-    from bulk_provision.notify import post_json
+    from bulk_provision.jobs.notify import post_json
     from tests.hostile import HostileServer, endless_body
 
     total = 64 * 1024 * 1024
@@ -308,7 +308,7 @@ def test_run_plan_refuses_a_plan_made_against_another_glance(
 def test_ctrl_c_while_waiting_for_a_notification_keeps_the_runs_exit_code_and_json(
     workdir: Path, simulator: Simulator, use_sim, capsys, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from bulk_provision import notify
+    from bulk_provision.jobs import notify
 
     use_sim(simulator)
     tuning(workdir / "bulk-provision.toml")

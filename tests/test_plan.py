@@ -1,7 +1,7 @@
 import pandas as pd
 
 from bulk_provision.model import ActionKind
-from bulk_provision.plan import plan_create
+from bulk_provision.plan.actions import plan_create
 
 
 def frame(rows: list[dict[str, str]]) -> pd.DataFrame:

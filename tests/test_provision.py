@@ -8,13 +8,13 @@ from pathlib import Path
 
 import pytest
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import CheckpointError, ConfigError
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.lifecycle import RowState
-from bulk_provision.model import Action, ActionKind, Outcome, RowResult
-from bulk_provision.provision import MESSAGES, Engine, StopReason
-from bulk_provision.retry import EngineOptions
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import RowState
+from bulk_provision.model import Action, ActionKind, Outcome, RowResult, StopReason
+from bulk_provision.provision.engine import MESSAGES, Engine
+from bulk_provision.settings.engine import EngineOptions
 from tests.fake_glance import (
     AUTH,
     DROP_BEFORE_SEND,

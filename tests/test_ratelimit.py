@@ -1,6 +1,6 @@
 import threading
 
-from bulk_provision.ratelimit import RateLimiter
+from bulk_provision.provision.ratelimit import RateLimiter
 
 
 class FakeClock:

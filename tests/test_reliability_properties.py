@@ -36,7 +36,7 @@ from python_calamine import CalamineWorkbook
 
 from bulk_provision.cli import main
 from bulk_provision.glance import Credentials, GlanceClient
-from bulk_provision.roster import _TRIM
+from bulk_provision.roster.read import _TRIM
 from bulk_provision.simulator import Simulator
 from tests.conftest import user_by_id
 

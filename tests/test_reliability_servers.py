@@ -24,9 +24,9 @@ from pathlib import Path
 import pytest
 import trustme
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
-from bulk_provision.lifecycle import RowState
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import RowState
 from tests.hostile import (
     Behaviour,
     Conn,

@@ -15,8 +15,8 @@ from bulk_provision.glance.models import AudioCodes
 from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.report import results as results_module
 from bulk_provision.report.results import RunSummary, split_results, write_results
-from bulk_provision.roster import Roster
-from bulk_provision.validation import Problem
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import Problem
 
 PASSWORD = "Hunter2-Unique-Pw"
 COLUMNS = ["PartnerUserID", "UserAddress", "UserPW", "UserFirst", "UserLast", "Notes"]

@@ -10,12 +10,13 @@ from pathlib import Path
 
 import pytest
 
-from bulk_provision.calllog import CallLog
 from bulk_provision.cli.progress import LineProgress
 from bulk_provision.errors import Interrupted, RunStopped, TransientApiError
 from bulk_provision.glance.models import CallRecord
 from bulk_provision.model import ActionKind, Outcome, RowResult
-from bulk_provision.retry import EngineOptions, Health, backoff_delay, call_with_retries
+from bulk_provision.provision.calllog import CallLog
+from bulk_provision.provision.retry import Health, backoff_delay, call_with_retries
+from bulk_provision.settings.engine import EngineOptions
 
 OPTIONS = EngineOptions(backoff_base=1.0, backoff_max=8.0, max_wait=300.0)
 

@@ -10,7 +10,8 @@ import pytest
 import xlsxwriter
 
 from bulk_provision.errors import ConfigError, RosterError
-from bulk_provision.roster import canonical_column, load_column_map, read_roster
+from bulk_provision.roster.read import canonical_column, read_roster
+from bulk_provision.settings.columns import load_column_map
 
 HEADER = "PartnerUserID,UserAddress,UserFirst,UserLast,UserEmail"
 ROW = "00123,jose.nunez.demo.glance.net,José,Núñez,jose@example.com"

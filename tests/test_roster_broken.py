@@ -14,7 +14,7 @@ import pytest
 import xlsxwriter
 
 from bulk_provision.errors import RosterError
-from bulk_provision.roster import read_roster
+from bulk_provision.roster.read import read_roster
 
 pytestmark = pytest.mark.timeout(30)
 

@@ -10,7 +10,7 @@ import xlsxwriter
 from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
-from bulk_provision.roster import _TRIM, read_roster
+from bulk_provision.roster.read import _TRIM, read_roster
 
 # Anything printable in any script, plus quotes, separators and line breaks inside a value.
 TEXT = st.text(

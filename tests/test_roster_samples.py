@@ -6,7 +6,8 @@ import importlib.util
 import re
 from pathlib import Path
 
-from bulk_provision.roster import CANONICAL_COLUMNS, read_roster
+from bulk_provision.columns import CANONICAL_COLUMNS
+from bulk_provision.roster.read import read_roster
 
 SAMPLES = Path(__file__).resolve().parent.parent / "sample_data"
 ADDRESS = re.compile(r"[A-Za-z0-9](?:[A-Za-z0-9.-]*[A-Za-z0-9])?")

@@ -19,9 +19,9 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
-from bulk_provision.lifecycle import RowState
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import RowState
 from bulk_provision.simulator import Simulator
 from tests.workbooks import sheet_rows
 
@@ -184,7 +184,7 @@ def test_a_second_run_on_a_held_checkpoint_exits_4_at_once(
 ) -> None:
     use_sim(simulator)
     roster = write_roster(workdir / "staff.csv", 3)
-    from bulk_provision.roster import read_roster
+    from bulk_provision.roster.read import read_roster
 
     sha = read_roster(roster).sha256
     with Checkpoint.open(workdir / "staff.csv.checkpoint.sqlite", roster_sha256=sha,

@@ -12,13 +12,13 @@ from pathlib import Path
 import openpyxl
 import pytest
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
 from bulk_provision.errors import CheckpointError, CheckpointLocked
+from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.model import Action, ActionKind
 from bulk_provision.report import problems
 from bulk_provision.report.common import BAD_FILL
-from bulk_provision.roster_headers import looks_like_password
+from bulk_provision.roster.headers import looks_like_password
 from bulk_provision.simulator import Simulator
 from tests.conftest import point_at
 from tests.test_checkpoint import kill, start_holder

@@ -24,7 +24,8 @@ from bulk_provision.errors import RunStopped, TransientApiError
 from bulk_provision.glance import wire
 from bulk_provision.glance.transport import retry_after_seconds
 from bulk_provision.glance.wire import clean_text
-from bulk_provision.retry import EngineOptions, backoff_delay, call_with_retries
+from bulk_provision.provision.retry import backoff_delay, call_with_retries
+from bulk_provision.settings.engine import EngineOptions
 from bulk_provision.simulator import Simulator
 from tests import test_safety_network
 from tests.fake_glance import FakeGlance, Throttled
@@ -140,8 +141,8 @@ def test_a_log_file_on_a_full_disk_loses_no_answer(
 
 
 def test_the_call_log_hook_never_raises(tmp_path: Path) -> None:
-    from bulk_provision.calllog import CallLog
     from bulk_provision.glance.models import CallRecord
+    from bulk_provision.provision.calllog import CallLog
 
     log = CallLog(tmp_path / "calls.jsonl")
 
@@ -197,9 +198,9 @@ def test_retry_after_values_are_read_as_the_server_wrote_them() -> None:
 def test_waits_just_under_max_wait_are_bounded_in_total_for_a_row(
     tmp_path: Path,
 ) -> None:
-    from bulk_provision.checkpoint import Checkpoint
-    from bulk_provision.model import Action, ActionKind
-    from bulk_provision.provision import Engine, StopReason
+    from bulk_provision.journal.checkpoint import Checkpoint
+    from bulk_provision.model import Action, ActionKind, StopReason
+    from bulk_provision.provision.engine import Engine
 
     fake = FakeGlance()
     fake.script("NewUser", "u1", *[Throttled(0.002)] * 60)  # every answer: "wait 0.002 s"
@@ -236,7 +237,7 @@ def test_retry_after_just_under_max_wait_cannot_hold_a_row_for_hours(
     workdir: Path, glance: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    import bulk_provision.provision as provision
+    import bulk_provision.provision.engine as provision
 
     waited: list[float] = []
     real = provision.backoff_delay
@@ -308,7 +309,7 @@ def test_a_tiny_rate_is_refused_before_anything_is_sent(
 
 
 def test_the_rate_limiter_never_overflows() -> None:
-    from bulk_provision.ratelimit import RateLimiter
+    from bulk_provision.provision.ratelimit import RateLimiter
 
     class Stop(threading.Event):
         """Checks the wait asked for as a real wait would, then ends it at once (a Ctrl-C)."""
@@ -426,7 +427,7 @@ def test_a_listing_naming_a_user_in_two_spellings_stops_sync_before_any_write(
 
 def test_sync_never_suspends_a_user_the_roster_names_in_another_spelling() -> None:
     from bulk_provision.glance.models import GlanceUser
-    from bulk_provision.plan import suspensions
+    from bulk_provision.plan.actions import suspensions
 
     snapshot = {key: GlanceUser(key, f"u{i}.demo.glance.net") for i, key in
                 enumerate(["001 ", "００２", "003"])}

@@ -20,11 +20,12 @@ from urllib.parse import unquote
 import openpyxl
 import pytest
 
-from bulk_provision import job, journal_files
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
 from bulk_provision.errors import CheckpointLocked
 from bulk_provision.glance.models import AudioCodes
+from bulk_provision.jobs import run as job
+from bulk_provision.journal import files as journal_files
+from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
 from bulk_provision.simulator import Simulator
 from tests.test_run import env_for, tuning, write_roster

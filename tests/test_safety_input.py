@@ -16,13 +16,13 @@ import pandas as pd
 import pytest
 from python_calamine import CalamineWorkbook
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
+from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
-from bulk_provision.roster import Roster, looks_like_password, read_roster
+from bulk_provision.roster.read import Roster, looks_like_password, read_roster
+from bulk_provision.roster.validation import validate_roster
 from bulk_provision.simulator import Simulator
 from bulk_provision.terminal import printable
-from bulk_provision.validation import validate_roster
 from tests.test_run import tuning
 from tests.test_schema_rules import GOOD, roster_of
 from tests.workbooks import sheet_rows

@@ -20,12 +20,12 @@ from urllib.parse import quote, quote_plus
 
 import pytest
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli import main
 from bulk_provision.errors import ResponseFormatError, RunStopped
 from bulk_provision.glance import Credentials, GlanceClient, wire
 from bulk_provision.glance.wire import clean_text
-from bulk_provision.lifecycle import RowState
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import RowState
 from tests.conftest import point_at
 from tests.hostile import (
     ROLES_OK,
@@ -315,7 +315,8 @@ def test_a_long_retry_after_on_a_read_stops_before_any_write(
 
 
 def test_a_retry_after_is_named_as_the_server_wrote_it() -> None:
-    from bulk_provision.retry import EngineOptions, wait_refusal
+    from bulk_provision.provision.retry import wait_refusal
+    from bulk_provision.settings.engine import EngineOptions
 
     assert wait_refusal(EngineOptions(max_wait=0), 99999999.0) == (
         "Glance asked to wait 99999999 s (Retry-After), more than --max-wait 0 s; "
@@ -547,7 +548,7 @@ def test_a_full_disk_under_the_journal_stops_resumably_with_a_workbook_of_what_i
     simulator: object, workdir: Path, monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bulk_provision import checkpoint
+    from bulk_provision.journal import checkpoint
     from bulk_provision.simulator import Simulator
 
     assert isinstance(simulator, Simulator)
@@ -594,7 +595,7 @@ def test_a_disk_too_full_for_the_plan_stops_before_any_write_with_a_workbook(
     workdir: Path, glance: Callable[..., HostileServer], monkeypatch: pytest.MonkeyPatch,
     capsys: pytest.CaptureFixture[str],
 ) -> None:
-    from bulk_provision import checkpoint
+    from bulk_provision.journal import checkpoint
 
     real_connect = checkpoint.connect
     monkeypatch.setattr(checkpoint, "connect",
@@ -616,7 +617,7 @@ def test_results_that_cannot_be_written_where_asked_go_to_the_temporary_folder(
 ) -> None:
     import tempfile
 
-    from bulk_provision import job
+    from bulk_provision.jobs import run as job
     from bulk_provision.simulator import Simulator
 
     assert isinstance(simulator, Simulator)

@@ -7,8 +7,8 @@ from pathlib import Path
 import pandas as pd
 import pytest
 
-from bulk_provision.roster import Roster
-from bulk_provision.validation import Problem, validate_roster
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import Problem, validate_roster
 
 GOOD = {
     "PartnerUserID": "00123",

@@ -7,9 +7,9 @@ from typing import Any
 
 import pytest
 
-from bulk_provision.config import load_settings
 from bulk_provision.errors import ConfigError, UsageError
-from bulk_provision.settings import JobSpec, connection_for
+from bulk_provision.settings.config import load_settings
+from bulk_provision.settings.spec import JobSpec, connection_for
 
 
 def config(tmp_path: Path, text: str) -> Any:

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bulk_provision.errors import ConfigError, RosterError
-from bulk_provision.validation import Problem, validate_roster
+from bulk_provision.roster.validation import Problem, validate_roster
 from tests.test_schema_rules import GOOD, roster_of
 
 

@@ -12,7 +12,7 @@ from openpyxl.workbook.workbook import Workbook
 from bulk_provision.cli import main
 from bulk_provision.report.common import BAD_FILL
 from bulk_provision.report.problems import write_problems_sheet
-from bulk_provision.validation import Problem
+from bulk_provision.roster.validation import Problem
 from tests.test_cli_validate import BAD_ROWS, GOOD_ROWS, write_csv
 
 SECRETS = ("Pw1x5", "Tiny1", "Secret-Pass1")

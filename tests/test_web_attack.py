@@ -22,7 +22,7 @@ import uvicorn
 from starlette.testclient import TestClient
 
 from bulk_provision.cli import main
-from bulk_provision.config import Settings
+from bulk_provision.settings.config import Settings
 from bulk_provision.simulator import Simulator
 from bulk_provision.web import auth, workspace
 from bulk_provision.web.app import create_app

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from starlette.testclient import TestClient
 
-from bulk_provision.config import Settings
+from bulk_provision.settings.config import Settings
 from bulk_provision.web.app import WebConfig
 from bulk_provision.web.auth import Access, allowed_hosts
 from bulk_provision.web.engine import Connection

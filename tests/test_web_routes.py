@@ -365,7 +365,7 @@ def test_no_secret_reaches_a_page_or_a_workspace_record(
 def test_a_server_without_credentials_validates_but_says_what_is_missing(
     tmp_path: Path, simulator: Simulator
 ) -> None:
-    from bulk_provision.config import Settings
+    from bulk_provision.settings.config import Settings
     from bulk_provision.web.engine import Connection
 
     connection = Connection(Settings(), {"GLANCE_BASE_URL": simulator.base_url})
@@ -406,7 +406,7 @@ def test_an_unfinished_run_is_finished_in_its_own_mode_first(
 def test_the_config_file_protects_accounts_and_sets_the_page_defaults(
     tmp_path: Path, simulator: Simulator
 ) -> None:
-    from bulk_provision.config import Settings
+    from bulk_provision.settings.config import Settings
     from bulk_provision.web.engine import Connection
     from tests.webtools import FAST, sim_env
 

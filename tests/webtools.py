@@ -10,7 +10,7 @@ from typing import Any
 
 from starlette.testclient import TestClient
 
-from bulk_provision.config import Settings
+from bulk_provision.settings.config import Settings
 from bulk_provision.simulator import Simulator
 from bulk_provision.web.app import WebConfig, create_app
 from bulk_provision.web.auth import Access, allowed_hosts

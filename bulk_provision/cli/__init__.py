@@ -117,6 +117,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def _print_error(command: str, error: BulkProvisionError) -> None:
     """The ``--json`` document of a command that ended early, on stdout."""
     from bulk_provision.cli.summary import print_json
-    from bulk_provision.summary_doc import error_document
+    from bulk_provision.jobs.summary import error_document
 
     print_json(error_document(error, command=command))

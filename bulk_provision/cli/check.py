@@ -17,8 +17,8 @@ from bulk_provision.cli.connection import (
 from bulk_provision.errors import AuthError, ConfigError, Ending
 from bulk_provision.glance import RoleCount, UsersPage
 from bulk_provision.glance.models import NO_ROLE
-from bulk_provision.paths import create_private, make_private_dirs
-from bulk_provision.settings import connection_for
+from bulk_provision.settings.paths import create_private, make_private_dirs
+from bulk_provision.settings.spec import connection_for
 from bulk_provision.terminal import printable
 
 PAGE_COUNT = 10

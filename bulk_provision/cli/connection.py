@@ -15,9 +15,10 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
-from bulk_provision.config import Settings, load_settings
-from bulk_provision.connection import DEFAULT_TIMEOUT, Connection, Prompt
-from bulk_provision.glance import CallRecord, GlanceClient
+from bulk_provision.glance import CallRecord, GlanceClient, connect
+from bulk_provision.glance.connect import Prompt
+from bulk_provision.settings.config import Settings, load_settings
+from bulk_provision.settings.connection import DEFAULT_TIMEOUT, Connection
 from bulk_provision.terminal import printable
 
 AUTH_HINT = (
@@ -86,4 +87,6 @@ def open_client(
     on_call: Callable[[CallRecord], None] | None = None,
 ) -> GlanceClient:
     """``connection``'s client, asking for a missing password only on a terminal."""
-    return connection.open_client(pool_size=pool_size, on_call=on_call, prompt=terminal_prompt())
+    return connect.open_client(
+        connection, pool_size=pool_size, on_call=on_call, prompt=terminal_prompt()
+    )

@@ -7,11 +7,12 @@ import tempfile
 from pathlib import Path
 
 from bulk_provision.cli.progress import make_progress
-from bulk_provision.config import Settings
 from bulk_provision.errors import Ending, UsageError
-from bulk_provision.job import run_job
+from bulk_provision.glance.connect import open_client
+from bulk_provision.jobs.run import run_job
 from bulk_provision.model import RowResult
-from bulk_provision.settings import JobSpec
+from bulk_provision.settings.config import Settings
+from bulk_provision.settings.spec import JobSpec
 from bulk_provision.simulator import Simulator, SimulatorConfig
 from bulk_provision.terminal import printable
 
@@ -56,7 +57,7 @@ def handle(args: argparse.Namespace) -> Ending:
         options = {"roster": roster, "out": args.out, "fresh": True, "workers": args.workers,
                    "rate": 0, "checkpoint": Path(tmp) / "demo.checkpoint.sqlite"}
         spec = JobSpec.from_settings(options, Settings(), sim.environment())
-        with spec.connection.open_client(pool_size=args.workers) as client:
+        with open_client(spec.connection, pool_size=args.workers) as client:
             progress = make_progress(enabled=None, quiet=False)
             try:
                 result = run_job(spec, lambda: client, progress=progress)

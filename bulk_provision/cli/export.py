@@ -20,7 +20,7 @@ from bulk_provision.cli.connection import (
 from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import human, print_json
 from bulk_provision.errors import AuthError, Ending, UsageError
-from bulk_provision.export import (
+from bulk_provision.jobs.export import (
     FILTER_FIELDS,
     NOT_EMAIL,
     SPACED,
@@ -28,11 +28,11 @@ from bulk_provision.export import (
     export_users,
     parse_filter,
 )
-from bulk_provision.paths import Role, check_workbook_output
+from bulk_provision.jobs.summary import command_document
 from bulk_provision.report.export_report import write_export
-from bulk_provision.retry import EngineOptions
-from bulk_provision.settings import connection_for
-from bulk_provision.summary_doc import command_document
+from bulk_provision.settings.engine import EngineOptions
+from bulk_provision.settings.paths import Role, check_workbook_output
+from bulk_provision.settings.spec import connection_for
 from bulk_provision.terminal import printable
 
 DESCRIPTION = f"""\

@@ -14,12 +14,12 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.config import Settings
 from bulk_provision.errors import BulkProvisionError, ConfigError
-from bulk_provision.job import JobResult
-from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
-from bulk_provision.settings import JobSpec
-from bulk_provision.summary_doc import error_document, notified, summary_document
+from bulk_provision.jobs.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
+from bulk_provision.jobs.run import JobResult
+from bulk_provision.jobs.summary import error_document, notified, summary_document
+from bulk_provision.settings.config import Settings
+from bulk_provision.settings.spec import JobSpec
 from bulk_provision.terminal import printable
 
 MAX_LISTED_ROWS = 1000  # in a webhook's JSON; the email shows fewer, the workbook all

@@ -6,8 +6,8 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from bulk_provision.paths import Role
-from bulk_provision.settings import MODES, JobSpec
+from bulk_provision.settings.paths import Role
+from bulk_provision.settings.spec import MODES, JobSpec
 
 
 def add_json_option(p: argparse.ArgumentParser) -> None:

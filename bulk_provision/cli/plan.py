@@ -5,12 +5,9 @@ from __future__ import annotations
 import argparse
 import os
 import sys
-from collections import Counter
 from pathlib import Path
 from typing import TextIO
 
-from bulk_provision import __version__
-from bulk_provision.approved_plan import plan_options
 from bulk_provision.cli.connection import (
     ENVIRONMENT_HELP,
     add_connection_options,
@@ -20,13 +17,17 @@ from bulk_provision.cli.connection import (
 from bulk_provision.cli.options import add_job_options, input_roles
 from bulk_provision.cli.summary import human, print_json, summary_lines, warning_lines
 from bulk_provision.errors import Ending, UsageError, ValidationFailed
-from bulk_provision.job import build_plan, load_and_validate
-from bulk_provision.paths import Role, check_workbook_output, default_journal, journal_roles
-from bulk_provision.report.plan_report import SHOWN, PlanHeader, write_plan
-from bulk_provision.resume import row_hashes
-from bulk_provision.roster import Roster
-from bulk_provision.settings import JobSpec
-from bulk_provision.summary_doc import command_document, problem_entry
+from bulk_provision.jobs.plan import plan_job, write_plan_workbook
+from bulk_provision.jobs.summary import command_document, problem_entry
+from bulk_provision.report.plan_report import SHOWN
+from bulk_provision.roster.read import Roster
+from bulk_provision.settings.paths import (
+    Role,
+    check_workbook_output,
+    default_journal,
+    journal_roles,
+)
+from bulk_provision.settings.spec import JobSpec
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
@@ -61,9 +62,9 @@ def handle(args: argparse.Namespace) -> Ending:
         *journal_roles(spec.checkpoint_path), *journal_roles(default_journal(args.roster))])
     text = human(args)
     with open_client(spec.connection) as client:
-        roster, validation = load_and_validate(spec, client)
-        invalid = len(validation.invalid_rows)
-        if invalid and not spec.skip_invalid:
+        planned = plan_job(spec, client)
+        roster, validation, invalid = planned.roster, planned.validation, planned.invalid
+        if planned.actions is None:
             for line in summary_lines(roster, validation):
                 print(printable(line), file=text)
             message = (f"{invalid} of {validation.rows} rows are invalid; fix them first "
@@ -75,19 +76,13 @@ def handle(args: argparse.Namespace) -> Ending:
                 "plan", Ending.INVALID, message=message, roster=spec.roster_path, mode=spec.mode,
                 endpoint=spec.endpoint, problems=[problem_entry(p) for p in validation.problems]))
             return Ending.INVALID
-        actions, refusal = build_plan(spec, roster, validation, client)
-    options = plan_options(spec, row_hashes(roster, actions))
-    header = PlanHeader(str(spec.roster_path), roster.sha256, spec.mode, options, __version__)
-    try:
-        write_plan(out, actions, header, endpoint=spec.endpoint, refusal=refusal)
-    except OSError as exc:  # checked above; the disk may still fill up or the folder go
-        raise UsageError(f"cannot write {out}: {exc.strerror or exc}") from exc
-    counts = Counter(SHOWN[a.kind] for a in actions)
+    write_plan_workbook(out, spec, planned)
+    refusal, counts = planned.refusal, planned.counts
     print_plan(text, roster, counts, invalid, out, args.roster if refusal is None else None)
     if args.json:
         print_json(command_document(
             "plan", Ending.USAGE if refusal else Ending.FINISHED,
-            counts={name: counts.get(name, 0) for name in SHOWN.values()} | {"invalid": invalid},
+            counts=counts | {"invalid": invalid},
             files={"plan": out}, refusal=refusal, message=refusal or "",
             roster=spec.roster_path, mode=spec.mode, endpoint=spec.endpoint,
         ))
@@ -100,7 +95,7 @@ def handle(args: argparse.Namespace) -> Ending:
 
 
 def print_plan(
-    text: TextIO, roster: Roster, counts: Counter[str], invalid: int, out: Path,
+    text: TextIO, roster: Roster, counts: dict[str, int], invalid: int, out: Path,
     runnable: Path | None,
 ) -> None:
     """The counts per action, the plan's path and, for a plan ``run`` would accept

@@ -11,7 +11,7 @@ from typing import TextIO
 
 from tqdm import tqdm
 
-from bulk_provision.lifecycle import GOOD_OUTCOMES
+from bulk_provision.journal.lifecycle import GOOD_OUTCOMES
 from bulk_provision.model import Outcome, RowResult
 from bulk_provision.terminal import printable
 

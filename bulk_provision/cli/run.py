@@ -9,7 +9,6 @@ import threading
 from collections.abc import Callable
 from typing import Any, TextIO
 
-from bulk_provision.calllog import CallLog
 from bulk_provision.cli.connection import (
     AUTH_HINT,
     ENVIRONMENT_HELP,
@@ -27,17 +26,18 @@ from bulk_provision.cli.options import add_run_options, input_roles
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.cli.signals import stop_on_signals
 from bulk_provision.cli.summary import human, print_json, summary_lines, warning_lines
-from bulk_provision.config import Settings
-from bulk_provision.connection import DEFAULT_BASE_URL
 from bulk_provision.errors import EXIT_MEANING, BulkProvisionError, Ending
 from bulk_provision.glance import GlanceClient
-from bulk_provision.job import JobResult, check_output, run_job
-from bulk_provision.model import Outcome
-from bulk_provision.notify import Notifier
-from bulk_provision.paths import Role
-from bulk_provision.provision import GlanceApi, StopReason
-from bulk_provision.settings import JobSpec
-from bulk_provision.summary_doc import problem_entry, summary_document
+from bulk_provision.glance.api import GlanceApi
+from bulk_provision.jobs.clients import OnCall, lazy_client
+from bulk_provision.jobs.notify import Notifier
+from bulk_provision.jobs.run import JobResult, check_output, run_job
+from bulk_provision.jobs.summary import problem_entry, summary_document
+from bulk_provision.model import Outcome, StopReason
+from bulk_provision.settings.config import Settings
+from bulk_provision.settings.connection import DEFAULT_BASE_URL
+from bulk_provision.settings.paths import Role
+from bulk_provision.settings.spec import JobSpec
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
@@ -89,26 +89,17 @@ def _handle(args: argparse.Namespace, settings: Settings, notifier: Notifier | N
     spec = JobSpec.from_settings(vars(args), settings, os.environ)
     log_roles = [Role("--log-file", "the --log-file", spec.log_file)] if spec.log_file else []
     check_output(spec, *input_roles(spec), *log_roles)
-    call_log = CallLog(spec.log_file) if spec.log_file else None
-    on_call = call_log.record if call_log is not None else None
-    clients: list[GlanceClient] = []
 
-    def client() -> GlanceClient:
-        if not clients:
-            clients.append(
-                open_client(spec.connection, pool_size=spec.engine.workers, on_call=on_call)
-            )
-        return clients[0]
+    def opener(on_call: OnCall | None) -> GlanceClient:
+        return open_client(spec.connection, pool_size=spec.engine.workers, on_call=on_call)
 
-    try:
+    with lazy_client(opener, log_file=spec.log_file, warn=_warn) as client:
         return execute(spec, client, args, notifier)
-    finally:
-        for made in clients:
-            made.close()
-        if call_log is not None:
-            call_log.close()
-            if call_log.failure is not None:  # a courtesy that failed: said, never fatal
-                print(f"bulk-provision: warning: {printable(call_log.failure)}", file=sys.stderr)
+
+
+def _warn(message: str) -> None:
+    """A courtesy that failed (the call log): said, never fatal."""
+    print(f"bulk-provision: warning: {printable(message)}", file=sys.stderr)
 
 
 def execute(

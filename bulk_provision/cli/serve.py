@@ -16,8 +16,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.config import Settings, load_settings
 from bulk_provision.errors import ConfigError, Ending, UsageError
+from bulk_provision.settings.config import Settings, load_settings
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\

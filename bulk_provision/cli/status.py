@@ -7,13 +7,13 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import print_json
 from bulk_provision.errors import Ending
-from bulk_provision.lifecycle import FINAL_STATES, OPEN_OUTCOMES, RowState
+from bulk_provision.jobs.summary import command_document, outcome_counts
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import FINAL_STATES, OPEN_OUTCOMES, RowState
 from bulk_provision.model import Outcome
-from bulk_provision.summary_doc import command_document, outcome_counts
 from bulk_provision.terminal import printable
 
 LISTED = 20  # rows listed per section before "and N more"

@@ -9,8 +9,8 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from bulk_provision.roster import Roster
-from bulk_provision.validation import Problem, ValidationResult
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import Problem, ValidationResult
 
 ROWS_SHOWN = 5  # row numbers listed per rule
 WARNINGS_SHOWN = 5

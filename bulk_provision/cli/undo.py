@@ -26,12 +26,13 @@ from bulk_provision.cli.signals import stop_on_signals
 from bulk_provision.cli.summary import human, print_json
 from bulk_provision.errors import EXIT_MEANING, Ending
 from bulk_provision.glance import GlanceClient
+from bulk_provision.jobs.clients import OnCall, lazy_client
+from bulk_provision.jobs.summary import command_document, outcome_counts
+from bulk_provision.jobs.undo import UndoResult, carry_out_undo, plan_undo
 from bulk_provision.model import Outcome
 from bulk_provision.report.plan_report import SHOWN
-from bulk_provision.settings import UndoSpec
-from bulk_provision.summary_doc import command_document, outcome_counts
+from bulk_provision.settings.spec import UndoSpec
 from bulk_provision.terminal import printable
-from bulk_provision.undo_run import UndoResult, carry_out_undo, plan_undo
 
 NOTES_SHOWN = 10
 
@@ -98,23 +99,17 @@ def handle(args: argparse.Namespace) -> Ending:
 
 
 def _carry_out(spec: UndoSpec, args: argparse.Namespace) -> UndoResult:
-    clients: list[GlanceClient] = []
-
-    def client() -> GlanceClient:
-        if not clients:
-            clients.append(open_client(spec.connection, pool_size=spec.engine.workers))
-        return clients[0]
-
     stop = threading.Event()
     progress = make_progress(enabled=args.progress, quiet=args.quiet,
                              interval=spec.progress_interval)
+    def opener(on_call: OnCall | None) -> GlanceClient:
+        return open_client(spec.connection, pool_size=spec.engine.workers, on_call=on_call)
+
     try:
-        with stop_on_signals(stop):
+        with lazy_client(opener) as client, stop_on_signals(stop):
             return carry_out_undo(spec, client, progress=progress, stop=stop)
     finally:
         progress.close()
-        for made in clients:
-            made.close()
 
 
 def print_result(result: UndoResult, out: TextIO) -> None:

@@ -11,14 +11,19 @@ from bulk_provision.cli.connection import add_connection_options, open_client, s
 from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import human, print_json, summary_lines
 from bulk_provision.errors import Ending, UsageError
-from bulk_provision.job import server_roles
-from bulk_provision.paths import Role, check_workbook_output, default_journal, journal_roles
+from bulk_provision.jobs.run import server_roles
+from bulk_provision.jobs.summary import command_document, problem_entry
 from bulk_provision.report.validation_report import write_validation_report
-from bulk_provision.roster import read_roster
-from bulk_provision.settings import JobSpec
-from bulk_provision.summary_doc import command_document, problem_entry
+from bulk_provision.roster.read import read_roster
+from bulk_provision.roster.validation import validate_roster
+from bulk_provision.settings.paths import (
+    Role,
+    check_workbook_output,
+    default_journal,
+    journal_roles,
+)
+from bulk_provision.settings.spec import JobSpec
 from bulk_provision.terminal import printable
-from bulk_provision.validation import validate_roster
 
 DESCRIPTION = """\
 Load a roster (CSV or Excel) and check every row against Glance's rules: required columns,

@@ -25,9 +25,9 @@ from openpyxl import Workbook
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
+from bulk_provision.columns import CANONICAL_COLUMNS
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.report.common import discard, header_row, temp_beside
-from bulk_provision.roster_headers import CANONICAL_COLUMNS
 
 SUSPENDED = "Suspended"
 COLUMNS = (*CANONICAL_COLUMNS, SUSPENDED)

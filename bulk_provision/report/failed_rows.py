@@ -27,6 +27,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
+from bulk_provision.columns import normalize_header
 from bulk_provision.model import Outcome, RowResult
 from bulk_provision.report.common import (
     BAD_FILL,
@@ -35,9 +36,8 @@ from bulk_provision.report.common import (
     temp_beside,
     text_cell,
 )
-from bulk_provision.roster import CSV_SUFFIXES, Roster
-from bulk_provision.roster_headers import normalize_header
-from bulk_provision.validation import ValidationResult
+from bulk_provision.roster.read import CSV_SUFFIXES, Roster
+from bulk_provision.roster.validation import ValidationResult
 
 #: The tool's column: a name of its own, so a roster's own ``Problem`` column is kept as it is,
 #: and a failed file run again has its column refilled, not doubled.

@@ -29,8 +29,8 @@ from bulk_provision.report.common import (
     text_cell,
     width_for,
 )
-from bulk_provision.roster import Roster
-from bulk_provision.validation import MASK, Problem
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import MASK, Problem
 
 PROBLEM_HEADERS = ("Row", "Column", "Value", "Message", "Rule")
 WARNING_RULE = "warning"

@@ -52,8 +52,8 @@ from bulk_provision.report.problems import (
     warning_entries,
     write_problems_sheet,
 )
-from bulk_provision.roster import Roster
-from bulk_provision.validation import MASK, Problem, ValidationResult
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import MASK, Problem, ValidationResult
 
 RESULT_COLUMNS = (
     "Row", "Action", "Outcome", "Message", "dialIn", "hostCode", "guestCode", "Attempts",

@@ -12,8 +12,8 @@ from bulk_provision.report.problems import (
     write_problems_sheet,
     write_roster_sheet,
 )
-from bulk_provision.roster import Roster
-from bulk_provision.validation import ValidationResult
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import ValidationResult
 
 ROSTER_SHEET = "Roster"
 

@@ -1,9 +1,9 @@
 """Every call the page makes into the engine, in one place.
 
 The page is a thin layer over the same library as the command line: it reads and validates a
-roster, previews a plan, and runs a job through :func:`bulk_provision.job.run_job`. Nothing else
-in ``bulk_provision.web`` imports the engine, so re-pointing the page at a new engine API (the
-settings work of issue 10) means changing this module only.
+roster, previews a plan, and runs a job through :func:`bulk_provision.jobs.run.run_job`.
+Nothing else in ``bulk_provision.web`` imports the engine, so re-pointing the page at a new
+engine API means changing this module only.
 
 Credentials come from the server's environment and config file (DESIGN.md section 3), never
 from the page; the client is built here, non-interactively.
@@ -22,24 +22,26 @@ from urllib.parse import urlsplit, urlunsplit
 
 from python_calamine import SheetTypeEnum, SheetVisibleEnum
 
-from bulk_provision.checkpoint import Checkpoint
-from bulk_provision.config import Settings
-from bulk_provision.connection import Connection as Endpoint
 from bulk_provision.errors import BulkProvisionError, ConfigError, RosterError, UsageError
 from bulk_provision.glance import GlanceClient
-from bulk_provision.job import JobResult, build_plan, load_and_validate, run_job
-from bulk_provision.lifecycle import FINAL_STATES
-from bulk_provision.model import Action, ActionKind, RowResult
-from bulk_provision.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
-from bulk_provision.provision import Progress
-from bulk_provision.report.plan_report import SHOWN, write_plan
+from bulk_provision.glance.connect import open_client
+from bulk_provision.jobs.clients import lazy_client
+from bulk_provision.jobs.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
+from bulk_provision.jobs.plan import plan_job, write_plan_workbook
+from bulk_provision.jobs.run import JobResult, load_and_validate, run_job
+from bulk_provision.jobs.summary import error_document, summary_document
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import FINAL_STATES
+from bulk_provision.model import Action, ActionKind, Progress, RowResult
+from bulk_provision.report.plan_report import SHOWN
 from bulk_provision.report.validation_report import write_validation_report
-from bulk_provision.retry import EngineOptions
-from bulk_provision.roster import Roster
-from bulk_provision.roster_excel import open_workbook
-from bulk_provision.settings import MODES, JobSpec, connection_for, listing
-from bulk_provision.summary_doc import error_document, summary_document
-from bulk_provision.validation import ValidationResult
+from bulk_provision.roster.excel_reader import open_workbook
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import ValidationResult
+from bulk_provision.settings.config import Settings
+from bulk_provision.settings.connection import Connection as Endpoint
+from bulk_provision.settings.engine import EngineOptions
+from bulk_provision.settings.spec import MODES, JobSpec, connection_for, listing
 
 CREDENTIAL_HELP = (
     "the server has no Glance credentials: whoever starts `bulk-provision serve` sets "
@@ -115,7 +117,7 @@ class Connection:
             env.get("GLANCE_PARTNER_PW") or env.get("GLANCE_API_KEY")
         ):
             raise ConfigError(CREDENTIAL_HELP)
-        return endpoint.open_client(pool_size=pool_size)  # never prompts: no terminal here
+        return open_client(endpoint, pool_size=pool_size)  # never prompts: no terminal here
 
     @contextmanager
     def open_client(self, pool_size: int) -> Iterator[GlanceClient]:
@@ -206,14 +208,13 @@ def preview_plan(connection: Connection, roster: Path, options: RunOptions, out:
                  *, shown: int = 200, sheet: str | None = None) -> PlanPreview:
     """The plan for ``roster`` under ``options``, also written as the plan workbook ``out``."""
     spec = connection.spec(roster, options, sheet=sheet)
-    found, validation = load_and_validate(spec)
-    if spec.mode == "create":
-        actions, refusal = build_plan(spec, found, validation, None)
+    if spec.mode == "create":  # nothing to read from Glance
+        planned = plan_job(spec, None, stop_if_invalid=False)
     else:
         with connection.open_client(2) as client:
-            actions, refusal = build_plan(spec, found, validation, client)
-    write_plan(out, actions, mode=spec.mode, endpoint=spec.endpoint)
-    return _preview(actions, refusal, shown)
+            planned = plan_job(spec, client, stop_if_invalid=False)
+    write_plan_workbook(out, spec, planned)
+    return _preview(planned.actions or [], planned.refusal, shown)
 
 
 def _preview(actions: Sequence[Action], refusal: str | None, shown: int) -> PlanPreview:
@@ -235,18 +236,8 @@ def _preview(actions: Sequence[Action], refusal: str | None, shown: int) -> Plan
 def run(connection: Connection, spec: JobSpec, progress: Progress,
         stop: threading.Event) -> JobResult:
     """One run, as ``bulk-provision run`` does it; the workbook is written whatever the end."""
-    clients: list[GlanceClient] = []
-
-    def factory() -> GlanceClient:
-        if not clients:
-            clients.append(connection.client(spec.engine.workers))
-        return clients[0]
-
-    try:
+    with lazy_client(lambda _hook: connection.client(spec.engine.workers)) as factory:
         return run_job(spec, factory, progress=progress, stop=stop)
-    finally:
-        for client in clients:
-            client.close()
 
 
 def notify_result(connection: Connection, result: JobResult, spec: JobSpec) -> list[str]:

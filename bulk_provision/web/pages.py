@@ -13,7 +13,7 @@ from bulk_provision.web import engine
 from bulk_provision.web.workspace import read_json, write_json
 
 if TYPE_CHECKING:
-    from bulk_provision.web.app import Web
+    from bulk_provision.web.base import Web
 
 SHOWN_PROBLEMS = 1000
 PAGE_WORDS = (

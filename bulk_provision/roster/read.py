@@ -28,9 +28,10 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
+from bulk_provision.columns import CANONICAL_COLUMNS, PASSWORD_COLUMNS
 from bulk_provision.errors import RosterError
-from bulk_provision.roster_csv import read_csv_grid
-from bulk_provision.roster_excel import (
+from bulk_provision.roster.csv_reader import read_csv_grid
+from bulk_provision.roster.excel_reader import (
     RawWarning,
     check_workbook_bytes,
     choose_sheet,
@@ -38,21 +39,13 @@ from bulk_provision.roster_excel import (
     read_sheet_grid,
     zero_padded_cells,
 )
-from bulk_provision.roster_headers import (
-    CANONICAL_COLUMNS,
-    PASSWORD_COLUMNS,
-    canonical_column,
-    load_column_map,
-    looks_like_password,
-    resolve_headers,
-)
+from bulk_provision.roster.headers import canonical_column, looks_like_password, resolve_headers
 
 __all__ = [
     "CANONICAL_COLUMNS",
     "Roster",
     "RosterWarning",
     "canonical_column",
-    "load_column_map",
     "looks_like_password",
     "read_roster",
 ]

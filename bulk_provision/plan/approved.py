@@ -23,7 +23,8 @@ from openpyxl import load_workbook
 
 from bulk_provision.errors import Refused, UsageError
 from bulk_provision.model import Action, ActionKind
-from bulk_provision.plan import PROFILE_FIELDS, KnownUser, protected, same_value, suspend_limit
+from bulk_provision.plan.actions import PROFILE_FIELDS, KnownUser, protected, same_value
+from bulk_provision.plan.resume import glance_identity
 from bulk_provision.report.common import read_text
 from bulk_provision.report.plan_report import (
     ACTION_COLUMNS,
@@ -33,8 +34,7 @@ from bulk_provision.report.plan_report import (
     plan_checksum,
     plan_lines,
 )
-from bulk_provision.resume import glance_identity
-from bulk_provision.settings import MODES, JobSpec
+from bulk_provision.settings.spec import MODES, JobSpec, suspend_limit
 
 _KINDS = {k.value: k for k in ActionKind}
 EDITED = (

@@ -19,24 +19,13 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulk_provision import __version__
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import EXIT_CODES, CheckpointError, Ending, Refused, RunStopped
-from bulk_provision.lifecycle import OPEN_STATES, RowState, ending_for
-from bulk_provision.model import ActionKind, Outcome, RowResult
-from bulk_provision.paths import Role, check_workbook_output, journal_roles
-from bulk_provision.planner import fresh_snapshot
-from bulk_provision.provision import (
-    Engine,
-    EngineReport,
-    GlanceApi,
-    Progress,
-    StopReason,
-)
-from bulk_provision.report.failed_rows import failed_rows_path
-from bulk_provision.report.undo_report import write_undo_plan, write_undo_results
-from bulk_provision.row_run import SUCCESS
-from bulk_provision.settings import UndoSpec
-from bulk_provision.undo import (
+from bulk_provision.glance.api import GlanceApi
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import OPEN_STATES, RowState, ending_for
+from bulk_provision.model import ActionKind, Outcome, Progress, RowResult, StopReason
+from bulk_provision.plan.planner import fresh_snapshot
+from bulk_provision.plan.undo import (
     UNDO_MODE,
     Note,
     UndoPlan,
@@ -46,6 +35,12 @@ from bulk_provision.undo import (
     refuse,
     source_identity,
 )
+from bulk_provision.provision.engine import Engine, EngineReport
+from bulk_provision.provision.row import SUCCESS
+from bulk_provision.report.failed_rows import failed_rows_path
+from bulk_provision.report.undo_report import write_undo_plan, write_undo_results
+from bulk_provision.settings.paths import Role, check_workbook_output, journal_roles
+from bulk_provision.settings.spec import UndoSpec
 
 VERIFIED = "confirmed with ShowUsers after an unanswered request"
 

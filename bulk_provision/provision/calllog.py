@@ -19,7 +19,7 @@ from typing import TextIO
 
 from bulk_provision.errors import ConfigError
 from bulk_provision.glance.models import CallRecord
-from bulk_provision.paths import create_private
+from bulk_provision.settings.paths import create_private
 
 
 class CallLog:

@@ -8,24 +8,18 @@ prompt the caller supplies; never from a command-line argument, which ``ps`` sho
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from bulk_provision.errors import ConfigError
-from bulk_provision.glance import CallRecord, Credentials, GlanceClient
-from bulk_provision.glance.transport import check_base_url
 
 DEFAULT_BASE_URL = "https://www.glance.net"
 DEFAULT_TIMEOUT = 30.0
 MAX_TIMEOUT = 3600.0
-MAX_CONNECT_TIMEOUT = 10.0
 
 TEXT_VARIABLES = ("GLANCE_BASE_URL", "GLANCE_PARTNER_LOGIN", "GLANCE_PARTNER_PW", "GLANCE_API_KEY",
                   "GLANCE_PARTNER_ID", "GLANCE_PARTNER_USER_ID", "GLANCE_CA_BUNDLE")
-
-Prompt = Callable[[str], str]
-
 
 @dataclass(frozen=True)
 class Connection:
@@ -40,29 +34,7 @@ class Connection:
     @property
     def login(self) -> str | None:
         """The partner admin's Glance user name, if configured."""
-        return _get(self.env, "GLANCE_PARTNER_LOGIN")
-
-    def open_client(
-        self,
-        *,
-        pool_size: int,
-        on_call: Callable[[CallRecord], None] | None = None,
-        prompt: Prompt | None = None,
-    ) -> GlanceClient:
-        """A client for this endpoint. A missing password is asked through ``prompt`` when one
-        is given (a terminal), else refused. The connect timeout is the smaller of the timeout
-        and 10 s; the timeout bounds each answer, and with the connect timeout the whole
-        exchange. The endpoint is checked before any password is asked for."""
-        check_base_url(self.base_url)
-        credentials = resolve_credentials(self.env, prompt=prompt)
-        return GlanceClient(
-            self.base_url,
-            credentials,
-            ca_bundle=self.ca_bundle,
-            timeout=(min(self.timeout, MAX_CONNECT_TIMEOUT), self.timeout),
-            pool_size=pool_size,
-            on_call=on_call,
-        )
+        return setting(self.env, "GLANCE_PARTNER_LOGIN")
 
 
 def connection_from(
@@ -74,8 +46,8 @@ def connection_from(
     seconds = DEFAULT_TIMEOUT if timeout is None else float(timeout)
     if not 0 < seconds <= MAX_TIMEOUT:
         raise ConfigError("--timeout must be more than 0 and at most 3600 seconds")
-    bundle = str(ca_bundle) if ca_bundle else _get(env, "GLANCE_CA_BUNDLE")
-    base_url = _get(env, "GLANCE_BASE_URL") or DEFAULT_BASE_URL
+    bundle = str(ca_bundle) if ca_bundle else setting(env, "GLANCE_CA_BUNDLE")
+    base_url = setting(env, "GLANCE_BASE_URL") or DEFAULT_BASE_URL
     return Connection(base_url, bundle, seconds, dict(env))
 
 
@@ -91,27 +63,6 @@ def check_text(env: Mapping[str, str]) -> None:
             ) from None
 
 
-def _get(env: Mapping[str, str], name: str) -> str | None:
+def setting(env: Mapping[str, str], name: str) -> str | None:
     value = env.get(name, "").strip()
     return value or None
-
-
-def resolve_credentials(env: Mapping[str, str], *, prompt: Prompt | None = None) -> Credentials:
-    """Credentials from ``GLANCE_*``; a missing password is asked through ``prompt`` if given.
-
-    The rules themselves are checked once, by ``Credentials``.
-    """
-    login = _get(env, "GLANCE_PARTNER_LOGIN") or ""
-    api_key = env.get("GLANCE_API_KEY") or None  # secrets are taken exactly as given
-    password = env.get("GLANCE_PARTNER_PW") or None
-    partner_id = _get(env, "GLANCE_PARTNER_ID")
-    partner_user_id = _get(env, "GLANCE_PARTNER_USER_ID")
-    if login and "@" not in login and not api_key and not password and prompt is not None:
-        password = prompt(f"Glance password for {login}: ") or None
-    return Credentials(
-        partner_login=login,
-        partner_pw=password,
-        api_key=api_key,
-        partner_id=partner_id,
-        partner_user_id=partner_user_id,
-    )

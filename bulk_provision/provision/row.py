@@ -1,16 +1,14 @@
 """One open row carried through the journal's lifecycle to a final outcome, or left open.
 
-The engine (``provision.Engine``) runs one :class:`RowRun` per open row on its worker threads;
-every step of the row is one journal transition (lifecycle.py), and a NewUser in doubt is
+The engine (``provision.engine.Engine``) runs one :class:`RowRun` per open row on its worker
+threads; every step of the row is one journal transition (lifecycle.py), and a NewUser in doubt is
 verified with ShowUsers before it is ever sent again.
 """
 
 from __future__ import annotations
 
 from dataclasses import replace
-from typing import TYPE_CHECKING
 
-from bulk_provision.checkpoint import Todo
 from bulk_provision.errors import (
     AuthError,
     ConfigError,
@@ -19,12 +17,11 @@ from bulk_provision.errors import (
     TransientApiError,
 )
 from bulk_provision.glance.models import AudioCodes
-from bulk_provision.lifecycle import RowState
+from bulk_provision.journal.checkpoint import Todo
+from bulk_provision.journal.lifecycle import RowState
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
-from bulk_provision.retry import WaitBudget, wait_refusal
-
-if TYPE_CHECKING:
-    from bulk_provision.provision import Engine
+from bulk_provision.provision.ports import RowContext
+from bulk_provision.provision.retry import WaitBudget, wait_refusal
 
 NOT_OURS = "UserAddress differs"
 VERIFY_LIMIT = 20  # users a look-up of one exact UserAddress may list before it is absurd
@@ -47,7 +44,7 @@ class RowRun:
     answer may then be our own earlier request's doing.
     """
 
-    def __init__(self, engine: Engine, item: Todo) -> None:
+    def __init__(self, engine: RowContext, item: Todo) -> None:
         self.engine = engine
         self.journal = engine.journal
         self.action = item.action

@@ -29,7 +29,7 @@ import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
 from bulk_provision.errors import ConfigError, RosterError
-from bulk_provision.roster import Roster
+from bulk_provision.roster.read import Roster
 from schemas.checks import Clash, Rule, control_characters, password_column, rule_of, visible
 from schemas.roster import FREE_TEXT, build_schema
 

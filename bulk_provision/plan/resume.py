@@ -11,12 +11,12 @@ from __future__ import annotations
 from collections.abc import Iterable
 from pathlib import Path
 
-from bulk_provision.checkpoint import Checkpoint, Todo
 from bulk_provision.errors import CheckpointError
-from bulk_provision.journal_rows import hash_cells
-from bulk_provision.lifecycle import OPEN_STATES
+from bulk_provision.journal.checkpoint import Checkpoint, Todo
+from bulk_provision.journal.lifecycle import OPEN_STATES
+from bulk_provision.journal.rows import hash_cells
 from bulk_provision.model import Action
-from bulk_provision.roster import Roster
+from bulk_provision.roster.read import Roster
 
 
 def glance_identity(base_url: str, login: str | None) -> str:

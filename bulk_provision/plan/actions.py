@@ -6,7 +6,6 @@ resumed run finishes exactly this plan even if Glance changed meanwhile.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import replace
@@ -14,10 +13,10 @@ from typing import Protocol
 
 import pandas as pd
 
-from bulk_provision.errors import RunStopped, UsageError
+from bulk_provision.errors import RunStopped
 from bulk_provision.glance.models import NO_ROLE
 from bulk_provision.model import Action, ActionKind
-from bulk_provision.roster import _TRIM as ROSTER_TRIM
+from bulk_provision.roster.read import _TRIM as ROSTER_TRIM
 from schemas.checks import same_value_key
 
 # Roster columns sent to Glance as-is (PartnerUserID is the key, UserPW travels separately).
@@ -266,28 +265,6 @@ def suspensions(
         actions.append(Action(key, None, ActionKind.SUSPEND, {"UserSuspended": "1"},
                               changes=changes))
     return actions
-
-
-_COUNT = re.compile(r"\d{1,9}")
-_PERCENT = re.compile(r"(\d{1,3}(?:\.\d{1,6})?)%")
-
-
-def suspend_limit(max_suspend: str | int, active_users: int) -> int:
-    """``--max-suspend``: a count (``25``) or a percentage of the active users (``10%``).
-
-    Only plain digits (and a percentage of at most 100) are accepted: ``inf%``, ``nan%``,
-    ``-5``, ``1e309`` or ``10 %`` are refused with one UsageError line.
-    """
-    text = str(max_suspend).strip()
-    if _COUNT.fullmatch(text):
-        return int(text)
-    percent = _PERCENT.fullmatch(text)
-    if percent is not None and float(percent.group(1)) <= 100:
-        return int(active_users * float(percent.group(1)) / 100)
-    raise UsageError(
-        f"--max-suspend must be a count (25) or a percentage from 0% to 100% (10%), "
-        f"not {text[:40]!r}"
-    )
 
 
 def same_key(key: str) -> str:

@@ -5,39 +5,23 @@ Headers match case-, space-, hyphen- and underscore-insensitively (DESIGN.md sec
 the built-in aliases.
 
 A header that is not recognised but looks like a password column (``looks_like_password``, the
-rule is in :mod:`bulk_provision.password_headers`) is a validation problem and its values are
+rule is in :mod:`bulk_provision.roster.password_headers`) is a validation problem and its values are
 masked everywhere (DESIGN.md section 11). A header mapped by ``--columns`` is never checked: the
 admin has said what it is.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 
-from bulk_provision.config import read_toml
-from bulk_provision.errors import ConfigError, RosterError
-from bulk_provision.password_headers import looks_like_password
+from bulk_provision.columns import CANONICAL_COLUMNS, PASSWORD_COLUMNS, normalize_header
+from bulk_provision.errors import RosterError
+from bulk_provision.roster.password_headers import looks_like_password
 
 __all__ = [
     "CANONICAL_COLUMNS", "PASSWORD_COLUMNS", "canonical_column", "column_letter",
-    "load_column_map", "looks_like_password", "normalize_header", "resolve_headers",
+    "looks_like_password", "normalize_header", "resolve_headers",
 ]
-
-PASSWORD_COLUMNS = frozenset({"UserPW"})  # never written anywhere, never stored
-
-CANONICAL_COLUMNS = (
-    "PartnerUserID",
-    "UserAddress",
-    "UserPW",
-    "UserFirst",
-    "UserLast",
-    "UserEmail",
-    "UserRole",
-    "AudioProvider",
-    "Action",
-)
 
 _ALIASES: dict[str, tuple[str, ...]] = {
     "PartnerUserID": ("Employee ID", "Employee Number", "User ID", "ID", "Partner ID"),
@@ -50,14 +34,6 @@ _ALIASES: dict[str, tuple[str, ...]] = {
     "AudioProvider": ("Audio Provider", "Audio"),
     "Action": ("Operation",),
 }
-
-_SEPARATORS = re.compile(r"[\s\-_]+")
-
-
-def normalize_header(header: str) -> str:
-    """The key headers are compared by: lower case, without spaces, hyphens or underscores."""
-    return _SEPARATORS.sub("", header).casefold()
-
 
 _LOOKUP: dict[str, str] = {normalize_header(name): name for name in CANONICAL_COLUMNS}
 for _canonical, _names in _ALIASES.items():
@@ -134,34 +110,3 @@ def _make_unique(names: list[str], reserved: set[str]) -> list[str]:
         taken.add(candidate)
         unique.append(candidate)
     return unique
-
-
-def load_column_map(path: str | Path) -> dict[str, str]:
-    """Read a ``--columns`` TOML file: ``"Header in file" = "PartnerUserID"`` lines.
-
-    The pairs may also sit under a ``[columns]`` table. Targets are canonical column names,
-    matched case- and separator-insensitively. Any problem is a ConfigError.
-    """
-    path = Path(path)
-    document = read_toml(path, "column map")
-    table = document
-    if set(document) == {"columns"} and isinstance(document["columns"], dict):
-        table = document["columns"]
-    if not table:
-        raise ConfigError(
-            f'column map {path} is empty: write lines like "Employee ID" = "PartnerUserID"'
-        )
-    return {header.strip(): _map_target(path, header, target) for header, target in table.items()}
-
-
-def _map_target(path: Path, header: str, target: object) -> str:
-    canonical = None
-    if isinstance(target, str):
-        by_key = {normalize_header(name): name for name in CANONICAL_COLUMNS}
-        canonical = by_key.get(normalize_header(target))
-    if canonical is None:
-        raise ConfigError(
-            f'column map {path}: "{header}" = {target!r} is not a known column; '
-            f"use one of {', '.join(CANONICAL_COLUMNS)}"
-        )
-    return canonical

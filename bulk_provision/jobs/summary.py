@@ -36,10 +36,10 @@ from typing import Any
 
 from bulk_provision import __version__
 from bulk_provision.errors import EXIT_CODES, EXIT_MEANING, BulkProvisionError, Ending
-from bulk_provision.job import JobResult
+from bulk_provision.jobs.run import JobResult
 from bulk_provision.model import Outcome, RowResult
-from bulk_provision.settings import JobSpec
-from bulk_provision.validation import Problem
+from bulk_provision.roster.validation import Problem
+from bulk_provision.settings.spec import JobSpec
 
 LISTED = (Outcome.FAILED, Outcome.INVALID, Outcome.UNFINISHED)
 

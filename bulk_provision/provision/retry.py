@@ -7,27 +7,12 @@ import random
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
 from typing import TypeVar
 
 from bulk_provision.errors import Interrupted, RunStopped, TransientApiError
+from bulk_provision.settings.engine import EngineOptions
 
 T = TypeVar("T")
-
-
-@dataclass
-class EngineOptions:
-    workers: int = 8
-    rate: float = 10.0
-    max_retries: int = 5
-    max_throttled: int = 60  # 429 answers tolerated per action; they do not count as failures
-    backoff_base: float = 0.5
-    backoff_max: float = 30.0
-    max_consecutive_failures: int = 25
-    pause_seconds: float = 30.0
-    # The longest wait obeyed: a longer Retry-After stops the run, and so do Retry-After waits
-    # that add up to more than this within one row or one read (WaitBudget).
-    max_wait: float = 300.0
 
 
 def wait_refusal(options: EngineOptions, retry_after: float | None) -> str | None:

@@ -20,11 +20,13 @@ from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
+from bulk_provision.columns import normalize_header
 from bulk_provision.errors import RunStopped, UsageError
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.retry import EngineOptions, call_with_retries
-from bulk_provision.roster import _TRIM as ROSTER_TRIM
-from bulk_provision.roster_headers import canonical_column, normalize_header
+from bulk_provision.provision.retry import call_with_retries
+from bulk_provision.roster.headers import canonical_column
+from bulk_provision.roster.read import _TRIM as ROSTER_TRIM
+from bulk_provision.settings.engine import EngineOptions
 from schemas.checks import is_email
 
 #: filter field -> the user's value for it

@@ -11,22 +11,22 @@ import threading
 from collections.abc import Sequence
 
 from bulk_provision.errors import Interrupted
+from bulk_provision.glance.api import GlanceApi
 from bulk_provision.glance.models import GlanceUser
 from bulk_provision.model import Action
-from bulk_provision.plan import (
+from bulk_provision.plan.actions import (
     KnownUser,
     keyed_snapshot,
     plan_create,
     plan_upsert,
     protected,
-    suspend_limit,
     suspensions,
 )
-from bulk_provision.provision import GlanceApi
-from bulk_provision.retry import EngineOptions, call_with_retries
-from bulk_provision.roster import Roster, read_roster
-from bulk_provision.settings import JobSpec
-from bulk_provision.validation import ValidationResult, validate_roster
+from bulk_provision.provision.retry import call_with_retries
+from bulk_provision.roster.read import Roster, read_roster
+from bulk_provision.roster.validation import ValidationResult, validate_roster
+from bulk_provision.settings.engine import EngineOptions
+from bulk_provision.settings.spec import JobSpec, suspend_limit
 
 
 def server_roles(

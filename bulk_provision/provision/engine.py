@@ -15,65 +15,20 @@ from __future__ import annotations
 
 import random
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from enum import StrEnum
-from typing import Protocol
 
-from bulk_provision.checkpoint import Checkpoint, Todo
 from bulk_provision.errors import (
     AuthError,
     RunStopped,
 )
-from bulk_provision.glance.models import AudioCodes, GlanceUser, RoleCount
-from bulk_provision.model import RowResult
-from bulk_provision.ratelimit import RateLimiter
-from bulk_provision.retry import EngineOptions, Health, backoff_delay
-from bulk_provision.row_run import MESSAGES, RowRun, Stopped
-
-
-class GlanceApi(Protocol):
-    """What the engine needs from Glance: ``glance.GlanceClient`` or the tests' in-memory fake.
-
-    ``attempt`` is the row's attempt number, recorded in the call log.
-    """
-
-    def new_user(
-        self, fields: Mapping[str, str], *, attempt: int | None = None
-    ) -> AudioCodes: ...
-
-    def update_user(
-        self, partner_user_id: str, fields: Mapping[str, str], *, attempt: int | None = None
-    ) -> None: ...
-
-    def delete_user(self, partner_user_id: str, *, attempt: int | None = None) -> None: ...
-
-    def show_users(
-        self,
-        *,
-        partner_user_id: str | None = None,
-        user_address: str | None = None,
-        page_count: int = 1000,
-    ) -> Iterator[GlanceUser]: ...
-
-    def show_roles(self) -> list[RoleCount]: ...
-
-
-class Progress(Protocol):
-    def start(self, total: int) -> None: ...
-
-    def result(self, result: RowResult) -> None: ...
-
-    def retrying(self, delta: int) -> None: ...
-
-    def notice(self, message: str) -> None: ...
-
-
-class StopReason(StrEnum):
-    COMPLETED = "completed"
-    AUTH = "auth"
-    TRANSIENT = "transient"
-    INTERRUPTED = "interrupted"
+from bulk_provision.glance.api import GlanceApi
+from bulk_provision.journal.checkpoint import Checkpoint, Todo
+from bulk_provision.model import Progress, RowResult, StopReason
+from bulk_provision.provision.ratelimit import RateLimiter
+from bulk_provision.provision.retry import Health, backoff_delay
+from bulk_provision.provision.row import MESSAGES, RowRun, Stopped
+from bulk_provision.settings.engine import EngineOptions
 
 
 @dataclass
@@ -205,4 +160,4 @@ class Engine:
     def password(self, key: str) -> str | None:
         return self._passwords.get(key) or None
 
-__all__ = ["MESSAGES", "Engine", "EngineReport", "GlanceApi", "Progress", "StopReason"]
+__all__ = ["MESSAGES", "Engine", "EngineReport"]

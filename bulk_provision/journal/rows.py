@@ -13,10 +13,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bulk_provision.columns import PASSWORD_COLUMNS
 from bulk_provision.glance.models import AudioCodes
-from bulk_provision.lifecycle import RowState, row_outcome
+from bulk_provision.journal.lifecycle import RowState, row_outcome
 from bulk_provision.model import Action, ActionKind, Outcome, RowResult
-from bulk_provision.roster_headers import PASSWORD_COLUMNS
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",

@@ -16,15 +16,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from bulk_provision import __version__
-from bulk_provision.approved_plan import (
-    ApprovedPlan,
-    applied,
-    check_plan,
-    check_planned_rows,
-    check_roster,
-    read_plan,
-)
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import (
     EXIT_CODES,
     AuthError,
@@ -35,22 +26,28 @@ from bulk_provision.errors import (
     RunStopped,
     UsageError,
 )
-from bulk_provision.lifecycle import ending_for
-from bulk_provision.model import Action, Outcome, RowResult
-from bulk_provision.paths import Role, check_workbook_output, journal_roles
-from bulk_provision.planner import (
+from bulk_provision.glance.api import GlanceApi
+from bulk_provision.jobs.salvage import user_error, write_elsewhere
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import ending_for
+from bulk_provision.model import Action, Outcome, Progress, RowResult, StopReason
+from bulk_provision.plan.approved import (
+    ApprovedPlan,
+    applied,
+    check_plan,
+    check_planned_rows,
+    check_roster,
+    read_plan,
+)
+from bulk_provision.plan.planner import (
     build_plan,
     fresh_snapshot,
     load_and_validate,
     server_roles,
 )
-from bulk_provision.provision import (
-    Engine,
-    EngineReport,
-    GlanceApi,
-    Progress,
-    StopReason,
-)
+from bulk_provision.plan.resume import check_rows, glance_identity, row_hashes, start_over
+from bulk_provision.provision.engine import Engine, EngineReport
+from bulk_provision.provision.retry import call_with_retries
 from bulk_provision.report.failed_rows import failed_rows_path, row_problems, write_failed_rows
 from bulk_provision.report.results import (
     RunSummary,
@@ -58,12 +55,11 @@ from bulk_provision.report.results import (
     split_results,
     write_results,
 )
-from bulk_provision.resume import check_rows, glance_identity, row_hashes, start_over
-from bulk_provision.retry import EngineOptions, call_with_retries
-from bulk_provision.roster import Roster
-from bulk_provision.salvage import user_error, write_elsewhere
-from bulk_provision.settings import JobSpec
-from bulk_provision.validation import ValidationResult
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.validation import ValidationResult
+from bulk_provision.settings.engine import EngineOptions
+from bulk_provision.settings.paths import Role, check_workbook_output, journal_roles
+from bulk_provision.settings.spec import JobSpec
 
 __all__ = [
     "JobResult", "JobSpec", "build_plan", "check_output", "load_and_validate", "run_job",

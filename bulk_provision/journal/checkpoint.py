@@ -35,9 +35,10 @@ from typing import Any
 
 from bulk_provision import __version__
 from bulk_provision.errors import CheckpointError, LifecycleError
-from bulk_provision.journal_files import Lock, ReadOnlyCopy, connect, create_private, take_lock, uri
-from bulk_provision.journal_reads import JournalReads
-from bulk_provision.journal_rows import (
+from bulk_provision.journal.files import Lock, ReadOnlyCopy, connect, create_private, take_lock, uri
+from bulk_provision.journal.lifecycle import TRANSITIONS, RowState, state_after_answer
+from bulk_provision.journal.reads import JournalReads
+from bulk_provision.journal.rows import (
     SCHEMA,
     Todo,
     now,
@@ -45,7 +46,6 @@ from bulk_provision.journal_rows import (
     planned_state,
     row_hash,
 )
-from bulk_provision.lifecycle import TRANSITIONS, RowState, state_after_answer
 from bulk_provision.model import Action, RowResult
 
 __all__ = ["Checkpoint", "Todo", "row_hash"]

@@ -36,7 +36,7 @@ from typing import Protocol
 from urllib.parse import quote
 
 from bulk_provision.errors import CheckpointError, CheckpointLocked
-from bulk_provision.paths import PRIVATE_FILE
+from bulk_provision.settings.paths import PRIVATE_FILE
 
 
 class Lock(Protocol):

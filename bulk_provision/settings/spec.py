@@ -11,17 +11,17 @@ meaning "not given": the command line passes ``vars(args)``, the page its form.
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.config import Settings
-from bulk_provision.connection import Connection, connection_from
 from bulk_provision.errors import UsageError
-from bulk_provision.plan import suspend_limit
-from bulk_provision.retry import EngineOptions
-from bulk_provision.roster_headers import load_column_map
+from bulk_provision.settings.columns import load_column_map
+from bulk_provision.settings.config import Settings
+from bulk_provision.settings.connection import Connection, connection_from
+from bulk_provision.settings.engine import EngineOptions
 
 MODES = ("create", "upsert", "sync")
 AUDIO_PROVIDERS = ("", "1", "666")
@@ -269,3 +269,25 @@ class _Given:
         if value is not None:
             return value
         return self.config.get(key, default)
+
+
+_COUNT = re.compile(r"\d{1,9}")
+_PERCENT = re.compile(r"(\d{1,3}(?:\.\d{1,6})?)%")
+
+
+def suspend_limit(max_suspend: str | int, active_users: int) -> int:
+    """``--max-suspend``: a count (``25``) or a percentage of the active users (``10%``).
+
+    Only plain digits (and a percentage of at most 100) are accepted: ``inf%``, ``nan%``,
+    ``-5``, ``1e309`` or ``10 %`` are refused with one UsageError line.
+    """
+    text = str(max_suspend).strip()
+    if _COUNT.fullmatch(text):
+        return int(text)
+    percent = _PERCENT.fullmatch(text)
+    if percent is not None and float(percent.group(1)) <= 100:
+        return int(active_users * float(percent.group(1)) / 100)
+    raise UsageError(
+        f"--max-suspend must be a count (25) or a percentage from 0% to 100% (10%), "
+        f"not {text[:40]!r}"
+    )

@@ -12,7 +12,8 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.journal_rows import (
+from bulk_provision.journal.lifecycle import RowState, row_outcome
+from bulk_provision.journal.rows import (
     ACTION_COLUMNS,
     OUTCOMES,
     RESULT_COLUMNS,
@@ -22,7 +23,6 @@ from bulk_provision.journal_rows import (
     plan_digest,
     result_from,
 )
-from bulk_provision.lifecycle import RowState, row_outcome
 from bulk_provision.model import Action, Outcome, RowResult
 
 

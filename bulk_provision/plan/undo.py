@@ -20,16 +20,17 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bulk_provision.checkpoint import Checkpoint
 from bulk_provision.errors import CheckpointError, Refused, UsageError
-from bulk_provision.lifecycle import OPEN_STATES, RowState
+from bulk_provision.glance.models import NO_ROLE
+from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.lifecycle import OPEN_STATES, RowState
 from bulk_provision.model import Action, ActionKind, Outcome
-from bulk_provision.plan import PROFILE_FIELDS, KnownUser, protected, same_value, suspend_limit
+from bulk_provision.plan.actions import PROFILE_FIELDS, KnownUser, protected, same_value
+from bulk_provision.settings.spec import suspend_limit
 
 UNDO_MODE = "undo"
 SUSPEND = {"UserSuspended": "1"}
 REINSTATE = {"UserSuspended": "0"}
-NO_ROLE = "-none-"
 
 
 @dataclass(frozen=True)

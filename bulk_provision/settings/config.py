@@ -57,7 +57,7 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "check_roles": (bool,),
     "columns": (str,),
     "sheet": (str,),
-    # --notify (bulk_provision/notify.py); the SMTP password only from GLANCE_SMTP_PASSWORD
+    # --notify (bulk_provision/jobs/notify.py); the SMTP password only from GLANCE_SMTP_PASSWORD
     "notify": (list, str),
     "notify_timeout": (int, float),
     "smtp_host": (str,),

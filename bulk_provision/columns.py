@@ -1,0 +1,26 @@
+"""The roster's column names: the one vocabulary every stage shares (and which hold secrets)."""
+
+from __future__ import annotations
+
+import re
+
+PASSWORD_COLUMNS = frozenset({"UserPW"})  # never written anywhere, never stored
+
+CANONICAL_COLUMNS = (
+    "PartnerUserID",
+    "UserAddress",
+    "UserPW",
+    "UserFirst",
+    "UserLast",
+    "UserEmail",
+    "UserRole",
+    "AudioProvider",
+    "Action",
+)
+
+_SEPARATORS = re.compile(r"[\s\-_]+")
+
+
+def normalize_header(header: str) -> str:
+    """The key headers are compared by: lower case, without spaces, hyphens or underscores."""
+    return _SEPARATORS.sub("", header).casefold()

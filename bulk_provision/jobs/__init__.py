@@ -1,0 +1,1 @@
+"""Jobs: one library function per job (validate, plan, run, undo, export), for CLI and page."""

@@ -1,0 +1,1 @@
+"""The journal (checkpoint): its files, rows, reads and the row lifecycle."""

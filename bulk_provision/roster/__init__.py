@@ -1,0 +1,1 @@
+"""The roster: CSV and Excel readers, header mapping, and validation against the schema."""

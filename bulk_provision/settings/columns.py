@@ -1,0 +1,40 @@
+"""A ``--columns`` file: the export's own headers mapped onto the roster's column names."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from bulk_provision.columns import CANONICAL_COLUMNS, normalize_header
+from bulk_provision.errors import ConfigError
+from bulk_provision.settings.config import read_toml
+
+
+def load_column_map(path: str | Path) -> dict[str, str]:
+    """Read a ``--columns`` TOML file: ``"Header in file" = "PartnerUserID"`` lines.
+
+    The pairs may also sit under a ``[columns]`` table. Targets are canonical column names,
+    matched case- and separator-insensitively. Any problem is a ConfigError.
+    """
+    path = Path(path)
+    document = read_toml(path, "column map")
+    table = document
+    if set(document) == {"columns"} and isinstance(document["columns"], dict):
+        table = document["columns"]
+    if not table:
+        raise ConfigError(
+            f'column map {path} is empty: write lines like "Employee ID" = "PartnerUserID"'
+        )
+    return {header.strip(): _map_target(path, header, target) for header, target in table.items()}
+
+
+def _map_target(path: Path, header: str, target: object) -> str:
+    canonical = None
+    if isinstance(target, str):
+        by_key = {normalize_header(name): name for name in CANONICAL_COLUMNS}
+        canonical = by_key.get(normalize_header(target))
+    if canonical is None:
+        raise ConfigError(
+            f'column map {path}: "{header}" = {target!r} is not a known column; '
+            f"use one of {', '.join(CANONICAL_COLUMNS)}"
+        )
+    return canonical
