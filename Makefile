@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test lint bench chaos demo serve-demo browser screenshots clean
+.PHONY: help install test test-fast lint docs bench chaos demo serve-demo browser screenshots clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -20,6 +20,12 @@ install: $(STAMP) ## create .venv and install the tool with its development tool
 
 test: $(STAMP) ## run the whole test suite
 	$(BIN)/python -m pytest -q
+
+test-fast: $(STAMP) ## the unit layer only, without the slow tests (well under a minute)
+	$(BIN)/python -m pytest -q tests/unit -m "not slow"
+
+docs: $(STAMP) ## regenerate docs/commands.md from the parsers' --help
+	$(BIN)/python -m bulk_provision.cli.reference > docs/commands.md
 
 lint: $(STAMP) ## ruff and mypy
 	$(BIN)/ruff check bulk_provision schemas tests bench
@@ -50,7 +56,7 @@ browser: ## headless Chromium for the browser tests, from the distribution's pac
 
 screenshots: $(STAMP) browser ## refresh the README's screenshots under docs/ (browser tests)
 	BP_SCREENSHOTS=docs $(BIN)/python -m pytest -q -p no:cacheprovider \
-		tests/test_web_browser.py -k "valid_roster or errors"
+		tests/browser/test_web_browser.py -k "valid_roster or errors"
 
 clean: ## remove the virtual environment and generated files
 	rm -rf $(VENV) demo-results.xlsx .pytest_cache .mypy_cache .ruff_cache

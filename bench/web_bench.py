@@ -32,7 +32,7 @@ from simproc import SimulatorProcess  # noqa: E402
 from throughput import LATENCY_MS, WORKERS, run_tool  # noqa: E402
 from validate_bench import write_files  # noqa: E402
 
-from tests.browser import ARGS, CHROMIUM  # noqa: E402
+from tests.browser.browser import ARGS, CHROMIUM  # noqa: E402
 
 P7_TARGET_S = 3.0
 P8_TARGET_RATIO = 1.03

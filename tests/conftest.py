@@ -1,4 +1,11 @@
-"""Shared fixtures: a real in-process HTTPS simulator per test, on a free loopback port."""
+"""Shared fixtures: a real in-process HTTPS simulator per test, on a free loopback port.
+
+The layers are folders, and each folder gives its tests a marker: ``tests/unit`` (the library,
+package by package, against in-memory fakes or loopback servers of its own), ``tests/e2e`` and
+``tests/web`` (``simulator``: the CLI and the page against the real HTTPS simulator),
+``tests/browser`` (``browser``: headless Chromium). ``slow`` marks the few tests that take
+seconds each; ``make test-fast`` runs the unit layer without them.
+"""
 
 from __future__ import annotations
 
@@ -11,6 +18,17 @@ import pytest
 import requests
 
 from bulk_provision.simulator import Simulator, SimulatorConfig
+
+LAYER_MARKERS = {"e2e": "simulator", "web": "simulator", "browser": "browser"}
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every test by the layer its folder is."""
+    for item in items:
+        parts = item.path.parts
+        layer = parts[parts.index("tests") + 1] if "tests" in parts else ""
+        if layer in LAYER_MARKERS:
+            item.add_marker(LAYER_MARKERS[layer])
 
 
 @pytest.fixture

@@ -1,0 +1,368 @@
+"""The page in a real browser: headless system Chromium through Playwright, the real server and
+the real simulator. Skipped without Chromium (`make browser`), failed without it under CI."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from bulk_provision.simulator import Simulator
+from tests.browser.browser import LiveServer, ServeProcess, chromium, shot
+from tests.e2e.test_run import write_roster
+from tests.webtools import SAMPLES, sim_env
+from tests.workbooks import sheet_rows
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Any]:
+    yield from chromium()
+
+
+@pytest.fixture
+def open_page(browser: Any) -> Iterator[Callable[[str], Any]]:
+    """``open_page(login_url)``: a signed-in page in a new browser context."""
+    contexts: list[Any] = []
+
+    def opener(login_url: str) -> Any:
+        context = browser.new_context(viewport={"width": 1100, "height": 800})
+        contexts.append(context)
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        page.goto(login_url)  # the link's page sends its form at once (app.js) ...
+        page.wait_for_url(lambda url: "/login" not in url)  # ... and lands on the upload page
+        return page
+
+    yield opener
+    for context in contexts:
+        context.close()
+
+
+def expect(target: Any) -> Any:
+    from playwright.sync_api import expect as playwright_expect
+
+    return playwright_expect(target)
+
+
+def upload(page: Any, path: Path, name: str | None = None) -> None:
+    page.get_by_role("link", name="Upload").click()
+    page.get_by_label("Roster file").set_input_files(
+        path if name is None else {"name": name, "mimeType": "application/octet-stream",
+                                   "buffer": path.read_bytes()})
+    page.get_by_role("button", name="Upload", exact=True).click()
+
+
+def wait_done_at_least(page: Any, count: int) -> None:
+    """Until the live numbers say at least ``count`` (1-9) rows are done."""
+    assert 1 <= count <= 9
+    at_least = re.compile(rf"^([{count}-9]|[1-9][0-9]+) of")
+    expect(page.locator("#numbers")).to_have_text(at_least, timeout=20_000)
+
+
+def download(page: Any, name: str, folder: Path) -> Path:
+    with page.expect_download() as info:
+        page.get_by_role("link", name=name).first.click()
+    target = folder / info.value.suggested_filename
+    info.value.save_as(target)
+    return target
+
+
+def serious(page: Any) -> list[str]:
+    """axe-core's serious and critical violations on the page (axe-core ships in the package)."""
+    from axe_playwright_python.sync_playwright import Axe
+
+    results = Axe().run(page)
+    return [f"{v['id']}: {v['help']}" for v in results.response["violations"]
+            if v.get("impact") in ("serious", "critical")]
+
+
+def test_a_valid_roster_from_upload_to_results(
+    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    sim = make_simulator(latency_ms=0)
+    with LiveServer(tmp_path / "ws", sim) as server:
+        page = open_page(server.login_url())
+        expect(page.get_by_label("Roster file")).to_be_visible()
+        shot(page, tmp_path, "upload")
+        assert serious(page) == []
+        upload(page, write_roster(tmp_path / "staff.csv", 40))
+        expect(page.locator("#validation-summary")).to_contain_text("0 problems")
+        page.get_by_role("button", name="Preview plan").click()
+        expect(page.locator("#plan-counts")).to_contain_text("create")
+        shot(page, tmp_path, "plan")
+        assert serious(page) == []
+        plan = download(page, "Download plan", tmp_path)
+        assert len(sheet_rows(plan, "Plan")) == 40
+        sim.set_faults(latency_ms=300)  # slow enough to look at the page while it runs
+        page.get_by_role("button", name="Start").click()
+        wait_done_at_least(page, 3)
+        shot(page, tmp_path, "progress")
+        assert serious(page) == []
+        sim.set_faults(latency_ms=0)
+        expect(page.locator("#bar")).to_have_attribute("value", "100")
+        expect(page.locator("#state")).to_contain_text("Finished: every row ended well")
+        shot(page, tmp_path, "done")
+        rows = sheet_rows(download(page, "Download results", tmp_path))
+        assert [r["Outcome"] for r in rows] == ["created"] * 40
+        assert all(r["dialIn"] and r["hostCode"] for r in rows if r["Audio Provider"] == "666")
+        page.get_by_role("link", name="History").click()
+        expect(page.locator("#history")).to_contain_text("staff.csv")
+        shot(page, tmp_path, "history")
+        assert serious(page) == []
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(40)}
+
+
+def test_the_roster_with_errors_shows_every_problem_and_start_is_disabled(
+    open_page: Callable[[str], Any], simulator: Simulator, tmp_path: Path
+) -> None:
+    with LiveServer(tmp_path / "ws", simulator) as server:
+        page = open_page(server.login_url())
+        upload(page, SAMPLES / "roster_with_errors.xlsx")
+        expect(page.locator("#problems tbody tr")).to_have_count(16)
+        expect(page.locator("#problems")).to_contain_text("PartnerUserID D-1 also appears in row 5")
+        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        expect(page.locator("#problems")).not_to_contain_text("abc")  # passwords masked: ***
+        shot(page, tmp_path, "problems")
+        assert serious(page) == []
+        report = download(page, "Download report", tmp_path)
+        assert report.name == "roster_with_errors.report.xlsx"
+        page.get_by_label("Skip invalid rows").check()
+        expect(page.get_by_role("button", name="Start")).to_be_enabled()
+    assert simulator.request_log == []
+
+
+def test_stop_mid_run_then_resume_creates_everyone_exactly_once(
+    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    sim = make_simulator(latency_ms=300)
+    with LiveServer(tmp_path / "ws", sim) as server:
+        page = open_page(server.login_url())
+        upload(page, write_roster(tmp_path / "s.csv", 60))
+        page.get_by_role("button", name="Start").click()
+        wait_done_at_least(page, 4)
+        page.get_by_role("button", name="Stop").click()
+        expect(page.locator("#state")).to_contain_text("Stopped", timeout=20_000)
+        sim.set_faults(latency_ms=0)
+        page.get_by_role("button", name="Resume").click()
+        expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
+    assert 4 <= len([r for r in sim.request_log if r.operation == "NewUser"])
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(60)}
+
+
+def test_kill_9_of_the_server_mid_run_then_resume_from_history(
+    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    sim = make_simulator(latency_ms=150)
+    config = tmp_path / "bp.toml"
+    config.write_text("workers = 2\nrate = 0\nbackoff_base = 0.01\nbackoff_max = 0.05\n")
+    server = ServeProcess(tmp_path / "ws", sim_env(sim), config)
+    try:
+        page = open_page(server.start())
+        upload(page, write_roster(tmp_path / "s.csv", 60))
+        page.get_by_role("button", name="Start").click()
+        wait_done_at_least(page, 4)
+        server.kill()
+        sim.set_faults(latency_ms=0)
+        page = open_page(server.start())
+        page.get_by_role("link", name="History").click()
+        expect(page.locator("#history")).to_contain_text("Interrupted when the server stopped")
+        page.get_by_role("button", name="Resume").click()
+        expect(page.locator("#state")).to_contain_text("Finished", timeout=30_000)
+    finally:
+        server.stop()
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(60)}
+
+
+def test_upsert_then_sync_with_the_guard_refusing(
+    open_page: Callable[[str], Any], simulator: Simulator, tmp_path: Path
+) -> None:
+    for i in range(3):
+        simulator.add_user(f"{i:05d}", f"user{i}.demo.glance.net", user_first="Old")
+    for i in range(4):
+        simulator.add_user(f"gone{i}", f"gone{i}.demo.glance.net")
+    with LiveServer(tmp_path / "ws", simulator) as server:
+        page = open_page(server.login_url())
+        upload(page, write_roster(tmp_path / "s.csv", 5))
+        page.get_by_label("upsert: add new users, update changed ones").check()
+        page.get_by_role("button", name="Preview plan").click()
+        expect(page.locator("#changes")).to_contain_text("Old")
+        assert serious(page) == []
+        page.get_by_role("button", name="Start").click()
+        expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
+        expect(page.locator("#counts")).to_contain_text("updated")
+        page.get_by_role("link", name="roster").click()
+        page.get_by_label("sync: upsert, and suspend users who are not in the roster").check()
+        page.get_by_role("button", name="Preview plan").click()
+        expect(page.locator("#guard")).to_contain_text("Refused: sync would suspend 4")
+        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        assert serious(page) == []
+        page.get_by_role("link", name="Change options").click()
+        page.get_by_label("sync: upsert, and suspend users who are not in the roster").check()
+        page.get_by_label("Sync: suspend at most").fill("4")
+        page.get_by_role("button", name="Preview plan").click()
+        expect(page.locator("#guard")).to_contain_text("allows this plan")
+        page.get_by_role("button", name="Start").click()
+        expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
+    assert all(simulator.users()[f"gone{i}"].suspended for i in range(4))
+    assert simulator.created_counts() == {"00003": 1, "00004": 1}
+
+
+def test_two_browsers_watch_one_run_and_it_outlives_a_closed_one(
+    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator], tmp_path: Path
+) -> None:
+    sim = make_simulator(latency_ms=200)
+    with LiveServer(tmp_path / "ws", sim) as server:
+        first = open_page(server.login_url())
+        upload(first, write_roster(tmp_path / "s.csv", 40))
+        first.get_by_role("button", name="Start").click()
+        wait_done_at_least(first, 1)
+        second = open_page(server.login_url())
+        second.goto(first.url)
+        for page in (first, second):  # both watch it live
+            expect(page.get_by_role("button", name="Stop")).to_be_visible()
+        wait_done_at_least(second, 5)
+        first.context.close()  # closing a browser does not stop the run
+        sim.set_faults(latency_ms=0)
+        third = open_page(server.login_url())
+        third.goto(second.url)
+        for page in (second, third):
+            expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
+            expect(page.get_by_role("link", name="Download results")).to_be_visible()
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(40)}
+
+
+def test_bad_files_and_attacks_through_the_page(
+    open_page: Callable[[str], Any], browser: Any, simulator: Simulator, tmp_path: Path
+) -> None:
+    with LiveServer(tmp_path / "ws", simulator, max_upload=50_000) as server:
+        stranger = browser.new_context()
+        try:
+            visitor = stranger.new_page()
+            visitor.goto(f"{server.url}/history")
+            expect(visitor.get_by_role("heading", name="Sign in")).to_be_visible()
+            assert stranger.request.get(f"{server.url}/runs/x/events",
+                                        max_redirects=0).status == 401
+        finally:
+            stranger.close()
+        page = open_page(server.login_url())
+        cases = {
+            "garbage.xlsx": (b"not a workbook" * 50, "cannot be used as a roster"),
+            "empty.csv": (b"", "cannot be used as a roster"),
+            "header.csv": (b"PartnerUserID,UserAddress\r\n", "no data rows"),
+            "big.csv": (b"x" * 60_000, "larger than this server accepts"),
+        }
+        for name, (content, message) in cases.items():
+            path = tmp_path / "upload.bin"
+            path.write_bytes(content)
+            upload(page, path, name)
+            expect(page.get_by_role("alert")).to_contain_text(message)
+        forged = page.request.post(f"{server.url}/check", form={"csrf": "forged"})
+        assert forged.status == 403
+        upload(page, SAMPLES / "roster.xlsx", "../../x.xlsx")
+        expect(page.get_by_role("heading", name="x.xlsx")).to_be_visible()
+        assert not (tmp_path / "x.xlsx").exists()
+        assert len(list((tmp_path / "ws").glob("*/roster.xlsx"))) == 1
+        page.get_by_role("link", name="History").click()
+        expect(page.get_by_role("heading", name="History")).to_be_visible()
+
+
+def test_the_login_page_and_the_run_list_pass_the_accessibility_check(
+    browser: Any, simulator: Simulator, tmp_path: Path
+) -> None:
+    with LiveServer(tmp_path / "ws", simulator) as server:
+        context = browser.new_context()
+        try:
+            page = context.new_page()
+            page.goto(f"{server.url}/login")
+            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            assert serious(page) == []
+        finally:
+            context.close()
+
+
+def test_a_roster_dropped_on_the_box_uploads(
+    open_page: Callable[[str], Any], simulator: Simulator, tmp_path: Path
+) -> None:
+    text = write_roster(tmp_path / "s.csv", 3).read_text(encoding="utf-8")
+    with LiveServer(tmp_path / "ws", simulator) as server:
+        page = open_page(server.login_url())
+        dropped = page.evaluate_handle(
+            "(text) => { const d = new DataTransfer();"
+            " d.items.add(new File([text], 'dropped.csv', {type: 'text/csv'})); return d; }",
+            text)
+        page.dispatch_event("#drop-zone", "drop", {"dataTransfer": dropped})
+        page.get_by_role("button", name="Upload", exact=True).click()
+        expect(page.get_by_role("heading", name="dropped.csv")).to_be_visible()
+        expect(page.locator("#validation-summary")).to_contain_text("3 rows")
+
+
+def test_the_accessibility_check_would_catch_an_unlabelled_field(browser: Any) -> None:
+    context = browser.new_context()
+    try:
+        page = context.new_page()
+        page.set_content('<html lang="en"><title>t</title><main><form>'
+                         '<input type="text" name="x"></form></main></html>')
+        assert any(v.startswith("label:") for v in serious(page))
+    finally:
+        context.close()
+
+
+def test_the_sign_in_link_clicked_on_another_site_signs_in(
+    browser: Any, simulator: Simulator, tmp_path: Path
+) -> None:
+    """Hostile review 6: a mail or chat page on another site links to the one-time URL; the
+    SameSite=Strict cookie is not sent on a cross-site navigation, nor on its redirects."""
+    import http.server
+    import socketserver
+    import threading
+
+    with LiveServer(tmp_path / "ws", simulator) as live:
+        html = f'<a id="go" href="{live.login_url()}">open the page</a>'.encode()
+
+        class Mail(http.server.BaseHTTPRequestHandler):
+            def do_GET(self) -> None:  # noqa: N802 - the base class's name
+                self.send_response(200)
+                self.send_header("content-type", "text/html")
+                self.end_headers()
+                self.wfile.write(html)
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        with socketserver.TCPServer(("127.0.0.1", 0), Mail) as mail:
+            threading.Thread(target=mail.serve_forever, args=(0.05,), daemon=True).start()
+            context = browser.new_context()
+            page = context.new_page()
+            page.set_default_timeout(15_000)
+            try:
+                page.goto(f"http://localhost:{mail.server_address[1]}/")  # another site
+                page.click("#go")
+                page.wait_for_url(f"{live.url}/")
+                expect(page).to_have_title(re.compile("^Upload"))
+            finally:
+                context.close()
+                mail.shutdown()
+
+
+def test_signing_in_to_a_second_server_does_not_sign_out_of_the_first(
+    browser: Any, simulator: Simulator, tmp_path: Path
+) -> None:
+    """Hostile review 7: cookies ignore ports; two servers on 127.0.0.1 keep their sessions."""
+    with LiveServer(tmp_path / "real", simulator) as real, \
+            LiveServer(tmp_path / "demo", simulator) as demo:
+        context = browser.new_context()
+        page = context.new_page()
+        page.set_default_timeout(15_000)
+        try:
+            for server in (real, demo):
+                page.goto(server.login_url())
+                page.wait_for_url(f"{server.url}/")
+            page.goto(real.url + "/")
+            expect(page).to_have_title(re.compile("^Upload"))
+        finally:
+            context.close()
