@@ -31,7 +31,8 @@ def links(page: Path) -> list[str]:
 
 
 def test_slugs_are_githubs() -> None:
-    assert slug("run --plan (carry out an approved plan)") == "run---plan-carry-out-an-approved-plan"
+    heading = "run --plan (carry out an approved plan)"
+    assert slug(heading) == "run---plan-carry-out-an-approved-plan"
     assert slug("Notifications (--notify)") == "notifications---notify"
 
 
