@@ -24,6 +24,7 @@ from openpyxl import load_workbook
 from bulk_provision.errors import Refused, UsageError
 from bulk_provision.model import Action, ActionKind
 from bulk_provision.plan.actions import PROFILE_FIELDS, KnownUser, protected, same_value
+from bulk_provision.plan.guard import guard
 from bulk_provision.plan.resume import glance_identity
 from bulk_provision.report.common import read_text
 from bulk_provision.report.plan_report import (
@@ -34,7 +35,7 @@ from bulk_provision.report.plan_report import (
     plan_checksum,
     plan_lines,
 )
-from bulk_provision.settings.spec import MODES, JobSpec, suspend_limit
+from bulk_provision.settings.spec import MODES, JobSpec
 
 _KINDS = {k.value: k for k in ActionKind}
 EDITED = (
@@ -293,10 +294,5 @@ def suspension_guard(
     suspends = sum(1 for a in actions if a.kind is ActionKind.SUSPEND and a.row is None)
     if not suspends:
         return None
-    active = sum(1 for key, u in snapshot.items()
-                 if not u.suspended and not protected(key, u, protect))
-    limit = suspend_limit(max_suspend, active)
-    if suspends <= limit:
-        return None
-    return (f"the plan suspends {suspends} of {active} active users, more than --max-suspend "
-            f"{max_suspend} allows ({limit})")
+    verdict = guard(suspends, snapshot, protect, max_suspend)
+    return None if verdict.allowed else verdict.exceeded("the plan suspends")

@@ -19,14 +19,14 @@ from bulk_provision.plan.actions import (
     keyed_snapshot,
     plan_create,
     plan_upsert,
-    protected,
     suspensions,
 )
+from bulk_provision.plan.guard import guard
 from bulk_provision.provision.retry import call_with_retries
 from bulk_provision.roster.read import Roster, read_roster
 from bulk_provision.roster.validation import ValidationResult, validate_roster
 from bulk_provision.settings.engine import EngineOptions
-from bulk_provision.settings.spec import JobSpec, suspend_limit
+from bulk_provision.settings.spec import JobSpec
 
 
 def server_roles(
@@ -103,18 +103,11 @@ def build_plan(
     if spec.mode == "sync":
         keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
         extra = suspensions(snapshot, keys, spec.protect)
-        # The base: distinct active users sync could suspend or keep (protected ones, the
-        # signed-in account among them, and users without a PartnerUserID do not count).
-        active = sum(
-            1 for key, u in snapshot.items()
-            if not u.suspended and not protected(key, u, spec.protect)
-        )
-        limit = suspend_limit(spec.max_suspend, active)
         actions.extend(extra)
-        if len(extra) > limit:
+        verdict = guard(len(extra), snapshot, spec.protect, spec.max_suspend)
+        if not verdict.allowed:
             return actions, (
-                f"sync would suspend {len(extra)} of {active} active users, more than "
-                f"--max-suspend {spec.max_suspend} allows ({limit}); nothing was changed. "
+                verdict.exceeded("sync would suspend") + "; nothing was changed. "
                 "Check the roster is complete (bulk-provision plan lists them), use --protect, "
                 "or raise --max-suspend"
             )

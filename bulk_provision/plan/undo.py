@@ -26,7 +26,7 @@ from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import OPEN_STATES, RowState
 from bulk_provision.model import Action, ActionKind, Outcome
 from bulk_provision.plan.actions import PROFILE_FIELDS, KnownUser, protected, same_value
-from bulk_provision.settings.spec import suspend_limit
+from bulk_provision.plan.guard import guard
 
 UNDO_MODE = "undo"
 SUSPEND = {"UserSuspended": "1"}
@@ -199,14 +199,11 @@ def check_targets(
             plan.notes.append(Note(action.row, action.key, why))
     plan.reversals = kept
     removals = sum(1 for r in kept if r.action.kind in (ActionKind.SUSPEND, ActionKind.DELETE))
-    active = sum(1 for key, u in snapshot.items()
-                 if not u.suspended and not protected(key, u, protect))
-    limit = suspend_limit(max_suspend, active)
-    if removals <= limit:
+    verdict = guard(removals, snapshot, protect, max_suspend)
+    if verdict.allowed:
         return None
-    return (f"the undo would suspend or delete {removals} of {active} active users, more than "
-            f"--max-suspend {max_suspend} allows ({limit}); nothing was changed. If that "
-            f"is intended, add --max-suspend {removals}")
+    return (verdict.exceeded("the undo would suspend or delete") + "; nothing was changed. "
+            f"If that is intended, add --max-suspend {removals}")
 
 
 def changed_since(reversal: Reversal, user: KnownUser | None) -> str | None:
