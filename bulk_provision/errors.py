@@ -10,7 +10,8 @@ edge with ``raise ... from exc``; nothing else escapes to the user.
 
     BulkProvisionError                     exit 2 unless stated
     ├── UsageError                         bad option or combination of options
-    │   └── Refused                        a whole plan or undo refused; the reasons listed
+    │   ├── Refused                        a whole plan or undo refused; the reasons listed
+    │   └── UploadTooLarge                 an upload to the page over --max-upload
     ├── ConfigError                        bad config file, environment or base URL
     ├── RosterError                        roster unreadable: missing, corrupt, empty, bad header
     ├── ValidationFailed                   exit 3: rows break the rules, nothing was sent
@@ -23,14 +24,21 @@ edge with ``raise ... from exc``; nothing else escapes to the user.
         ├── AuthError                      exit 4: credentials rejected (code AUTH)
         ├── PermanentApiError              an ERROR document: final for this request
         ├── TransientApiError              429, 5xx, connection error, timeout: retry later
-        │   └── ResponseFormatError        the body could not be understood (garbage, bomb, too big)
+        │   ├── ResponseFormatError        the body could not be understood (garbage, bomb, too big)
+        │   └── StopRequested              internal: a stop while a row waited to send
         └── InsecureEndpointError          not https://, redirect to http://, bad certificate
 
 Messages never contain a secret (PartnerPW, API key, LoginKey, UserPW).
+
+An error carries structure, not a front end's wording: its message says what failed; ``where``
+(a :class:`Where`: file, row, column, setting) says where, and ``hint`` (a :class:`Hint`) what
+the user can do about it, as a kind. The command line words a hint with its options
+(``cli/hints.py``), the page with its buttons (``web/hints.py``).
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
 
@@ -68,10 +76,39 @@ EXIT_MEANING: dict[int, str] = {
 }
 
 
+class Hint(StrEnum):
+    """What the user can do next, as a kind; each front end says it in its own words."""
+
+    PICK_SHEET = "pick-sheet"  # the first sheet holds no roster: choose the one that does
+    UNHIDE_SHEET = "unhide-sheet"  # every worksheet is hidden: unhide the roster's, or choose it
+    NO_SHEETS = "no-sheets"  # a sheet was chosen for a CSV file, which has none
+    MAP_HEADER = "map-header"  # a required column is missing: rename its header, or map it
+
+
+@dataclass(frozen=True)
+class Where:
+    """Where an error is: a file, a row and column of it, or a setting (``JobSpec`` field)."""
+
+    file: str | None = None
+    row: int | None = None
+    column: str | None = None
+    setting: str | None = None
+
+
 class BulkProvisionError(Exception):
-    """Base of every error bulk-provision reports to a user."""
+    """Base of every error bulk-provision reports to a user: a message (what failed), and
+    optionally ``where`` it is and a ``hint`` of what to do (worded by each front end)."""
 
     ending: ClassVar[Ending] = Ending.USAGE
+    where: Where | None = None
+    hint: Hint | None = None
+
+    def __init__(self, *args: object, where: Where | None = None, hint: Hint | None = None) -> None:
+        super().__init__(*args)
+        if where is not None:
+            self.where = where
+        if hint is not None:
+            self.hint = hint
 
     @property
     def exit_code(self) -> int:
@@ -91,6 +128,10 @@ class Refused(UsageError):
     def __init__(self, message: str, *, details: list[str] | None = None) -> None:
         super().__init__(message)
         self.details = list(details or [])
+
+
+class UploadTooLarge(UsageError):
+    """An upload to the page over ``serve --max-upload``."""
 
 
 class ConfigError(BulkProvisionError):
@@ -182,6 +223,14 @@ class TransientApiError(GlanceError):
 
 class ResponseFormatError(TransientApiError):
     """The server answered with something that is not a usable Glance response."""
+
+
+class StopRequested(TransientApiError):
+    """Internal to the engine: the run was asked to stop while a row waited for a send slot
+    (nothing was sent for it). Never reaches a user: the row stays open and resumable."""
+
+    def __init__(self) -> None:
+        super().__init__("stopped before sending")
 
 
 class InsecureEndpointError(GlanceError):

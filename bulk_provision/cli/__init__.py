@@ -93,9 +93,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         ending: Ending = args.handler(args)
         sys.stdout.flush()  # inside the try: a closed pipe is reported here, not at exit
     except BulkProvisionError as exc:
+        from bulk_provision.cli.hints import said
         from bulk_provision.cli.summary import detail_lines
 
-        print(f"bulk-provision: error: {printable(exc)}", file=sys.stderr)
+        print(f"bulk-provision: error: {printable(said(exc))}", file=sys.stderr)
         for line in detail_lines(exc):
             print(f"  {printable(line)}", file=sys.stderr)
         if json_command is not None:
@@ -116,7 +117,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def _print_error(command: str, error: BulkProvisionError) -> None:
     """The ``--json`` document of a command that ended early, on stdout."""
+    from bulk_provision.cli.hints import said
     from bulk_provision.cli.summary import print_json
     from bulk_provision.jobs.summary import error_document
 
-    print_json(error_document(error, command=command))
+    print_json(error_document(error, command=command, message=said(error)))

@@ -14,8 +14,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from bulk_provision.errors import BulkProvisionError, ConfigError
-from bulk_provision.jobs.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
+from bulk_provision.cli.hints import said
+from bulk_provision.errors import BulkProvisionError
+from bulk_provision.jobs.notify import Notifier, notifier_from
 from bulk_provision.jobs.run import JobResult
 from bulk_provision.jobs.summary import error_document, notified, summary_document
 from bulk_provision.settings.config import Settings
@@ -38,20 +39,9 @@ def notifier_for(
     args: argparse.Namespace, settings: Settings, env: Mapping[str, str]
 ) -> Notifier | None:
     """The run's notifier, or None without targets; UsageError/ConfigError when unusable."""
-    texts = getattr(args, "notify", None) or settings.get("notify") or []
-    if isinstance(texts, str):
-        texts = [texts]
-    if not texts:
-        return None
-    targets = [parse_target(str(text)) for text in texts]
-    smtp = None
-    if any(target.kind == "mailto" for target in targets):
-        smtp = smtp_from_settings(settings.values, env)
-    timeout = float(settings.get("notify_timeout", DEFAULT_TIMEOUT))
-    if not 0 < timeout <= 120:
-        raise ConfigError("notify_timeout must be more than 0 and at most 120 seconds")
-    ca_bundle = getattr(args, "ca_bundle", None) or env.get("GLANCE_CA_BUNDLE") or None
-    return Notifier(targets, smtp, ca_bundle, timeout)
+    ca_bundle = getattr(args, "ca_bundle", None)
+    return notifier_from(settings, env, targets=getattr(args, "notify", None),
+                         ca_bundle=str(ca_bundle) if ca_bundle else None)
 
 
 def notify_result(notifier: Notifier | None, result: JobResult, spec: JobSpec) -> None:
@@ -67,7 +57,8 @@ def notify_error(
     if notifier is not None:
         roster = getattr(args, "roster", None)
         document = error_document(error, roster=Path(roster) if roster else None,
-                                  mode=str(getattr(args, "mode", None) or ""), endpoint=endpoint)
+                                  mode=str(getattr(args, "mode", None) or ""), endpoint=endpoint,
+                                  message=said(error))
         _send(notifier, notified(document), None)
 
 

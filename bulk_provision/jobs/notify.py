@@ -37,6 +37,7 @@ import requests
 
 from bulk_provision import __version__
 from bulk_provision.errors import ConfigError, UsageError
+from bulk_provision.settings.config import Settings
 
 DEFAULT_TIMEOUT = 10.0
 SECURITY = ("starttls", "tls")
@@ -158,6 +159,28 @@ class Notifier:
             failures[target] = str(exc)
         except Exception as exc:  # noqa: BLE001 - a notification never ends the command
             failures[target] = f"{type(exc).__name__}: {_scrub(str(exc), self.smtp)}"
+
+
+def notifier_from(
+    settings: Settings, env: Mapping[str, str], *, targets: Sequence[str] | None = None,
+    ca_bundle: str | None = None,
+) -> Notifier | None:
+    """The notifier of a run: ``targets`` (``--notify``) or else the config file's ``notify``;
+    None without any. A bad target, missing SMTP settings or a bad ``notify_timeout`` is a
+    UsageError/ConfigError, raised before the run does any work. ``env`` is the environment
+    over the config file's connection keys (``Settings.environment``)."""
+    texts: Any = targets or settings.get("notify") or []
+    texts = [texts] if isinstance(texts, str) else texts
+    if not texts:
+        return None
+    parsed = [parse_target(str(text)) for text in texts]
+    smtp = None
+    if any(target.kind == "mailto" for target in parsed):
+        smtp = smtp_from_settings(settings.values, env)
+    timeout = float(settings.get("notify_timeout", DEFAULT_TIMEOUT))
+    if not 0 < timeout <= 120:
+        raise ConfigError("notify_timeout must be more than 0 and at most 120 seconds")
+    return Notifier(parsed, smtp, ca_bundle or env.get("GLANCE_CA_BUNDLE") or None, timeout)
 
 
 class NotifyError(Exception):

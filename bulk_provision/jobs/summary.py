@@ -130,15 +130,18 @@ def error_document(
     roster: Path | None = None,
     mode: str = "",
     endpoint: str = "",
+    message: str | None = None,
 ) -> dict[str, Any]:
-    """A command that ended with ``error`` (its message never holds a secret: errors.py)."""
+    """A command that ended with ``error`` (its message never holds a secret: errors.py);
+    ``message`` is the error as the front end words it (with its hint), by default the bare
+    message."""
     document = _base(command, roster, mode, endpoint)
     document.update(
         ending=error.ending.value,
         details=list(getattr(error, "details", None) or []),
         exit_code=error.exit_code,
         exit_meaning=EXIT_MEANING[error.exit_code],
-        message=str(error),
+        message=str(error) if message is None else message,
         counts={outcome.value: 0 for outcome in Outcome},
         total=0,
         files={"results": None, "failed_rows": None, "checkpoint": None},

@@ -21,13 +21,14 @@ from dataclasses import dataclass
 from bulk_provision.errors import (
     AuthError,
     RunStopped,
+    StopRequested,
 )
 from bulk_provision.glance.api import GlanceApi
 from bulk_provision.journal.checkpoint import Checkpoint, Todo
 from bulk_provision.model import Progress, RowResult, StopReason
 from bulk_provision.provision.ratelimit import RateLimiter
 from bulk_provision.provision.retry import Health, backoff_delay
-from bulk_provision.provision.row import MESSAGES, RowRun, Stopped
+from bulk_provision.provision.row import MESSAGES, RowRun
 from bulk_provision.settings.engine import EngineOptions
 
 
@@ -153,9 +154,9 @@ class Engine:
             self.progress.notice(message)
 
     def acquire(self) -> None:
-        """A rate-limit slot for one request; _Stopped when the run is stopping meanwhile."""
+        """A rate-limit slot for one request; StopRequested when the run is stopping meanwhile."""
         if not self._limiter.acquire(self.stop):
-            raise Stopped()
+            raise StopRequested()
 
     def password(self, key: str) -> str | None:
         return self._passwords.get(key) or None

@@ -14,6 +14,7 @@ from bulk_provision.errors import (
     ConfigError,
     PermanentApiError,
     RunStopped,
+    StopRequested,
     TransientApiError,
 )
 from bulk_provision.glance.models import AudioCodes
@@ -64,7 +65,7 @@ class RowRun:
                 self._attempt()
                 engine.health.success()
                 return
-            except Stopped:
+            except StopRequested:
                 return
             except TransientApiError as exc:
                 last_error = str(exc)
@@ -216,13 +217,6 @@ class RowRun:
         elif action.kind is ActionKind.DELETE and exc.code == "NOT_FOUND" and self.doubted:
             outcome, message = Outcome.DELETED, "deleted (confirmed: the user is gone)"
         return RowResult(action.key, action.row, action.kind, outcome, message, attempts=attempt)
-
-
-class Stopped(TransientApiError):
-    """Internal: the run was asked to stop while waiting for a send slot."""
-
-    def __init__(self) -> None:
-        super().__init__("stopped before sending")
 
 
 SUCCESS = {

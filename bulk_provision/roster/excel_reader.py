@@ -26,7 +26,7 @@ import python_calamine as calamine
 from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
-from bulk_provision.errors import RosterError
+from bulk_provision.errors import Hint, RosterError
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -114,7 +114,7 @@ def choose_sheet(workbook: calamine.CalamineWorkbook, sheet: str | None) -> str:
         visible = meta.visible == calamine.SheetVisibleEnum.Visible
         if visible and meta.typ == calamine.SheetTypeEnum.WorkSheet:
             return str(meta.name)
-    raise RosterError("the workbook has no visible worksheet: unhide the roster or use --sheet")
+    raise RosterError("the workbook has no visible worksheet", hint=Hint.UNHIDE_SHEET)
 
 
 def read_sheet_grid(

@@ -29,7 +29,7 @@ import numpy as np
 import pandas as pd
 
 from bulk_provision.columns import CANONICAL_COLUMNS, PASSWORD_COLUMNS
-from bulk_provision.errors import RosterError
+from bulk_provision.errors import Hint, RosterError, Where
 from bulk_provision.roster.csv_reader import read_csv_grid
 from bulk_provision.roster.excel_reader import (
     RawWarning,
@@ -117,7 +117,7 @@ def read_roster(
     encoding = sheet_name = delimiter = None
     if suffix in CSV_SUFFIXES:
         if sheet is not None:
-            raise RosterError(f"{path.name} is a CSV file: it has no sheets, drop --sheet")
+            raise RosterError(f"{path.name} is a CSV file: it has no sheets", hint=Hint.NO_SHEETS)
         grid = read_csv_grid(data, tab_separated=suffix == ".tsv")
         encoding = str(grid.attrs.get("encoding"))
         delimiter = str(grid.attrs.get("delimiter"))
@@ -132,8 +132,8 @@ def read_roster(
         frame, headers, positions = _shape(grid, column_map)
     except RosterError as exc:  # name the file (and sheet): "which roster has no rows?"
         where = f"{path.name}, sheet {sheet_name!r}" if sheet_name else path.name
-        hint = "; pick the sheet with --sheet" if sheet_name and sheet is None else ""
-        raise RosterError(f"{where}: {exc}{hint}") from exc
+        hint = Hint.PICK_SHEET if sheet_name and sheet is None else exc.hint
+        raise RosterError(f"{where}: {exc}", where=Where(file=path.name), hint=hint) from exc
     roster = Roster(path, frame, headers, sha256, sheet_name, [], encoding, delimiter)
     secret = roster.secret_columns
     roster.warnings = [

@@ -28,7 +28,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
-from bulk_provision.errors import ConfigError, RosterError
+from bulk_provision.errors import ConfigError, Hint, RosterError
 from bulk_provision.roster.read import Roster
 from schemas.checks import Clash, Rule, control_characters, password_column, rule_of, visible
 from schemas.roster import FREE_TEXT, build_schema
@@ -171,10 +171,7 @@ def require_columns(roster: Roster, frame_schema: pa.DataFrameSchema) -> None:
             hints.append(f'did you mean "{guess}" for {name}?')
     names = " or ".join(missing)
     detail = " ".join([*hints, f"Headers found: {found}"])
-    raise RosterError(
-        f"the roster has no {names} column ({detail}). "
-        "Rename the header or map it with --columns"
-    )
+    raise RosterError(f"the roster has no {names} column ({detail})", hint=Hint.MAP_HEADER)
 
 
 def _squash(text: str) -> str:

@@ -25,6 +25,7 @@ from starlette.responses import RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bulk_provision.errors import UploadTooLarge
 from bulk_provision.web import engine
 from bulk_provision.web.auth import Guard
 from bulk_provision.web.base import (
@@ -38,6 +39,7 @@ from bulk_provision.web.base import (
     session_of,
     web_of,
 )
+from bulk_provision.web.hints import said
 from bulk_provision.web.pages import (
     options_from,
     plan_context,
@@ -46,7 +48,7 @@ from bulk_provision.web.pages import (
 )
 from bulk_provision.web.runs import ACTIVE
 from bulk_provision.web.signin import link_post, login, login_post, logout
-from bulk_provision.web.workspace import RUN_ID_PATTERN, TooLarge, new_run_id, too_large
+from bulk_provision.web.workspace import RUN_ID_PATTERN, new_run_id, too_large
 
 __all__ = ["WebConfig", "create_app", "iter_routes"]
 log = logging.getLogger("bulk_provision.web")
@@ -89,10 +91,10 @@ async def _store(request: Request, source: IO[bytes], name: str) -> Response:
     try:
         incoming = await run_in_threadpool(web.workspace.receive, source, name,
                                            web.config.max_upload)
-    except TooLarge as exc:
-        return web.page(request, "upload.html", 413, samples=web.samples, error=str(exc))
+    except UploadTooLarge as exc:
+        return web.page(request, "upload.html", 413, samples=web.samples, error=said(exc))
     except engine.UsageError as exc:
-        return web.page(request, "upload.html", 400, samples=web.samples, error=str(exc))
+        return web.page(request, "upload.html", 400, samples=web.samples, error=said(exc))
     except OSError as exc:
         return _disk_trouble(request, exc)
     try:
@@ -163,7 +165,7 @@ async def plan(request: Request) -> Response:
         options = options_from(form)
     except engine.UsageError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
-        return web.page(request, "roster.html", 400, **{**context, "error": str(exc)})
+        return web.page(request, "roster.html", 400, **{**context, "error": said(exc)})
     plan_id = new_run_id()
     out = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
     try:
@@ -173,7 +175,7 @@ async def plan(request: Request) -> Response:
     except engine.BulkProvisionError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
         return web.page(request, "roster.html", 400,
-                        **{**context, "error": web.workspace.shown(str(exc))})
+                        **{**context, "error": web.workspace.shown(said(exc))})
     web.workspace.keep_only_plan(sha, plan_id)
     context = await run_in_threadpool(plan_context, web, sha, options, preview, plan_id)
     return web.page(request, "plan.html", **context)
@@ -201,7 +203,7 @@ async def start(request: Request) -> Response:
         run = web.runs.submit(sha, options_from(form), session_of(request).user)
     except engine.UsageError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
-        return web.page(request, "roster.html", 409, **{**context, "error": str(exc)})
+        return web.page(request, "roster.html", 409, **{**context, "error": said(exc)})
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 
@@ -258,7 +260,7 @@ async def resume(request: Request) -> Response:
         new = web.runs.resume(run.id, session_of(request).user)
     except engine.UsageError as exc:
         return web.page(request, "run.html", 409, run=run, snap=web.runs.snapshot(run),
-                        resumable=False, active=run.state in ACTIVE, error=str(exc))
+                        resumable=False, active=run.state in ACTIVE, error=said(exc))
     return RedirectResponse(f"/runs/{new.id}", status_code=303)
 
 
@@ -270,7 +272,7 @@ async def delete_roster(request: Request) -> Response:
         await run_in_threadpool(web.runs.delete_roster, sha)
     except engine.UsageError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
-        return web.page(request, "roster.html", 409, **{**context, "error": str(exc)})
+        return web.page(request, "roster.html", 409, **{**context, "error": said(exc)})
     return RedirectResponse("/history", status_code=303)
 
 
@@ -297,7 +299,7 @@ async def check(request: Request) -> Response:
         result = f"Connected to {web.config.connection.endpoint}; roles: {', '.join(roles)}."
         ok = True
     except engine.BulkProvisionError as exc:
-        result, ok = f"Cannot connect: {web.workspace.shown(str(exc))}", False
+        result, ok = f"Cannot connect: {web.workspace.shown(said(exc))}", False
     samples = SAMPLES if web.config.samples else ()
     return web.page(request, "upload.html", samples=samples, check=result, check_ok=ok)
 

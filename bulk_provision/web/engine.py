@@ -22,11 +22,11 @@ from urllib.parse import urlsplit, urlunsplit
 
 from python_calamine import SheetTypeEnum, SheetVisibleEnum
 
-from bulk_provision.errors import BulkProvisionError, ConfigError, RosterError, UsageError
+from bulk_provision.errors import BulkProvisionError, ConfigError, Hint, RosterError, UsageError
 from bulk_provision.glance import GlanceClient
 from bulk_provision.glance.connect import open_client
 from bulk_provision.jobs.clients import lazy_client
-from bulk_provision.jobs.notify import DEFAULT_TIMEOUT, Notifier, parse_target, smtp_from_settings
+from bulk_provision.jobs.notify import Notifier, notifier_from
 from bulk_provision.jobs.plan import plan_job, write_plan_workbook
 from bulk_provision.jobs.run import JobResult, load_and_validate, run_job
 from bulk_provision.jobs.summary import error_document, summary_document
@@ -48,7 +48,6 @@ CREDENTIAL_HELP = (
     "GLANCE_PARTNER_LOGIN and GLANCE_PARTNER_PW (or GLANCE_API_KEY, GLANCE_PARTNER_ID and "
     "GLANCE_PARTNER_USER_ID) in its environment or config file"
 )
-NO_ROSTER_ON_SHEET = "pick the sheet with --sheet"  # the reader's hint: the first sheet failed
 MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
 __all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "RowResult",
            "UsageError", "ValidationResult"]
@@ -93,19 +92,7 @@ class Connection:
     def notifier(self) -> Notifier | None:
         """The config file's ``notify = [...]`` (as ``run`` uses it), or None; raises the
         engine's UsageError/ConfigError when a target or the SMTP settings are unusable."""
-        texts = self.settings.get("notify") or []
-        texts = [texts] if isinstance(texts, str) else texts
-        if not texts:
-            return None
-        targets = [parse_target(str(text)) for text in texts]
-        env = self.settings.environment(self.env)
-        smtp = None
-        if any(target.kind == "mailto" for target in targets):
-            smtp = smtp_from_settings(self.settings.values, env)
-        timeout = float(self.settings.get("notify_timeout", DEFAULT_TIMEOUT))
-        if not 0 < timeout <= 120:
-            raise ConfigError("notify_timeout must be more than 0 and at most 120 seconds")
-        return Notifier(targets, smtp, env.get("GLANCE_CA_BUNDLE") or None, timeout)
+        return notifier_from(self.settings, self.settings.environment(self.env))
 
     def _endpoint(self) -> Endpoint:
         return connection_for({}, self.settings, self.env)
@@ -169,7 +156,7 @@ def validate_any_sheet(connection: Connection, roster: Path
     try:
         return validate(connection, roster)
     except RosterError as exc:
-        if NO_ROSTER_ON_SHEET not in str(exc):
+        if exc.hint is not Hint.PICK_SHEET:
             raise
         for name in other_sheets(roster):
             try:

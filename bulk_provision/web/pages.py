@@ -10,22 +10,13 @@ from typing import TYPE_CHECKING, Any
 from starlette.datastructures import FormData
 
 from bulk_provision.web import engine
+from bulk_provision.web.hints import said
 from bulk_provision.web.workspace import read_json, write_json
 
 if TYPE_CHECKING:
     from bulk_provision.web.base import Web
 
 SHOWN_PROBLEMS = 1000
-PAGE_WORDS = (
-    ("; pick the sheet with --sheet", "; put the roster on the first sheet of the workbook "
-                                      "(move that sheet to the front), then upload it again"),
-    ("unhide the roster or use --sheet", "unhide the roster's sheet"),
-    ("Rename the header or map it with --columns",
-     "Rename that column's header in the spreadsheet, then upload it again"),
-    (", drop --sheet", ""),
-)
-
-
 def summarize(web: Web, sha: str) -> dict[str, Any]:
     """The validation result of a stored roster, computed once and kept as validation.json."""
     path = web.workspace.folder(sha) / "validation.json"
@@ -51,7 +42,7 @@ def validation_summary(web: Web, roster_file: Path, name: str,
         else:
             roster, result = engine.validate(web.config.connection, roster_file, sheet)
     except engine.BulkProvisionError as exc:
-        text = web.workspace.shown(str(exc), {roster_file: name})
+        text = web.workspace.shown(said(exc), {roster_file: name})
         return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}"}
     by_rule = Counter(p.message if p.rule == "" else p.rule for p in result.problems)
     return {
@@ -69,10 +60,7 @@ def validation_summary(web: Web, roster_file: Path, name: str,
 
 
 def for_the_page(text: str, name: str) -> str:
-    """The engine's message in words for an HR admin: the command line's options become what
-    to do in the spreadsheet, and the upload's internal name becomes the admin's file name."""
-    for cli, page in PAGE_WORDS:
-        text = text.replace(cli, page)
+    """A message with the upload's internal name replaced by the admin's file name."""
     return re.sub(r"\broster(\.(?:xlsx|xlsm|xls|csv|tsv|txt))\b", name, text)
 
 

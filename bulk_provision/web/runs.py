@@ -18,6 +18,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from bulk_provision.web import engine
+from bulk_provision.web.hints import said
 from bulk_provision.web.workspace import Workspace, new_run_id, now_text
 
 log = logging.getLogger("bulk_provision.web")
@@ -312,7 +313,7 @@ class RunManager:
                                    sheet=self.workspace.roster_sheet(run.sha256))
             result = engine.run(self.connection, spec, run.progress, run.stop)
         except engine.BulkProvisionError as exc:
-            state, code, message = "error", exc.exit_code, str(exc)
+            state, code, message = "error", exc.exit_code, said(exc)
             counts: dict[str, int] = {}
             self._notify(run, engine.notify_error, exc, roster, run.options.mode)
         except Exception as exc:  # noqa: BLE001 - the server keeps serving; the log has it
@@ -336,7 +337,7 @@ class RunManager:
         try:
             failures = send(self.connection, *args)
         except engine.BulkProvisionError as exc:
-            failures = [str(exc)]
+            failures = [said(exc)]
         for line in failures:
             log.warning("run %s: %s", run.id, line)
             run.progress.notice(f"notification failed: {line}")

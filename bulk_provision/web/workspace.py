@@ -41,7 +41,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import IO, Any
 
-from bulk_provision.errors import ConfigError, UsageError
+from bulk_provision.errors import ConfigError, UploadTooLarge, UsageError
 
 SUFFIXES = (".xlsx", ".xlsm", ".xls", ".csv", ".tsv", ".txt")
 SHA_PATTERN = re.compile(r"[0-9a-f]{64}")
@@ -49,10 +49,6 @@ RUN_ID_PATTERN = re.compile(r"[0-9]{8}T[0-9]{12}-[0-9a-f]{6}")
 CHUNK = 1 << 20
 NAME_LIMIT = 120
 LOCK_NAME = ".serve.lock"
-
-
-class TooLarge(UsageError):
-    """An upload over --max-upload."""
 
 
 def now_text() -> str:
@@ -198,7 +194,7 @@ class Workspace:
                 while chunk := upload.read(CHUNK):
                     size += len(chunk)
                     if size > limit:
-                        raise TooLarge(too_large(limit))
+                        raise UploadTooLarge(too_large(limit))
                     digest.update(chunk)
                     out.write(chunk)
         except BaseException:

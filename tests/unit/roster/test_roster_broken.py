@@ -13,7 +13,7 @@ import psutil
 import pytest
 import xlsxwriter
 
-from bulk_provision.errors import RosterError
+from bulk_provision.errors import Hint, RosterError, Where
 from bulk_provision.roster.read import read_roster
 
 pytestmark = pytest.mark.timeout(30)
@@ -84,10 +84,11 @@ def test_xlsx_header_only(tmp_path: Path) -> None:
     workbook = xlsxwriter.Workbook(str(path))
     workbook.add_worksheet().write_row(0, 0, ["PartnerUserID", "UserAddress"])
     workbook.close()
-    assert refused(path) == (
-        "r.xlsx, sheet 'Sheet1': the roster has a header but no data rows; "
-        "pick the sheet with --sheet"
-    )
+    assert refused(path) == "r.xlsx, sheet 'Sheet1': the roster has a header but no data rows"
+    with pytest.raises(RosterError) as caught:
+        read_roster(path)
+    assert caught.value.hint is Hint.PICK_SHEET
+    assert caught.value.where == Where(file="r.xlsx")
 
 
 def test_xlsx_empty_sheet(tmp_path: Path) -> None:

@@ -9,7 +9,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from bulk_provision.errors import ConfigError, RosterError
+from bulk_provision.errors import ConfigError, Hint, RosterError
 from bulk_provision.roster.validation import Problem, validate_roster
 from tests.unit.schemas.test_schema_rules import GOOD, roster_of
 
@@ -95,9 +95,9 @@ def test_missing_required_column_suggests_the_closest_header() -> None:
         validate_roster(roster)
     assert str(caught.value) == (
         'the roster has no PartnerUserID column (did you mean "Employe ID" for PartnerUserID? '
-        "Headers found: Employe ID, UserAddress, Notes). "
-        "Rename the header or map it with --columns"
+        "Headers found: Employe ID, UserAddress, Notes)"
     )
+    assert caught.value.hint is Hint.MAP_HEADER
 
 
 def test_all_missing_required_columns_are_named() -> None:

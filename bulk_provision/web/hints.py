@@ -1,0 +1,21 @@
+"""What the page says an HR admin can do about an error (``errors.Hint``): in the spreadsheet
+and on the page, never in command-line options."""
+
+from __future__ import annotations
+
+from bulk_provision.errors import BulkProvisionError, Hint
+
+# Each entry starts with the punctuation that joins it to the message.
+WORDS: dict[Hint, str] = {
+    Hint.PICK_SHEET: "; put the roster on the first sheet of the workbook (move that sheet to "
+                     "the front), then upload it again",
+    Hint.UNHIDE_SHEET: ": unhide the roster's sheet",
+    Hint.NO_SHEETS: "",
+    Hint.MAP_HEADER: ". Rename that column's header in the spreadsheet, then upload it again",
+}
+
+
+def said(error: BulkProvisionError) -> str:
+    """The error as the page words it."""
+    text = str(error)
+    return text + WORDS[error.hint] if error.hint in WORDS else text
