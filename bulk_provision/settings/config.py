@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.errors import ConfigError
+from bulk_provision.settings.paths import who_else_may_change
 
 DEFAULT_CONFIG_NAME = "bulk-provision.toml"
 
@@ -124,14 +125,13 @@ def check_permissions(path: Path, settings: Settings) -> list[str]:
         return []
     mode = stat.S_IMODE(info.st_mode)
     fix = f"run: chmod 600 {path}"
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(f"config file {path} is not used: other users can change it "
-                          f"(mode {mode:03o}) and so send your password to their server; {fix}")
-    euid = getattr(os, "geteuid", lambda: info.st_uid)()
-    if info.st_uid not in (euid, 0):  # root may change anything anyway
-        raise ConfigError(f"config file {path} is not used: it belongs to another user "
-                          f"(uid {info.st_uid}); copy it to a file of your own "
-                          f"(or chown it) and {fix}")
+    why = who_else_may_change(info)
+    if why is not None and mode & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"config file {path} is not used: {why} and so send your password "
+                          f"to their server; {fix}")
+    if why is not None:
+        raise ConfigError(f"config file {path} is not used: {why}; copy it to a file of your "
+                          f"own (or chown it) and {fix}")
     secrets = [key for key in SECRET_KEYS if CONNECTION_KEYS[key] in settings.connection_env]
     if secrets and mode & (stat.S_IRGRP | stat.S_IROTH):
         return [f"config file {path} holds {secrets[0]} and other users can read it "

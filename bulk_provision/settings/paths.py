@@ -15,6 +15,7 @@ Files that hold personal data are created owner-only (:func:`create_private`, fo
 from __future__ import annotations
 
 import os
+import stat
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -155,3 +156,16 @@ def make_private_dirs(path: Path) -> None:
         current = current.parent
     for folder in reversed(missing):
         folder.mkdir(mode=PRIVATE_DIR, exist_ok=True)
+
+
+def who_else_may_change(info: os.stat_result) -> str | None:
+    """Why a file whose ``stat`` is ``info`` may be changed by someone other than its user (or
+    root), in a few words, or None: writable by group or others, or owned by another user.
+    POSIX only: Windows has no such mode bits (callers skip the check there)."""
+    mode = stat.S_IMODE(info.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH):
+        return f"other users can change it (mode {mode:03o})"
+    euid = getattr(os, "geteuid", lambda: info.st_uid)()
+    if info.st_uid not in (euid, 0):  # root may change anything anyway
+        return f"it belongs to another user (uid {info.st_uid})"
+    return None

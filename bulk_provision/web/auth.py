@@ -29,7 +29,6 @@ import hmac
 import os
 import re
 import secrets
-import stat
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
@@ -39,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.errors import ConfigError
+from bulk_provision.settings.paths import who_else_may_change
 
 COOKIE = "bp_session"
 SESSION_SECONDS = 12 * 3600
@@ -119,16 +119,10 @@ def check_owner_only(path: Path) -> None:
     POSIX only, as for the config file (Windows has no such mode bits)."""
     if os.name == "nt":
         return
-    info = path.stat()
-    mode = stat.S_IMODE(info.st_mode)
-    fix = f"run: chmod 600 {path}"
-    if mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(f"users file {path} may be changed by other users (mode {mode:03o}); "
-                          f"{fix}")
-    euid = getattr(os, "geteuid", lambda: info.st_uid)()
-    if info.st_uid not in (euid, 0):
-        raise ConfigError(f"users file {path} belongs to another user (uid {info.st_uid}); "
-                          f"copy it to a file of your own and {fix}")
+    why = who_else_may_change(path.stat())
+    if why is not None:
+        raise ConfigError(f"users file {path} is not used: {why}; copy it to a file of your "
+                          f"own (or chown it) and run: chmod 600 {path}")
 
 
 def add_user(path: Path, name: str, password: str) -> None:
