@@ -13,9 +13,10 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 from typing import Any
+from zipfile import ZipFile
 
 from openpyxl import Workbook
 from openpyxl.cell import WriteOnlyCell
@@ -145,3 +146,30 @@ def discard(workbook: Workbook) -> None:
                 sheet.close()
             except Exception:  # noqa: BLE001 - the save already failed; that error is reported
                 pass
+
+
+SPLICE_CHUNK = 1 << 20  # characters of row XML gathered before each write
+
+
+def splice_rows(sheet_xml: str, rows: Iterable[str], dst: ZipFile, part: str,
+                tail_of: Callable[[str, int], str] | None = None) -> int:
+    """Write the sheet part ``part`` of ``dst``: ``sheet_xml`` (a skeleton openpyxl wrote, with
+    an empty sheetData) with ``rows`` (``<row>`` XML) streamed into it in 1 MB writes, so that
+    memory does not grow with the rows. ``tail_of(tail, count)`` may rewrite what follows the rows
+    once their number is known (a filter's range). Returns how many rows were written."""
+    head, tail = sheet_xml.split("</sheetData>", 1)
+    count = 0
+    with dst.open(part, "w") as out:
+        out.write(head.encode())
+        buffer: list[str] = []
+        size = 0
+        for row in rows:
+            count += 1
+            buffer.append(row)
+            size += len(row)
+            if size > SPLICE_CHUNK:
+                out.write("".join(buffer).encode())
+                buffer, size = [], 0
+        out.write("".join(buffer).encode())
+        out.write(("</sheetData>" + (tail_of(tail, count) if tail_of else tail)).encode())
+    return count

@@ -27,7 +27,7 @@ from openpyxl.worksheet._write_only import WriteOnlyWorksheet
 
 from bulk_provision.columns import CANONICAL_COLUMNS
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.report.common import discard, header_row, temp_beside
+from bulk_provision.report.common import discard, header_row, splice_rows, temp_beside
 
 SUSPENDED = "Suspended"
 COLUMNS = (*CANONICAL_COLUMNS, SUSPENDED)
@@ -99,7 +99,6 @@ def _sheet(workbook: Workbook, title: str) -> WriteOnlyWorksheet:
 
 
 _FILTER_PLACEHOLDER = "A1:A1"
-_CHUNK = 1 << 20
 _MAX_CELL = 32767  # Excel's limit on the characters in one cell
 # Anything needing more than the plain <t>value</t>: XML's special and illegal characters, the
 # "_x0041_" escapes Excel would decode, and spaces at either end.
@@ -144,21 +143,8 @@ def _rows(users: Iterable[GlanceUser], start: int) -> Iterator[str]:
 
 def _splice(sheet_xml: str, rows: Iterator[str], dst: ZipFile, part: str) -> int:
     """The sheet with ``rows`` inside its sheetData, its filter covering them all."""
-    head, tail = sheet_xml.split("</sheetData>", 1)
-    last = 1
-    with dst.open(part, "w") as out:
-        out.write(head.encode())
-        buffer: list[str] = []
-        size = 0
-        for row in rows:
-            last += 1
-            buffer.append(row)
-            size += len(row)
-            if size > _CHUNK:
-                out.write("".join(buffer).encode())
-                buffer, size = [], 0
-        out.write("".join(buffer).encode())
-        ref = f"A1:{get_column_letter(len(COLUMNS))}{last}"
-        out.write(("</sheetData>" + tail.replace(f'ref="{_FILTER_PLACEHOLDER}"', f'ref="{ref}"'))
-                  .encode())
-    return last - 1
+    def with_filter(tail: str, count: int) -> str:
+        ref = f"A1:{get_column_letter(len(COLUMNS))}{count + 1}"
+        return tail.replace(f'ref="{_FILTER_PLACEHOLDER}"', f'ref="{ref}"')
+
+    return splice_rows(sheet_xml, rows, dst, part, with_filter)

@@ -42,6 +42,7 @@ from bulk_provision.report.common import (
     cell_text,
     discard,
     header_row,
+    splice_rows,
     temp_beside,
     text_cell,
     width_for,
@@ -294,7 +295,6 @@ def _size_columns(
 # writes in write-only mode: always text, so a roster cell such as "=1+2" stays text.
 
 _MAX_CELL = 32767  # Excel's limit on the characters in one cell
-_CHUNK = 1 << 20
 
 
 def _rows_xml(lines: Iterable[tuple[list[str | None], list[Any]]], width: int,
@@ -336,7 +336,7 @@ def _save_with_rows(wb: Workbook, ws: WriteOnlyWorksheet, rows: Iterable[str], p
         with ZipFile(skeleton) as src, ZipFile(final, "w", ZIP_DEFLATED) as dst:
             for info in src.infolist():
                 if info.filename == part:
-                    _splice_rows(src.read(info).decode(), rows, dst, part)
+                    splice_rows(src.read(info).decode(), rows, dst, part)
                 else:
                     dst.writestr(info, src.read(info))
         os.replace(final, path)
@@ -346,22 +346,6 @@ def _save_with_rows(wb: Workbook, ws: WriteOnlyWorksheet, rows: Iterable[str], p
     finally:
         for temp in made:
             temp.unlink(missing_ok=True)
-
-
-def _splice_rows(sheet_xml: str, rows: Iterable[str], dst: ZipFile, part: str) -> None:
-    head, tail = sheet_xml.split("</sheetData>", 1)
-    with dst.open(part, "w") as out:
-        out.write(head.encode())
-        buffer: list[str] = []
-        size = 0
-        for row in rows:
-            buffer.append(row)
-            size += len(row)
-            if size > _CHUNK:
-                out.write("".join(buffer).encode())
-                buffer, size = [], 0
-        out.write("".join(buffer).encode())
-        out.write(("</sheetData>" + tail).encode())
 
 
 def _temp_beside(path: Path, made: list[Path]) -> Path:

@@ -215,7 +215,7 @@ def test_failed_write_keeps_old_file_and_leaves_no_temp(
     def broken(*args: object) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(results_module, "_splice_rows", broken)
+    monkeypatch.setattr(results_module, "splice_rows", broken)
     with pytest.raises(OSError, match="disk full"):
         write_results(book, make_roster(), {}, [], SUMMARY)
     assert book.read_bytes() == before
