@@ -22,7 +22,8 @@ from bulk_provision import __version__
 from bulk_provision.errors import EXIT_CODES, CheckpointError, Ending, Refused, RunStopped
 from bulk_provision.glance.api import GlanceApi
 from bulk_provision.journal.checkpoint import Checkpoint
-from bulk_provision.journal.lifecycle import OPEN_STATES, RowState, ending_for
+from bulk_provision.journal.lifecycle import RowState, ending_for
+from bulk_provision.journal.previous import previous_run
 from bulk_provision.model import ActionKind, Outcome, Progress, RowResult, StopReason
 from bulk_provision.plan.planner import fresh_snapshot
 from bulk_provision.plan.undo import (
@@ -183,16 +184,10 @@ def check_same_undo(journal: Checkpoint, asked: str) -> None:
 def _start_over(path: Path, identity: str) -> bool:
     """A finished undo journal of another run (the checkpoint was reused since) is replaced;
     an unfinished one is refused: it may still have reversals to make."""
-    if not path.is_file():
+    previous = previous_run(path)
+    if previous is None or previous.meta.get("roster_sha256") == identity:
         return False
-    try:
-        with Checkpoint.read_only(path) as old:
-            meta, states = old.meta(), old.state_counts()
-    except CheckpointError:
-        return False  # Checkpoint.open gives the clear message
-    if meta.get("roster_sha256") == identity:
-        return False
-    if any(states[s] for s in OPEN_STATES):
+    if not previous.finished:
         raise CheckpointError(
             f"{path} holds an unfinished undo of an earlier run that used this checkpoint; "
             "the checkpoint now holds another run. Move that file away to undo the new run"

@@ -13,7 +13,7 @@ from pathlib import Path
 
 from bulk_provision.errors import CheckpointError
 from bulk_provision.journal.checkpoint import Checkpoint, Todo
-from bulk_provision.journal.lifecycle import OPEN_STATES
+from bulk_provision.journal.previous import previous_run
 from bulk_provision.journal.rows import hash_cells
 from bulk_provision.model import Action
 from bulk_provision.roster.read import Roster
@@ -40,14 +40,10 @@ def start_over(
     is always resumed, or refused for another roster or Glance unless ``--fresh``, so no resume
     is lost by mistake.
     """
-    if not path.is_file():
+    previous = previous_run(path)
+    if previous is None:
         return False
-    try:
-        with Checkpoint.read_only(path) as old:
-            meta, states = old.meta(), old.state_counts()
-    except CheckpointError:
-        return False  # Checkpoint.open gives the clear message
-    finished = not any(states[state] for state in OPEN_STATES)
+    meta, finished = previous.meta, previous.finished
     elsewhere = bool(glance) and meta.get("glance", glance) != glance
     if finished and elsewhere:
         return True
