@@ -31,21 +31,13 @@ from bulk_provision.jobs.salvage import user_error, write_elsewhere
 from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import ending_for
 from bulk_provision.model import Action, Outcome, Progress, RowResult, StopReason
-from bulk_provision.plan.approved import (
-    ApprovedPlan,
-    applied,
-    check_plan,
-    check_planned_rows,
-    check_roster,
-    read_plan,
-)
 from bulk_provision.plan.planner import (
     build_plan,
-    fresh_snapshot,
     load_and_validate,
     server_roles,
 )
 from bulk_provision.plan.resume import check_rows, glance_identity, row_hashes, start_over
+from bulk_provision.plan.sources import PlanSource, plan_source
 from bulk_provision.provision.engine import Engine, EngineReport
 from bulk_provision.provision.retry import call_with_retries
 from bulk_provision.report.failed_rows import failed_rows_path, row_problems, write_failed_rows
@@ -92,21 +84,20 @@ def run_job(
     *,
     progress: Progress | None = None,
     stop: threading.Event | None = None,
+    source: PlanSource | None = None,
 ) -> JobResult:
-    """Run the pipeline; the results workbook is always written before returning."""
+    """Run the pipeline: load, plan (from ``source``: by default a fresh plan, or the approved
+    plan ``spec.plan`` names), provision, report. The results workbook is always written
+    before returning."""
     started = datetime.now(UTC)
     check_output(spec)
-    approved = None
-    if spec.plan is not None:  # run --plan: the plan decides the mode and the options
-        approved = read_plan(spec.plan)
-        spec = applied(spec, approved)
+    source = source or plan_source(spec)
+    spec = source.spec_for(spec)  # run --plan: the plan decides the mode and the options
     # The client (and any password prompt) only once it is needed: a roster that fails
     # validation is reported without credentials.
     api = api_factory() if spec.check_roles else None
     roster, validation = load_and_validate(spec, api, stop)
-    if approved is not None:
-        check_roster(approved, roster.sha256)
-        check_planned_rows(approved, row_hashes(roster, approved.actions))
+    source.check_roster(roster)
     if not validation.ok and not spec.skip_invalid:
         result = JobResult(Ending.INVALID, spec.results_path, validation, roster=roster)
         result.counts = outcome_counts(roster, validation, {})
@@ -119,14 +110,14 @@ def run_job(
         roster_path=str(spec.roster_path),
         mode=spec.mode,
         fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode,
-                                       approved.checksum if approved else None, glance),
+                                       source.checksum, glance),
         glance=glance,
     ) as journal:
         api = api or api_factory()
         crash: Exception | None = None
         known: dict[str, RowResult] = {}  # outcomes Glance gave, also held in memory
         try:
-            total, resumed = _plan(spec, roster, validation, journal, api, stop, approved)
+            total, resumed = _plan(spec, roster, validation, journal, api, stop, source)
         except (AuthError, RunStopped, Interrupted) as exc:  # nothing was sent
             report = _stopped_by(exc)
         else:
@@ -214,32 +205,19 @@ def _plan(
     journal: Checkpoint,
     api: GlanceApi,
     stop: threading.Event | None,
-    approved: ApprovedPlan | None = None,
+    source: PlanSource,
 ) -> tuple[int, bool]:
-    """Record a new plan (``approved``'s actions once Glance is checked to still show their
-    "before"), or keep the one recorded; returns how many actions it has, and whether it was
-    recorded by an earlier run (a resume)."""
+    """Record a new plan from ``source``, or keep the one recorded; returns how many actions
+    it has, and whether it was recorded by an earlier run (a resume)."""
     if journal.has_plan:
         check_rows(journal, roster, journal.todo())
-        if approved is not None and journal.meta().get("plan_checksum") != approved.checksum:
-            raise CheckpointError(
-                f"checkpoint {journal.path} holds an unfinished run of another plan or roster: "
-                "finish it first (re-run that command) or use --fresh to start over"
-            )
+        source.check_resumed(journal)
         if spec.retry_failed:
             journal.retry_failed()
         return sum(journal.state_counts().values()), True
-    if approved is not None:
-        snapshot = fresh_snapshot(api, spec.engine, stop)
-        check_plan(approved, snapshot, protect=spec.protect, max_suspend=spec.max_suspend)
-        actions = approved.actions
-    else:
-        actions, refusal = build_plan(spec, roster, validation, api, stop)
-        if refusal is not None:
-            raise UsageError(refusal)
+    actions = source.actions(spec, roster, validation, api, stop)
     try:
-        if approved is not None:  # before the plan: a plan is never recorded without it
-            journal.set_meta(plan_checksum=approved.checksum, plan_path=str(approved.path))
+        source.before_recording(journal)
         journal.record_plan(actions, row_hashes=row_hashes(roster, actions))
     except (sqlite3.Error, CheckpointError) as exc:  # a full disk: a stop, nothing was sent
         raise user_error(exc, journal.path) from exc

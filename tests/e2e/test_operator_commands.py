@@ -93,14 +93,14 @@ def test_run_plan_refuses_rows_that_read_differently_from_the_plan(
     tuning(workdir / "bulk-provision.toml")
     write_roster(workdir / "staff.csv", 2)
     assert main(["plan", "staff.csv", "--out", "p.xlsx"]) == 0
-    import bulk_provision.jobs.run as job
+    import bulk_provision.plan.sources as sources
 
-    real = job.row_hashes
+    real = sources.row_hashes
 
     def shifted(roster, actions):  # type: ignore[no-untyped-def]
         return {k: v + "x" for k, v in real(roster, actions).items()}
 
-    monkeypatch.setattr(job, "row_hashes", shifted)
+    monkeypatch.setattr(sources, "row_hashes", shifted)
     assert main(["run", "staff.csv", "--plan", "p.xlsx"]) == 2
     assert _writes(simulator) == []
 
