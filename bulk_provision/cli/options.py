@@ -22,6 +22,8 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=MODES, help="create (default), upsert or sync")
     p.add_argument("--sheet", help="worksheet to read (default: the first visible one)")
     p.add_argument("--columns", type=Path, help="TOML file mapping your headers to Glance names")
+    p.add_argument("--schema", type=Path, metavar="FILE",
+                   help="the rules from a Python file (as for validate) instead of the built-in")
     p.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
     p.add_argument("--roles", help="comma-separated roles that exist in Glance")
     p.add_argument("--check-roles", action="store_true", default=None,
@@ -80,6 +82,7 @@ def input_roles(spec: JobSpec) -> list[Role]:
     """The files a command reads besides the roster, which no output may overwrite."""
     found = [("--config", "the config file", spec.config_file),
              ("--columns", "the --columns file", spec.columns_file),
+             ("--schema", "the --schema file", spec.schema),
              ("--ca-bundle", "the CA bundle", spec.connection.ca_bundle),
              ("--plan", "the approved plan", spec.plan)]
     return [Role(option, noun, Path(path), output=False) for option, noun, path in found if path]

@@ -10,12 +10,9 @@ from typing import Any
 from bulk_provision.cli.connection import add_connection_options, open_client, settings_for
 from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import human, print_json, summary_lines
-from bulk_provision.errors import Ending, UsageError
-from bulk_provision.jobs.run import server_roles
+from bulk_provision.errors import Ending
 from bulk_provision.jobs.summary import command_document, problem_entry
-from bulk_provision.report.validation_report import write_validation_report
-from bulk_provision.roster.read import read_roster
-from bulk_provision.roster.validation import validate_roster
+from bulk_provision.jobs.validate import validate_job
 from bulk_provision.settings.paths import (
     Role,
     check_workbook_output,
@@ -71,20 +68,15 @@ def run_validate(args: argparse.Namespace) -> Ending:
     if args.report is not None:
         check_report_path(args)
     spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
-    roles = spec.roles
     if spec.check_roles:
         with open_client(spec.connection) as client:
-            roles = server_roles(client, roles, spec.engine)
-    roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
-    result = validate_roster(roster, roles=roles, schema=args.schema)
+            roster, result = validate_job(spec, client, report=args.report)
+    else:
+        roster, result = validate_job(spec, report=args.report)
     out = human(args)
     for line in summary_lines(roster, result):
         print(printable(line), file=out)
     if args.report is not None:
-        try:
-            write_validation_report(args.report, roster, result)
-        except OSError as exc:
-            raise UsageError(f"cannot write {args.report}: {exc.strerror or exc}") from exc
         print(printable(f"Report: {args.report}"), file=out)
     ending = Ending.FINISHED if result.ok else Ending.INVALID
     if args.json:

@@ -48,7 +48,7 @@ def load_and_validate(
     roles = spec.roles
     if spec.check_roles and api is not None:
         roles = server_roles(api, spec.roles, spec.engine, stop)
-    return roster, validate_roster(roster, roles=roles)
+    return roster, validate_roster(roster, roles=roles, schema=spec.schema)
 
 
 def every_user(api: GlanceApi, stop: threading.Event | None) -> list[GlanceUser]:

@@ -55,6 +55,7 @@ class JobSpec:
     log_file: Path | None = None
     progress_interval: float = 10.0
     columns_file: Path | None = None
+    schema: Path | None = None  # --schema: the rules from a Python file instead of the built-in
     config_file: Path | None = None
     plan: Path | None = None  # run --plan: carry out this approved plan workbook
 
@@ -113,6 +114,7 @@ class JobSpec:
             log_file=_path(log_file),
             progress_interval=_tuning(config, "progress_interval", 10.0, low=0.01, high=86400),
             columns_file=_path(columns),
+            schema=_path(options.get("schema")),
             config_file=config.path,
             plan=plan,
         )

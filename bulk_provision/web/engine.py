@@ -28,13 +28,13 @@ from bulk_provision.glance.connect import open_client
 from bulk_provision.jobs.clients import lazy_client
 from bulk_provision.jobs.notify import Notifier, notifier_from
 from bulk_provision.jobs.plan import plan_job, write_plan_workbook
-from bulk_provision.jobs.run import JobResult, load_and_validate, run_job
+from bulk_provision.jobs.run import JobResult, run_job
 from bulk_provision.jobs.summary import error_document, summary_document
+from bulk_provision.jobs.validate import validate_job
 from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import FINAL_STATES
 from bulk_provision.model import Action, ActionKind, Progress, RowResult
 from bulk_provision.report.plan_report import SHOWN
-from bulk_provision.report.validation_report import write_validation_report
 from bulk_provision.roster.excel_reader import open_workbook
 from bulk_provision.roster.read import Roster
 from bulk_provision.roster.validation import ValidationResult
@@ -146,7 +146,7 @@ class Connection:
 def validate(connection: Connection, roster: Path,
              sheet: str | None = None) -> tuple[Roster, ValidationResult]:
     """Read and validate a roster (RosterError and friends say what is wrong with the file)."""
-    return load_and_validate(connection.spec(roster, RunOptions(), sheet=sheet))
+    return validate_job(connection.spec(roster, RunOptions(), sheet=sheet))
 
 
 def validate_any_sheet(connection: Connection, roster: Path
@@ -176,8 +176,7 @@ def other_sheets(roster: Path) -> list[str]:
 
 def write_report(connection: Connection, roster: Path, path: Path,
                  sheet: str | None = None) -> None:
-    found, result = validate(connection, roster, sheet)
-    write_validation_report(path, found, result)
+    validate_job(connection.spec(roster, RunOptions(), sheet=sheet), report=path)
 
 
 @dataclass

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import openpyxl
 import pytest
 
 from bulk_provision.cli import main
+from bulk_provision.simulator import Simulator
 
 HEADER = "Employee ID,Glance Address,Password,First Name,Email,AudioProvider,Role,Cost Centre"
 GOOD_ROWS = [
@@ -193,3 +195,31 @@ def test_bad_schema_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[s
     assert capsys.readouterr().err == (
         f"bulk-provision: error: --schema {rules}: expected an existing Python file (.py)\n"
     )
+
+
+STRICT_SCHEMA = '''
+import pandera.pandas as pa
+from schemas.roster import build_schema as standard
+
+
+def build_schema(roles):
+    return standard(roles).add_columns(
+        {"UserEmail": pa.Column(str, pa.Check(lambda s: s.str.endswith("@corp.example"),
+                                             name="corp_email"))})
+'''
+
+
+@pytest.mark.parametrize("command", ["plan", "run"])
+def test_plan_and_run_validate_with_the_same_schema_file_as_validate(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    simulator: Simulator, use_sim: Callable[..., None], command: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    use_sim(simulator)
+    roster = write_csv(tmp_path / "staff.csv", GOOD_ROWS)
+    (tmp_path / "strict.py").write_text(STRICT_SCHEMA, encoding="utf-8")
+    assert main([command, str(roster), "--schema", "strict.py"]) == 3
+    captured = capsys.readouterr()
+    assert "corp_email" in captured.out + captured.err
+    assert main(["validate", str(roster), "--schema", "strict.py"]) == 3
+    assert not [r for r in simulator.request_log if r.committed]  # nothing was changed
