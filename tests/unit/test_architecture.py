@@ -18,7 +18,7 @@ SCHEMAS = PACKAGE.parent / "schemas"
 
 # Lowest first: a module may import its own layer or lower ones, never a higher one.
 LAYERS = [
-    ["errors", "terminal", "columns"],
+    ["errors", "terminal", "columns", "schemas"],  # schemas: the window onto top-level schemas/
     ["settings"],
     ["model", "glance", "journal"],
     ["plan", "provision", "roster", "report"],
