@@ -36,7 +36,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--roster", type=Path, 
+    p.add_argument("--roster", type=Path,
                    help="roster to use (default: the sample roster shipped with the tool)")
     p.add_argument("--out", type=Path, default=Path("demo-results.xlsx"), help="results workbook")
     p.add_argument("--workers", type=int, default=8, help="concurrent requests (default 8)")
