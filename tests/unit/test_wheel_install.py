@@ -52,7 +52,8 @@ def installed(built: dict[str, Path], tmp_path_factory: pytest.TempPathFactory) 
                    check=True, capture_output=True, timeout=180)
     purelib = subprocess.run([str(python), "-c",
                               "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
-                             check=True, capture_output=True, text=True, timeout=60).stdout
+                             check=True, capture_output=True, text=True,
+                                 encoding="utf-8", timeout=60).stdout
     deps = sysconfig.get_paths()["purelib"]
     Path(purelib.strip(), "dependencies.pth").write_text(deps + "\n", encoding="utf-8")
     return python
@@ -101,7 +102,8 @@ def test_the_sdist_can_rebuild_everything(built: dict[str, Path]) -> None:
 def test_demo_runs_from_any_folder(installed: Path, tmp_path: Path) -> None:
     done = subprocess.run([str(scripts(installed) / "bulk-provision"), "demo",
                            "--latency-ms", "0", "--workers", "4"], cwd=tmp_path,
-                          env=clean_env(), capture_output=True, text=True, timeout=180)
+                          env=clean_env(), capture_output=True, text=True,
+                              encoding="utf-8", timeout=180)
     assert done.returncode == 0, done.stderr
     assert "25 created" in done.stdout
     book = openpyxl.load_workbook(tmp_path / "demo-results.xlsx", read_only=True)
@@ -120,7 +122,7 @@ def test_the_installed_tool_imports_nothing_from_the_checkout(installed: Path,
              "print(json.dumps([bulk_provision.__file__, c.__file__, "
              "importlib.util.find_spec('schemas') is None]))")
     done = subprocess.run([str(installed), "-c", probe], cwd=tmp_path, env=clean_env(),
-                          capture_output=True, text=True, timeout=60, check=True)
+                          capture_output=True, text=True, encoding="utf-8", timeout=60, check=True)
     package, checks, no_schemas = json.loads(done.stdout)
     venv = installed.parent.parent
     assert Path(package).is_relative_to(venv) and Path(checks).is_relative_to(venv)
@@ -130,6 +132,7 @@ def test_the_installed_tool_imports_nothing_from_the_checkout(installed: Path,
 def test_template_writes_a_workbook_from_any_folder(installed: Path, tmp_path: Path) -> None:
     done = subprocess.run([str(scripts(installed) / "bulk-provision"), "template", "new.xlsx"],
                           cwd=tmp_path, env=clean_env(), capture_output=True, text=True,
+                              encoding="utf-8",
                           timeout=120)
     assert done.returncode == 0, done.stderr
     book = openpyxl.load_workbook(tmp_path / "new.xlsx", read_only=True)
@@ -144,7 +147,8 @@ def test_serve_demo_offers_and_runs_the_shipped_samples(installed: Path, tmp_pat
     run_dir.mkdir()
     proc = subprocess.Popen([str(scripts(installed) / "bulk-provision"), "serve", "--demo",
                              "--port", "0", "--latency-ms", "0"], cwd=run_dir, env=clean_env(),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+                                encoding="utf-8")
     http = requests.Session()
     http.trust_env = False
     http.headers["Connection"] = "close"
