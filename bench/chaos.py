@@ -143,6 +143,7 @@ def start(ws: Workspace, sim: SimulatorProcess, runs: Runs) -> subprocess.Popen[
     runs.started += 1
     return subprocess.Popen(ws.command(), env={**os.environ, **sim.env()},
                             stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                encoding="utf-8",
                             start_new_session=True)
 
 

@@ -93,7 +93,7 @@ def build_resume_file(path: Path, rows: int) -> None:
 def bench_resume(path: Path) -> None:
     started = time.time()
     out = subprocess.run([sys.executable, "-c", RESUME, str(path)], capture_output=True,
-                         text=True, check=True).stdout.split()
+                         text=True, encoding="utf-8", check=True).stdout.split()
     inside, todo, whole = float(out[0]), int(out[1]), float(out[2])
     total = float(out[3]) - started  # process start to "the rows to send are known"
     print(f"P3 share: open + todo() = {inside:.3f} s for {todo:,} rows to do; "

@@ -65,7 +65,8 @@ def main() -> int:
             cpu_before = resource.getrusage(resource.RUSAGE_CHILDREN)
             started = time.perf_counter()
             done = subprocess.run(command, env={**os.environ, **sim.env()}, cwd=folder,
-                                  capture_output=True, text=True, timeout=600, check=False)
+                                  capture_output=True, text=True,
+                                      encoding="utf-8", timeout=600, check=False)
             elapsed = time.perf_counter() - started
             cpu_after = resource.getrusage(resource.RUSAGE_CHILDREN)
             cpu = (cpu_after.ru_utime - cpu_before.ru_utime

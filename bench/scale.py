@@ -58,6 +58,7 @@ def measure_resume(roster: Path, workdir: Path) -> tuple[float, float, int]:
         started = time.perf_counter()
         done = subprocess.run(command(roster, checkpoint, workdir / "resume.xlsx"),
                               env={**os.environ, **sim.env()}, capture_output=True, text=True,
+                                  encoding="utf-8",
                               timeout=1800)
         total = time.perf_counter() - started
         if done.returncode != 0:

@@ -40,7 +40,8 @@ def in_process() -> Iterator[tuple[str, str, int]]:
 def subprocess_simulator() -> Iterator[tuple[str, str, int]]:
     command = [sys.executable, "-m", "bulk_provision", "simulate", "--port", "0"]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
-    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True, env=env) as proc:
+    with subprocess.Popen(command, stdout=subprocess.PIPE, text=True,
+                          encoding="utf-8", env=env) as proc:
         try:
             found: dict[str, str] = {}
             assert proc.stdout is not None
@@ -82,7 +83,7 @@ def client(base_url: str, ca: str, index: int, deadline: float, counts: list[int
 def cpu_seconds(pid: int) -> float:
     """User + system CPU time of process ``pid`` so far (0 where /proc is unavailable)."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = Path(f"/proc/{pid}/stat").read_text(encoding="utf-8").rsplit(")", 1)[1].split()
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")

@@ -44,7 +44,8 @@ def run_tool(sim: SimulatorProcess, roster: Path, workdir: Path, rate: float = 0
                "--out", str(workdir / "results.xlsx"),
                "--checkpoint", str(workdir / "bench.checkpoint.sqlite")]
     started = time.perf_counter()
-    done = subprocess.run(command, env=env, capture_output=True, text=True, timeout=1800)
+    done = subprocess.run(command, env=env, capture_output=True, text=True,
+                          encoding="utf-8", timeout=1800)
     elapsed = time.perf_counter() - started
     if done.returncode != 0:
         raise SystemExit(f"bulk-provision run exited {done.returncode}:\n{done.stderr[-2000:]}")

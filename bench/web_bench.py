@@ -45,7 +45,8 @@ class Serve:
         command = [sys.executable, "-m", "bulk_provision", "serve", "--port", "0",
                    "--workspace", str(workspace), "--config", str(config)]
         self.proc = subprocess.Popen(command, env={**os.environ, **env},
-                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+                                     stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True,
+                                         encoding="utf-8")
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         found = re.search(r"(http://\S+/login\?token=\S+)", line)
@@ -69,7 +70,7 @@ def page_for(browser: Any, serve: Serve) -> Any:
 def p7(browser: Any, rows: int, tmp: Path) -> float:
     _, xlsx = write_files(tmp, rows)
     config = tmp / "p7.toml"
-    config.write_text("rate = 0\n")
+    config.write_text("rate = 0\n", encoding="utf-8")
     serve = Serve(tmp / "ws7", {"GLANCE_BASE_URL": "https://127.0.0.1:9"}, config)
     try:
         page = page_for(browser, serve)
@@ -91,7 +92,7 @@ def p8(browser: Any, rows: int, tmp: Path) -> float:
     with SimulatorProcess(latency_ms=LATENCY_MS) as sim:
         cli = run_tool(sim, roster, tmp)
     config = tmp / "p8.toml"
-    config.write_text(f"workers = {WORKERS}\nrate = 0\n")
+    config.write_text(f"workers = {WORKERS}\nrate = 0\n", encoding="utf-8")
     with SimulatorProcess(latency_ms=LATENCY_MS) as sim:
         serve = Serve(tmp / "ws8", sim.env(), config)
         try:

@@ -17,7 +17,7 @@ from collections.abc import Sequence
 
 import pandera.pandas as pa
 
-from schemas import checks
+from . import checks
 
 ACTIONS = ("create", "update", "suspend", "reinstate", "delete")
 AUDIO_PROVIDERS = ("1", "666")

@@ -12,6 +12,7 @@ from bulk_provision.glance.connect import open_client
 from bulk_provision.jobs.run import run_job
 from bulk_provision.model import RowResult
 from bulk_provision.settings.config import Settings
+from bulk_provision.settings.resources import sample_folder
 from bulk_provision.settings.spec import JobSpec
 from bulk_provision.simulator import Simulator, SimulatorConfig
 from bulk_provision.terminal import printable
@@ -21,11 +22,11 @@ Start the local HTTPS Glance simulator in this process, provision the sample ros
 and write the results workbook (with the audio dial-in codes the simulator returns).
 
 example:
-  bulk-provision demo                      # sample_data/roster.xlsx -> demo-results.xlsx
+  bulk-provision demo                      # the sample roster -> demo-results.xlsx
   bulk-provision demo --roster mine.csv --out mine-demo.xlsx
 """
 
-SAMPLE = Path("sample_data") / "roster.xlsx"
+SAMPLE = "roster.xlsx"  # shipped with the tool: settings/resources.py
 
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
@@ -35,7 +36,8 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
         description=DESCRIPTION,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
-    p.add_argument("--roster", type=Path, help="roster to use (default sample_data/roster.xlsx)")
+    p.add_argument("--roster", type=Path,
+                   help="roster to use (default: the sample roster shipped with the tool)")
     p.add_argument("--out", type=Path, default=Path("demo-results.xlsx"), help="results workbook")
     p.add_argument("--workers", type=int, default=8, help="concurrent requests (default 8)")
     p.add_argument("--latency-ms", type=float, default=20.0, help="simulated server latency")
@@ -43,10 +45,10 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 
 def sample_roster() -> Path:
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (base / SAMPLE).is_file():
-            return base / SAMPLE
-    raise UsageError(f"cannot find {SAMPLE}; pass --roster FILE")
+    folder = sample_folder()
+    if folder is None:
+        raise UsageError(f"this installation has no sample {SAMPLE}; pass --roster FILE")
+    return folder / SAMPLE
 
 
 def handle(args: argparse.Namespace) -> Ending:

@@ -18,6 +18,7 @@ from typing import Any
 
 from bulk_provision.errors import ConfigError, Ending, UsageError
 from bulk_provision.settings.config import Settings, load_settings
+from bulk_provision.settings.resources import sample_folder
 from bulk_provision.terminal import printable
 
 DESCRIPTION = """\
@@ -35,9 +36,6 @@ examples:
   bulk-provision serve --host 0.0.0.0 --allow-host hr-tools.example.com \\
       --tls-cert cert.pem --tls-key key.pem --users users.txt
 """
-
-SAMPLES = Path("sample_data")
-
 
 def add_parser(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("serve", help="the browser page for HR admins", description=DESCRIPTION,
@@ -148,13 +146,6 @@ def connection_env(args: argparse.Namespace, settings: Settings) -> Iterator[Map
         yield {"GLANCE_BASE_URL": sim.base_url, "GLANCE_CA_BUNDLE": str(sim.ca_bundle),
                "GLANCE_PARTNER_LOGIN": config.partner_login,
                "GLANCE_PARTNER_PW": config.partner_pw}
-
-
-def sample_folder() -> Path | None:
-    for base in (Path.cwd(), Path(__file__).resolve().parents[2]):
-        if (base / SAMPLES / "roster.xlsx").is_file():
-            return base / SAMPLES
-    return None
 
 
 def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) -> Ending:

@@ -1,4 +1,9 @@
-"""Ctrl-C and SIGTERM during a run or an undo: stop sending, let requests in flight finish."""
+"""Ctrl-C and SIGTERM during a run or an undo: stop sending, let requests in flight finish.
+
+On Windows there is no SIGTERM from outside (Task Scheduler's "End" and ``taskkill /F`` kill the
+process outright, which the journal survives); Ctrl+C is SIGINT and Ctrl+Break is SIGBREAK, and
+both stop the run the same way.
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,10 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from types import FrameType
+
+#: what stops a run: Ctrl+C, SIGTERM (POSIX: kill, systemd), Ctrl+Break (Windows only)
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM,
+                *((signal.SIGBREAK,) if hasattr(signal, "SIGBREAK") else ()))
 
 
 @contextmanager
@@ -29,7 +38,7 @@ def stop_on_signals(stop: threading.Event) -> Iterator[None]:
             "then writing the results\n"
         )
 
-    previous = {sig: signal.signal(sig, request_stop) for sig in (signal.SIGINT, signal.SIGTERM)}
+    previous = {sig: signal.signal(sig, request_stop) for sig in STOP_SIGNALS}
     try:
         yield
     finally:

@@ -11,6 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bulk_provision.cli.signals import STOP_SIGNALS
 from bulk_provision.errors import Ending, UsageError
 from bulk_provision.simulator import Simulator, SimulatorConfig
 from bulk_provision.terminal import printable
@@ -149,9 +150,10 @@ def run_simulate(args: argparse.Namespace) -> Ending:
 
 
 def _on_signals(handler: Callable[..., None]) -> Callable[[], None]:
-    """Route SIGINT and SIGTERM to ``handler``; returns a function restoring the old handlers."""
+    """Route SIGINT, SIGTERM (and SIGBREAK on Windows) to ``handler``; returns a function
+    restoring the old handlers."""
     previous: dict[int, Any] = {}
-    for signum in (signal.SIGINT, signal.SIGTERM):
+    for signum in STOP_SIGNALS:
         try:
             previous[signum] = signal.signal(signum, handler)
         except ValueError:  # not the main thread: leave signals alone

@@ -29,7 +29,8 @@ roles, and duplicate IDs or addresses within the file. Prints a summary; exits 0
 is valid, 3 when some are not, 2 when the roster cannot be read.
 
 --schema FILE replaces the built-in rules with a Python file of your own defining
-  build_schema(roles) -> pandera.pandas.DataFrameSchema (it may reuse schemas.checks).
+  build_schema(roles) -> pandera.pandas.DataFrameSchema (it may reuse
+  bulk_provision.schemas.checks).
 --roles A,B   UserRole must then be one of these (ignoring case), or -none-, or empty.
 --check-roles also accept the roles Glance lists (ShowRoles; needs the GLANCE_* connection
   settings). ShowRoles omits roles nobody has yet: add those with --roles.

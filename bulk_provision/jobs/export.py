@@ -26,8 +26,8 @@ from bulk_provision.glance.models import GlanceUser
 from bulk_provision.provision.retry import call_with_retries
 from bulk_provision.roster.headers import canonical_column
 from bulk_provision.roster.read import _TRIM as ROSTER_TRIM
+from bulk_provision.schemas.checks import is_email
 from bulk_provision.settings.engine import EngineOptions
-from schemas.checks import is_email
 
 #: filter field -> the user's value for it
 FILTER_FIELDS: dict[str, Callable[[GlanceUser], str]] = {

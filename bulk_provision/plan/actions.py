@@ -17,7 +17,7 @@ from bulk_provision.errors import RunStopped
 from bulk_provision.glance.models import NO_ROLE
 from bulk_provision.model import Action, ActionKind
 from bulk_provision.roster.read import _TRIM as ROSTER_TRIM
-from schemas.checks import same_value_key
+from bulk_provision.schemas.checks import same_value_key
 
 # Roster columns sent to Glance as-is (PartnerUserID is the key, UserPW travels separately).
 PROFILE_FIELDS = ("UserAddress", "UserFirst", "UserLast", "UserEmail", "UserRole")

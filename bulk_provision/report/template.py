@@ -17,8 +17,8 @@ from openpyxl.worksheet.datavalidation import DataValidation
 from openpyxl.worksheet.worksheet import Worksheet
 
 from bulk_provision.report.common import HEADER_FILL, HEADER_FONT, atomic_save
-from schemas.checks import rule_of
-from schemas.roster import build_schema
+from bulk_provision.schemas.checks import rule_of
+from bulk_provision.schemas.roster import build_schema
 
 TEMPLATE_ROWS = 10_000  # data rows 2..10001 carry the data validation
 NOTES_INTRO = (

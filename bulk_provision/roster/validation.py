@@ -30,8 +30,15 @@ from pandera.errors import SchemaErrors
 
 from bulk_provision.errors import ConfigError, Hint, RosterError
 from bulk_provision.roster.read import Roster
-from schemas.checks import Clash, Rule, control_characters, password_column, rule_of, visible
-from schemas.roster import FREE_TEXT, build_schema
+from bulk_provision.schemas.checks import (
+    Clash,
+    Rule,
+    control_characters,
+    password_column,
+    rule_of,
+    visible,
+)
+from bulk_provision.schemas.roster import FREE_TEXT, build_schema
 
 __all__ = ["MASK", "Problem", "ValidationResult", "validate_roster"]
 
@@ -148,6 +155,11 @@ def load_schema(schema: str | Path | None, roles: Sequence[str] | None) -> pa.Da
         built = builder(roles)
     except ConfigError:
         raise
+    except ModuleNotFoundError as exc:
+        if exc.name != "schemas":
+            raise ConfigError(f"--schema {path}: {type(exc).__name__}: {exc}") from exc
+        raise ConfigError(f"--schema {path}: import the built-in checks as bulk_provision.schemas"
+                          " (e.g. from bulk_provision.schemas.checks import ...)") from exc
     except Exception as exc:  # the user's own code: any failure is a configuration error
         raise ConfigError(f"--schema {path}: {type(exc).__name__}: {exc}") from exc
     if not isinstance(built, pa.DataFrameSchema):

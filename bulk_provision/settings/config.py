@@ -14,7 +14,6 @@ Connection keys are exposed to the credential resolver as their ``GLANCE_*`` env
 
 from __future__ import annotations
 
-import os
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -23,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.errors import ConfigError
+from bulk_provision.settings import paths
 from bulk_provision.settings.paths import who_else_may_change
 
 DEFAULT_CONFIG_NAME = "bulk-provision.toml"
@@ -115,9 +115,14 @@ def check_permissions(path: Path, settings: Settings) -> list[str]:
     server, ``log_file``, ``columns``, ``notify`` and ``smtp_*`` send rows where they choose,
     ``roles`` or ``protect`` change what sync suspends. So any config file writable by group or
     others, or owned by another user (not you, not root), is refused (exit 2), even one without a
-    secret. POSIX only: Windows has no such mode bits (its ACLs are the owner's business).
+    secret. Windows has no mode bits: there the file must lie inside the user's profile
+    (:func:`~bulk_provision.settings.paths.outside_profile`), else it is refused the same way.
     """
-    if os.name == "nt":
+    if paths.WINDOWS:
+        why_not = paths.outside_profile(path)
+        if why_not is not None:
+            raise ConfigError(f"config file {path} is not used: {why_not}; move it into your "
+                              "profile, e.g. %APPDATA%\\bulk-provision\\bulk-provision.toml")
         return []
     try:
         info = path.stat()

@@ -169,3 +169,28 @@ def who_else_may_change(info: os.stat_result) -> str | None:
     if info.st_uid not in (euid, 0):  # root may change anything anyway
         return f"it belongs to another user (uid {info.st_uid})"
     return None
+
+
+#: Windows has no mode bits: owner-only there means "inside the user's own profile" (below).
+WINDOWS = os.name == "nt"
+
+
+def outside_profile(path: Path, profile: Path | None = None) -> str | None:
+    """Windows' stand-in for the mode checks: why ``path`` may be changed by other accounts, or
+    None when it lies inside the user's profile folder (%USERPROFILE%).
+
+    A profile's default ACL grants only the user, SYSTEM and Administrators, who may change
+    anything anyway; a file elsewhere (C:\\, a share, C:\\ProgramData) usually inherits ACLs that
+    let every user of the machine write it. Checking the file's own ACL would need the Win32 API
+    (no standard-library call reads it), so the rule is the folder: keep the config and the
+    users file in your profile, e.g. %APPDATA%\\bulk-provision\\. docs/scheduling.md says so.
+    """
+    home = profile if profile is not None else Path.home()
+    try:
+        target = os.path.normcase(os.path.realpath(path))
+        base = os.path.normcase(os.path.realpath(home))
+    except (OSError, ValueError):
+        return "its location cannot be resolved"
+    if os.path.commonpath([target, base]) == base:
+        return None
+    return f"it is outside your user profile ({home}), where other accounts may change it"

@@ -38,6 +38,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.errors import ConfigError
+from bulk_provision.settings import paths
 from bulk_provision.settings.paths import who_else_may_change
 
 COOKIE = "bp_session"
@@ -116,8 +117,12 @@ def read_users(path: Path) -> dict[str, str]:
 
 def check_owner_only(path: Path) -> None:
     """Refuse a users file that others may change: they could add an account of their own.
-    POSIX only, as for the config file (Windows has no such mode bits)."""
-    if os.name == "nt":
+    On Windows, as for the config file, it must lie inside the user's profile."""
+    if paths.WINDOWS:
+        why_not = paths.outside_profile(path)
+        if why_not is not None:
+            raise ConfigError(f"users file {path} is not used: {why_not}; move it into your "
+                              "profile")
         return
     why = who_else_may_change(path.stat())
     if why is not None:

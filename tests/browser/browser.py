@@ -103,7 +103,7 @@ class ServeProcess:
 
     def start(self) -> str:
         self.proc = subprocess.Popen(self.args, env=self.env, stdout=subprocess.PIPE,
-                                     stderr=subprocess.STDOUT, text=True)
+                                     stderr=subprocess.STDOUT, text=True, encoding="utf-8")
         assert self.proc.stdout is not None
         line = self.proc.stdout.readline()
         found = re.search(r"(http://\S+/login\?token=\S+)", line)

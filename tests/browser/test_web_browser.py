@@ -159,7 +159,8 @@ def test_kill_9_of_the_server_mid_run_then_resume_from_history(
 ) -> None:
     sim = make_simulator(latency_ms=150)
     config = tmp_path / "bp.toml"
-    config.write_text("workers = 2\nrate = 0\nbackoff_base = 0.01\nbackoff_max = 0.05\n")
+    config.write_text("workers = 2\nrate = 0\nbackoff_base = 0.01\nbackoff_max = 0.05\n",
+                      encoding="utf-8")
     server = ServeProcess(tmp_path / "ws", sim_env(sim), config)
     try:
         page = open_page(server.start())

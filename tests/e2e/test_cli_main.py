@@ -35,7 +35,7 @@ def test_output_piped_into_a_reader_that_left_is_no_traceback() -> None:
     roster = ROOT / "sample_data" / "roster_with_errors.xlsx"
     done = subprocess.run(
         f"'{sys.executable}' -m bulk_provision validate '{roster}' | (head -c 0; true)",
-        shell=True, capture_output=True, text=True, timeout=60,
+        shell=True, capture_output=True, text=True, encoding="utf-8", timeout=60,
     )
     assert "Traceback" not in done.stderr and "BrokenPipe" not in done.stderr
 

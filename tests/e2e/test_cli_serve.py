@@ -32,12 +32,12 @@ def test_other_machines_need_tls_and_named_accounts(
     assert main(["serve", "--tls-cert", str(tmp_path / "no.pem"), "--tls-key", "k"]) == 2
     assert "does not exist" in capsys.readouterr().err
     for name in ("cert.pem", "key.pem", "users.txt"):
-        (tmp_path / name).write_text("x")
+        (tmp_path / name).write_text("x", encoding="utf-8")
     tls = ["--tls-cert", str(tmp_path / "cert.pem"), "--tls-key", str(tmp_path / "key.pem"),
            "--users", str(tmp_path / "users.txt")]
     assert main(["serve", "--host", "0.0.0.0", *tls]) == 2
     assert "--allow-host NAME" in capsys.readouterr().err
-    (tmp_path / "bp.toml").write_text("workers = 500\n")
+    (tmp_path / "bp.toml").write_text("workers = 500\n", encoding="utf-8")
     assert main(["serve", "--config", str(tmp_path / "bp.toml"), "--workspace",
                  str(tmp_path / "ws")]) == 2
     assert "workers must be between 1 and 64" in capsys.readouterr().err
@@ -63,6 +63,7 @@ def test_importing_the_page_does_not_load_the_simulator() -> None:
     code = ("import sys, bulk_provision.web.app, bulk_provision.cli.serve; "
             "print([m for m in sys.modules if 'simulator' in m])")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         encoding="utf-8",
                          cwd=REPO, check=True).stdout
     assert out.strip() == "[]"
 
@@ -84,7 +85,7 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
 ) -> None:
     sim = make_simulator(latency_ms=100)
     config = tmp_path / "bp.toml"
-    config.write_text("workers = 2\nrate = 0\n")
+    config.write_text("workers = 2\nrate = 0\n", encoding="utf-8")
     server = ServeProcess(tmp_path / "ws", sim_env(sim), config)
     http = requests.Session()
     http.trust_env = False
@@ -109,7 +110,7 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
     finally:
         http.close()
         server.stop()
-    record = json.loads(next((tmp_path / "ws").glob("*/runs/*.json")).read_text())
+    record = json.loads(next((tmp_path / "ws").glob("*/runs/*.json")).read_text(encoding="utf-8"))
     assert record["state"] == "stopped" and record["results"] is True
     assert len(sim.created_counts()) < 60
     written = list((tmp_path / "ws").rglob("*"))
@@ -131,7 +132,7 @@ def test_https_with_named_accounts_sets_a_secure_cookie(tmp_path: Path) -> None:
                str(tmp_path / "ws"), "--users", str(users), "--tls-cert",
                str(tmp_path / "server.pem"), "--tls-key", str(tmp_path / "server.pem")]
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True,
+                            stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                             env={**os.environ, "PYTHONPATH": str(REPO)})
     http = requests.Session()
     http.trust_env = False
@@ -160,7 +161,7 @@ def test_serve_demo_runs_a_sample_roster_into_its_own_simulator(tmp_path: Path) 
     command = [sys.executable, "-m", "bulk_provision", "serve", "--demo", "--port", "0",
                "--latency-ms", "0", "--workspace", str(tmp_path / "ws")]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
-                            stderr=subprocess.STDOUT, text=True)
+                            stderr=subprocess.STDOUT, text=True, encoding="utf-8")
     http = requests.Session()
     http.trust_env = False
     http.headers["Connection"] = "close"

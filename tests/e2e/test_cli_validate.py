@@ -127,7 +127,7 @@ def test_missing_required_column_exits_2_with_a_suggestion(
 def test_columns_map_renames_a_header(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "r.csv", ["1,a.glance.net"], header="Staff No,Glance Address")
     mapping = tmp_path / "cols.toml"
-    mapping.write_text('"Staff No" = "PartnerUserID"\n')
+    mapping.write_text('"Staff No" = "PartnerUserID"\n', encoding="utf-8")
     assert main(["validate", str(path), "--columns", str(mapping)]) == 0
 
 
@@ -190,7 +190,7 @@ def test_schema_file_replaces_the_rules(tmp_path: Path, capsys: pytest.CaptureFi
 def test_bad_schema_file_exits_2(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = write_csv(tmp_path / "r.csv", ["1,a.glance.net"], header="PartnerUserID,UserAddress")
     rules = tmp_path / "rules.yaml"
-    rules.write_text("schema_type: dataframe\n")
+    rules.write_text("schema_type: dataframe\n", encoding="utf-8")
     assert main(["validate", str(path), "--schema", str(rules)]) == 2
     assert capsys.readouterr().err == (
         f"bulk-provision: error: --schema {rules}: expected an existing Python file (.py)\n"

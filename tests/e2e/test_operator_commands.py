@@ -67,8 +67,8 @@ def _code_roster(workdir: Path) -> None:
                     "Last Name", "Email", "Role"])
         w.writerow(["10001", "s1.demo.glance.net", "Initial-pw-1!", "Reset-pw-2!", "S", "One",
                     "s1@example.com", "Agent"])
-    (workdir / "a.toml").write_text('"Code A" = "UserPW"\n')
-    (workdir / "b.toml").write_text('"Code B" = "UserPW"\n')
+    (workdir / "a.toml").write_text('"Code A" = "UserPW"\n', encoding="utf-8")
+    (workdir / "b.toml").write_text('"Code B" = "UserPW"\n', encoding="utf-8")
 
 
 def test_run_plan_with_another_columns_map_is_refused_with_no_write(
@@ -256,7 +256,8 @@ def test_a_refused_plan_posts_no_roster_or_glance_values_to_the_webhook(
     write_roster(workdir / "staff.csv", 2)
     assert main(["run", "staff.csv"]) == 0
     (workdir / "staff.csv").write_text(
-        (workdir / "staff.csv").read_text().replace("u1@example.com", "new.u1@example.com"))
+        (workdir / "staff.csv").read_text(encoding="utf-8")
+        .replace("u1@example.com", "new.u1@example.com"), encoding="utf-8")
     assert main(["plan", "staff.csv", "--mode", "upsert", "--out", "p.xlsx"]) == 0
     papi = RawPapi(simulator)
     papi.ok("UpdateUser", PartnerUserID="00001", UserEmail="hr.changed@example.com")

@@ -293,7 +293,7 @@ def spawn(roster: Path, sim: Simulator, *extra: str, env: dict[str, str] | None 
     return subprocess.Popen(
         [sys.executable, "-m", "bulk_provision", "run", str(roster), "--no-progress",
          "--rate", "0", "--workers", "4", *extra],
-        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=full_env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
         cwd=roster.parent,
     )
 

@@ -244,7 +244,8 @@ def test_validate_run_and_status_work_without_fcntl(
 
     def cli(*words: str) -> subprocess.CompletedProcess[str]:
         return subprocess.run([sys.executable, "-c", NO_FCNTL, *words], env=env, cwd=workdir,
-                              capture_output=True, text=True, timeout=60, check=False)
+                              capture_output=True, text=True,
+                                  encoding="utf-8", timeout=60, check=False)
 
     checked = cli("validate", str(roster))
     assert checked.returncode == 0, checked.stderr

@@ -298,7 +298,7 @@ def test_a_long_retry_after_on_a_read_stops_before_any_write(
 ) -> None:
     """First contact (ShowRoles) in create mode, the ShowUsers snapshot in upsert mode; the
     limit comes from the config file here, and from --max-wait on the command line."""
-    (workdir / "tuning.toml").write_text("max_wait = 60\nbackoff_base = 0.01\n")
+    (workdir / "tuning.toml").write_text("max_wait = 60\nbackoff_base = 0.01\n", encoding="utf-8")
     server = glance(lister([], ShowRoles=LONG_WAIT, ShowUsers=LONG_WAIT))
     roster = write_roster(workdir / "staff.csv", ["000"])
     config = ["--config", str(workdir / "tuning.toml")]

@@ -226,6 +226,7 @@ def test_a_resumed_upsert_finishes_the_recorded_plan_even_if_glance_changed(
     # resumed run finishes the plan it recorded instead.
     papi.ok("UpdateUser", PartnerUserID="001", UserFirst="Y")
     done = subprocess.run([*command, "--rate", "0"], env=env, capture_output=True, text=True,
+                          encoding="utf-8",
                           timeout=60)
     assert done.returncode == 0, done.stderr
     updates = [r.partner_user_id for r in sim.request_log

@@ -165,7 +165,7 @@ def spawn_undo(checkpoint: Path, sim: Simulator) -> subprocess.Popen[str]:
     return subprocess.Popen(
         [sys.executable, "-m", "bulk_provision", "undo", str(checkpoint), "--yes",
          "--no-progress", "--rate", "0", "--workers", "2"],
-        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, encoding="utf-8",
         cwd=checkpoint.parent,
     )
 

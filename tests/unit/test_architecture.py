@@ -18,7 +18,7 @@ SCHEMAS = PACKAGE.parent / "schemas"
 
 # Lowest first: a module may import its own layer or lower ones, never a higher one.
 LAYERS = [
-    ["errors", "terminal", "columns"],
+    ["errors", "terminal", "columns", "schemas"],  # schemas: the window onto top-level schemas/
     ["settings"],
     ["model", "glance", "journal"],
     ["plan", "provision", "roster", "report"],
@@ -169,5 +169,6 @@ def test_the_simulator_does_not_load_the_clients_wire_code() -> None:
     code = "import bulk_provision.simulator.server, sys; print('bulk_provision.glance.wire' in " \
            "sys.modules, 'bulk_provision.glance.client' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         encoding="utf-8",
                          check=True, timeout=60).stdout
     assert out.split() == ["False", "False"]

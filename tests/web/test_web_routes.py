@@ -234,7 +234,7 @@ def test_a_run_the_server_died_under_is_listed_and_resumes_once(
     # the app's shutdown stopped the run resumably; make its record say "running", as after
     # a kill -9, to check that a restarted server lists it as interrupted
     record = next((tmp_path / "ws").glob("*/runs/*.json"))
-    record.write_text(record.read_text().replace('"stopped"', '"running"'))
+    record.write_text(record.read_text(encoding="utf-8").replace('"stopped"', '"running"'))
     config = web_config(tmp_path / "ws", sim)
     with client_for(config) as client:
         sign_in(client, config)
@@ -259,7 +259,7 @@ def test_stopping_the_server_stops_a_run_resumably_with_its_workbook(
             if snap["done"] >= 3:
                 break
     folder = tmp_path / "ws" / roster.rsplit("/", 1)[1]
-    assert '"state": "stopped"' in next(folder.glob("runs/*.json")).read_text()
+    assert '"state": "stopped"' in next(folder.glob("runs/*.json")).read_text(encoding="utf-8")
     rows = sheet_rows(next(folder.glob("results-*.xlsx")))
     assert {r["Outcome"] for r in rows} >= {"created"}
     assert len(sim.created_counts()) < 40
@@ -286,7 +286,8 @@ def test_named_accounts_sign_in_with_scrypt_hashes(tmp_path: Path, simulator: Si
     users = tmp_path / "users.txt"
     add_user(users, "alice", "correct horse battery")
     assert stat.S_IMODE(users.stat().st_mode) == 0o600
-    assert "correct horse" not in users.read_text() and "scrypt$" in users.read_text()
+    stored = users.read_text(encoding="utf-8")
+    assert "correct horse" not in stored and "scrypt$" in stored
     access = Access(read_users(users))
     config = web_config(tmp_path / "ws", simulator, access=access)
     with client_for(config) as client:
@@ -355,7 +356,7 @@ def test_no_secret_reaches_a_page_or_a_workspace_record(
     assert "Connected to" in checked
     seen += [page.get(run).text, page.get("/history").text, checked]
     workspace: Path = page.config.workspace  # type: ignore[attr-defined]
-    seen += [p.read_text() for p in workspace.rglob("*.json")]
+    seen += [p.read_text(encoding="utf-8") for p in workspace.rglob("*.json")]
     secrets = [simulator.config.partner_pw, "short", *PASSWORDS[:12]]
     for text in seen:
         for secret in secrets:

@@ -190,7 +190,7 @@ def test_a_second_server_on_a_busy_workspace_is_refused(
         monkeypatch.chdir(tmp_path)
         code = main(["serve", "--demo", "--port", "0", "--workspace", "ws"])
         err = capsys.readouterr().err
-        assert '"state": "running"' in record.read_text()
+        assert '"state": "running"' in record.read_text(encoding="utf-8")
         client.post(f"{run}/stop", data={"csrf": token(client)})
     assert code == 2 and not started and len(err.strip().splitlines()) == 1, err
     assert "in use by another bulk-provision serve" in err
@@ -407,7 +407,7 @@ def test_a_run_started_from_the_page_notifies_the_config_files_targets(
 def test_serve_refuses_a_wrong_notify_target_at_start(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "bp.toml").write_text('notify = ["ftp://example.com/x"]\n')
+    (tmp_path / "bp.toml").write_text('notify = ["ftp://example.com/x"]\n', encoding="utf-8")
     started = no_serving(monkeypatch)
     code = main(["serve", "--config", str(tmp_path / "bp.toml"), "--port", "0",
                  "--workspace", str(tmp_path / "ws")])
@@ -548,7 +548,7 @@ def test_an_unusable_workspace_is_one_clear_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
     where: str,
 ) -> None:
-    (tmp_path / "a-file").write_text("not a folder")
+    (tmp_path / "a-file").write_text("not a folder", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     no_serving(monkeypatch)
     code = main(["serve", "--demo", "--port", "0", "--workspace", where])
@@ -560,8 +560,8 @@ def test_an_unusable_workspace_is_one_clear_line_and_exit_2(
 def test_a_certificate_that_is_not_pem_is_one_clear_line_and_exit_2(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    (tmp_path / "cert.pem").write_text("not a certificate")
-    (tmp_path / "key.pem").write_text("not a key")
+    (tmp_path / "cert.pem").write_text("not a certificate", encoding="utf-8")
+    (tmp_path / "key.pem").write_text("not a key", encoding="utf-8")
     monkeypatch.chdir(tmp_path)
     code = main(["serve", "--demo", "--port", "0", "--workspace", "ws",
                  "--tls-cert", "cert.pem", "--tls-key", "key.pem"])
@@ -640,7 +640,7 @@ def test_uploads_a_killed_server_left_behind_are_removed_at_start(
 ) -> None:
     left = tmp_path / "ws" / ".incoming-x1y2"
     left.mkdir(parents=True)
-    (left / "roster.csv").write_text("PartnerUserID\n1\n")
+    (left / "roster.csv").write_text("PartnerUserID\n1\n", encoding="utf-8")
     with client_for(web_config(tmp_path / "ws", simulator)):
         assert not left.exists()
 

@@ -39,6 +39,7 @@ def test_one_command_loads_only_its_own_module() -> None:
     code = ("import sys; from bulk_provision.cli import build_parser; build_parser('validate'); "
             "print(sorted(m for m in sys.modules if m.startswith('bulk_provision.cli.')))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         encoding="utf-8",
                          check=True, timeout=60).stdout
     loaded = ast.literal_eval(out)  # the list the child printed
     assert "bulk_provision.cli.validate" in loaded

@@ -343,7 +343,7 @@ def start_holder(path: Path, what: str) -> subprocess.Popen[str]:
         [sys.executable, "-c", HOLDER, str(path), what],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
-        text=True,
+        text=True, encoding="utf-8",
     )
     assert proc.stdout is not None
     assert proc.stdout.readline() == "ready\n"  # handshake: the lock is held now
@@ -406,7 +406,7 @@ for t in threads: t.join()
 def test_every_mark_that_returned_survives_sigkill_from_many_threads(cp_path: Path) -> None:
     """What a transition returns for is committed: a worker sends its request right after."""
     proc = subprocess.Popen([sys.executable, "-c", MARKER, str(cp_path)],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, text=True, encoding="utf-8")
     assert proc.stdout is not None
     reported: dict[str, str] = {}
     for line in proc.stdout:
@@ -443,7 +443,8 @@ def test_a_statement_left_unfinished_cannot_hold_back_a_later_commit(cp_path: Pa
     """The cause of a lost mark once seen in chaos runs: an UPDATE ... RETURNING commits only
     once its rows are read, and until then no other statement on the connection commits."""
     proc = subprocess.Popen([sys.executable, "-c", UNFINISHED, str(cp_path)],
-                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+                            stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True,
+                                encoding="utf-8")
     assert proc.stdout is not None and proc.stdout.readline() == "ready\n"
     kill(proc)
     with Checkpoint.read_only(cp_path) as cp:

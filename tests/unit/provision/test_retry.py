@@ -77,7 +77,8 @@ def test_the_call_log_writes_one_json_line_per_call_with_the_attempt(tmp_path: P
     log.record(CallRecord("ShowUsers", None, 503, 0.5, "http_503", False, None))
     log.close()
     log.record(CallRecord("NewUser", "E2", 200, 0.01, "ok"))  # after close: ignored, no crash
-    lines = [json.loads(line) for line in (tmp_path / "calls.jsonl").read_text().splitlines()]
+    text = (tmp_path / "calls.jsonl").read_text(encoding="utf-8")
+    lines = [json.loads(line) for line in text.splitlines()]
     assert [(d["operation"], d["partner_user_id"], d["attempt"], d["outcome"],
              d["http_status"], d["duration_ms"]) for d in lines] == [
         ("NewUser", "E1", 2, "ok", 200, 12.3), ("ShowUsers", None, None, "http_503", 503, 500.0)]

@@ -130,7 +130,7 @@ def build_schema(roles):
 
 def test_custom_schema_file_adds_rules(tmp_path: Path) -> None:
     path = tmp_path / "my_rules.py"
-    path.write_text(CUSTOM_SCHEMA)
+    path.write_text(CUSTOM_SCHEMA, encoding="utf-8")
     roster = roster_of([GOOD | {"Badge": "1234"}, GOOD | {"PartnerUserID": "9", "Badge": "X",
                                                          "UserAddress": "b.glance.net"}])
     result = validate_roster(roster, schema=path)
@@ -154,7 +154,7 @@ def test_custom_schema_file_adds_rules(tmp_path: Path) -> None:
 def test_bad_schema_file_is_a_config_error(tmp_path: Path, text: str | None, message: str) -> None:
     path = tmp_path / "rules.py"
     if text is not None:
-        path.write_text(text)
+        path.write_text(text, encoding="utf-8")
     with pytest.raises(ConfigError, match=re.escape(message)):
         validate_roster(roster_of([GOOD]), schema=path)
 

@@ -17,5 +17,6 @@ def test_the_schemas_load_without_the_tool() -> None:
     code = ("import sys, schemas.roster; "
             "print(any(m.startswith('bulk_provision') for m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         encoding="utf-8",
                          check=True, timeout=60).stdout
     assert out.strip() == "False"
