@@ -102,6 +102,13 @@ def main(argv: Sequence[str] | None = None) -> int:
         if json_command is not None:
             _print_error(json_command, exc)
         return exc.exit_code
+    except MemoryError:
+        # The last guard (DESIGN.md section 11): inputs are bounded before they are read, so
+        # this means the machine itself is short of memory; one line, never a traceback.
+        print("bulk-provision: error: the machine ran out of memory reading this input: split "
+              "the roster into smaller files, or run on a machine with more memory",
+              file=sys.stderr)
+        return EXIT_CODES[Ending.USAGE]
     except KeyboardInterrupt:
         print("bulk-provision: interrupted", file=sys.stderr)
         if json_command is not None:

@@ -9,6 +9,12 @@ Row numbers count *records*, the way a spreadsheet program shows the file: the h
 a quoted value spanning several physical lines is still one row, so later rows keep the number
 Excel would show. Blank lines count as (empty) rows.
 
+What parsing costs is bounded by the file's size (DESIGN.md section 11): trailing empty fields
+(a header line ending in 60,000 commas) are dropped record by record while parsing, before any
+grid is built; a record with more than 16,384 fields (Excel's own limit) after that is refused,
+and so is a grid far wider than the fields the file actually holds (one long row over thousands of
+short ones), with one line naming the row.
+
 A file that decodes but is clearly binary is refused as a whole: more than 1 byte in 20 of the
 whole file is a control character other than tab, line feed and carriage return (compressed or
 executable data runs at about 1 in 9; a roster with a stray ESC or NUL in a few cells is far
@@ -31,6 +37,11 @@ _DELIMITERS = (",", ";", "\t")
 _NOT_TEXT = "does not look like a CSV text file: export it again as CSV (UTF-8) or use .xlsx"
 # C0 control characters other than tab, newline, carriage return: never in a real roster.
 _CONTROL_BYTES = bytes(c for c in range(32) if chr(c) not in "\t\n\r")
+MAX_FIELDS = 16_384  # Excel's own column limit
+# The grid (rows x widest row) may hold at most this many cells, or SPARSE_FACTOR x the fields
+# the file holds: the same rule as a sheet's used range (roster.excel_reader).
+GRID_FLOOR = 2_000_000
+SPARSE_FACTOR = 8
 BINARY_SHARE = 20  # more than 1 byte in this many a control character: a binary file
 
 
@@ -40,6 +51,9 @@ def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
     text_bytes, encoding = _to_utf8(data)
     sample = _header_line(text_bytes)
     delimiter = "\t" if tab_separated and "\t" in sample else _detect_delimiter(sample)
+    if _ragged_first_record(text_bytes, delimiter):
+        grid = _read_with_csv_module(text_bytes.decode("utf-8"), delimiter)
+        return _numbered(grid, encoding, delimiter)
     try:
         grid = pd.read_csv(
             io.BytesIO(text_bytes),
@@ -58,6 +72,10 @@ def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
     except pd.errors.ParserError:
         # Rows longer than the header (or a broken quote): the csv module copes with both.
         grid = _read_with_csv_module(text_bytes.decode("utf-8"), delimiter)
+    return _numbered(grid, encoding, delimiter)
+
+
+def _numbered(grid: pd.DataFrame, encoding: str, delimiter: str) -> pd.DataFrame:
     grid = grid.fillna("")
     grid.columns = pd.RangeIndex(grid.shape[1])
     grid.index = pd.RangeIndex(1, len(grid) + 1)
@@ -136,15 +154,45 @@ def _detect_delimiter(line: str) -> str:
     return best if counts[best] else ","
 
 
+def _ragged_first_record(utf8: bytes, delimiter: str) -> bool:
+    """True when the first record ends in empty fields or is wider than Excel allows: pandas
+    would build a column for each of them over every row, so the csv module reads the file."""
+    end = utf8.find(b"\n", 0, 1 << 20)
+    line = utf8[: end if end >= 0 else 1 << 20].decode("utf-8", errors="replace").rstrip("\r")
+    return line.endswith(delimiter) or line.count(delimiter) >= MAX_FIELDS
+
+
 def _read_with_csv_module(text: str, delimiter: str) -> pd.DataFrame:
     csv.field_size_limit(max(csv.field_size_limit(), len(text) + 1))  # a 1 MB cell is fine
+    records: list[list[str]] = []
+    fields = width = 0
     try:
-        records = list(csv.reader(io.StringIO(text, newline=""), delimiter=delimiter))
+        for record in csv.reader(io.StringIO(text, newline=""), delimiter=delimiter):
+            while record and not record[-1].strip():
+                record.pop()  # trailing empty fields: dropped before any grid exists
+            if len(record) > MAX_FIELDS:
+                raise RosterError(_too_wide(len(records) + 1, len(record)))
+            records.append(record)
+            fields += len(record)
+            width = max(width, len(record))
     except csv.Error as exc:
         raise RosterError(f"the roster is not valid CSV ({exc}): export it again") from exc
-    width = max((len(record) for record in records), default=0)
+    if width * len(records) > max(GRID_FLOOR, SPARSE_FACTOR * fields):
+        row = next(number for number, record in enumerate(records, 1) if len(record) == width)
+        raise RosterError(
+            f"row {row} has {width:,} values but the roster holds only {fields:,} in all "
+            f"({len(records):,} rows): remove the stray values at the end of row {row} (or "
+            "export the sheet again) and try again"
+        )
     columns: dict[int, np.ndarray] = {}
     for position in range(width):
         cells = [record[position] if position < len(record) else "" for record in records]
         columns[position] = np.array(cells, dtype=object)
     return pd.DataFrame(columns, dtype=object)
+
+
+def _too_wide(row: int, fields: int) -> str:
+    return (
+        f"row {row} has {fields:,} values, more than a spreadsheet can hold ({MAX_FIELDS:,}): "
+        "is the file really a roster? Export it again as CSV"
+    )

@@ -2,7 +2,11 @@
 
 Safety checks run on the bytes before calamine sees them: a password-protected workbook (an OLE
 container holding an ``EncryptedPackage`` stream) and a zip bomb (declared sizes and compression
-ratios, then a bounded, CRC-checked inflate) are refused with one clear line.
+ratios, then a bounded, CRC-checked inflate) are refused with one clear line. Before calamine
+reads a sheet of an .xlsx/.xlsm, :func:`check_sheet_extent` streams its XML once to find the cells
+actually present: calamine builds the whole used range densely (every empty cell of it), so a
+sheet whose used range is far larger than what it holds (one stray cell at XFD1048576 beside a
+roster in A1:D2) is refused before that cost is paid (DESIGN.md section 11, docs/operations.md).
 
 Cells come back as text. A cell Excel stored as a number, date or TRUE/FALSE is turned into the
 text Excel shows for it and reported as a warning: ``(row, position, message)``. Formulas yield
@@ -40,6 +44,18 @@ _PASSWORD = (
 _NOT_EXCEL = (
     "is not a valid Excel workbook (was it saved as .xlsx? open it in Excel and save it again)"
 )
+
+MAX_COLUMNS = 16_384  # Excel's own limit (column XFD)
+MAX_ROWS = 1_048_576  # Excel's own limit
+# calamine keeps every cell of the used range (about 32 bytes each, then a Python pointer): the
+# range may hold at most this many cells, or SPARSE_FACTOR times the cells actually present.
+RANGE_FLOOR = 2_000_000
+SPARSE_FACTOR = 8
+_SCAN_CHUNK = 4 * 1024 * 1024
+_CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
+_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,4})([0-9]{1,9})"')
+_ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
+_ROW_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="([0-9]{1,9})"')
 
 RawWarning = tuple[int, int, str]  # spreadsheet row, 0-based column position, message
 Padded = Mapping[tuple[int, int], int]  # (0-based row, 0-based column) -> digits shown
@@ -212,6 +228,81 @@ def zero_padded_cells(data: bytes, sheet: str) -> dict[tuple[int, int], int]:
             return _padded_in_sheet(archive, part, widths) if part else {}
     except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, DefusedXmlException):
         return {}  # formats are a nicety: calamine has already read the values
+
+
+def check_sheet_extent(data: bytes, sheet: str) -> None:
+    """Refuse a sheet whose used range calamine would have to build is out of proportion to the
+    cells it holds, or past Excel's own limits. One streamed pass over the sheet's XML (bounded
+    by the inflated size :func:`check_workbook_bytes` allowed), nothing materialised."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            part = _sheet_part(archive, sheet)
+            if part is None:
+                return  # calamine will say the sheet is missing or broken
+            rows, columns, present = _extent(archive, part)
+    except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, DefusedXmlException):
+        return  # the workbook's own structure is calamine's to judge
+    if columns > MAX_COLUMNS or rows > MAX_ROWS:
+        raise RosterError(
+            f'sheet "{sheet}" reaches past Excel\'s last cell (XFD1048576): open it in Excel, '
+            "delete the rows and columns after the roster, and save it again"
+        )
+    budget = max(RANGE_FLOOR, SPARSE_FACTOR * present)
+    if rows * columns > budget:
+        corner = f"{_column_letters(columns)}{rows}"
+        raise RosterError(
+            f'sheet "{sheet}" holds {present:,} cells but its used range reaches {corner} '
+            f"({rows * columns:,} cells): a stray cell far from the roster. Open it in Excel, "
+            "delete the rows and columns after the roster (Ctrl+End shows the last cell), and "
+            "save it again"
+        )
+
+
+def _extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int, int]:
+    """(last row, last column, cells present) of a sheet's XML, 1-based, in one streamed pass.
+
+    Rows and cells without an ``r`` attribute follow the previous one; they are counted as if
+    each could extend the range by one (an overestimate only for unusual writers)."""
+    last_row = last_column = cells = rows = widest = 0
+    unnamed_cells = unnamed_rows = 0
+    letters: set[bytes] = set()
+    tail = b""
+    with archive.open(part) as stream:
+        while True:
+            chunk = stream.read(_SCAN_CHUNK)
+            text = tail + chunk
+            cut = text.rfind(b">") + 1 if chunk else len(text)
+            if chunk and cut == 0:
+                cut = max(len(text) - 4096, 0)  # a 4 MB text node: no tag to keep whole
+            body, tail = text[:cut], text[cut:]
+            found_cells = len(_CELL_TAG.findall(body))
+            refs = _CELL_REF.findall(body)
+            cells += found_cells
+            unnamed_cells += found_cells - len(refs)
+            if found_cells > len(refs):  # cells placed by order: the widest row bounds them
+                widest = max(widest, *(len(_CELL_TAG.findall(one)) for one in _ROW_TAG.split(body)))
+            letters.update(column for column, _ in refs)
+            if refs:
+                last_row = max(last_row, max(int(row) for _, row in refs))
+            row_refs = _ROW_REF.findall(body)
+            found_rows = len(_ROW_TAG.findall(body))
+            rows += found_rows
+            unnamed_rows += found_rows - len(row_refs)
+            if row_refs:
+                last_row = max(last_row, max(int(row) for row in row_refs))
+            if not chunk:
+                break
+    if letters:
+        last_column = max(_column_index(column.decode()) + 1 for column in letters)
+    return last_row + unnamed_rows, last_column + (widest if unnamed_cells else 0), cells
+
+
+def _column_letters(number: int) -> str:
+    letters = ""
+    while number > 0:
+        number, rest = divmod(number - 1, 26)
+        letters = chr(65 + rest) + letters
+    return letters
 
 
 def _padded_styles(archive: zipfile.ZipFile) -> dict[str, int]:

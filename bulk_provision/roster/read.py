@@ -33,6 +33,7 @@ from bulk_provision.errors import Hint, RosterError, Where
 from bulk_provision.roster.csv_reader import read_csv_grid
 from bulk_provision.roster.excel_reader import (
     RawWarning,
+    check_sheet_extent,
     check_workbook_bytes,
     choose_sheet,
     open_workbook,
@@ -125,6 +126,8 @@ def read_roster(
         check_workbook_bytes(data, suffix)
         workbook = open_workbook(data, suffix)
         sheet_name = choose_sheet(workbook, sheet)
+        if suffix != ".xls":
+            check_sheet_extent(data, sheet_name)
         padded = zero_padded_cells(data, sheet_name) if suffix != ".xls" else {}
         grid, raw_warnings = read_sheet_grid(workbook, sheet_name, padded)
     del data

@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bulk_provision.errors import UploadTooLarge
-from bulk_provision.web import engine
+from bulk_provision.web import engine, intake
 from bulk_provision.web.auth import Guard
 from bulk_provision.web.base import (
     HERE,
@@ -36,6 +36,7 @@ from bulk_provision.web.base import (
     checked_form,
     download,
     error_page,
+    read_form,
     session_of,
     web_of,
 )
@@ -72,8 +73,47 @@ async def upload(request: Request) -> Response:
                         error="The upload did not say its size; upload the file from the page.")
     if int(declared) > limit + FORM_OVERHEAD:
         return web.page(request, "upload.html", 413, samples=web.samples, error=too_large(limit))
-    seconds = UPLOAD_SECONDS + int(declared) / SLOWEST_UPLOAD  # slow networks, not slowloris
-    form = await checked_form(request, seconds, max_files=1, max_fields=5, max_part_size=4096)
+    if "transfer-encoding" in request.headers:  # its size would be known only at the end
+        return web.page(request, "upload.html", 411, samples=web.samples,
+                        error="The upload did not say its size; upload the file from the page.")
+    slots = getattr(request.app.state, "upload_slots", None)
+    if slots is None:
+        slots = request.app.state.upload_slots = asyncio.Semaphore(intake.PARALLEL)
+    try:
+        async with asyncio.timeout(intake.SLOT_SECONDS):
+            await slots.acquire()
+    except TimeoutError:
+        return web.page(request, "upload.html", 503, samples=web.samples, error=(
+            "Several files are being uploaded right now; try again in a minute."))
+    try:
+        return await _receive_upload(request, int(declared))
+    finally:
+        slots.release()
+
+
+async def _receive_upload(request: Request, declared: int) -> Response:
+    """The upload's form, its bytes counted as they arrive and its CSRF token compared before
+    any file byte is spooled (:mod:`intake`), then stored and validated."""
+    web = web_of(request)
+    limit = web.config.max_upload
+    seconds = UPLOAD_SECONDS + declared / SLOWEST_UPLOAD  # slow networks, not slowloris
+    receive = intake.counted(request.receive, min(declared, limit + FORM_OVERHEAD))
+    try:
+        async with asyncio.timeout(seconds):
+            receive = await intake.token_first(receive, request.headers.get("content-type", ""),
+                                               session_of(request).csrf)
+        checked = Request(request.scope, receive)
+        form = await read_form(checked, seconds, max_files=1, max_fields=5, max_part_size=4096)
+    except intake.BadToken:
+        raise HTTPException(403, "Refused: the form's security token is missing or old. "
+                                 "Reload the page and try again.") from None
+    except intake.Oversized:
+        return web.page(request, "upload.html", 413, samples=web.samples, error=too_large(limit))
+    except intake.Gone:
+        return Response(status_code=400)
+    except TimeoutError:
+        raise HTTPException(408, "The upload took too long and was stopped; try again, or "
+                                 "upload a smaller file.") from None
     try:
         file = form.get("roster")
         if not isinstance(file, UploadFile) or not file.filename:
