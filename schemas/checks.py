@@ -15,6 +15,11 @@ that look the same clash; the message says how the other row writes it. The rows
 a clash are described by a :class:`Clash` (a few rows named, then a count), built once per group,
 so 100,000 rows sharing one value cost no more than 100,000 distinct ones.
 
+A value longer than its column's maximum is a problem as it stands (``<Column>.length``): the
+uniqueness rule never normalises or compares it (``unique(..., longest=)``), so a cell of
+8,000,000 characters costs one length, not an NFKC pass 18 times its size; and every value a
+message quotes is cut to :data:`QUOTED_AT_MOST` characters (:func:`shown`), DESIGN.md section 11.
+
 Control characters (C0, DEL, C1) are refused in every column (:func:`control_characters`): they
 are invisible in Excel, Glance refuses them and a terminal obeys them. Tab is allowed in the free
 text of names; an unknown column (never sent to Glance) may also hold line breaks, as Excel's
@@ -125,7 +130,22 @@ def rule_of(check: pa.Check) -> Rule | None:
 
 
 def _quoted(values: Sequence[str]) -> str:
-    return ", ".join(f"'{visible(v)}'" for v in values)
+    return ", ".join(f"'{shown(v)}'" for v in values)
+
+
+QUOTED_AT_MOST = 80  # characters of a value a message quotes
+
+
+def capped(text: str, limit: int = QUOTED_AT_MOST) -> str:
+    """``text``, or its first ``limit`` characters and how long it really is."""
+    if len(text) <= limit:
+        return text
+    return f"{text[:limit]}… ({len(text):,} characters)"
+
+
+def shown(text: str, limit: int = QUOTED_AT_MOST) -> str:
+    """``text`` as a message quotes it: cut to ``limit`` characters, then :func:`visible`."""
+    return visible(capped(text, limit))
 
 
 def visible(text: str) -> str:
@@ -238,16 +258,22 @@ def length_between(column: str, low: int, high: int) -> Rule:
     return Rule(f"{column}.length", column, test, describe, min_length=low, max_length=high)
 
 
-def unique(column: str, *, ignore_case: bool = False) -> Rule:
+def unique(column: str, *, ignore_case: bool = False, longest: int | None = None) -> Rule:
     """No two non-empty cells share a value; every row of a clash fails, not only the later.
 
     Values are compared by :func:`same_value_key` (as seen: width and invisible characters do
-    not count; nor does case with ``ignore_case``)."""
+    not count; nor does case with ``ignore_case``). A value longer than ``longest`` (the
+    column's maximum length, a problem of its own) is never normalised nor compared."""
 
     def key(value: str) -> str:
         return same_value_key(value, ignore_case=ignore_case)
 
     def test(s: pd.Series) -> pd.Series:
+        too_long = (_lengths(s) > longest) if longest is not None else pd.Series(False, s.index)
+        if too_long.any():  # compared no further: only the cells of a sane length
+            fine = pd.Series(True, index=s.index)
+            fine[~too_long] = test(s[~too_long])
+            return fine
         values = s.to_numpy(dtype=object)
         if all(map(str.isascii, values)):  # the usual case: NFKC changes no ASCII text
             keys = s.str.casefold() if ignore_case else s
@@ -257,10 +283,10 @@ def unique(column: str, *, ignore_case: bool = False) -> Rule:
 
     def describe(value: str, others: Sequence[int]) -> str:
         where = "row" if len(others) == 1 else "rows"
-        text = f"{column} {visible(value)} also appears in {where} {_rows(others)}"
+        text = f"{column} {shown(value)} also appears in {where} {_rows(others)}"
         variants = getattr(others, "variants", ())
         if variants:
-            how = ", ".join(f"'{visible(v)}'" for v in variants)
+            how = ", ".join(f"'{shown(v)}'" for v in variants)
             case = ", upper/lower case" if ignore_case else ""
             text += (f" (written {how} there; full-width, zero-width and other invisible "
                      f"characters{case} do not make a value different)")

@@ -52,7 +52,7 @@ def build_schema(roles: Sequence[str] | None = None) -> pa.DataFrameSchema:
     columns = {
         "PartnerUserID": _column(
             [checks.required("PartnerUserID"), checks.max_length("PartnerUserID", 255),
-             checks.unique("PartnerUserID")],
+             checks.unique("PartnerUserID", longest=255)],
             required=True, title="Employee ID",
             description="Your own unique ID for the person (employee number, badge...). "
             "Required, at most 255 characters, once per file. Leading zeros are kept.",
@@ -60,7 +60,7 @@ def build_schema(roles: Sequence[str] | None = None) -> pa.DataFrameSchema:
         "UserAddress": _column(
             [checks.required("UserAddress"), checks.address_characters("UserAddress"),
              checks.address_ends("UserAddress"), checks.max_length("UserAddress", 127),
-             checks.unique("UserAddress", ignore_case=True)],
+             checks.unique("UserAddress", ignore_case=True, longest=127)],
             required=True, title="Glance Address",
             description="The person's Glance address, e.g. jane.doe.example.glance.net. "
             "Required, at most 127 characters: letters, digits, '.' and '-' only, not starting "

@@ -33,10 +33,11 @@ from bulk_provision.roster.read import Roster
 from bulk_provision.schemas.checks import (
     Clash,
     Rule,
+    capped,
     control_characters,
     password_column,
     rule_of,
-    visible,
+    shown,
 )
 from bulk_provision.schemas.roster import FREE_TEXT, build_schema
 
@@ -44,6 +45,7 @@ __all__ = ["MASK", "Problem", "ValidationResult", "validate_roster"]
 
 MASK = "***"
 UNKNOWN_COLUMN_ALLOWS = "\t\n\r"  # tab and Excel's Alt+Enter line breaks: never sent
+VALUE_AT_MOST = 300  # characters of a broken value kept in a Problem (results, the page)
 
 
 @dataclass(frozen=True)
@@ -219,8 +221,8 @@ def _problems(cases: pd.DataFrame, rules: dict[str, Rule], roster: Roster) -> li
         hidden = column in secret
         for row, value in zip(rows, values, strict=True):
             message = _message(rule, column, str(check), value, others.get(row, ()), hidden)
-            shown = MASK if hidden and value else value
-            problem = Problem(row, label, shown, str(check), message)
+            quoted = MASK if hidden and value else capped(value, VALUE_AT_MOST)
+            problem = Problem(row, label, quoted, str(check), message)
             keyed.append((row, order.get(column, len(order)), problem.rule, problem))
     keyed.sort(key=lambda k: k[:3])
     return [k[3] for k in keyed]
@@ -264,4 +266,4 @@ def _message(
         return rule.describe(value, others)
     if hidden:
         return f"{column} breaks the rule {check}"
-    return f"{column} breaks the rule {check} (found '{visible(value)}')"
+    return f"{column} breaks the rule {check} (found '{shown(value)}')"

@@ -170,3 +170,15 @@ def test_no_password_ever_leaks_into_a_problem(password: str) -> None:
     for problem in problems:
         assert problem.value == "***" and password not in problem.message
         assert "\\x" not in problem.message  # not even which control characters it holds
+
+
+def test_an_overlong_duplicate_is_a_length_problem_never_compared_and_quoted_short() -> None:
+    huge = "\ufdfa" * 200_000  # NFKC makes each of these 18 characters
+    roster = roster_of([GOOD | {"PartnerUserID": huge},
+                        GOOD | {"PartnerUserID": huge, "UserAddress": "b.glance.net"}])
+    result = validate_roster(roster)
+    rules = {(p.row, p.rule) for p in result.problems}
+    assert rules == {(2, "PartnerUserID.length"), (3, "PartnerUserID.length")}
+    for problem in result.problems:
+        assert len(problem.message) < 400 and len(problem.value) < 400
+        assert "200,000 characters" in problem.value
