@@ -141,7 +141,8 @@ def add_user(path: Path, name: str, password: str) -> None:
         lines = [ln for ln in path.read_text(encoding="utf-8").splitlines()
                  if ln.partition(":")[0] != name]
     lines.append(f"{name}:{hash_password(password)}")
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC
+                     | getattr(os, "O_BINARY", 0), 0o600)  # Windows: no \r\n
     with os.fdopen(fd, "w", encoding="utf-8") as f:
         f.write("\n".join(lines) + "\n")
     os.chmod(path, 0o600)

@@ -189,7 +189,8 @@ class Workspace:
         place = Path(tempfile.mkdtemp(dir=self.root, prefix=".incoming-"))
         path = place / f"roster{suffix}"
         try:
-            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL
+                     | getattr(os, "O_BINARY", 0), 0o600)  # Windows: no \r\n
             with os.fdopen(fd, "wb") as out:
                 while chunk := upload.read(CHUNK):
                     size += len(chunk)
