@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint docs bench chaos demo serve-demo browser screenshots clean
+.PHONY: help install test test-fast lint docs portability bench chaos demo serve-demo browser screenshots clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -24,11 +24,14 @@ test: $(STAMP) ## run the whole test suite
 test-fast: $(STAMP) ## the unit layer only, without the slow tests (well under a minute)
 	$(BIN)/python -m pytest -q tests/unit -m "not slow"
 
+portability: $(STAMP) ## wheels for Windows/macOS resolve; unit layer under -X warn_default_encoding; POSIX audit
+	$(BIN)/python tools/portability.py
+
 docs: $(STAMP) ## regenerate docs/commands.md from the parsers' --help
 	$(BIN)/python -m bulk_provision.cli.reference > docs/commands.md
 
 lint: $(STAMP) ## ruff and mypy
-	$(BIN)/ruff check bulk_provision schemas tests bench
+	$(BIN)/ruff check bulk_provision schemas tests bench tools
 	$(BIN)/mypy
 
 bench: $(STAMP) ## run the performance benchmarks (minutes; prints measured ratios)
