@@ -127,7 +127,10 @@ def read_roster(
         workbook = open_workbook(data, suffix)
         sheet_name = choose_sheet(workbook, sheet)
         if suffix != ".xls":
-            check_sheet_extent(data, sheet_name)
+            try:
+                check_sheet_extent(data, sheet_name)
+            except RosterError as exc:  # name the file, as every reading error does
+                raise RosterError(f"{path.name}: {exc}", where=Where(file=path.name)) from exc
         padded = zero_padded_cells(data, sheet_name) if suffix != ".xls" else {}
         grid, raw_warnings = read_sheet_grid(workbook, sheet_name, padded)
     del data

@@ -40,6 +40,7 @@ from bulk_provision.schemas.checks import (
     shown,
 )
 from bulk_provision.schemas.roster import FREE_TEXT, build_schema
+from bulk_provision.settings.paths import check_not_shared
 
 __all__ = ["MASK", "Problem", "ValidationResult", "validate_roster"]
 
@@ -143,6 +144,7 @@ def load_schema(schema: str | Path | None, roles: Sequence[str] | None) -> pa.Da
     path = Path(schema)
     if path.suffix != ".py" or not path.is_file():
         raise ConfigError(f"--schema {path}: expected an existing Python file (.py)")
+    check_not_shared(path, "--schema file")
     spec = importlib.util.spec_from_file_location(f"bulk_provision_user_schema_{path.stem}", path)
     if spec is None or spec.loader is None:
         raise ConfigError(f"--schema {path}: cannot be loaded as a Python file")

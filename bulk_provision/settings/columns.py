@@ -7,6 +7,7 @@ from pathlib import Path
 from bulk_provision.columns import CANONICAL_COLUMNS, normalize_header
 from bulk_provision.errors import ConfigError
 from bulk_provision.settings.config import read_toml
+from bulk_provision.settings.paths import check_not_shared
 
 
 def load_column_map(path: str | Path) -> dict[str, str]:
@@ -16,6 +17,7 @@ def load_column_map(path: str | Path) -> dict[str, str]:
     matched case- and separator-insensitively. Any problem is a ConfigError.
     """
     path = Path(path)
+    check_not_shared(path, "--columns file")
     document = read_toml(path, "column map")
     table = document
     if set(document) == {"columns"} and isinstance(document["columns"], dict):

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from bulk_provision.errors import UsageError
+from bulk_provision.errors import ConfigError, UsageError
 
 PRIVATE_FILE = 0o600
 PRIVATE_DIR = 0o700
@@ -194,3 +194,28 @@ def outside_profile(path: Path, profile: Path | None = None) -> str | None:
     if os.path.commonpath([target, base]) == base:
         return None
     return f"it is outside your user profile ({home}), where other accounts may change it"
+
+
+def check_not_shared(path: Path, what: str) -> None:
+    """Refuse an input whose content steers the run (a ``--schema`` file is Python run in this
+    process, with the password in its environment; a ``--columns`` map decides what is sent)
+    when another user may change it or swap it: the file writable by group or others or owned by
+    another user, or its folder writable by others without the sticky bit. On Windows: outside
+    the user's profile. A ConfigError (exit 2) naming ``what`` and the fix."""
+    if WINDOWS:
+        why = outside_profile(path)
+        if why is not None:
+            raise ConfigError(f"{what} {path} is not used: {why}; move it into your profile")
+        return
+    try:
+        info, folder = path.stat(), path.resolve().parent.stat()
+    except OSError:
+        return  # the reader says the file is missing
+    why = who_else_may_change(info)
+    if why is not None:
+        raise ConfigError(f"{what} {path} is not used: {why}; copy it to a file of your own "
+                          f"and run: chmod 600 {path}")
+    mode = stat.S_IMODE(folder.st_mode)
+    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+        raise ConfigError(f"{what} {path} is not used: other users may replace it (its folder "
+                          f"has mode {mode:03o}); move it to a folder of your own")

@@ -223,3 +223,20 @@ def test_plan_and_run_validate_with_the_same_schema_file_as_validate(
     assert "corp_email" in captured.out + captured.err
     assert main(["validate", str(roster), "--schema", "strict.py"]) == 3
     assert not [r for r in simulator.request_log if r.committed]  # nothing was changed
+
+
+@pytest.mark.parametrize("option", ["--schema", "--columns"])
+def test_a_rules_or_columns_file_others_can_change_is_never_used(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str],
+    option: str,
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    roster = write_csv(tmp_path / "staff.csv", GOOD_ROWS)
+    shared = tmp_path / ("evil.py" if option == "--schema" else "map.toml")
+    shared.write_text('open("ran.txt", "w").write("ran")\n' if option == "--schema"
+                      else '"Cost Centre" = "UserRole"\n', encoding="utf-8")
+    shared.chmod(0o666)
+    assert main(["validate", str(roster), option, shared.name]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and "other users can change it (mode 666)" in err[0]
+    assert not (tmp_path / "ran.txt").exists()
