@@ -38,6 +38,7 @@ the user can do about it, as a kind. The command line words a hint with its opti
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
 from typing import ClassVar
@@ -113,6 +114,13 @@ class BulkProvisionError(Exception):
     @property
     def exit_code(self) -> int:
         return EXIT_CODES[self.ending]
+
+
+def worded(error: BulkProvisionError, words: Mapping[Hint, str]) -> str:
+    """``error``'s message followed by its hint in a front end's ``words`` (each entry starts
+    with the punctuation that joins it to the message)."""
+    hint = error.hint
+    return str(error) + words[hint] if hint is not None and hint in words else str(error)
 
 
 class UsageError(BulkProvisionError):

@@ -6,7 +6,7 @@ command line prints (and puts in ``--json``): the message, then these words.
 
 from __future__ import annotations
 
-from bulk_provision.errors import BulkProvisionError, Hint
+from bulk_provision.errors import BulkProvisionError, Hint, worded
 
 # Each entry starts with the punctuation that joins it to the message.
 WORDS: dict[Hint, str] = {
@@ -19,5 +19,4 @@ WORDS: dict[Hint, str] = {
 
 def said(error: BulkProvisionError) -> str:
     """The error as the command line words it."""
-    text = str(error)
-    return text + WORDS[error.hint] if error.hint in WORDS else text
+    return worded(error, WORDS)

@@ -31,11 +31,7 @@ from bulk_provision.jobs.salvage import user_error, write_elsewhere
 from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import ending_for
 from bulk_provision.model import Action, Outcome, Progress, RowResult, StopReason
-from bulk_provision.plan.planner import (
-    build_plan,
-    load_and_validate,
-    server_roles,
-)
+from bulk_provision.plan.planner import load_and_validate
 from bulk_provision.plan.resume import check_rows, glance_identity, row_hashes, start_over
 from bulk_provision.plan.sources import PlanSource, plan_source
 from bulk_provision.provision.engine import Engine, EngineReport
@@ -53,10 +49,7 @@ from bulk_provision.settings.engine import EngineOptions
 from bulk_provision.settings.paths import Role, check_workbook_output, journal_roles
 from bulk_provision.settings.spec import JobSpec
 
-__all__ = [
-    "JobResult", "JobSpec", "build_plan", "check_output", "load_and_validate", "run_job",
-    "server_roles", "start_over",
-]
+__all__ = ["JobResult", "check_output", "run_job"]
 
 
 @dataclass
@@ -255,7 +248,7 @@ def _provision(
             return stopped
     passwords = _passwords(roster, [item.action for item in todo])
     engine = Engine(api, journal, passwords, spec.engine, progress=progress, stop=stop,
-                         outcomes=known)
+                    outcomes=known)
     return engine.run(todo)
 
 

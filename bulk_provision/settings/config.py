@@ -23,7 +23,6 @@ from typing import Any
 
 from bulk_provision.errors import ConfigError
 from bulk_provision.settings import paths
-from bulk_provision.settings.paths import who_else_may_change
 
 DEFAULT_CONFIG_NAME = "bulk-provision.toml"
 
@@ -118,25 +117,16 @@ def check_permissions(path: Path, settings: Settings) -> list[str]:
     secret. Windows has no mode bits: there the file must lie inside the user's profile
     (:func:`~bulk_provision.settings.paths.outside_profile`), else it is refused the same way.
     """
+    paths.check_not_shared(path, "config file",
+                           consequence=" and so send your password to their server",
+                           windows_home="%APPDATA%\\bulk-provision\\bulk-provision.toml")
     if paths.WINDOWS:
-        why_not = paths.outside_profile(path)
-        if why_not is not None:
-            raise ConfigError(f"config file {path} is not used: {why_not}; move it into your "
-                              "profile, e.g. %APPDATA%\\bulk-provision\\bulk-provision.toml")
         return []
     try:
-        info = path.stat()
+        mode = stat.S_IMODE(path.stat().st_mode)
     except OSError:
         return []
-    mode = stat.S_IMODE(info.st_mode)
     fix = f"run: chmod 600 {path}"
-    why = who_else_may_change(info)
-    if why is not None and mode & (stat.S_IWGRP | stat.S_IWOTH):
-        raise ConfigError(f"config file {path} is not used: {why} and so send your password "
-                          f"to their server; {fix}")
-    if why is not None:
-        raise ConfigError(f"config file {path} is not used: {why}; copy it to a file of your "
-                          f"own (or chown it) and {fix}")
     secrets = [key for key in SECRET_KEYS if CONNECTION_KEYS[key] in settings.connection_env]
     if secrets and mode & (stat.S_IRGRP | stat.S_IROTH):
         return [f"config file {path} holds {secrets[0]} and other users can read it "

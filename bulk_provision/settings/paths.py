@@ -196,26 +196,32 @@ def outside_profile(path: Path, profile: Path | None = None) -> str | None:
     return f"it is outside your user profile ({home}), where other accounts may change it"
 
 
-def check_not_shared(path: Path, what: str) -> None:
-    """Refuse an input whose content steers the run (a ``--schema`` file is Python run in this
-    process, with the password in its environment; a ``--columns`` map decides what is sent)
-    when another user may change it or swap it: the file writable by group or others or owned by
-    another user, or its folder writable by others without the sticky bit. On Windows: outside
-    the user's profile. A ConfigError (exit 2) naming ``what`` and the fix."""
+def check_not_shared(path: Path, what: str, *, consequence: str = "",
+                     windows_home: str = "") -> None:
+    """Refuse a file whose content steers the tool (the config file, the page's users file, a
+    ``--schema`` file, which is Python run with the password in the environment, a ``--columns``
+    map) when another user may change or swap it: writable by group or others, owned by another
+    user, or in a folder anyone may write without the sticky bit. On Windows (no mode bits) it
+    must lie inside the user's profile. One ConfigError (exit 2) naming ``what`` and the fix;
+    ``consequence`` says what a stranger could do with it, ``windows_home`` where it belongs."""
     if WINDOWS:
         why = outside_profile(path)
         if why is not None:
-            raise ConfigError(f"{what} {path} is not used: {why}; move it into your profile")
+            where = f", e.g. {windows_home}" if windows_home else ""
+            raise ConfigError(f"{what} {path} is not used: {why}; move it into your profile{where}")
         return
     try:
         info, folder = path.stat(), path.resolve().parent.stat()
     except OSError:
         return  # the reader says the file is missing
+    fix = f"run: chmod 600 {path}"
     why = who_else_may_change(info)
+    if why is not None and stat.S_IMODE(info.st_mode) & (stat.S_IWGRP | stat.S_IWOTH):
+        raise ConfigError(f"{what} {path} is not used: {why}{consequence}; {fix}")
     if why is not None:
         raise ConfigError(f"{what} {path} is not used: {why}; copy it to a file of your own "
-                          f"and run: chmod 600 {path}")
+                          f"(or chown it) and {fix}")
     mode = stat.S_IMODE(folder.st_mode)
-    if mode & (stat.S_IWGRP | stat.S_IWOTH) and not mode & stat.S_ISVTX:
+    if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
         raise ConfigError(f"{what} {path} is not used: other users may replace it (its folder "
                           f"has mode {mode:03o}); move it to a folder of your own")

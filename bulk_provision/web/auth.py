@@ -39,7 +39,6 @@ from typing import Any
 
 from bulk_provision.errors import ConfigError
 from bulk_provision.settings import paths
-from bulk_provision.settings.paths import who_else_may_change
 
 COOKIE = "bp_session"
 SESSION_SECONDS = 12 * 3600
@@ -118,16 +117,7 @@ def read_users(path: Path) -> dict[str, str]:
 def check_owner_only(path: Path) -> None:
     """Refuse a users file that others may change: they could add an account of their own.
     On Windows, as for the config file, it must lie inside the user's profile."""
-    if paths.WINDOWS:
-        why_not = paths.outside_profile(path)
-        if why_not is not None:
-            raise ConfigError(f"users file {path} is not used: {why_not}; move it into your "
-                              "profile")
-        return
-    why = who_else_may_change(path.stat())
-    if why is not None:
-        raise ConfigError(f"users file {path} is not used: {why}; copy it to a file of your "
-                          f"own (or chown it) and run: chmod 600 {path}")
+    paths.check_not_shared(path, "users file")
 
 
 def add_user(path: Path, name: str, password: str) -> None:

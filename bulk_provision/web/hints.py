@@ -3,7 +3,7 @@ and on the page, never in command-line options."""
 
 from __future__ import annotations
 
-from bulk_provision.errors import BulkProvisionError, Hint
+from bulk_provision.errors import BulkProvisionError, Hint, worded
 
 # Each entry starts with the punctuation that joins it to the message.
 WORDS: dict[Hint, str] = {
@@ -17,5 +17,4 @@ WORDS: dict[Hint, str] = {
 
 def said(error: BulkProvisionError) -> str:
     """The error as the page words it."""
-    text = str(error)
-    return text + WORDS[error.hint] if error.hint in WORDS else text
+    return worded(error, WORDS)
