@@ -18,6 +18,10 @@ class ActionKind(StrEnum):
     REINSTATE = "reinstate"
     DELETE = "delete"
     NONE = "none"  # nothing to send: the user is already as the roster says
+    SKIP = "skip"  # nothing to send: a leaver (or a suspend row) Glance does not know
+
+
+NOT_IN_GLANCE = "left; not in Glance: nothing to suspend, not created"
 
 
 class Outcome(StrEnum):
@@ -30,6 +34,7 @@ class Outcome(StrEnum):
     REINSTATED = "reinstated"
     DELETED = "deleted"
     EXISTS = "exists"
+    SKIPPED = "skipped"  # nothing to do: a leaver Glance does not know ("left; not in Glance")
     INVALID = "invalid"
     FAILED = "failed"  # Glance refused it definitely; a person must fix the data
     UNFINISHED = "unfinished"  # no definite answer yet (retries ran out, stopped, in doubt)

@@ -22,6 +22,9 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mode", choices=MODES, help="create (default), upsert or sync")
     p.add_argument("--sheet", help="worksheet to read (default: the first visible one)")
     p.add_argument("--columns", type=Path, help="TOML file mapping your headers to Glance names")
+    p.add_argument("--recipe", type=Path, metavar="FILE",
+                   help="how your HR export becomes a roster: headers, a computed address, "
+                        "lookups, leavers (write a draft with `bulk-provision recipe EXPORT`)")
     p.add_argument("--schema", type=Path, metavar="FILE",
                    help="the rules from a Python file (as for validate) instead of the built-in")
     p.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
@@ -82,6 +85,7 @@ def input_roles(spec: JobSpec) -> list[Role]:
     """The files a command reads besides the roster, which no output may overwrite."""
     found = [("--config", "the config file", spec.config_file),
              ("--columns", "the --columns file", spec.columns_file),
+             ("--recipe", "the recipe", spec.recipe_file),
              ("--schema", "the --schema file", spec.schema),
              ("--ca-bundle", "the CA bundle", spec.connection.ca_bundle),
              ("--plan", "the approved plan", spec.plan)]

@@ -48,17 +48,36 @@ def summary_lines(roster: Roster, result: ValidationResult) -> list[str]:
     return lines + warning_lines(roster)
 
 
-def warning_lines(roster: Roster) -> list[str]:
-    """The cells stored as numbers or dates (validate, run and plan all print these)."""
-    if not roster.warnings:
+def recipe_lines(roster: Roster) -> list[str]:
+    """What the --recipe did: its name, the leavers, the first values it built, the export's
+    headers nothing uses (validate, run and plan all print these)."""
+    applied = roster.recipe
+    if applied is None:
         return []
+    leavers = len(applied.leavers)
+    lines = [f"Recipe: {applied.recipe.name}: {leavers} leaver{'' if leavers == 1 else 's'} "
+             "(suspended in Glance, never deleted)"]
+    for column, derivation in applied.derived.items():
+        if derivation.computed:
+            first = [str(v) for v in roster.frame[column].head(3) if v]
+            lines.append(f"  {column} = {derivation.how}: " + ", ".join(first)
+                         + (", ..." if len(roster.frame) > 3 else ""))
+    lines.extend(f"Warning: {note}" for note in applied.notes)
+    return lines
+
+
+def warning_lines(roster: Roster) -> list[str]:
+    """What the recipe did, and the cells stored as numbers or dates (validate, run and plan
+    all print these)."""
+    if not roster.warnings:
+        return recipe_lines(roster)
     count = len(roster.warnings)
     were = "1 cell was" if count == 1 else f"{count} cells were"
     lines = [f"Warnings: {were} stored as numbers or dates; check they read as intended"]
     lines.extend(f"  {w}" for w in roster.warnings[:WARNINGS_SHOWN])
     if count > WARNINGS_SHOWN:
         lines.append(f"  ... and {count - WARNINGS_SHOWN} more")
-    return lines
+    return recipe_lines(roster) + lines
 
 
 def _rule_lines(problems: Sequence[Problem]) -> list[str]:

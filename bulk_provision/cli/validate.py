@@ -52,6 +52,8 @@ def add_parser(sub: Any) -> None:
     parser.add_argument("--schema", type=Path, metavar="FILE", help="rules from a Python file")
     parser.add_argument("--roles", metavar="A,B", help="comma-separated list of allowed roles")
     parser.add_argument("--columns", type=Path, metavar="FILE", help="TOML header -> column map")
+    parser.add_argument("--recipe", type=Path, metavar="FILE",
+                        help="how your HR export becomes a roster (see `bulk-provision recipe`)")
     parser.add_argument(
         "--report", type=Path, metavar="FILE", help="write a workbook of the problems (.xlsx)"
     )
@@ -99,6 +101,7 @@ def check_report_path(args: argparse.Namespace) -> None:
     inputs = [("", "the roster itself", args.roster),
               ("--schema", "the --schema file", args.schema),
               ("--columns", "the --columns file", args.columns),
+              ("--recipe", "the recipe", args.recipe),
               ("--config", "the config file", args.config)]
     check_workbook_output("--report", "the report workbook", args.report, [
         *(Role(option, noun, Path(p), output=False) for option, noun, p in inputs if p),

@@ -21,6 +21,7 @@ from bulk_provision.plan.planner import build_plan, load_and_validate
 from bulk_provision.plan.resume import row_hashes
 from bulk_provision.report.plan_report import SHOWN, PlanHeader, write_plan
 from bulk_provision.roster.read import Roster
+from bulk_provision.roster.recipe import leavers_of
 from bulk_provision.roster.validation import ValidationResult
 from bulk_provision.settings.spec import JobSpec
 
@@ -65,7 +66,8 @@ def plan_job(
 def write_plan_workbook(out: Path, spec: JobSpec, planned: Planned) -> None:
     """The plan workbook ``out``, with the header ``run --plan`` checks it by."""
     actions = planned.actions or []
-    options = plan_options(spec, row_hashes(planned.roster, actions))
+    options = plan_options(spec, row_hashes(planned.roster, actions),
+                           leavers_of(planned.roster))
     header = PlanHeader(str(spec.roster_path), planned.roster.sha256, spec.mode, options,
                         __version__)
     try:

@@ -44,6 +44,7 @@ from bulk_provision.report.results import (
     write_results,
 )
 from bulk_provision.roster.read import Roster
+from bulk_provision.roster.recipe import recipe_line, recipe_sha256
 from bulk_provision.roster.validation import ValidationResult
 from bulk_provision.settings.engine import EngineOptions
 from bulk_provision.settings.paths import Role, check_workbook_output, journal_roles
@@ -103,8 +104,9 @@ def run_job(
         roster_path=str(spec.roster_path),
         mode=spec.mode,
         fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode,
-                                       source.checksum, glance),
+                                       source.checksum, glance, recipe_sha256(roster)),
         glance=glance,
+        recipe_sha256=recipe_sha256(roster),
     ) as journal:
         api = api or api_factory()
         crash: Exception | None = None
@@ -295,6 +297,7 @@ def _write(
         started=started,
         finished=datetime.now(UTC),
         exit_code=job.exit_code,
+        recipe=recipe_line(roster),
     )
 
     def write(path: Path) -> None:

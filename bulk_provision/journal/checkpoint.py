@@ -71,7 +71,7 @@ class Checkpoint(JournalReads):
     @classmethod
     def open(
         cls, path: Path, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool = False,
-        glance: str = "",
+        glance: str = "", recipe_sha256: str = "",
     ) -> Checkpoint:
         """Create or reopen the checkpoint at ``path`` for a run, holding its lock.
 
@@ -90,7 +90,7 @@ class Checkpoint(JournalReads):
             raise
         try:
             self._prepare(roster_sha256=roster_sha256, roster_path=roster_path, mode=mode,
-                          fresh=fresh, glance=glance)
+                          fresh=fresh, glance=glance, recipe=recipe_sha256)
         except BaseException:
             self.close()
             raise
@@ -114,7 +114,8 @@ class Checkpoint(JournalReads):
         return self
 
     def _prepare(
-        self, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool, glance: str
+        self, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool, glance: str,
+        recipe: str = "",
     ) -> None:
         with self._database_errors():
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -127,12 +128,12 @@ class Checkpoint(JournalReads):
             elif existing:
                 self._check_format()
                 self._check_same_run(self.meta(), roster_sha256=roster_sha256, mode=mode,
-                                     glance=glance)
+                                     glance=glance, recipe=recipe)
             with self._transaction():
                 self._migrate()
                 for statement in SCHEMA:
                     self._conn.execute(statement)
-                self._put_meta_defaults(roster_sha256, roster_path, mode, glance)
+                self._put_meta_defaults(roster_sha256, roster_path, mode, glance, recipe)
             self.recover()
 
     def _migrate(self) -> None:
@@ -150,7 +151,7 @@ class Checkpoint(JournalReads):
             )
 
     def _put_meta_defaults(
-        self, roster_sha256: str, roster_path: str, mode: str, glance: str
+        self, roster_sha256: str, roster_path: str, mode: str, glance: str, recipe: str = ""
     ) -> None:
         stamp = now()
         self._conn.execute(
@@ -160,13 +161,14 @@ class Checkpoint(JournalReads):
             "INSERT OR REPLACE INTO meta VALUES ('schema_version', ?)", (SCHEMA_VERSION,)
         )
         values = {"roster_sha256": roster_sha256, "roster_path": roster_path, "mode": mode,
-                  "tool_version": __version__, "updated": stamp}
+                  "tool_version": __version__, "updated": stamp, "recipe_sha256": recipe}
         if glance:
             values["glance"] = glance
         self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
 
     def _check_same_run(
-        self, stored: Mapping[str, str], *, roster_sha256: str, mode: str, glance: str
+        self, stored: Mapping[str, str], *, roster_sha256: str, mode: str, glance: str,
+        recipe: str = "",
     ) -> None:
         old_glance = stored.get("glance", "")
         if old_glance and glance and old_glance != glance and self.has_plan:
@@ -181,6 +183,16 @@ class Checkpoint(JournalReads):
                 f"checkpoint {self.path} was made for a different roster "
                 f"({stored.get('roster_path', '?')}, SHA-256 {old_sha[:12]}). "
                 "Use --fresh to start over, or pass the original roster"
+            )
+        old_recipe = stored.get("recipe_sha256", "")
+        if self.has_plan and old_recipe != recipe:
+            said = (f"the recipe with SHA-256 {old_recipe[:12]}" if old_recipe
+                    else "no recipe")
+            raise CheckpointError(
+                f"checkpoint {self.path} holds a run made with {said}, and this run reads the "
+                "roster " + ("with another recipe" if recipe else "without one") + ": the "
+                "same rows may mean other people. Finish it with the recipe it was made with, "
+                "or use --fresh (or another --checkpoint) to start over"
             )
         old_mode = stored.get("mode", "")
         if self.has_plan and old_mode != mode:

@@ -67,6 +67,7 @@ GOOD_OUTCOMES = frozenset(
         Outcome.REINSTATED,
         Outcome.DELETED,
         Outcome.EXISTS,
+        Outcome.SKIPPED,
     }
 )
 #: Outcomes of rows a plain re-run would still send.

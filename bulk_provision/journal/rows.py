@@ -16,7 +16,7 @@ from typing import Any
 from bulk_provision.columns import PASSWORD_COLUMNS
 from bulk_provision.glance.models import AudioCodes
 from bulk_provision.journal.lifecycle import RowState, row_outcome
-from bulk_provision.model import Action, ActionKind, Outcome, RowResult
+from bulk_provision.model import NOT_IN_GLANCE, Action, ActionKind, Outcome, RowResult
 
 SCHEMA = (
     "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)",
@@ -106,6 +106,8 @@ def result_from(row: tuple[Any, ...]) -> RowResult:
     shown = row_outcome(STATES_BY_NAME[state], OUTCOMES.get(outcome), attempts)
     if state == RowState.SENDING:
         message = IN_FLIGHT
+    elif shown is Outcome.SKIPPED and not message:
+        message = NOT_IN_GLANCE
     audio = AudioCodes(dial_in, host_code, guest_code)
     return RowResult(key, number, _KINDS[kind], shown, message, audio, attempts)
 
@@ -124,4 +126,6 @@ def planned_state(action: Action) -> tuple[str, str | None]:
     """A new plan row's state and outcome: nothing to send is already done, ``unchanged``."""
     if action.kind is ActionKind.NONE:
         return RowState.DONE.value, Outcome.UNCHANGED.value
+    if action.kind is ActionKind.SKIP:
+        return RowState.DONE.value, Outcome.SKIPPED.value
     return RowState.PENDING.value, None

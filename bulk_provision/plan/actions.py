@@ -176,6 +176,8 @@ def known_row_action(
 ) -> Action:
     """An explicit per-row action, reduced to NONE when Glance is already in that state."""
     key = _cell(row, "PartnerUserID")
+    if kind is ActionKind.SUSPEND and user is None:  # a leaver Glance does not know
+        return Action(key, number, ActionKind.SKIP)
     already = (
         (kind is ActionKind.SUSPEND and user is not None and user.suspended)
         or (kind is ActionKind.REINSTATE and user is not None and not user.suspended)
@@ -195,7 +197,10 @@ def plan_upsert(
     set_passwords: bool = False,
     reinstate: bool = False,
 ) -> list[Action]:
-    """``--mode upsert`` (and the roster half of sync): create, update what differs, or nothing."""
+    """``--mode upsert`` (and the roster half of sync): create, update what differs, or nothing.
+
+    ``reinstate``: a suspended user the roster lists is reinstated (sync; and upsert with a
+    recipe's [status], where a leaver who came back is active again)."""
     actions = []
     records: dict[int, dict[str, str]] = frame.to_dict("index")  # type: ignore[assignment]
     spelled = glance_spellings(snapshot)

@@ -14,7 +14,7 @@ from __future__ import annotations
 import hashlib
 import json
 import zipfile
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -83,15 +83,23 @@ def read_plan(path: Path) -> ApprovedPlan:
     return ApprovedPlan(path, header, checksum, actions)
 
 
-def plan_options(spec: JobSpec, rows: Mapping[str, str] | None = None) -> dict[str, object]:
+def plan_options(
+    spec: JobSpec, rows: Mapping[str, str] | None = None, leavers: Iterable[int] = ()
+) -> dict[str, object]:
     """The options that shaped a plan, as ``plan`` records them: also how the roster was read
-    (``--sheet``, the ``--columns`` map) and a digest of its planned rows (``rows``:
-    ``resume.row_hashes``), so ``run --plan`` reads the roster exactly as the plan did."""
-    return {"skip_invalid": spec.skip_invalid, "set_passwords": spec.set_passwords,
-            "audio_provider": spec.audio_provider, "protect": list(spec.protect),
-            "max_suspend": spec.max_suspend, "sheet": spec.sheet or "",
-            "columns": dict(spec.column_map or {}), "rows_sha256": rows_digest(rows or {}),
-            "glance": glance_identity(spec.endpoint, spec.connection.login)}
+    (``--sheet``, the ``--columns`` map, the ``--recipe``'s SHA-256 and the leavers it found)
+    and a digest of its planned rows (``rows``: ``resume.row_hashes``), so ``run --plan`` reads
+    the roster exactly as the plan did."""
+    options: dict[str, object] = {
+        "skip_invalid": spec.skip_invalid, "set_passwords": spec.set_passwords,
+        "audio_provider": spec.audio_provider, "protect": list(spec.protect),
+        "max_suspend": spec.max_suspend, "sheet": spec.sheet or "",
+        "columns": dict(spec.column_map or {}), "rows_sha256": rows_digest(rows or {}),
+        "glance": glance_identity(spec.endpoint, spec.connection.login)}
+    if spec.recipe is not None:
+        options["recipe"] = {"name": spec.recipe.name, "sha256": spec.recipe.sha256}
+        options["leavers"] = sorted(leavers)
+    return options
 
 
 def rows_digest(rows: Mapping[str, str]) -> str:
@@ -115,6 +123,7 @@ def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
     _same_reading(plan, "--sheet", spec.sheet, sheet or None)
     if spec.column_map is not None:
         _same_reading(plan, "--columns", dict(spec.column_map), columns)
+    _same_recipe(plan, spec)
     return replace(
         spec,
         mode=mode,
@@ -124,6 +133,24 @@ def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
         sheet=sheet or None,
         column_map={str(k): str(v) for k, v in columns.items()} or None,
     )
+
+
+def _same_recipe(plan: ApprovedPlan, spec: JobSpec) -> None:
+    """Refused unless the run reads the roster with the recipe the plan was made with."""
+    planned = plan.option.get("recipe")
+    planned_sha = planned.get("sha256") if isinstance(planned, dict) else None
+    given = spec.recipe.sha256 if spec.recipe is not None else None
+    if planned_sha == given:
+        return
+    if planned_sha is None:
+        raise Refused(f"the plan {plan.path} was made without a recipe; nothing was changed. "
+                      "Leave --recipe out, or make a new plan with it")
+    name = planned.get("name", "?") if isinstance(planned, dict) else "?"
+    raise Refused(f"the plan {plan.path} was made with the recipe {name} (SHA-256 "
+                  f"{str(planned_sha)[:12]}), and this run " + (
+                      "gives another one" if given else "gives none") +
+                  "; nothing was changed. Run it with --recipe and that very file, or make a "
+                  "new plan")
 
 
 def _same_glance(plan: ApprovedPlan, glance: str) -> None:
@@ -226,7 +253,10 @@ def check_plan(
     """Refused, listing every difference, unless Glance still shows each planned row's "before"
     values and the plan's sync suspensions stay within ``max_suspend`` and ``protect``."""
     found = differences(plan.actions, snapshot, protect, mode=plan.header.mode)
-    guard = suspension_guard(plan.actions, snapshot, protect, max_suspend)
+    leavers = plan.option.get("leavers") if plan.header.mode == "sync" else []
+    guard = suspension_guard(plan.actions, snapshot, protect, max_suspend,
+                             leavers={int(r) for r in leavers if isinstance(r, int)}
+                             if isinstance(leavers, list) else set())
     if guard is not None:
         found.insert(0, guard)
     if found:
@@ -263,6 +293,8 @@ def _difference(action: Action, user: KnownUser | None, protect: Sequence[str]) 
     kind = action.kind
     if kind is ActionKind.NONE:
         return ""
+    if kind is ActionKind.SKIP:
+        return "Glance now has this user (the plan skipped them as not in Glance)" if user else ""
     if kind is ActionKind.CREATE:
         return "Glance now has this user" if user is not None else ""
     if user is None:
@@ -288,10 +320,12 @@ def _profile(user: KnownUser) -> dict[str, str]:
 
 def suspension_guard(
     actions: Sequence[Action], snapshot: Mapping[str, KnownUser], protect: Sequence[str],
-    max_suspend: str,
+    max_suspend: str, leavers: Collection[int] = (),
 ) -> str | None:
-    """Why the plan's sync suspensions exceed ``--max-suspend`` now, or None."""
-    suspends = sum(1 for a in actions if a.kind is ActionKind.SUSPEND and a.row is None)
+    """Why the plan's sync suspensions (and the recipe's leavers it suspends) exceed
+    ``--max-suspend`` now, or None."""
+    suspends = sum(1 for a in actions if a.kind is ActionKind.SUSPEND
+                   and (a.row is None or a.row in leavers))
     if not suspends:
         return None
     verdict = guard(suspends, snapshot, protect, max_suspend)

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from bulk_provision.errors import Interrupted
 from bulk_provision.glance.api import GlanceApi
 from bulk_provision.glance.models import GlanceUser
-from bulk_provision.model import Action
+from bulk_provision.model import Action, ActionKind
 from bulk_provision.plan.actions import (
     KnownUser,
     keyed_snapshot,
@@ -23,7 +23,8 @@ from bulk_provision.plan.actions import (
 )
 from bulk_provision.plan.guard import guard
 from bulk_provision.provision.retry import call_with_retries
-from bulk_provision.roster.read import Roster, read_roster
+from bulk_provision.roster.read import Roster
+from bulk_provision.roster.recipe import leavers_of, read_with_recipe
 from bulk_provision.roster.validation import ValidationResult, validate_roster
 from bulk_provision.settings.engine import EngineOptions
 from bulk_provision.settings.spec import JobSpec
@@ -44,7 +45,7 @@ def server_roles(
 def load_and_validate(
     spec: JobSpec, api: GlanceApi | None = None, stop: threading.Event | None = None
 ) -> tuple[Roster, ValidationResult]:
-    roster = read_roster(spec.roster_path, sheet=spec.sheet, column_map=spec.column_map)
+    roster = read_with_recipe(spec.roster_path, sheet=spec.sheet, recipe=spec.reading)
     roles = spec.roles
     if spec.check_roles and api is not None:
         roles = server_roles(api, spec.roles, spec.engine, stop)
@@ -73,6 +74,12 @@ def fresh_snapshot(
     return keyed_snapshot(users)
 
 
+def leaver_suspensions(actions: Sequence[Action], leavers: frozenset[int]) -> int:
+    """The recipe's leavers this plan suspends: in sync they count against --max-suspend like
+    the users the roster leaves out (DESIGN.md section 12)."""
+    return sum(1 for a in actions if a.kind is ActionKind.SUSPEND and a.row in leavers)
+
+
 def build_plan(
     spec: JobSpec,
     roster: Roster,
@@ -98,13 +105,14 @@ def build_plan(
         snapshot,
         audio_provider=spec.audio_provider,
         set_passwords=spec.set_passwords,
-        reinstate=spec.mode == "sync",
+        reinstate=spec.mode == "sync" or (roster.recipe is not None and roster.recipe.has_status),
     )
     if spec.mode == "sync":
         keys = set(frame["PartnerUserID"]) if "PartnerUserID" in frame.columns else set()
         extra = suspensions(snapshot, keys, spec.protect)
+        leaving = leaver_suspensions(actions, leavers_of(roster))
         actions.extend(extra)
-        verdict = guard(len(extra), snapshot, spec.protect, spec.max_suspend)
+        verdict = guard(len(extra) + leaving, snapshot, spec.protect, spec.max_suspend)
         if not verdict.allowed:
             return actions, (
                 verdict.exceeded("sync would suspend") + "; nothing was changed. "

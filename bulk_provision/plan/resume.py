@@ -27,7 +27,7 @@ def glance_identity(base_url: str, login: str | None) -> str:
 
 def start_over(
     path: Path, roster_sha256: str, mode: str, plan_checksum: str | None = None,
-    glance: str = "",
+    glance: str = "", recipe: str = "",
 ) -> bool:
     """True when the journal at ``path`` holds a finished run that a new run should replace.
 
@@ -49,7 +49,8 @@ def start_over(
         return True
     if plan_checksum is not None:
         return finished and meta.get("plan_checksum") != plan_checksum
-    same = meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
+    same = (meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
+            and meta.get("recipe_sha256", "") == recipe)
     return finished and (not same or mode != "create")
 
 

@@ -20,7 +20,7 @@ from bulk_provision.errors import (
 from bulk_provision.glance.models import AudioCodes
 from bulk_provision.journal.checkpoint import Todo
 from bulk_provision.journal.lifecycle import RowState
-from bulk_provision.model import Action, ActionKind, Outcome, RowResult
+from bulk_provision.model import NOT_IN_GLANCE, Action, ActionKind, Outcome, RowResult
 from bulk_provision.provision.ports import RowContext
 from bulk_provision.provision.retry import WaitBudget, wait_refusal
 
@@ -216,6 +216,9 @@ class RowRun:
             outcome, message = Outcome.EXISTS, MESSAGES["exists"]
         elif action.kind is ActionKind.DELETE and exc.code == "NOT_FOUND" and self.doubted:
             outcome, message = Outcome.DELETED, "deleted (confirmed: the user is gone)"
+        elif action.kind is ActionKind.SUSPEND and exc.code == "NOT_FOUND" and action.row:
+            # create mode reads no snapshot: a leaver Glance does not know is told here
+            outcome, message = Outcome.SKIPPED, NOT_IN_GLANCE
         return RowResult(action.key, action.row, action.kind, outcome, message, attempts=attempt)
 
 
@@ -226,6 +229,7 @@ SUCCESS = {
     ActionKind.REINSTATE: Outcome.REINSTATED,
     ActionKind.DELETE: Outcome.DELETED,
     ActionKind.NONE: Outcome.UNCHANGED,
+    ActionKind.SKIP: Outcome.SKIPPED,
 }
 
 

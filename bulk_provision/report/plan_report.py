@@ -23,7 +23,8 @@ from bulk_provision.report.common import atomic_save, header_row, text_cell, wid
 
 PLAN_COLUMNS = ("Row", "PartnerUserID", "Action", "Field", "Before", "After")
 ACTION_COLUMNS = ("Row", "PartnerUserID", "Action", "Fields", "Password", "Changes")
-SHOWN = {kind: kind.value for kind in ActionKind} | {ActionKind.NONE: "no change"}
+SHOWN = {kind: kind.value for kind in ActionKind} | {ActionKind.NONE: "no change",
+                                                     ActionKind.SKIP: "skip (not in Glance)"}
 PASSWORD_SET = "will be set"
 PLAN_FORMAT = "bulk-provision plan 1"
 

@@ -75,6 +75,7 @@ class RunSummary:
     started: datetime
     finished: datetime
     exit_code: int | None
+    recipe: str = ""  # "acme.recipe.toml (SHA-256 ...)" when a --recipe read the export
 
 
 def split_results(results: Iterable[RowResult]) -> tuple[dict[int, RowResult], list[RowResult]]:
@@ -166,6 +167,7 @@ def _write_summary(wb: Workbook, summary: RunSummary, outcomes: Sequence[Outcome
         ("Tool version", summary.tool_version),
         ("Roster", summary.roster_path),
         ("Roster SHA-256", summary.roster_sha256),
+        *([("Recipe", summary.recipe)] if summary.recipe else []),
         ("Mode", summary.mode),
         ("Endpoint", summary.endpoint),
         ("Started", _timestamp(summary.started)),

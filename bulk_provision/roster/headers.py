@@ -12,7 +12,7 @@ admin has said what it is.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 
 from bulk_provision.columns import CANONICAL_COLUMNS, PASSWORD_COLUMNS, normalize_header
 from bulk_provision.errors import RosterError
@@ -41,10 +41,14 @@ for _canonical, _names in _ALIASES.items():
         _LOOKUP[normalize_header(_alias)] = _canonical
 
 
-def canonical_column(header: str, column_map: Mapping[str, str] | None = None) -> str | None:
+def canonical_column(
+    header: str, column_map: Mapping[str, str] | None = None, claimed: Collection[str] = ()
+) -> str | None:
     """The canonical column a header means, or None when it is not one of ours.
 
-    ``column_map`` (from ``--columns``) is consulted first: exact header, then the normalized one.
+    ``column_map`` (from ``--columns`` or a recipe) is consulted first: exact header, then the
+    normalized one. A field in ``claimed`` (one a recipe maps or builds) is never reached through
+    an alias: with ``UserEmail = "Work Email"``, a column "Email" is just another column.
     """
     header = header.strip()
     if column_map:
@@ -54,7 +58,8 @@ def canonical_column(header: str, column_map: Mapping[str, str] | None = None) -
         for name, target in column_map.items():
             if normalize_header(name) == key:
                 return target
-    return _LOOKUP.get(normalize_header(header))
+    canonical = _LOOKUP.get(normalize_header(header))
+    return None if canonical in claimed else canonical
 
 
 def column_letter(position: int) -> str:
@@ -68,7 +73,8 @@ def column_letter(position: int) -> str:
 
 
 def resolve_headers(
-    headers: Sequence[str], column_map: Mapping[str, str] | None = None
+    headers: Sequence[str], column_map: Mapping[str, str] | None = None,
+    claimed: Collection[str] = (),
 ) -> list[str]:
     """Frame column names for the header cells, in file order.
 
@@ -79,7 +85,7 @@ def resolve_headers(
     names: list[str] = []
     seen_canonical: dict[str, int] = {}
     for position, header in enumerate(headers):
-        canonical = canonical_column(header, column_map) if header else None
+        canonical = canonical_column(header, column_map, claimed) if header else None
         if canonical is None:
             names.append(header or f"Column {column_letter(position)}")
             continue

@@ -21,7 +21,7 @@ dropped. Excel is read through python-calamine (``roster_excel``), CSV through p
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -30,6 +30,7 @@ import pandas as pd
 
 from bulk_provision.columns import CANONICAL_COLUMNS, PASSWORD_COLUMNS
 from bulk_provision.errors import Hint, RosterError, Where
+from bulk_provision.recipe.applied import Applied
 from bulk_provision.roster.csv_reader import read_csv_grid
 from bulk_provision.roster.excel_reader import (
     RawWarning,
@@ -86,6 +87,14 @@ class Roster:
     warnings: list[RosterWarning] = field(default_factory=list)
     encoding: str | None = None  # CSV only: the encoding that was detected
     delimiter: str | None = None  # CSV only: the delimiter that was detected
+    recipe: Applied | None = None  # what a --recipe built (roster.recipe.apply_recipe)
+
+    @property
+    def file_columns(self) -> list[str]:
+        """The frame columns that are the file's own, in its order (not those a recipe built):
+        what the failed-rows file writes back, so it runs again with the same recipe."""
+        derived = self.recipe.derived if self.recipe else {}
+        return [str(c) for c in self.frame.columns if c not in derived]
 
     @property
     def secret_columns(self) -> frozenset[str]:
@@ -103,6 +112,7 @@ def read_roster(
     *,
     sheet: str | None = None,
     column_map: Mapping[str, str] | None = None,
+    claimed: Collection[str] = (),
 ) -> Roster:
     """Read a roster file into an all-text :class:`Roster`; RosterError when it cannot be read."""
     path = Path(path)
@@ -135,7 +145,7 @@ def read_roster(
         grid, raw_warnings = read_sheet_grid(workbook, sheet_name, padded)
     del data
     try:
-        frame, headers, positions = _shape(grid, column_map)
+        frame, headers, positions = _shape(grid, column_map, claimed)
     except RosterError as exc:  # name the file (and sheet): "which roster has no rows?"
         where = f"{path.name}, sheet {sheet_name!r}" if sheet_name else path.name
         hint = Hint.PICK_SHEET if sheet_name and sheet is None else exc.hint
@@ -165,7 +175,7 @@ def _read_bytes(path: Path) -> bytes:
 
 
 def _shape(
-    grid: pd.DataFrame, column_map: Mapping[str, str] | None
+    grid: pd.DataFrame, column_map: Mapping[str, str] | None, claimed: Collection[str] = ()
 ) -> tuple[pd.DataFrame, dict[str, str], dict[int, str]]:
     """Trimmed grid -> (frame with named columns, headers, column position -> frame column)."""
     table = grid.to_numpy(dtype=object)
@@ -185,7 +195,7 @@ def _shape(
         for position, header in enumerate(header_cells)
         if header or (cells[position][data_rows] != "").any()
     ]
-    names = resolve_headers([header_cells[p] for p in keep], column_map)
+    names = resolve_headers([header_cells[p] for p in keep], column_map, claimed)
     index = pd.Index(grid.index[data_rows], name="row")
     frame = pd.DataFrame(
         {name: cells[p][data_rows] for name, p in zip(names, keep, strict=True)},

@@ -30,6 +30,7 @@ from pandera.errors import SchemaErrors
 
 from bulk_provision.errors import ConfigError, Hint, RosterError
 from bulk_provision.roster.read import Roster
+from bulk_provision.roster.recipe import explain, unique_advice
 from bulk_provision.schemas.checks import (
     Clash,
     Rule,
@@ -92,7 +93,33 @@ def validate_roster(
     found = pd.concat([c for c in cases if len(c)], ignore_index=True) if any(
         len(c) for c in cases) else None
     problems = [] if found is None else _problems(found, _rules(frame_schema, extra), roster)
+    if roster.recipe is not None:
+        problems = _with_recipe(roster, problems)
     return ValidationResult(rows=len(roster.frame), problems=problems)
+
+
+def _with_recipe(roster: Roster, problems: list[Problem]) -> list[Problem]:
+    """The recipe's own problems added, and a problem in a field the recipe built explained:
+    the template (or lookup) and the export's cells it was built from."""
+    applied = roster.recipe
+    assert applied is not None
+    labels = {roster.headers.get(c, str(c)): str(c) for c in roster.frame.columns}
+    told = []
+    for problem in problems:
+        column = labels.get(problem.column, problem.column)
+        how = explain(roster, column, problem.row)
+        if how:
+            advice = unique_advice(roster, column) if problem.rule.endswith(".unique") else ""
+            message = f"{problem.message} ({how})" + (f"; {advice}" if advice else "")
+            problem = Problem(problem.row, problem.column, problem.value, problem.rule, message)
+        told.append(problem)
+    for own in applied.problems:
+        label = roster.headers.get(own.column, own.column)
+        told.append(Problem(own.row, label, capped(own.value, VALUE_AT_MOST), own.rule,
+                            own.message))
+    order = {roster.headers.get(c, str(c)): i for i, c in enumerate(roster.frame.columns)}
+    told.sort(key=lambda p: (p.row, order.get(p.column, len(order)), p.rule))
+    return told
 
 
 def safety_rules(roster: Roster, frame_schema: pa.DataFrameSchema) -> list[Rule]:

@@ -1,4 +1,5 @@
-"""A ``--columns`` file: the export's own headers mapped onto the roster's column names."""
+"""A ``--columns`` file (the export's own headers mapped onto the roster's column names) and a
+``--recipe`` file, each refused when another user may change it."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from pathlib import Path
 
 from bulk_provision.columns import CANONICAL_COLUMNS, normalize_header
 from bulk_provision.errors import ConfigError
+from bulk_provision.recipe.file import Recipe, load_recipe
 from bulk_provision.settings.config import read_toml
 from bulk_provision.settings.paths import check_not_shared
 
@@ -40,3 +42,12 @@ def _map_target(path: Path, header: str, target: object) -> str:
             f"use one of {', '.join(CANONICAL_COLUMNS)}"
         )
     return canonical
+
+
+def load_recipe_file(path: str | Path) -> Recipe:
+    """A ``--recipe`` file, checked (``recipe.file``), refused when another user may change it:
+    the recipe decides who is suspended."""
+    path = Path(path)
+    if path.is_file():
+        check_not_shared(path, "--recipe file")
+    return load_recipe(path)

@@ -56,6 +56,7 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "set_passwords": (bool,),
     "check_roles": (bool,),
     "columns": (str,),
+    "recipe": (str,),
     "sheet": (str,),
     # --notify (bulk_provision/jobs/notify.py); the SMTP password only from GLANCE_SMTP_PASSWORD
     "notify": (list, str),

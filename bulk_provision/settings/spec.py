@@ -18,7 +18,8 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.errors import UsageError
-from bulk_provision.settings.columns import load_column_map
+from bulk_provision.recipe.file import Recipe, from_column_map
+from bulk_provision.settings.columns import load_column_map, load_recipe_file
 from bulk_provision.settings.config import Settings
 from bulk_provision.settings.connection import Connection, connection_from
 from bulk_provision.settings.engine import EngineOptions
@@ -58,6 +59,19 @@ class JobSpec:
     schema: Path | None = None  # --schema: the rules from a Python file instead of the built-in
     config_file: Path | None = None
     plan: Path | None = None  # run --plan: carry out this approved plan workbook
+    recipe: Recipe | None = None  # --recipe: how an HR export becomes a roster (section 12)
+    recipe_file: Path | None = None
+
+    @property
+    def reading(self) -> Recipe | None:
+        """How the roster's headers are read: the --recipe, or a --columns map as the recipe
+        with only a [columns] table, or None (a file in Glance's shape)."""
+        if self.recipe is not None:
+            return self.recipe
+        if self.column_map:
+            name = self.columns_file.name if self.columns_file else "--columns"
+            return from_column_map(self.column_map, name)
+        return None
 
     @property
     def endpoint(self) -> str:
@@ -92,12 +106,19 @@ class JobSpec:
         connection = connection_for(options, config, env)
         protect = protected_patterns(given, connection)
         columns = given.pick("columns", None)
+        recipe_file = given.pick("recipe", None)
+        if columns and recipe_file:
+            raise UsageError("--columns and --recipe both say how to read the headers: put the "
+                             "--columns lines under the recipe's [columns] table and give only "
+                             "--recipe")
         log_file = given.pick("log_file", None)
         return cls(
             roster_path=Path(options["roster"]),
             connection=connection,
             sheet=given.pick("sheet", None),
             column_map=load_column_map(columns) if columns else None,
+            recipe=load_recipe_file(recipe_file) if recipe_file else None,
+            recipe_file=_path(recipe_file),
             out=_path(options.get("out")),
             checkpoint=_path(options.get("checkpoint")),
             mode=mode,

@@ -19,7 +19,7 @@ SCHEMAS = PACKAGE.parent / "schemas"
 # Lowest first: a module may import its own layer or lower ones, never a higher one.
 LAYERS = [
     ["errors", "terminal", "columns", "schemas"],  # schemas: the window onto top-level schemas/
-    ["settings"],
+    ["settings", "recipe"],
     ["model", "glance", "journal"],
     ["plan", "provision", "roster", "report"],
     ["jobs"],
