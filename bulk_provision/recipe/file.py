@@ -147,7 +147,8 @@ class _Checker:
         self.lines = _key_lines(text)
 
     def fail(self, table: str, key: str, message: str) -> ConfigError:
-        line = self.lines.get((table, key)) or self.lines.get((table, ""), 0)
+        line = (self.lines.get((table, key)) or self.lines.get((table, ""))
+                or self.lines.get((key, ""), 0))
         where = f"recipe {self.name}, line {line}" if line else f"recipe {self.name}"
         return ConfigError(f"{where}: {message}")
 

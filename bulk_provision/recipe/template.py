@@ -123,7 +123,7 @@ def parse(text: str) -> Template:
                 parts.append("".join(literal))
                 literal = []
             parts.append(_hole(text[position + 1 : end], position))
-            if len(parts) > 2 * MAX_HOLES:
+            if sum(isinstance(p, Hole) for p in parts) > MAX_HOLES:
                 raise TemplateError(f"has more than {MAX_HOLES} {{fields}}")
             position = end + 1
         else:

@@ -116,7 +116,7 @@ class _Applier:
         source = self._column(status.column, where)
         values = self.frame[source]
         keys = values.map({v: v.strip().casefold() for v in pd.unique(values.to_numpy())})
-        leaver = keys.isin(status.leaver).to_numpy()
+        leaver = np.array(keys.isin(status.leaver).to_numpy(), dtype=bool)
         known = leaver | keys.isin(status.active).to_numpy()
         header = self._header(source)
         for row, value in zip(values.index[~known], values.to_numpy()[~known], strict=True):
@@ -130,7 +130,7 @@ class _Applier:
             action = self.frame["Action"].to_numpy(dtype=object).copy()
             leaver &= action == ""
             action[leaver] = LEAVER_ACTION
-            self.frame["Action"] = action
+            self.frame["Action"] = pd.Series(action, index=self.frame.index, dtype=object)
         else:
             self._add("Action", np.where(leaver, LEAVER_ACTION, "").astype(object),
                       f"Action (from {header})", Derivation(f'[status] "{header}"', (source,)))
@@ -161,7 +161,7 @@ class _Applier:
         return found
 
     def _add(self, name: str, values: np.ndarray, label: str, derivation: Derivation) -> None:
-        self.frame[name] = values
+        self.frame[name] = pd.Series(values, index=self.frame.index, dtype=object)
         self.roster.headers[name] = label
         self.applied.derived[name] = derivation
 
