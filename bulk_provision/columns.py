@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 PASSWORD_COLUMNS = frozenset({"UserPW"})  # never written anywhere, never stored
+FAILED_ROWS_PROBLEM = "Problem (bulk-provision)"  # the failed-rows file's own column
 
 CANONICAL_COLUMNS = (
     "PartnerUserID",

@@ -18,7 +18,7 @@ from bulk_provision.cli.options import add_job_options, input_roles
 from bulk_provision.cli.summary import human, print_json, summary_lines, warning_lines
 from bulk_provision.errors import Ending, UsageError, ValidationFailed
 from bulk_provision.jobs.plan import plan_job, write_plan_workbook
-from bulk_provision.jobs.summary import command_document, problem_entry
+from bulk_provision.jobs.summary import command_document, problem_entry, recipe_entry
 from bulk_provision.report.plan_report import SHOWN
 from bulk_provision.roster.read import Roster
 from bulk_provision.settings.paths import (
@@ -74,7 +74,8 @@ def handle(args: argparse.Namespace) -> Ending:
             print(f"bulk-provision: error: {message}", file=sys.stderr)
             print_json(command_document(
                 "plan", Ending.INVALID, message=message, roster=spec.roster_path, mode=spec.mode,
-                endpoint=spec.endpoint, problems=[problem_entry(p) for p in validation.problems]))
+                endpoint=spec.endpoint, problems=[problem_entry(p) for p in validation.problems],
+                recipe=recipe_entry(roster)))
             return Ending.INVALID
     write_plan_workbook(out, spec, planned)
     refusal, counts = planned.refusal, planned.counts
@@ -85,6 +86,7 @@ def handle(args: argparse.Namespace) -> Ending:
             counts=counts | {"invalid": invalid},
             files={"plan": out}, refusal=refusal, message=refusal or "",
             roster=spec.roster_path, mode=spec.mode, endpoint=spec.endpoint,
+            recipe=recipe_entry(roster),
         ))
         if refusal is not None:
             print(printable(f"bulk-provision: error: {refusal}"), file=sys.stderr)

@@ -11,7 +11,7 @@ from bulk_provision.cli.connection import add_connection_options, open_client, s
 from bulk_provision.cli.options import add_json_option
 from bulk_provision.cli.summary import human, print_json, summary_lines
 from bulk_provision.errors import Ending
-from bulk_provision.jobs.summary import command_document, problem_entry
+from bulk_provision.jobs.summary import command_document, problem_entry, recipe_entry
 from bulk_provision.jobs.validate import validate_job
 from bulk_provision.settings.paths import (
     Role,
@@ -91,6 +91,7 @@ def run_validate(args: argparse.Namespace) -> Ending:
             problems=[problem_entry(p) for p in result.problems],
             warnings=[{"row": w.row, "column": w.column, "message": w.message}
                       for w in roster.warnings],
+            recipe=recipe_entry(roster),
         ))
     return ending
 

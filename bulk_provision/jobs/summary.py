@@ -25,6 +25,8 @@ same keys (``counts`` and ``files`` then hold what that command counts and write
 ``details`` (the reasons under a refusal) and each command's own keys: ``problems``
 (validate, an invalid run or plan: row, column, value with passwords masked, rule, message),
 ``refusal`` (plan, undo), ``checkpoint`` (status), ``not_undone`` and ``carried_out`` (undo).
+``recipe`` (run, validate, plan) names the ``--recipe`` that read the roster, with its SHA-256,
+its leavers and the export's unused columns, or is null.
 """
 
 from __future__ import annotations
@@ -38,6 +40,7 @@ from bulk_provision import __version__
 from bulk_provision.errors import EXIT_CODES, EXIT_MEANING, BulkProvisionError, Ending
 from bulk_provision.jobs.run import JobResult
 from bulk_provision.model import Outcome, RowResult
+from bulk_provision.roster.read import Roster
 from bulk_provision.roster.validation import Problem
 from bulk_provision.settings.spec import JobSpec
 
@@ -68,8 +71,18 @@ def summary_document(
         rows=shown,
         rows_left_out=len(rows) - len(shown),
         details=[],
+        recipe=recipe_entry(result.roster),
     )
     return document
+
+
+def recipe_entry(roster: Roster | None) -> dict[str, Any] | None:
+    """Which recipe read the roster (``--json``'s ``recipe``), or None without one."""
+    applied = roster.recipe if roster is not None else None
+    if applied is None:
+        return None
+    return {"name": applied.recipe.name, "sha256": applied.recipe.sha256,
+            "leavers": len(applied.leavers), "unused_columns": list(applied.unused)}
 
 
 def command_document(

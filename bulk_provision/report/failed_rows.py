@@ -27,7 +27,7 @@ from pathlib import Path
 
 from openpyxl import Workbook
 
-from bulk_provision.columns import normalize_header
+from bulk_provision.columns import FAILED_ROWS_PROBLEM, normalize_header
 from bulk_provision.model import Outcome, RowResult
 from bulk_provision.report.common import (
     BAD_FILL,
@@ -41,7 +41,7 @@ from bulk_provision.roster.validation import ValidationResult
 
 #: The tool's column: a name of its own, so a roster's own ``Problem`` column is kept as it is,
 #: and a failed file run again has its column refilled, not doubled.
-PROBLEM_HEADER = "Problem (bulk-provision)"
+PROBLEM_HEADER = FAILED_ROWS_PROBLEM
 _BOMS = {
     "utf-8-sig": codecs.BOM_UTF8,
     "utf-16-le": codecs.BOM_UTF16_LE,
@@ -92,7 +92,7 @@ def _table(
 ) -> tuple[list[str], list[list[str]], int]:
     """Header texts, cells and the tool's Problem column's position; a roster column already
     named so (a failed file run again) is refilled rather than doubled."""
-    frame = roster.frame
+    frame = roster.frame[roster.file_columns]  # not what a recipe built: it runs again with it
     header = [roster.headers.get(column, str(column)) for column in frame.columns]
     wanted = normalize_header(PROBLEM_HEADER)
     at = next((i for i, text in enumerate(header) if normalize_header(text) == wanted), None)

@@ -18,7 +18,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bulk_provision.columns import CANONICAL_COLUMNS, normalize_header
+from bulk_provision.columns import CANONICAL_COLUMNS, FAILED_ROWS_PROBLEM, normalize_header
 from bulk_provision.errors import ConfigError
 from bulk_provision.recipe.applied import Applied, Derivation, RecipeProblem
 from bulk_provision.recipe.file import Computed, Lookup, Recipe, Status
@@ -177,7 +177,7 @@ class _Applier:
         return "its headers: " + ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
     def _unused(self) -> list[str]:
-        ignored = {normalize_header(h) for h in self.recipe.ignore}
+        ignored = {normalize_header(h) for h in (*self.recipe.ignore, FAILED_ROWS_PROBLEM)}
         return [
             self._header(column)
             for column in self.file_columns

@@ -1,4 +1,4 @@
-"""The template language: parsed once, closed (nothing evaluated), every filter, the hard letters."""
+"""The template language: parsed once, closed (nothing evaluated), its filters, hard letters."""
 
 from __future__ import annotations
 

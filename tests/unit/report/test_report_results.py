@@ -93,7 +93,8 @@ def test_summary_values_and_counts(book: Path) -> None:
         ["Started", "2026-03-01 09:30:00+00:00"],
         ["Finished", "2026-03-01 09:31:05+00:00"],
         ["created", 2], ["updated", 0], ["unchanged", 0], ["suspended", 1], ["reinstated", 0],
-        ["deleted", 0], ["exists", 1], ["skipped", 0], ["invalid", 1], ["failed", 1], ["unfinished", 0],
+        ["deleted", 0], ["exists", 1], ["skipped", 0], ["invalid", 1], ["failed", 1],
+        ["unfinished", 0],
         ["not attempted", 1], ["Total", 7],
         ["Exit code", 1],
     ]

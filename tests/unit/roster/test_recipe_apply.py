@@ -1,4 +1,4 @@
-"""A recipe applied to an export: the roster of section 4, problems by the export's row and header."""
+"""A recipe applied to an export: a roster of section 4, problems by the export's row, header."""
 
 from __future__ import annotations
 
