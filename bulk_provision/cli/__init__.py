@@ -23,6 +23,7 @@ from bulk_provision.terminal import printable
 
 COMMAND_MODULES = (
     "validate",
+    "recipe",
     "template",
     "run",
     "plan",

@@ -34,6 +34,7 @@ from bulk_provision.recipe.template import Template, TemplateError, parse
 MAX_BYTES = 1024 * 1024  # a recipe is a page of text; a megabyte is not a recipe
 MAX_ENTRIES = 10_000  # lookup values, status values, ignored columns: each
 TABLES = ("columns", "compute", "lookup", "status", "ignore")
+PLACEHOLDER = "{your-company}"  # what a draft writes where only a person knows the domain
 NOT_COMPUTED = ("UserPW", "Action")  # a password from a name is no password; Action: [status]
 _BY_KEY = {normalize_header(name): name for name in CANONICAL_COLUMNS}
 
@@ -212,6 +213,10 @@ class _Checker:
             if name in columns:
                 raise self.fail("compute", key, f'{name} is both mapped (to "{columns[name]}") '
                                 "and computed: keep one")
+            if isinstance(text, str) and PLACEHOLDER in text:
+                raise self.fail("compute", key, f"the template for {name} still says "
+                                f"{PLACEHOLDER}: write your company's Glance domain there "
+                                "(the part before .glance.net, e.g. acme)")
             try:
                 template = parse(text)
             except TemplateError as exc:

@@ -23,7 +23,7 @@ __all__ = [
     "looks_like_password", "normalize_header", "resolve_headers",
 ]
 
-_ALIASES: dict[str, tuple[str, ...]] = {
+ALIASES: dict[str, tuple[str, ...]] = {
     "PartnerUserID": ("Employee ID", "Employee Number", "User ID", "ID", "Partner ID"),
     "UserAddress": ("Glance Address", "Address", "Glance User Name", "Username"),
     "UserPW": ("Password", "User Password"),
@@ -36,7 +36,7 @@ _ALIASES: dict[str, tuple[str, ...]] = {
 }
 
 _LOOKUP: dict[str, str] = {normalize_header(name): name for name in CANONICAL_COLUMNS}
-for _canonical, _names in _ALIASES.items():
+for _canonical, _names in ALIASES.items():
     for _alias in _names:
         _LOOKUP[normalize_header(_alias)] = _canonical
 
