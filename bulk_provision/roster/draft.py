@@ -13,6 +13,7 @@ import pandas as pd
 
 from bulk_provision.columns import CANONICAL_COLUMNS, normalize_header
 from bulk_provision.recipe.draft import COMPANY, VALUES_LISTED, RecipeDraft
+from bulk_provision.recipe.file import Recipe
 from bulk_provision.roster.headers import ALIASES
 from bulk_provision.roster.read import Roster
 
@@ -134,3 +135,42 @@ def _address(draft: RecipeDraft) -> None:
         return
     draft.undecided.insert(0, f"The Glance user names end in .{COMPANY}.glance.net: write your "
                            "company's Glance domain there (the recipe refuses to run until then)")
+
+
+def distinct_values(roster: Roster, header: str) -> list[str]:
+    """The distinct values of the export's column ``header`` (at most ``VALUES_LISTED``; []
+    without such a column), sorted as the draft lists them."""
+    for column, text in roster.headers.items():
+        if text == header and column in roster.frame.columns:
+            return _distinct(roster.frame, str(column))[:VALUES_LISTED]
+    return []
+
+
+def draft_from_recipe(recipe: Recipe, roster: Roster) -> RecipeDraft:
+    """The choices ``recipe`` made, for the page to show and edit (``roster`` read without
+    it): status and department values as this export spells them."""
+    headers = [roster.headers.get(c, str(c)) for c in roster.frame.columns]
+    draft = RecipeDraft(headers=headers, columns=dict(recipe.columns),
+                        ignore=list(recipe.ignore))
+    for computed in recipe.compute:
+        if computed.field == "UserAddress":
+            draft.address = computed.template.text
+    if recipe.status is not None:
+        draft.status_column = _header_named(headers, recipe.status.column)
+        for value in distinct_values(roster, draft.status_column):
+            key = value.strip().casefold()
+            target = (draft.leaver if key in recipe.status.leaver else draft.active
+                      if key in recipe.status.active else draft.unsorted)
+            target.append(value)
+    for lookup in recipe.lookups:
+        if lookup.field == "UserRole":
+            draft.role_column = _header_named(headers, lookup.source)
+            draft.role_default = lookup.default or ""
+            draft.role_map = {v: lookup.mapping.get(v.strip().casefold(), "")
+                              for v in distinct_values(roster, draft.role_column) if v}
+    return draft
+
+
+def _header_named(headers: list[str], name: str) -> str:
+    key = normalize_header(name)
+    return next((h for h in headers if normalize_header(h) == key), name)

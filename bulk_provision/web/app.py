@@ -26,7 +26,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bulk_provision.errors import UploadTooLarge
-from bulk_provision.web import engine, intake
+from bulk_provision.web import columns, engine, intake
 from bulk_provision.web.auth import Guard
 from bulk_provision.web.base import (
     HERE,
@@ -47,6 +47,7 @@ from bulk_provision.web.pages import (
     roster_context,
     validation_summary,
 )
+from bulk_provision.web.recipes import attached
 from bulk_provision.web.runs import ACTIVE
 from bulk_provision.web.signin import link_post, login, login_post, logout
 from bulk_provision.web.workspace import RUN_ID_PATTERN, new_run_id, too_large
@@ -139,6 +140,10 @@ async def _store(request: Request, source: IO[bytes], name: str) -> Response:
         return _disk_trouble(request, exc)
     try:
         summary = await run_in_threadpool(validation_summary, web, incoming.path, incoming.name)
+        if summary.get("needs_recipe"):  # an HR export: the Columns step says how to read it
+            sha = await run_in_threadpool(web.workspace.commit, incoming,
+                                          session_of(request).user, {})
+            return RedirectResponse(f"/rosters/{sha}/columns", status_code=303)
         if summary.get("error"):
             return web.page(request, "upload.html", 400, samples=web.samples,
                             error=summary["error"])
@@ -194,7 +199,7 @@ async def report(request: Request) -> Response:
     if not path.is_file():
         await run_in_threadpool(engine.write_report, web.config.connection,
                                 web.workspace.roster_path(sha), path,
-                                web.workspace.roster_sheet(sha))
+                                web.workspace.roster_sheet(sha), attached(web.workspace, sha))
     return download(path, web.workspace.roster_info(sha)["name"], "report")
 
 
@@ -211,7 +216,8 @@ async def plan(request: Request) -> Response:
     try:
         preview = await run_in_threadpool(
             lambda: engine.preview_plan(web.config.connection, web.workspace.roster_path(sha),
-                                        options, out, sheet=web.workspace.roster_sheet(sha)))
+                                        options, out, sheet=web.workspace.roster_sheet(sha),
+                                        recipe=attached(web.workspace, sha)))
     except engine.BulkProvisionError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
         return web.page(request, "roster.html", 400,
@@ -356,6 +362,12 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/rosters/{sha}/plans/{plan}", plan_file, ["GET"]),
     ("/rosters/{sha}/start", start, ["POST"]),
     ("/rosters/{sha}/delete", delete_roster, ["POST"]),
+    ("/rosters/{sha}/columns", columns.columns_page, ["GET"]),
+    ("/rosters/{sha}/columns", columns.columns_post, ["POST"]),
+    ("/rosters/{sha}/columns/preview", columns.columns_preview, ["POST"]),
+    ("/rosters/{sha}/recipe", columns.recipe_download, ["GET"]),
+    ("/rosters/{sha}/recipe", columns.recipe_upload, ["POST"]),
+    ("/rosters/{sha}/recipe/remove", columns.recipe_remove, ["POST"]),
     ("/runs/{run}", run_page, ["GET"]),
     ("/runs/{run}/events", events, ["GET"]),
     ("/runs/{run}/stop", stop, ["POST"]),

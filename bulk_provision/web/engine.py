@@ -34,10 +34,14 @@ from bulk_provision.jobs.validate import validate_job
 from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import FINAL_STATES
 from bulk_provision.model import Action, ActionKind, Progress, RowResult
+from bulk_provision.recipe.draft import RecipeDraft, render
+from bulk_provision.recipe.file import Recipe, parse_recipe
 from bulk_provision.report.plan_report import SHOWN
+from bulk_provision.roster.draft import distinct_values, draft_for, draft_from_recipe
 from bulk_provision.roster.excel_reader import open_workbook
-from bulk_provision.roster.read import Roster
-from bulk_provision.roster.validation import ValidationResult
+from bulk_provision.roster.read import Roster, read_roster
+from bulk_provision.roster.recipe import read_with_recipe
+from bulk_provision.roster.validation import ValidationResult, validate_roster
 from bulk_provision.settings.config import Settings
 from bulk_provision.settings.connection import Connection as Endpoint
 from bulk_provision.settings.engine import EngineOptions
@@ -49,8 +53,8 @@ CREDENTIAL_HELP = (
     "GLANCE_PARTNER_USER_ID) in its environment or config file"
 )
 MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
-__all__ = ["MODES", "BulkProvisionError", "JobResult", "RosterError", "RowResult",
-           "UsageError", "ValidationResult"]
+__all__ = ["MODES", "BulkProvisionError", "JobResult", "RecipeDraft", "RosterError", "RowResult",
+           "UsageError", "ValidationResult", "distinct_values"]
 
 
 @dataclass(frozen=True)
@@ -127,7 +131,8 @@ class Connection:
                           max_suspend=str(s.get("max_suspend", "10%")))
 
     def spec(self, roster: Path, options: RunOptions, *, out: Path | None = None,
-             checkpoint: Path | None = None, sheet: str | None = None) -> JobSpec:
+             checkpoint: Path | None = None, sheet: str | None = None,
+             recipe: Path | None = None) -> JobSpec:
         """The same ``JobSpec.from_settings`` as ``run``: the page's choices are its options,
         over the server's config file and environment (the signed-in account is protected
         there). The config file's protected accounts always hold; the page only adds to them."""
@@ -135,6 +140,8 @@ class Connection:
         chosen = {"roster": roster, "out": out, "checkpoint": checkpoint, "mode": options.mode,
                   "skip_invalid": options.skip_invalid, "set_passwords": options.set_passwords,
                   "max_suspend": options.max_suspend, "protect": protect, "sheet": sheet}
+        if recipe is not None:  # the roster's own recipe (Columns step) over the config's
+            chosen["recipe"] = recipe
         return JobSpec.from_settings(chosen, self.settings, self.env)
 
     def check(self) -> list[str]:
@@ -143,10 +150,10 @@ class Connection:
             return sorted(r.name for r in client.show_roles())
 
 
-def validate(connection: Connection, roster: Path,
-             sheet: str | None = None) -> tuple[Roster, ValidationResult]:
+def validate(connection: Connection, roster: Path, sheet: str | None = None,
+             recipe: Path | None = None) -> tuple[Roster, ValidationResult]:
     """Read and validate a roster (RosterError and friends say what is wrong with the file)."""
-    return validate_job(connection.spec(roster, RunOptions(), sheet=sheet))
+    return validate_job(connection.spec(roster, RunOptions(), sheet=sheet, recipe=recipe))
 
 
 def validate_any_sheet(connection: Connection, roster: Path
@@ -175,8 +182,8 @@ def other_sheets(roster: Path) -> list[str]:
 
 
 def write_report(connection: Connection, roster: Path, path: Path,
-                 sheet: str | None = None) -> None:
-    validate_job(connection.spec(roster, RunOptions(), sheet=sheet), report=path)
+                 sheet: str | None = None, recipe: Path | None = None) -> None:
+    validate_job(connection.spec(roster, RunOptions(), sheet=sheet, recipe=recipe), report=path)
 
 
 @dataclass
@@ -191,9 +198,10 @@ class PlanPreview:
 
 
 def preview_plan(connection: Connection, roster: Path, options: RunOptions, out: Path,
-                 *, shown: int = 200, sheet: str | None = None) -> PlanPreview:
+                 *, shown: int = 200, sheet: str | None = None,
+                 recipe: Path | None = None) -> PlanPreview:
     """The plan for ``roster`` under ``options``, also written as the plan workbook ``out``."""
-    spec = connection.spec(roster, options, sheet=sheet)
+    spec = connection.spec(roster, options, sheet=sheet, recipe=recipe)
     if spec.mode == "create":  # nothing to read from Glance
         planned = plan_job(spec, None, stop_if_invalid=False)
     else:
@@ -272,6 +280,71 @@ def unfinished(path: Path) -> bool:
 
 
 def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Path,
-             checkpoint: Path, sheet: str | None = None) -> JobSpec:
-    return connection.spec(roster, options, out=out, checkpoint=checkpoint, sheet=sheet)
+             checkpoint: Path, sheet: str | None = None, recipe: Path | None = None) -> JobSpec:
+    return connection.spec(roster, options, out=out, checkpoint=checkpoint, sheet=sheet,
+                           recipe=recipe)
 
+
+
+# -- the Columns step: a recipe for an HR export ----------------------------------------------
+@dataclass
+class RecipePreview:
+    """What a recipe makes of an export's first rows, computed by the same code as a run."""
+
+    error: str = ""  # the recipe cannot read this export (refused, as the command line would)
+    columns: list[str] = field(default_factory=list)
+    rows: list[list[str]] = field(default_factory=list)
+    total: int = 0
+    leavers: int = 0
+    problems: list[tuple[int, str, str]] = field(default_factory=list)  # row, header, message
+    problem_rows: int = 0
+    notes: list[str] = field(default_factory=list)
+
+
+PREVIEW_COLUMNS = ("PartnerUserID", "UserFirst", "UserLast", "UserAddress", "UserEmail",
+                   "UserRole", "Action")
+
+
+def read_export(roster: Path, sheet: str | None) -> Roster:
+    """The export as it is (no recipe), for the Columns step's choices."""
+    return read_roster(roster, sheet=sheet)
+
+
+def column_draft(export: Roster, recipe_text: str | None) -> RecipeDraft:
+    """The Columns step's starting choices: the roster's recipe, else a fresh draft."""
+    if recipe_text is not None:
+        try:
+            return draft_from_recipe(parse_recipe(recipe_text.encode("utf-8"), "recipe"), export)
+        except ConfigError:
+            pass
+    return draft_for(export)
+
+
+def recipe_text(draft: RecipeDraft, source: str) -> str:
+    return render(draft, source=source)
+
+
+def check_recipe(text: bytes, name: str) -> Recipe:
+    """A recipe's text read as ``--recipe`` reads it (ConfigError says what is wrong)."""
+    return parse_recipe(text, name)
+
+
+def preview_recipe(connection: Connection, roster: Path, sheet: str | None, recipe: Recipe,
+                   shown: int = 5) -> RecipePreview:
+    """The first ``shown`` rows as the recipe reads them, and how validation would go."""
+    try:
+        export = read_with_recipe(roster, sheet=sheet, recipe=recipe)
+        result = validate_roster(export, roles=connection.spec(roster, RunOptions()).roles)
+    except BulkProvisionError as exc:
+        return RecipePreview(error=str(exc))
+    frame = export.frame
+    columns = [c for c in PREVIEW_COLUMNS if c in frame.columns]
+    applied = export.recipe
+    problems = [(p.row, p.column, p.message) for p in result.problems[:shown]]
+    return RecipePreview(
+        columns=[export.headers.get(c, c) for c in columns],
+        rows=[[str(v) for v in row] for row in frame[columns].head(shown).itertuples(
+            index=False, name=None)],
+        total=len(frame), leavers=len(applied.leavers) if applied else 0,
+        problems=problems, problem_rows=len(result.invalid_rows),
+        notes=applied.notes if applied else [])

@@ -9,8 +9,10 @@ from typing import TYPE_CHECKING, Any
 
 from starlette.datastructures import FormData
 
+from bulk_provision.errors import Hint
 from bulk_provision.web import engine
 from bulk_provision.web.hints import said
+from bulk_provision.web.recipes import attached
 from bulk_provision.web.workspace import read_json, write_json
 
 if TYPE_CHECKING:
@@ -25,25 +27,29 @@ def summarize(web: Web, sha: str) -> dict[str, Any]:
         return cached
     info = web.workspace.roster_info(sha)
     summary = validation_summary(web, web.workspace.roster_path(sha), str(info["name"]),
-                                 info.get("sheet"))
+                                 info.get("sheet"), attached(web.workspace, sha))
     if not summary.get("error"):
         write_json(path, summary)
     return summary
 
 
 def validation_summary(web: Web, roster_file: Path, name: str,
-                       sheet: str | None = None) -> dict[str, Any]:
+                       sheet: str | None = None, recipe: Path | None = None) -> dict[str, Any]:
     """What the page shows of a roster file's validation; {"error": ...} when it cannot be
-    read (the message names the admin's file, and says what to do in the spreadsheet). A new
-    upload whose first sheet holds no roster is read from the first other sheet that does."""
+    read (the message names the admin's file, and says what to do in the spreadsheet), with
+    ``needs_recipe`` when it is readable but not in Glance's shape (an HR export: the Columns
+    step says how to read it). A new upload whose first sheet holds no roster is read from the
+    first other sheet that does."""
     try:
-        if sheet is None:
+        if sheet is None and recipe is None:
             roster, result = engine.validate_any_sheet(web.config.connection, roster_file)
         else:
-            roster, result = engine.validate(web.config.connection, roster_file, sheet)
+            roster, result = engine.validate(web.config.connection, roster_file, sheet, recipe)
     except engine.BulkProvisionError as exc:
         text = web.workspace.shown(said(exc), {roster_file: name})
-        return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}"}
+        return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}",
+                "needs_recipe": recipe is None and exc.hint is Hint.MAP_HEADER}
+    applied = roster.recipe
     by_rule = Counter(p.message if p.rule == "" else p.rule for p in result.problems)
     return {
         "rows": result.rows,
@@ -56,6 +62,9 @@ def validation_summary(web: Web, roster_file: Path, name: str,
         "warning_count": len(roster.warnings),
         "columns": list(roster.frame.columns),
         "sheet": roster.sheet,
+        "recipe": None if applied is None else {
+            "name": applied.recipe.name, "leavers": len(applied.leavers),
+            "notes": applied.notes, "sha256": applied.recipe.sha256},
     }
 
 

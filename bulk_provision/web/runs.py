@@ -19,6 +19,7 @@ from typing import Any
 
 from bulk_provision.web import engine
 from bulk_provision.web.hints import said
+from bulk_provision.web.recipes import attached
 from bulk_provision.web.workspace import Workspace, new_run_id, now_text
 
 log = logging.getLogger("bulk_provision.web")
@@ -310,7 +311,8 @@ class RunManager:
             spec = engine.run_spec(self.connection, roster, run.options,
                                    out=folder / f"results-{run.id}.xlsx",
                                    checkpoint=self.workspace.journal_path(run.sha256),
-                                   sheet=self.workspace.roster_sheet(run.sha256))
+                                   sheet=self.workspace.roster_sheet(run.sha256),
+                                   recipe=attached(self.workspace, run.sha256))
             result = engine.run(self.connection, spec, run.progress, run.stop)
         except engine.BulkProvisionError as exc:
             state, code, message = "error", exc.exit_code, said(exc)

@@ -223,7 +223,8 @@ class Workspace:
             if known is None:
                 folder = make_dir(self.root / sha)
                 os.replace(incoming.path, folder / incoming.path.name)
-                write_json(folder / "validation.json", validation)
+                if validation:  # an HR export has none until its Columns step
+                    write_json(folder / "validation.json", validation)
                 write_json(folder / "roster.json", record)  # last: the folder is complete
             elif known.get("suffix") == incoming.suffix:
                 write_json(self.root / sha / "roster.json", record)

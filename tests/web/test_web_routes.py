@@ -147,7 +147,6 @@ def test_security_headers_and_the_one_time_token(tmp_path: Path, simulator: Simu
         ("empty.csv", b"", "cannot be used as a roster"),
         ("header.csv", b"PartnerUserID,UserAddress\r\n", "no data rows"),
         ("roster.exe", b"MZ", "not a roster file"),
-        ("notes.csv", b"name,colour\r\nann,red\r\n", "PartnerUserID"),
     ],
 )
 def test_broken_files_get_a_clear_message_and_the_server_keeps_serving(
@@ -162,6 +161,22 @@ def test_broken_files_get_a_clear_message_and_the_server_keeps_serving(
     assert page.get("/").status_code == 200
     workspace = page.config.workspace  # type: ignore[attr-defined]
     assert [p.name for p in workspace.iterdir() if not p.name.startswith(".")] == []
+
+
+def test_a_file_not_in_glances_shape_goes_to_the_columns_step(
+    page: TestClient, tmp_path: Path
+) -> None:
+    """Readable, but without PartnerUserID or UserAddress: an HR export. Kept, and the admin is
+    asked which column holds what (not refused: that is the Columns step's job)."""
+    path = tmp_path / "notes.csv"
+    path.write_bytes(b"name,colour\r\nann,red\r\n")
+    answer = upload(page, path)
+    assert answer.status_code == 303 and answer.headers["location"].endswith("/columns")
+    columns = page.get(answer.headers["location"]).text
+    assert '<label for="field-0">name</label>' in columns and "Not ready yet" in columns
+    roster = page.get(answer.headers["location"].rsplit("/", 1)[0]).text
+    assert "has no PartnerUserID" in roster and 'id="to-columns"' in roster
+    assert 'id="options-form"' not in roster  # nothing to start before the columns are said
 
 
 def test_an_oversized_upload_gets_413_and_a_clear_message(

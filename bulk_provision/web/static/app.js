@@ -1,4 +1,5 @@
-// bulk-provision page: upload checks, drag and drop, the Start toggle, live run progress.
+// bulk-provision page: upload checks, drag and drop, the Start toggle, live run progress, the
+// Columns step's preview.
 // Plain JavaScript, no inline script (the Content-Security-Policy forbids it).
 "use strict";
 
@@ -121,7 +122,40 @@ function setupConfirm() {
   });
 }
 
+// The Columns step: the preview follows the choices as they are made. The server computes it
+// (the same code as a run); changing the status or role column redraws the form (its values).
+function setupColumns() {
+  var form = document.getElementById("columns-form");
+  if (!form) return;
+  var target = document.getElementById("recipe-preview");
+  var timer = null;
+  var asked = 0;
+  function refresh() {
+    var mine = ++asked;
+    var data = new FormData(form);
+    fetch(form.dataset.preview, {method: "POST", body: data, credentials: "same-origin"})
+      .then(function (answer) { return answer.ok ? answer.text() : null; })
+      .then(function (html) {
+        if (html !== null && mine === asked) {
+          target.innerHTML = html;  // server-rendered and escaped (Jinja autoescape)
+        }
+      })
+      .catch(function () { /* the Update preview button still works */ });
+  }
+  form.addEventListener("input", function (event) {
+    if (event.target.dataset && event.target.dataset.refresh) return;
+    window.clearTimeout(timer);
+    timer = window.setTimeout(refresh, 350);
+  });
+  form.querySelectorAll("[data-refresh]").forEach(function (select) {
+    select.addEventListener("change", function () {
+      document.getElementById("update-preview").click();
+    });
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  setupColumns();
   setupLink();
   setupConfirm();
   setupUpload();

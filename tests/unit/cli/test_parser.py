@@ -16,7 +16,8 @@ from bulk_provision.cli import COMMAND_MODULES, build_parser
 @pytest.mark.parametrize("name", COMMAND_MODULES)
 def test_every_command_sets_its_handler(name: str) -> None:
     words = {"validate": ["r.csv"], "template": ["t.xlsx"], "run": ["r.csv"], "plan": ["r.csv"],
-             "status": ["j.sqlite"], "undo": ["j.sqlite"], "export": ["--out", "e.xlsx"]}
+             "status": ["j.sqlite"], "undo": ["j.sqlite"], "export": ["--out", "e.xlsx"],
+             "recipe": ["export.csv"]}
     args = build_parser().parse_args([name, *words.get(name, [])])
     assert callable(args.handler)
     assert args.handler.__module__ == f"bulk_provision.cli.{name}"
