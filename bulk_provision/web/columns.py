@@ -72,6 +72,9 @@ def roles_of(web: Web) -> tuple[list[str], str]:
     except engine.BulkProvisionError as exc:
         return configured, f"Glance's roles could not be read ({said(exc)}); type the role."
     roles = sorted({*listed, *configured} - {NO_ROLE}, key=str.casefold)
+    if not roles:  # ShowRoles lists only the roles somebody has
+        return [], ("Glance lists no roles yet (it only lists roles somebody has): type each "
+                    "role's name as it is in Glance.")
     web._recipe_roles = (time.monotonic(), roles)  # type: ignore[attr-defined]
     return roles, ""
 
@@ -137,6 +140,10 @@ def _name_for(roster_name: str) -> str:
 
 
 def _preview(web: Web, sha: str, draft: engine.RecipeDraft, name: str) -> engine.RecipePreview:
+    if draft.status_column and not (draft.leaver and draft.active):
+        return engine.RecipePreview(error=(
+            f"say which values of “{draft.status_column}” mean that the person left, and which "
+            "that they work here (at least one of each), or choose no leavers column"))
     text = engine.recipe_text(draft, name)
     try:
         recipe = engine.check_recipe(text.encode("utf-8"), "recipe")

@@ -301,8 +301,9 @@ class RecipePreview:
     notes: list[str] = field(default_factory=list)
 
 
-PREVIEW_COLUMNS = ("PartnerUserID", "UserFirst", "UserLast", "UserAddress", "UserEmail",
-                   "UserRole", "Action")
+PREVIEW_COLUMNS = {"PartnerUserID": "Employee ID", "UserFirst": "First name",
+                   "UserLast": "Last name", "UserAddress": "Glance user name",
+                   "UserEmail": "Email", "UserRole": "Role", "Action": "Action"}
 
 
 def read_export(roster: Path, sheet: str | None) -> Roster:
@@ -342,7 +343,7 @@ def preview_recipe(connection: Connection, roster: Path, sheet: str | None, reci
     applied = export.recipe
     problems = [(p.row, p.column, p.message) for p in result.problems[:shown]]
     return RecipePreview(
-        columns=[export.headers.get(c, c) for c in columns],
+        columns=[PREVIEW_COLUMNS[c] for c in columns],
         rows=[[str(v) for v in row] for row in frame[columns].head(shown).itertuples(
             index=False, name=None)],
         total=len(frame), leavers=len(applied.leavers) if applied else 0,
