@@ -58,3 +58,13 @@ def test_every_doc_is_reachable_from_the_readme() -> None:
 
 def test_the_readme_stays_short() -> None:
     assert len((ROOT / "README.md").read_text(encoding="utf-8").splitlines()) <= README_LINES
+
+
+def test_the_readme_shows_the_sample_recipe_whole_and_it_reads() -> None:
+    from bulk_provision.recipe.file import load_recipe
+
+    readme = (ROOT / "README.md").read_text(encoding="utf-8")
+    shown = readme.split("```toml\n", 1)[1].split("```", 1)[0]
+    sample = ROOT / "sample_data" / "hr_export.recipe.toml"
+    assert shown == sample.read_text(encoding="utf-8")
+    assert load_recipe(sample).status is not None
