@@ -20,7 +20,7 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 
-from bulk_provision.web import engine, recipes
+from bulk_provision.web import engine, intake, recipes
 from bulk_provision.web.base import Web, checked_form, web_of
 from bulk_provision.web.hints import said
 from bulk_provision.web.pages import for_the_page
@@ -39,6 +39,7 @@ FIELDS = {  # Glance field -> what an HR admin calls it
 NO_ROLE = "-none-"
 ROLES_FOR = 300.0  # seconds the roles Glance listed are reused
 RECIPE_UPLOAD = 1024 * 1024
+FORM_OVERHEAD = 64 * 1024
 
 
 def sha_of(request: Request) -> str:
@@ -237,7 +238,17 @@ async def recipe_upload(request: Request) -> Response:
     """Use a recipe: one uploaded (made by IT, or downloaded from another server), or one saved
     here. Checked against this export first: a recipe that does not fit is refused."""
     web, sha = web_of(request), sha_of(request)
-    form = await checked_form(request, max_files=1, max_fields=5, max_part_size=4096)
+    declared = request.headers.get("content-length", "")
+    if not declared.isdigit() or "transfer-encoding" in request.headers:
+        raise HTTPException(411, "The upload did not say its size; upload the file from the page.")
+    if int(declared) > RECIPE_UPLOAD + FORM_OVERHEAD:
+        raise HTTPException(413, "A recipe is a small text file (at most 1 MB): this is not one.")
+    bounded = Request(request.scope, intake.counted(request.receive, int(declared)))
+    try:
+        form = await checked_form(bounded, max_files=1, max_fields=5, max_part_size=4096)
+    except intake.Oversized:
+        raise HTTPException(413, "A recipe is a small text file (at most 1 MB): this is not "
+                                 "one.") from None
     try:
         file, key = form.get("recipe"), str(form.get("saved", ""))
         if isinstance(file, UploadFile) and file.filename:

@@ -127,3 +127,16 @@ def test_a_recipe_file_that_does_not_fit_is_refused_in_plain_words(page: TestCli
                          files={"recipe": ("x.toml", b"[columns\n", "application/toml")})
     assert not_toml.status_code == 400 and "is not valid TOML" in not_toml.text
     assert "Traceback" not in shown
+
+
+def test_a_recipe_upload_is_bounded_before_it_is_read(page: TestClient) -> None:
+    columns_url = upload(page, EXPORT).headers["location"]
+    base = columns_url.rsplit("/", 1)[0]
+    token = csrf_of(page.get(columns_url).text)
+    big = b"# " + b"x" * (2 * 1024 * 1024)
+    answer = page.post(f"{base}/recipe", data={"csrf": token},
+                       files={"recipe": ("big.toml", big, "application/toml")})
+    assert answer.status_code == 413 and "small text file" in answer.text
+    forged = page.post(f"{base}/recipe", data={"csrf": "forged"},
+                       files={"recipe": ("r.toml", b"[columns]\n", "application/toml")})
+    assert forged.status_code == 403
