@@ -21,6 +21,7 @@ def benches(quick: bool) -> list[tuple[str, list[str]]]:
     throughput = ["throughput.py", *(["--sequential-rows", "500"] if quick else [])]
     return [
         ("P2 load + validate", ["validate_bench.py"]),
+        ("P11 recipe", ["recipe_bench.py"]),
         ("P6 simulator", ["simulator_bench.py"]),
         ("P5 results workbook", ["results_bench.py"]),
         ("checkpoint (P3 share)", ["checkpoint_bench.py"]),
