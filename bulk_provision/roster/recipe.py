@@ -22,7 +22,7 @@ from bulk_provision.columns import CANONICAL_COLUMNS, FAILED_ROWS_PROBLEM, norma
 from bulk_provision.errors import ConfigError
 from bulk_provision.recipe.applied import Applied, Derivation, RecipeProblem
 from bulk_provision.recipe.file import Computed, Lookup, Recipe, Status
-from bulk_provision.recipe.template import Hole
+from bulk_provision.recipe.template import Hole, apply_all
 from bulk_provision.roster.read import Roster, read_roster
 
 LEAVER_ACTION = "suspend"
@@ -187,8 +187,13 @@ class _Applier:
 
 
 def _per_value(values: pd.Series, hole: Hole) -> np.ndarray:
-    """``hole`` applied to every cell, computing each distinct value once."""
-    table = {value: hole.apply(value) for value in pd.unique(values.to_numpy())}
+    """``hole`` applied to every cell: each distinct value once when there are few (first
+    names), the whole column at once when most are distinct (surnames, IDs)."""
+    cells = values.to_numpy(dtype=object)
+    distinct = pd.unique(cells)
+    if len(distinct) > len(cells) // 2:
+        return np.array(apply_all(hole, [str(v) for v in cells]), dtype=object)
+    table = dict(zip(distinct, apply_all(hole, [str(v) for v in distinct]), strict=True))
     return values.map(table).to_numpy(dtype=object)
 
 

@@ -5,7 +5,14 @@ from __future__ import annotations
 import pytest
 
 from bulk_provision.recipe.fold import fold
-from bulk_provision.recipe.template import FILTERS, MAX_FILTERS, Hole, TemplateError, parse
+from bulk_provision.recipe.template import (
+    FILTERS,
+    MAX_FILTERS,
+    Hole,
+    TemplateError,
+    apply_all,
+    parse,
+)
 
 
 def render(text: str, **values: str) -> str:
@@ -107,3 +114,25 @@ def test_max_filters_is_allowed_one_more_is_not() -> None:
     parse("{v|" + "|".join(["trim"] * MAX_FILTERS) + "}")
     with pytest.raises(TemplateError):
         parse("{v|" + "|".join(["trim"] * (MAX_FILTERS + 1)) + "}")
+
+
+@pytest.mark.parametrize("filters", [
+    ("ascii",), ("slug",), ("lower",), ("upper",), ("trim",), ("local",), ("initial",),
+    ("digits",), ("ascii", "lower"), ("local", "slug"), ("trim", "initial", "lower"),
+    ("digits", "initial"), ("slug", "upper", "initial"),
+])
+def test_a_whole_column_filters_exactly_as_one_value_at_a_time(filters: tuple[str, ...]) -> None:
+    import random
+
+    rng = random.Random(7)
+    alphabet = "aZ09 .-_@'ÄöüßØŁłıæŒÉ\u0301\u0308\tΣσς李 \u00a0\u2028x"
+    values = ["", " ", "@", "..", "ann@x", " Łukasz ", "\u0301e", "O'Neill", "ΟΔΟΣ"]
+    values += ["".join(rng.choice(alphabet) for _ in range(rng.randint(0, 12)))
+               for _ in range(3000)]
+    hole = Hole("v", filters)
+    assert apply_all(hole, values) == [hole.apply(v) for v in values]
+
+
+def test_a_cell_with_a_nul_is_filtered_one_by_one() -> None:
+    hole = Hole("v", ("slug",))
+    assert apply_all(hole, ["a\x00b", "Zoë"]) == ["a.b", "zoe"]
