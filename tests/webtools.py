@@ -83,9 +83,22 @@ def events(client: TestClient, run_path: str) -> Iterator[dict[str, Any]]:
                 yield json.loads(line[6:])
 
 
-def start(client: TestClient, roster_path: str, **options: str) -> str:
+def preview(client: TestClient, roster_path: str, **options: str) -> tuple[str, int, str]:
+    """Preview the plan as the page does: (plan id, people it suspends, the plan page)."""
     data = {"csrf": token(client), "mode": "create", "max_suspend": "10%", **options}
-    answer = client.post(f"{roster_path}/start", data=data)
+    page = client.post(f"{roster_path}/plan", data=data)
+    assert page.status_code == 200, page.text
+    plan = re.search(r'name="plan" value="([^"]+)"', page.text)
+    count = re.search(r'data-confirm-count="(\d+)"', page.text)
+    assert plan and count, page.text
+    return plan.group(1), int(count.group(1)), page.text
+
+
+def start(client: TestClient, roster_path: str, **options: str) -> str:
+    """Preview the plan, then Start it (typing the number of suspensions when there are)."""
+    plan, suspending, page = preview(client, roster_path, **options)
+    answer = client.post(f"{roster_path}/start", data={
+        "csrf": csrf_of(page), "plan": plan, "confirm": str(suspending)})
     assert answer.status_code == 303, answer.text
     return str(answer.headers["location"])
 
@@ -104,3 +117,15 @@ def follow_link(http: Any, login_url: str) -> Any:
     assert found, page.text
     base = login_url.split("/login", 1)[0]
     return http.post(f"{base}/login/link", data={"token": found.group(1)}, timeout=10)
+
+
+def http_start(http: Any, roster_url: str, token: str, **options: str) -> str:
+    """Preview then Start through a ``requests`` session (a real server); the run's URL."""
+    data = {"csrf": token, "mode": "create", "max_suspend": "10%", **options}
+    page = http.post(f"{roster_url}/plan", data=data, timeout=30).text
+    plan = re.search(r'name="plan" value="([^"]+)"', page)
+    count = re.search(r'data-confirm-count="(\d+)"', page)
+    assert plan and count, page
+    answer = http.post(f"{roster_url}/start", timeout=10, data={
+        "csrf": token, "plan": plan.group(1), "confirm": count.group(1)})
+    return str(answer.url)

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import threading
 from collections import Counter
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -16,6 +17,7 @@ from bulk_provision import __version__
 from bulk_provision.errors import UsageError
 from bulk_provision.glance.api import GlanceApi
 from bulk_provision.model import Action
+from bulk_provision.plan.actions import KnownUser
 from bulk_provision.plan.approved import plan_options
 from bulk_provision.plan.planner import build_plan, load_and_validate
 from bulk_provision.plan.resume import row_hashes
@@ -39,6 +41,7 @@ class Planned:
     actions: list[Action] | None = None
     refusal: str | None = None
     counts: dict[str, int] = field(default_factory=dict)
+    glance: Mapping[str, KnownUser] = field(default_factory=dict)  # the snapshot, if read
 
     @property
     def invalid(self) -> int:
@@ -56,9 +59,11 @@ def plan_job(
     planned = Planned(roster, validation)
     if stop_if_invalid and planned.invalid and not spec.skip_invalid:
         return planned
-    actions, refusal = build_plan(spec, roster, validation, api, stop)
+    seen: list[Mapping[str, KnownUser]] = []
+    actions, refusal = build_plan(spec, roster, validation, api, stop, seen)
     counts = Counter(SHOWN[a.kind] for a in actions)
     planned.actions, planned.refusal = actions, refusal
+    planned.glance = seen[0] if seen else {}
     planned.counts = {name: counts.get(name, 0) for name in SHOWN.values()}
     return planned
 

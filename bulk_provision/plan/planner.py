@@ -8,7 +8,7 @@ decisions (what to create, update, suspend) are in ``plan``.
 from __future__ import annotations
 
 import threading
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 
 from bulk_provision.errors import Interrupted
 from bulk_provision.glance.api import GlanceApi
@@ -86,6 +86,7 @@ def build_plan(
     validation: ValidationResult,
     api: GlanceApi | None,
     stop: threading.Event | None = None,
+    seen: list[Mapping[str, KnownUser]] | None = None,
 ) -> tuple[list[Action], str | None]:
     """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first.
 
@@ -99,6 +100,8 @@ def build_plan(
         return plan_create(frame, rows, audio_provider=spec.audio_provider), None
     assert api is not None
     snapshot = fresh_snapshot(api, spec.engine, stop)
+    if seen is not None:  # whoever shows the plan names the people Glance has
+        seen.append(snapshot)
     actions = plan_upsert(
         frame,
         rows,

@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import IO, Any
 
 from starlette.applications import Starlette
@@ -21,12 +22,12 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import RedirectResponse, Response, StreamingResponse
+from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bulk_provision.errors import UploadTooLarge
-from bulk_provision.web import columns, engine, intake
+from bulk_provision.web import columns, engine, intake, plans
 from bulk_provision.web.auth import Guard
 from bulk_provision.web.base import (
     HERE,
@@ -43,7 +44,6 @@ from bulk_provision.web.base import (
 from bulk_provision.web.hints import said
 from bulk_provision.web.pages import (
     options_from,
-    plan_context,
     roster_context,
     validation_summary,
 )
@@ -223,7 +223,19 @@ async def plan(request: Request) -> Response:
         return web.page(request, "roster.html", 400,
                         **{**context, "error": web.workspace.shown(said(exc))})
     web.workspace.keep_only_plan(sha, plan_id)
-    context = await run_in_threadpool(plan_context, web, sha, options, preview, plan_id)
+    await run_in_threadpool(plans.keep, web, sha, plan_id, options, preview)
+    context = await run_in_threadpool(plans.view_context, web, sha, plan_id)
+    return web.page(request, "plan.html", **context)
+
+
+async def plan_view(request: Request) -> Response:
+    """The plan's people: one tab, searched and paged (a link: reload and back work)."""
+    web, sha = web_of(request), roster_sha(request)
+    params = request.query_params
+    offset = params.get("offset", "0")
+    context = await run_in_threadpool(
+        plans.view_context, web, sha, str(request.path_params["plan"]),
+        params.get("tab", ""), params.get("q", ""), int(offset) if offset.isdigit() else 0)
     return web.page(request, "plan.html", **context)
 
 
@@ -240,16 +252,34 @@ async def plan_file(request: Request) -> Response:
 
 
 async def start(request: Request) -> Response:
+    """Start carries out exactly a previewed plan; suspensions need their number typed."""
     web, sha = web_of(request), roster_sha(request)
     form = await checked_form(request)
     active = web.runs.active_run(sha)
     if active is not None:  # a second press of Start (or another admin's): watch that run
         return RedirectResponse(f"/runs/{active.id}", status_code=303)
-    try:
-        run = web.runs.submit(sha, options_from(form), session_of(request).user)
-    except engine.UsageError as exc:
+    plan_id = str(form.get("plan", ""))
+    if not plan_id:
         context = await run_in_threadpool(roster_context, web, sha)
-        return web.page(request, "roster.html", 409, **{**context, "error": said(exc)})
+        return web.page(request, "roster.html", 400, **{
+            **context, "error": "Preview the plan first: Start is on the plan's page."})
+    data = await run_in_threadpool(plans.stored, web, sha, plan_id)
+    context = await run_in_threadpool(plans.view_context, web, sha, plan_id)
+    if context["blocked"]:
+        return web.page(request, "plan.html", 409, **{
+            **context, "error": "This plan cannot be started: see the reason on the page."})
+    suspending = int(data.get("suspending") or 0)
+    if suspending and str(form.get("confirm", "")).strip() != str(suspending):
+        return web.page(request, "plan.html", 400, **{
+            **context, "error": f"Type {suspending} to confirm that {suspending} "
+                                f"{'person loses' if suspending == 1 else 'people lose'} "
+                                "access, then press Start."})
+    workbook, _, _ = plans.paths(web, sha, plan_id)
+    try:
+        run = web.runs.submit(sha, plans.options_of(data), session_of(request).user,
+                              plan=workbook)
+    except engine.UsageError as exc:
+        return web.page(request, "plan.html", 409, **{**context, "error": said(exc)})
     return RedirectResponse(f"/runs/{run.id}", status_code=303)
 
 
@@ -263,8 +293,37 @@ def run_of(request: Request) -> Any:
 
 async def run_page(request: Request) -> Response:
     web, run = web_of(request), run_of(request)
+    params = request.query_params
+    offset = params.get("offset", "0")
+    people = await run_in_threadpool(
+        plans.run_people_context, web, run.sha256, run.id, params.get("show", ""),
+        params.get("q", ""), int(offset) if offset.isdigit() else 0)
     return web.page(request, "run.html", run=run, snap=web.runs.snapshot(run),
-                    resumable=web.runs.resumable(run), active=run.state in ACTIVE)
+                    resumable=web.runs.resumable(run), active=run.state in ACTIVE,
+                    mode_words=plans.MODE_WORDS.get(run.options.mode, run.options.mode),
+                    **people)
+
+
+async def failed_rows(request: Request) -> Response:
+    """The run's failed-rows file: the rows to fix, in the file's own columns, to upload again."""
+    web, run = web_of(request), run_of(request)
+    found = next(iter(web.workspace.runs_dir(run.sha256).glob(f"{run.id}.failed.*")), None)
+    if found is None:
+        raise HTTPException(404, "Every row of this run ended well: there are no failed rows.")
+    stem = Path(run.roster_name).stem or "roster"
+    return FileResponse(found, filename=f"{stem}.failed{found.suffix}",
+                        headers={"cache-control": "no-store"})
+
+
+async def template(request: Request) -> Response:
+    """An empty roster workbook with the columns, notes and drop-downs."""
+    web = web_of(request)
+    path = web.workspace.root / "template.xlsx"
+    if not path.is_file():
+        await run_in_threadpool(engine.write_template, path)
+    return FileResponse(path, filename="roster-template.xlsx", headers={
+        "cache-control": "no-store"}, media_type="application/vnd.openxmlformats-"
+        "officedocument.spreadsheetml.sheet")
 
 
 async def events(request: Request) -> Response:
@@ -360,6 +419,7 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/rosters/{sha}/report", report, ["GET"]),
     ("/rosters/{sha}/plan", plan, ["POST"]),
     ("/rosters/{sha}/plans/{plan}", plan_file, ["GET"]),
+    ("/rosters/{sha}/plans/{plan}/view", plan_view, ["GET"]),
     ("/rosters/{sha}/start", start, ["POST"]),
     ("/rosters/{sha}/delete", delete_roster, ["POST"]),
     ("/rosters/{sha}/columns", columns.columns_page, ["GET"]),
@@ -373,6 +433,8 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/runs/{run}/stop", stop, ["POST"]),
     ("/runs/{run}/resume", resume, ["POST"]),
     ("/runs/{run}/results", results, ["GET"]),
+    ("/runs/{run}/failed", failed_rows, ["GET"]),
+    ("/template", template, ["GET"]),
     ("/login", login, ["GET"]),
     ("/login", login_post, ["POST"]),
     ("/login/link", link_post, ["POST"]),

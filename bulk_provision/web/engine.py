@@ -27,6 +27,7 @@ from bulk_provision.glance import GlanceClient
 from bulk_provision.glance.connect import open_client
 from bulk_provision.jobs.clients import lazy_client
 from bulk_provision.jobs.notify import Notifier, notifier_from
+from bulk_provision.jobs.people import Page, Person, page_of, plan_people, run_people
 from bulk_provision.jobs.plan import plan_job, write_plan_workbook
 from bulk_provision.jobs.run import JobResult, run_job
 from bulk_provision.jobs.summary import error_document, summary_document
@@ -37,6 +38,7 @@ from bulk_provision.model import Action, ActionKind, Progress, RowResult
 from bulk_provision.recipe.draft import RecipeDraft, render
 from bulk_provision.recipe.file import Recipe, parse_recipe
 from bulk_provision.report.plan_report import SHOWN
+from bulk_provision.report.template import write_template
 from bulk_provision.roster.draft import distinct_values, draft_for, draft_from_recipe
 from bulk_provision.roster.excel_reader import open_workbook
 from bulk_provision.roster.read import Roster, read_roster
@@ -53,8 +55,9 @@ CREDENTIAL_HELP = (
     "GLANCE_PARTNER_USER_ID) in its environment or config file"
 )
 MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
-__all__ = ["MODES", "BulkProvisionError", "JobResult", "RecipeDraft", "RosterError", "RowResult",
-           "UsageError", "ValidationResult", "distinct_values"]
+__all__ = ["MODES", "BulkProvisionError", "JobResult", "Page", "Person", "RecipeDraft",
+           "RosterError", "RowResult", "UsageError", "ValidationResult", "distinct_values",
+           "page_of", "run_people", "write_template"]
 
 
 @dataclass(frozen=True)
@@ -132,7 +135,7 @@ class Connection:
 
     def spec(self, roster: Path, options: RunOptions, *, out: Path | None = None,
              checkpoint: Path | None = None, sheet: str | None = None,
-             recipe: Path | None = None) -> JobSpec:
+             recipe: Path | None = None, plan: Path | None = None) -> JobSpec:
         """The same ``JobSpec.from_settings`` as ``run``: the page's choices are its options,
         over the server's config file and environment (the signed-in account is protected
         there). The config file's protected accounts always hold; the page only adds to them."""
@@ -142,6 +145,8 @@ class Connection:
                   "max_suspend": options.max_suspend, "protect": protect, "sheet": sheet}
         if recipe is not None:  # the roster's own recipe (Columns step) over the config's
             chosen["recipe"] = recipe
+        if plan is not None:  # Start: exactly the previewed plan, which carries its mode
+            chosen.update(plan=plan, mode=None, set_passwords=None)
         return JobSpec.from_settings(chosen, self.settings, self.env)
 
     def check(self) -> list[str]:
@@ -195,6 +200,12 @@ class PlanPreview:
     suspensions: list[str] = field(default_factory=list)
     refusal: str | None = None
     total: int = 0
+    people: list[Person] = field(default_factory=list)  # every action, as the person it is for
+
+    @property
+    def suspending(self) -> int:
+        """People this plan suspends (the typed confirmation asks for this number)."""
+        return sum(1 for p in self.people if p.tab == "suspend")
 
 
 def preview_plan(connection: Connection, roster: Path, options: RunOptions, out: Path,
@@ -208,7 +219,9 @@ def preview_plan(connection: Connection, roster: Path, options: RunOptions, out:
         with connection.open_client(2) as client:
             planned = plan_job(spec, client, stop_if_invalid=False)
     write_plan_workbook(out, spec, planned)
-    return _preview(planned.actions or [], planned.refusal, shown)
+    preview = _preview(planned.actions or [], planned.refusal, shown)
+    preview.people = plan_people(planned.actions or [], planned.roster, planned.glance)
+    return preview
 
 
 def _preview(actions: Sequence[Action], refusal: str | None, shown: int) -> PlanPreview:
@@ -222,9 +235,21 @@ def _preview(actions: Sequence[Action], refusal: str | None, shown: int) -> Plan
             if len(preview.changes) < shown:
                 preview.changes.append((action.row, action.key, name, before, after))
     if refusal:
-        preview.refusal = refusal.replace("--max-suspend", "max suspend").replace(
-            " (bulk-provision plan lists them), use --protect,", ", protect accounts,")
+        preview.refusal = hr_words(refusal)
     return preview
+
+
+def hr_words(refusal: str) -> str:
+    """The sync guard's refusal in the page's words (no command-line option in it)."""
+    found = re.match(r"sync would suspend (\d+) of (\d+) active users", refusal)
+    if found is None:
+        return refusal.replace("--max-suspend", "the suspension limit").replace(
+            "--protect", "protected accounts")
+    count, active = found.groups()
+    return (f"This would suspend {count} of the {active} people who can sign in to Glance, more "
+            "than the limit allows; nothing was changed. Check the file lists everyone who "
+            "still works here (the people to be suspended are listed below), or raise the "
+            "limit under Options if they really all left.")
 
 
 def run(connection: Connection, spec: JobSpec, progress: Progress,
@@ -280,9 +305,10 @@ def unfinished(path: Path) -> bool:
 
 
 def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Path,
-             checkpoint: Path, sheet: str | None = None, recipe: Path | None = None) -> JobSpec:
+             checkpoint: Path, sheet: str | None = None, recipe: Path | None = None,
+             plan: Path | None = None) -> JobSpec:
     return connection.spec(roster, options, out=out, checkpoint=checkpoint, sheet=sheet,
-                           recipe=recipe)
+                           recipe=recipe, plan=plan)
 
 
 

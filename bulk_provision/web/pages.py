@@ -84,16 +84,6 @@ def roster_context(web: Web, sha: str) -> dict[str, Any]:
     }
 
 
-def plan_context(web: Web, sha: str, options: engine.RunOptions, preview: engine.PlanPreview,
-                 plan_id: str) -> dict[str, Any]:
-    summary = summarize(web, sha)
-    blocked = preview.refusal or (summary.get("invalid_rows") and not options.skip_invalid)
-    return {
-        "sha": sha, "info": web.workspace.roster_info(sha), "summary": summary,
-        "options": options, "preview": preview, "plan_id": plan_id, "blocked": bool(blocked),
-    }
-
-
 def options_from(form: FormData) -> engine.RunOptions:
     protect = str(form.get("protect", "")).replace(",", "\n").splitlines()
     return engine.RunOptions(

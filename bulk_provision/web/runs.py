@@ -15,12 +15,20 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bulk_provision.web import engine
 from bulk_provision.web.hints import said
 from bulk_provision.web.recipes import attached
-from bulk_provision.web.workspace import Workspace, new_run_id, now_text
+from bulk_provision.web.workspace import (
+    Workspace,
+    new_run_id,
+    now_text,
+    read_json,
+    write_json,
+    write_private,
+)
 
 log = logging.getLogger("bulk_provision.web")
 
@@ -102,12 +110,13 @@ class Run:
     counts: dict[str, int] = field(default_factory=dict)
     resumes: str = ""
     results: bool = False
+    plan: str = ""  # the previewed plan it carries out: runs/<id>.plan.xlsx of its roster
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
     progress: RunProgress = field(default_factory=RunProgress, repr=False)
 
     def record(self) -> dict[str, Any]:
         names = ("id", "sha256", "roster_name", "user", "state", "created", "started",
-                 "finished", "exit_code", "message", "counts", "resumes", "results")
+                 "finished", "exit_code", "message", "counts", "resumes", "results", "plan")
         data = {name: getattr(self, name) for name in names}
         data["options"] = asdict(self.options)
         return data
@@ -122,7 +131,7 @@ class Run:
             protect=tuple(str(p) for p in raw.get("protect", ())))
         run = cls(str(data["id"]), str(data["sha256"]), str(data.get("roster_name", "")),
                   str(data.get("user", "")), options)
-        for name in ("state", "created", "started", "finished", "message", "resumes"):
+        for name in ("state", "created", "started", "finished", "message", "resumes", "plan"):
             setattr(run, name, str(data.get(name) or ""))
         run.exit_code = data.get("exit_code")
         run.counts = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
@@ -136,6 +145,11 @@ class Run:
         if self.state == "finished":
             return "Finished: every row ended well"
         return ENDINGS.get(self.state, self.state)
+
+
+def private_copy(source: Path, target: Path) -> None:
+    """A copy readable by the server's account only (personal data)."""
+    write_private(target, source.read_bytes())
 
 
 class RunManager:
@@ -164,10 +178,22 @@ class RunManager:
 
     # -- asked by the page ------------------------------------------------------------------
     def submit(self, sha256: str, options: engine.RunOptions, user: str,
-               resumes: str = "") -> Run:
+               resumes: str = "", plan: Path | None = None) -> Run:
+        """Queue a run of the roster; with ``plan`` (a previewed plan workbook), a run that
+        carries out exactly that plan (a copy is kept with the run, for Resume)."""
         name = str(self.workspace.roster_info(sha256).get("name", ""))
         run = Run(new_run_id(), sha256, name, user, options.check(), resumes=resumes)
         self._check_unfinished(run)
+        if plan is not None:
+            runs = self.workspace.runs_dir(sha256)
+            if plan.parent != runs:  # a new Start; a Resume reuses the run's own copy
+                copy = runs / f"{run.id}.plan.xlsx"
+                private_copy(plan, copy)
+                people = plan.with_name(plan.name.replace(".xlsx", ".people.json"))
+                if people.is_file():  # names of people only Glance has, for the results
+                    private_copy(people, runs / f"{run.id}.plan-people.json")
+                plan = copy
+            run.plan = plan.name
         with self._lock:
             if self._closing:
                 raise engine.UsageError("the server is shutting down; start the run again later")
@@ -201,7 +227,8 @@ class RunManager:
             raise engine.UsageError("this run cannot be resumed (it finished, or a later run "
                                     "of the same roster took over)")
         try:
-            return self.submit(old.sha256, old.options, user, resumes=old.id)
+            plan = self.workspace.runs_dir(old.sha256) / old.plan if old.plan else None
+            return self.submit(old.sha256, old.options, user, resumes=old.id, plan=plan)
         except engine.UsageError:
             follower = self._follower(old)  # a press at the same moment got there first
             if follower is None:
@@ -312,7 +339,9 @@ class RunManager:
                                    out=folder / f"results-{run.id}.xlsx",
                                    checkpoint=self.workspace.journal_path(run.sha256),
                                    sheet=self.workspace.roster_sheet(run.sha256),
-                                   recipe=attached(self.workspace, run.sha256))
+                                   recipe=attached(self.workspace, run.sha256),
+                                   plan=self.workspace.runs_dir(run.sha256) / run.plan
+                                   if run.plan else None)
             result = engine.run(self.connection, spec, run.progress, run.stop)
         except engine.BulkProvisionError as exc:
             state, code, message = "error", exc.exit_code, said(exc)
@@ -325,6 +354,7 @@ class RunManager:
         else:
             state, code = STATE_FOR_EXIT.get(result.exit_code, "error"), result.exit_code
             message, counts = result.message, {k: v for k, v in result.counts.items() if v}
+            self._keep_people(run, result)
             self._notify(run, engine.notify_result, result, spec)
         with self._lock:
             run.state, run.exit_code, run.counts = state, code, counts
@@ -332,6 +362,23 @@ class RunManager:
             run.finished = now_text()
             run.results = (folder / f"results-{run.id}.xlsx").is_file()
             self._save(run)
+
+    def _keep_people(self, run: Run, result: engine.JobResult) -> None:
+        """Every row of the run as a person (the run page's table), and its failed rows."""
+        runs = self.workspace.runs_dir(run.sha256)
+        plan_people = runs / (run.plan.replace(".plan.xlsx", ".plan-people.json")
+                              if run.plan else "-")
+        known = {str(r["key"]): engine.Person.from_record(r)
+                 for r in (read_json(plan_people) or []) if isinstance(r, dict)}
+        invalid: dict[int, list[str]] = {}
+        for problem in result.validation.problems:
+            invalid.setdefault(problem.row, []).append(problem.message)
+        people = engine.run_people(result.rows, result.roster, known,
+                                   {row: "; ".join(m) for row, m in invalid.items()})
+        write_json(runs / f"{run.id}.people.json", [p.record() for p in people])
+        failed = result.failed_rows_path
+        if failed is not None and failed.is_file():
+            private_copy(failed, runs / f"{run.id}.failed{failed.suffix}")
 
     def _notify(self, run: Run, send: Any, *args: Any) -> None:
         """The config file's ``notify = [...]``, as ``run --notify`` does; a failure is a

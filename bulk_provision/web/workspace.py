@@ -241,8 +241,8 @@ class Workspace:
 
     def keep_only_plan(self, sha256: str, plan_id: str) -> None:
         """Remove the roster's earlier plan workbooks (disk space; they hold personal data)."""
-        for path in self.folder(sha256).glob("plan-*.xlsx"):
-            if path.name != f"plan-{plan_id}.xlsx":
+        for path in self.folder(sha256).glob("plan-*"):
+            if not path.name.startswith(f"plan-{plan_id}."):
                 path.unlink(missing_ok=True)
 
     def roster_info(self, sha256: str) -> dict[str, Any]:

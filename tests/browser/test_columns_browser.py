@@ -13,21 +13,14 @@ import pytest
 
 from bulk_provision.simulator import Simulator
 from tests.browser.browser import LiveServer, shot
-from tests.browser.test_web_browser import (  # noqa: F401 - the fixtures
-    browser,
-    download,
-    expect,
-    open_page,
-    serious,
-    upload,
-)
+from tests.browser.test_web_browser import download, expect, serious, upload
 from tests.webtools import SAMPLES
 
 pytestmark = pytest.mark.timeout(90)
 
 
 def test_an_hr_export_through_the_columns_step(
-    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator],  # noqa: F811
+    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator],
     tmp_path: Path,
 ) -> None:
     sim = make_simulator(latency_ms=0)
@@ -67,7 +60,13 @@ def test_an_hr_export_through_the_columns_step(
         recipe = tomllib.loads(download(page, "Download the recipe", tmp_path).read_text())
         assert recipe["lookup"]["UserRole"]["map"] == {"Sales": "Agent",
                                                        "Team Leads": "Supervisor"}
-        page.get_by_label("upsert: add new users, update changed ones").check()
+        page.get_by_label("Add and update").check()
+        page.get_by_role("button", name="Preview plan").click()
+        page.get_by_role("link", name="To suspend (1)").click()
+        expect(page.locator("#people")).to_contain_text("Siobhán O'Neill")
+        page.get_by_role("link", name="Left, not in Glance (1)").click()
+        expect(page.locator("#people")).to_contain_text("Tereza Škoda")
+        page.get_by_label("Type 1 to confirm").fill("1")
         page.get_by_role("button", name="Start").click()
         expect(page.locator("#state")).to_contain_text("Finished: every row ended well")
         # the page's own requests all succeeded (Chromium's own /favicon.ico is not one)
@@ -81,7 +80,7 @@ def test_an_hr_export_through_the_columns_step(
 
 
 def test_a_status_value_is_sorted_by_clicking_and_the_table_follows_the_chosen_column(
-    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator],  # noqa: F811
+    open_page: Callable[[str], Any], make_simulator: Callable[..., Simulator],
     tmp_path: Path,
 ) -> None:
     sim = make_simulator(latency_ms=0)

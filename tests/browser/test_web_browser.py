@@ -4,43 +4,19 @@ the real simulator. Skipped without Chromium (`make browser`), failed without it
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bulk_provision.simulator import Simulator
-from tests.browser.browser import LiveServer, ServeProcess, chromium, shot
+from tests.browser.browser import LiveServer, ServeProcess, shot
 from tests.e2e.test_run import write_roster
 from tests.webtools import SAMPLES, sim_env
 from tests.workbooks import sheet_rows
 
 pytestmark = pytest.mark.timeout(60)
-
-
-@pytest.fixture(scope="session")
-def browser() -> Iterator[Any]:
-    yield from chromium()
-
-
-@pytest.fixture
-def open_page(browser: Any) -> Iterator[Callable[[str], Any]]:
-    """``open_page(login_url)``: a signed-in page in a new browser context."""
-    contexts: list[Any] = []
-
-    def opener(login_url: str) -> Any:
-        context = browser.new_context(viewport={"width": 1100, "height": 800})
-        contexts.append(context)
-        page = context.new_page()
-        page.set_default_timeout(15_000)
-        page.goto(login_url)  # the link's page sends its form at once (app.js) ...
-        page.wait_for_url(lambda url: "/login" not in url)  # ... and lands on the upload page
-        return page
-
-    yield opener
-    for context in contexts:
-        context.close()
 
 
 def expect(target: Any) -> Any:
@@ -55,6 +31,12 @@ def upload(page: Any, path: Path, name: str | None = None) -> None:
         path if name is None else {"name": name, "mimeType": "application/octet-stream",
                                    "buffer": path.read_bytes()})
     page.get_by_role("button", name="Upload", exact=True).click()
+
+
+def preview_and_start(page: Any) -> None:
+    """Start goes through the plan's preview (DESIGN.md section 9)."""
+    page.get_by_role("button", name="Preview plan").click()
+    page.get_by_role("button", name="Start").click()
 
 
 def wait_done_at_least(page: Any, count: int) -> None:
@@ -125,13 +107,17 @@ def test_the_roster_with_errors_shows_every_problem_and_start_is_disabled(
         upload(page, SAMPLES / "roster_with_errors.xlsx")
         expect(page.locator("#problems tbody tr")).to_have_count(16)
         expect(page.locator("#problems")).to_contain_text("PartnerUserID D-1 also appears in row 5")
-        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        expect(page.get_by_role("button", name="Start")).to_have_count(0)  # only on the plan
         expect(page.locator("#problems")).not_to_contain_text("abc")  # passwords masked: ***
         shot(page, tmp_path, "problems")
         assert serious(page) == []
         report = download(page, "Download report", tmp_path)
         assert report.name == "roster_with_errors.report.xlsx"
-        page.get_by_label("Skip invalid rows").check()
+        page.get_by_role("button", name="Preview plan").click()
+        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        page.get_by_role("link", name="Change options").click()
+        page.get_by_label("Skip rows with problems").check()
+        page.get_by_role("button", name="Preview plan").click()
         expect(page.get_by_role("button", name="Start")).to_be_enabled()
     assert simulator.request_log == []
 
@@ -143,7 +129,7 @@ def test_stop_mid_run_then_resume_creates_everyone_exactly_once(
     with LiveServer(tmp_path / "ws", sim) as server:
         page = open_page(server.login_url())
         upload(page, write_roster(tmp_path / "s.csv", 60))
-        page.get_by_role("button", name="Start").click()
+        preview_and_start(page)
         wait_done_at_least(page, 4)
         page.get_by_role("button", name="Stop").click()
         expect(page.locator("#state")).to_contain_text("Stopped", timeout=20_000)
@@ -165,7 +151,7 @@ def test_kill_9_of_the_server_mid_run_then_resume_from_history(
     try:
         page = open_page(server.start())
         upload(page, write_roster(tmp_path / "s.csv", 60))
-        page.get_by_role("button", name="Start").click()
+        preview_and_start(page)
         wait_done_at_least(page, 4)
         server.kill()
         sim.set_faults(latency_ms=0)
@@ -189,24 +175,31 @@ def test_upsert_then_sync_with_the_guard_refusing(
     with LiveServer(tmp_path / "ws", simulator) as server:
         page = open_page(server.login_url())
         upload(page, write_roster(tmp_path / "s.csv", 5))
-        page.get_by_label("upsert: add new users, update changed ones").check()
+        page.get_by_label("Add and update").check()
         page.get_by_role("button", name="Preview plan").click()
-        expect(page.locator("#changes")).to_contain_text("Old")
+        page.get_by_role("link", name="To update (3)").click()
+        expect(page.locator("#people")).to_contain_text("First name: Old →")
         assert serious(page) == []
         page.get_by_role("button", name="Start").click()
         expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
         expect(page.locator("#counts")).to_contain_text("updated")
         page.get_by_role("link", name="roster").click()
-        page.get_by_label("sync: upsert, and suspend users who are not in the roster").check()
+        page.get_by_label("Full sync (also suspends people missing from the file)").check()
         page.get_by_role("button", name="Preview plan").click()
-        expect(page.locator("#guard")).to_contain_text("Refused: sync would suspend 4")
+        expect(page.locator("#guard")).to_contain_text("This would suspend 4 of the 9 people")
+        expect(page.locator("#people")).to_contain_text("gone3.demo.glance.net")
         expect(page.get_by_role("button", name="Start")).to_be_disabled()
         assert serious(page) == []
         page.get_by_role("link", name="Change options").click()
-        page.get_by_label("sync: upsert, and suspend users who are not in the roster").check()
-        page.get_by_label("Sync: suspend at most").fill("4")
+        page.get_by_label("Full sync (also suspends people missing from the file)").check()
+        page.get_by_label("Full sync: suspend at most").fill("4")
         page.get_by_role("button", name="Preview plan").click()
-        expect(page.locator("#guard")).to_contain_text("allows this plan")
+        expect(page.locator("#guard")).to_contain_text("Within the limit: 4 people")
+        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        page.get_by_label("Type 4 to confirm").fill("3")
+        expect(page.get_by_role("button", name="Start")).to_be_disabled()
+        page.get_by_label("Type 4 to confirm").fill("4")
+        assert serious(page) == []
         page.get_by_role("button", name="Start").click()
         expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
     assert all(simulator.users()[f"gone{i}"].suspended for i in range(4))
@@ -220,7 +213,7 @@ def test_two_browsers_watch_one_run_and_it_outlives_a_closed_one(
     with LiveServer(tmp_path / "ws", sim) as server:
         first = open_page(server.login_url())
         upload(first, write_roster(tmp_path / "s.csv", 40))
-        first.get_by_role("button", name="Start").click()
+        preview_and_start(first)
         wait_done_at_least(first, 1)
         second = open_page(server.login_url())
         second.goto(first.url)

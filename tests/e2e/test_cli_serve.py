@@ -20,7 +20,7 @@ from bulk_provision.web.auth import add_user, read_users, verify_password
 from tests.browser import browser
 from tests.browser.browser import ServeProcess
 from tests.e2e.test_run import write_roster
-from tests.webtools import REPO, csrf_of, follow_link, sim_env
+from tests.webtools import REPO, csrf_of, follow_link, http_start, sim_env
 
 
 def test_other_machines_need_tls_and_named_accounts(
@@ -95,8 +95,7 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
         with write_roster(tmp_path / "s.csv", 60).open("rb") as f:
             roster = http.post(f"{server.url}/upload", data={"csrf": token},
                                files={"roster": ("s.csv", f)}, timeout=30).url
-        run = http.post(f"{roster}/start", data={"csrf": token, "mode": "create"},
-                        timeout=10).url
+        run = http_start(http, roster, token)
         with http.get(f"{run}/events", stream=True, timeout=30) as stream:
             lines = stream.iter_lines(decode_unicode=True)
             for line in lines:
@@ -110,7 +109,8 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
     finally:
         http.close()
         server.stop()
-    record = json.loads(next((tmp_path / "ws").glob("*/runs/*.json")).read_text(encoding="utf-8"))
+    run_records = "*/runs/*" + "[0-9a-f]" * 6 + ".json"  # not the plan or people copies beside them
+    record = json.loads(next((tmp_path / "ws").glob(run_records)).read_text(encoding="utf-8"))
     assert record["state"] == "stopped" and record["results"] is True
     assert len(sim.created_counts()) < 60
     written = list((tmp_path / "ws").rglob("*"))
@@ -173,8 +173,7 @@ def test_serve_demo_runs_a_sample_roster_into_its_own_simulator(tmp_path: Path) 
         roster = http.post(login.split("/login")[0] + "/samples",
                            data={"csrf": token, "sample": "roster.xlsx"}, timeout=30).url
         assert "0 problems" in http.get(roster, timeout=10).text
-        run = http.post(f"{roster}/start", data={"csrf": token, "mode": "create"},
-                        timeout=10).url
+        run = http_start(http, roster, token)
         with http.get(f"{run}/events", stream=True, timeout=60) as stream:
             snaps = [json.loads(line[6:]) for line in stream.iter_lines(decode_unicode=True)
                      if line.startswith("data: {\"")]

@@ -22,7 +22,7 @@ import openpyxl
 import pytest
 import requests
 
-from tests.webtools import REPO, csrf_of, follow_link
+from tests.webtools import REPO, csrf_of, follow_link, http_start
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(300)]
 
@@ -163,8 +163,7 @@ def test_serve_demo_offers_and_runs_the_shipped_samples(installed: Path, tmp_pat
         roster = http.post(base + "/samples", timeout=30,
                            data={"csrf": csrf_of(page), "sample": "roster.xlsx"}).url
         assert "0 problems" in http.get(roster, timeout=10).text
-        run = http.post(f"{roster}/start", data={"csrf": csrf_of(page), "mode": "create"},
-                        timeout=10).url
+        run = http_start(http, roster, csrf_of(page))
         with http.get(f"{run}/events", stream=True, timeout=60) as stream:
             snaps = [json.loads(line[6:]) for line in stream.iter_lines(decode_unicode=True)
                      if line.startswith("data: {\"")]

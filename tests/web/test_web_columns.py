@@ -140,3 +140,27 @@ def test_a_recipe_upload_is_bounded_before_it_is_read(page: TestClient) -> None:
     forged = page.post(f"{base}/recipe", data={"csrf": "forged"},
                        files={"recipe": ("r.toml", b"[columns]\n", "application/toml")})
     assert forged.status_code == 403
+
+
+def test_the_finished_run_lists_everyone_by_name_with_the_failed_rows_to_fix(
+    page: TestClient, simulator: Simulator, tmp_path: Path,
+) -> None:
+    from tests.e2e.test_run import write_roster
+    from tests.webtools import preview
+
+    simulator.add_user("00002", "taken.demo.glance.net")  # exists: reported, not failed
+    roster = upload(page, write_roster(tmp_path / "staff.csv", 6)).headers["location"]
+    plan, _, plan_page = preview(page, roster)
+    assert "To create (6)" in plan_page and "Zoë Lee0" in html.unescape(plan_page)
+    found = page.get(f"{roster}/plans/{plan}/view?tab=create&q=zo%C3%AB%20lee").text
+    assert "To create: 2 matching “zoë lee”" in html.unescape(found)
+    run = start(page, roster)
+    assert finish(page, run)["state"] == "finished"
+    shown = html.unescape(page.get(run).text)
+    assert "Everyone in this run" in shown and "Already in Glance (1)" in shown
+    assert "Added (5)" in shown and "Ann Lee4" in shown and "Zoë Lee0" in shown
+    only = html.unescape(page.get(f"{run}?show=exists").text)
+    assert "1 person: Already in Glance" in only and "DUPLICATE_ID" in only
+    assert page.get(f"{run}/failed").status_code == 404  # nothing failed: nothing to fix
+    template = page.get("/template")
+    assert template.status_code == 200 and template.content.startswith(b"PK")

@@ -3,6 +3,7 @@ through Starlette's TestClient against the real simulator."""
 
 from __future__ import annotations
 
+import re
 import stat
 from collections.abc import Iterator
 from pathlib import Path
@@ -21,6 +22,7 @@ from tests.webtools import (
     events,
     finish,
     open_link,
+    preview,
     sign_in,
     start,
     token,
@@ -28,6 +30,8 @@ from tests.webtools import (
     web_config,
 )
 from tests.workbooks import sheet_rows
+
+RUN_RECORDS = "*/runs/*[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].json"  # run records only
 
 
 @pytest.fixture
@@ -73,13 +77,16 @@ def test_the_roster_with_errors_shows_every_problem_and_no_start(page: TestClien
     assert "<strong>16 problems</strong>" in shown
     for row in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19):
         assert f"<tr><td>{row}</td>" in shown
-    assert 'id="start"\n      disabled' in shown
+    assert 'id="start"' not in shown  # Start is only on the plan's page
     assert "PartnerUserID.unique: 2" in shown
     report = page.get(f"{roster}/report")
     assert report.status_code == 200 and report.content.startswith(b"PK")
-    refused = page.post(f"{roster}/start", data={"csrf": token(page), "mode": "create"})
-    assert refused.status_code == 303
-    assert finish(page, refused.headers["location"])["state"] == "invalid"
+    plan, _, plan_page = preview(page, roster)
+    assert 'id="start" disabled' in plan_page and "fix them, or tick" in plan_page
+    refused = page.post(f"{roster}/start", data={"csrf": token(page), "plan": plan})
+    assert refused.status_code == 409 and "cannot be started" in refused.text
+    no_plan = page.post(f"{roster}/start", data={"csrf": token(page), "mode": "create"})
+    assert no_plan.status_code == 400 and "Preview the plan first" in no_plan.text
 
 
 def test_every_route_refuses_a_visitor_without_a_session(page: TestClient) -> None:
@@ -248,7 +255,7 @@ def test_a_run_the_server_died_under_is_listed_and_resumes_once(
                 break
     # the app's shutdown stopped the run resumably; make its record say "running", as after
     # a kill -9, to check that a restarted server lists it as interrupted
-    record = next((tmp_path / "ws").glob("*/runs/*.json"))
+    record = next((tmp_path / "ws").glob(RUN_RECORDS))
     record.write_text(record.read_text(encoding="utf-8").replace('"stopped"', '"running"'))
     config = web_config(tmp_path / "ws", sim)
     with client_for(config) as client:
@@ -274,7 +281,7 @@ def test_stopping_the_server_stops_a_run_resumably_with_its_workbook(
             if snap["done"] >= 3:
                 break
     folder = tmp_path / "ws" / roster.rsplit("/", 1)[1]
-    assert '"state": "stopped"' in next(folder.glob("runs/*.json")).read_text(encoding="utf-8")
+    assert '"state": "stopped"' in next(folder.glob(RUN_RECORDS[2:])).read_text(encoding="utf-8")
     rows = sheet_rows(next(folder.glob("results-*.xlsx")))
     assert {r["Outcome"] for r in rows} >= {"created"}
     assert len(sim.created_counts()) < 40
@@ -288,10 +295,17 @@ def test_sync_through_the_page_shows_the_plan_and_the_guard_refusing(
     roster = roster_url(upload(page, write_roster(tmp_path / "s.csv", 3)))
     data = {"csrf": token(page), "mode": "sync", "max_suspend": "10%"}
     refused = page.post(f"{roster}/plan", data=data).text
-    assert "Refused: sync would suspend 10 of 10 active users" in refused
+    assert "Not allowed: This would suspend 10 of the 10 people" in refused
+    assert "--" not in refused.split('id="guard"', 1)[1].split("</p>", 1)[0]  # no options
     assert 'id="start" disabled' in refused and "Download plan" in refused
     allowed = page.post(f"{roster}/plan", data={**data, "max_suspend": "10"}).text
-    assert "The sync guard allows this plan" in allowed and "old3" in allowed
+    assert "Within the limit: 10 people to suspend" in allowed and "old3" in allowed
+    assert "Type 10 to confirm" in allowed
+    plan = re.search(r'name="plan" value="([^"]+)"', allowed)
+    assert plan is not None
+    unconfirmed = page.post(f"{roster}/start", data={"csrf": token(page),
+                                                     "plan": plan.group(1), "confirm": "9"})
+    assert unconfirmed.status_code == 400 and "Type 10 to confirm" in unconfirmed.text
     run = start(page, roster, mode="sync", max_suspend="10")
     assert finish(page, run)["counts"] == {"created": 3, "suspended": 10}
     assert all(u.suspended for k, u in simulator.users().items() if k.startswith("old"))
@@ -411,7 +425,9 @@ def test_an_unfinished_run_is_finished_in_its_own_mode_first(
                 client.post(f"{run}/stop", data={"csrf": token(client)})
                 break
         assert finish(client, run)["state"] == "stopped"
-        refused = client.post(f"{roster}/start", data={"csrf": token(client), "mode": "sync"})
+        plan, suspending, _ = preview(client, roster, mode="sync")
+        refused = client.post(f"{roster}/start", data={"csrf": token(client), "plan": plan,
+                                                       "confirm": str(suspending)})
         assert refused.status_code == 409
         assert "this roster has an unfinished create run: Resume it" in refused.text
         sim.set_faults(latency_ms=0)

@@ -48,6 +48,8 @@ from tests.webtools import (
 
 pytestmark = pytest.mark.timeout(90)
 
+RUN_RECORDS = "*/runs/*[0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f][0-9a-f].json"  # run records only
+
 
 @pytest.fixture
 def page(tmp_path: Path, simulator: Simulator) -> Iterator[TestClient]:
@@ -183,7 +185,7 @@ def test_a_second_server_on_a_busy_workspace_is_refused(
         for snap in events(client, run):
             if snap["state"] == "running":
                 break
-        record = next((tmp_path / "ws").glob("*/runs/*.json"))
+        record = next((tmp_path / "ws").glob(RUN_RECORDS))
         with pytest.raises(auth.ConfigError, match="in use by another bulk-provision serve"):
             create_app(web_config(tmp_path / "ws", sim))
         started = no_serving(monkeypatch)

@@ -39,12 +39,15 @@ function setupUpload() {
   });
 }
 
-function setupOptions() {
-  var form = document.getElementById("options-form");
-  if (!form || form.dataset.invalid !== "1") return;
-  var skip = document.getElementById("skip-invalid");
+// Suspensions need their number typed before Start (the server checks it again).
+function setupTypedConfirm() {
+  var form = document.getElementById("start-form");
+  var typed = document.getElementById("confirm");
+  if (!form || !typed) return;
   var start = document.getElementById("start");
-  skip.addEventListener("change", function () { start.disabled = !skip.checked; });
+  var wanted = form.dataset.confirmCount;
+  start.disabled = typed.value.trim() !== wanted;  // without script, the server checks it
+  typed.addEventListener("input", function () { start.disabled = typed.value.trim() !== wanted; });
 }
 
 function text(id, value) {
@@ -159,6 +162,6 @@ document.addEventListener("DOMContentLoaded", function () {
   setupLink();
   setupConfirm();
   setupUpload();
-  setupOptions();
+  setupTypedConfirm();
   setupRun();
 });
