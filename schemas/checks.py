@@ -233,6 +233,35 @@ def required(column: str) -> Rule:
     )
 
 
+def leading_zeros(column: str) -> Rule:
+    """An all-digit ID shorter than the zero-padded IDs around it ("125" beside "000104"): the
+    zeros were lost (Excel stores such an ID as a number), and sending it would make a second
+    person of someone Glance knows as "000125". Only when the column's zero-padded IDs share
+    one width (at least two of them, nine in ten of one width)."""
+    width = {"of": 0}
+
+    def test(s: pd.Series) -> pd.Series:
+        digits = s.str.fullmatch(r"[0-9]+")
+        lengths = s.str.len()
+        padded = lengths[digits & s.str.startswith("0") & (lengths > 1)]
+        if len(padded) < 2:
+            return pd.Series(True, index=s.index)
+        common = padded.value_counts()
+        if common.iloc[0] < 0.9 * len(padded):
+            return pd.Series(True, index=s.index)
+        width["of"] = int(common.index[0])
+        return ~(digits & ~s.str.startswith("0") & (lengths < width["of"]))
+
+    def describe(value: str, _others: Sequence[int]) -> str:
+        return (f"{value} looks like an ID that lost its leading zeros: the other IDs in this "
+                f"column are {width['of']} digits with zeros in front. Excel drops them when it "
+                f"stores the ID as a number; format the column as Text and type "
+                f"{value.zfill(width['of'])}, or the person would be added to Glance a second "
+                "time")
+
+    return Rule(id=f"{column}.zeros", column=column, test=test, describe=describe)
+
+
 def max_length(column: str, limit: int) -> Rule:
     return Rule(
         id=f"{column}.length",

@@ -3,13 +3,20 @@
 The page's plan tabs and its finished-run table are lists of :class:`Person` (name, email,
 Employee ID, what happens or happened), made here from the plan (with the roster's names and,
 for people only Glance has, Glance's) or from the run's results, and searched and paged by
-:func:`page_of`, so a 100,000-row plan renders its first screen without the page holding it.
+:func:`page_of`. The page keeps them in a small SQLite file (:func:`write_people`) and asks it
+for one screen at a time (:func:`people_page`): a 100,000-person plan or run answers its first
+screen and a search without reading the whole list (P10).
 """
 
 from __future__ import annotations
 
+import json
+import os
+import sqlite3
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from contextlib import closing
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from bulk_provision.model import Action, ActionKind, RowResult
@@ -46,7 +53,10 @@ class Person:
         return f"{self.name}\n{self.email}\n{self.key}\n{self.address}".casefold()
 
     def record(self) -> dict[str, Any]:
-        return asdict(self)
+        return {"tab": self.tab, "row": self.row, "key": self.key, "name": self.name,
+                "email": self.email, "address": self.address,
+                "changes": [list(c) for c in self.changes], "message": self.message,
+                "codes": list(self.codes)}
 
     @classmethod
     def from_record(cls, data: Mapping[str, Any]) -> Person:
@@ -68,11 +78,12 @@ def _cells(roster: Roster) -> dict[int, tuple[str, str, str]]:
     return out
 
 
-def plan_people(actions: Iterable[Action], roster: Roster,
+def plan_people(actions: Iterable[Action], roster: Roster | None,
                 glance: Mapping[str, KnownUser] | None = None) -> list[Person]:
     """The plan's actions as people: names from the roster's row, or from Glance for a person
-    only Glance has (a sync suspension). A field that does not change is never listed."""
-    cells = _cells(roster)
+    only Glance has (a sync suspension; every person of an undo, ``roster=None``). A field
+    that does not change is never listed."""
+    cells = _cells(roster) if roster is not None else {}
     glance = glance or {}
     people = []
     for action in actions:
@@ -146,3 +157,54 @@ def page_of(people: Sequence[Person], *, tab: str = "", query: str = "", offset:
     chosen = [p for p in found if p.tab == tab] if tab else found
     offset = max(0, min(offset, max(0, len(chosen) - 1)))
     return Page(chosen[offset:offset + limit], len(chosen), offset, limit, counts)
+
+
+_SCHEMA = ("CREATE TABLE people (seq INTEGER PRIMARY KEY, tab TEXT NOT NULL, "
+           "text TEXT NOT NULL, data TEXT NOT NULL); CREATE INDEX by_tab ON people (tab, seq)")
+
+
+def write_people(path: Path, people: Iterable[Person]) -> None:
+    """Store ``people`` at ``path`` (owner-only; replaced whole, never half-written)."""
+    partial = path.with_name(path.name + ".partial")
+    partial.unlink(missing_ok=True)
+    os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
+    with closing(sqlite3.connect(partial)) as db:
+        db.executescript(_SCHEMA)
+        db.executemany("INSERT INTO people (tab, text, data) VALUES (?, ?, ?)",
+                       ((p.tab, p.text, json.dumps(p.record(), ensure_ascii=False))
+                        for p in people))
+        db.commit()
+    os.replace(partial, path)
+
+
+def _where(words: Sequence[str]) -> tuple[str, list[str]]:
+    clauses = " AND ".join("instr(text, ?) > 0" for _ in words)
+    return (f" WHERE {clauses}" if clauses else ""), list(words)
+
+
+def people_page(path: Path, *, tab: str = "", query: str = "", offset: int = 0,
+                limit: int = 50) -> Page:
+    """:func:`page_of` over a :func:`write_people` file: one screen read, the counts per tab
+    counted by SQLite; an empty page when there is no such file."""
+    if not path.is_file():
+        return Page([], 0, 0, limit)
+    words = query.casefold().split()[:10]
+    where, args = _where(words)
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        counts = dict(db.execute(f"SELECT tab, count(*) FROM people{where} GROUP BY tab", args))
+        total = counts.get(tab, 0) if tab else sum(counts.values())
+        offset = max(0, min(offset, max(0, total - 1)))
+        chosen = where + (" AND " if where else " WHERE ") + "tab = ?" if tab else where
+        rows = db.execute(f"SELECT data FROM people{chosen} ORDER BY seq LIMIT ? OFFSET ?",
+                          [*args, *([tab] if tab else []), limit, offset]).fetchall()
+    people = [Person.from_record(json.loads(data)) for (data,) in rows]
+    return Page(people, total, offset, limit, {str(k): int(v) for k, v in counts.items()})
+
+
+def read_people(path: Path) -> list[Person]:
+    """Every person of a :func:`write_people` file ([] when there is none)."""
+    if not path.is_file():
+        return []
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        return [Person.from_record(json.loads(data))
+                for (data,) in db.execute("SELECT data FROM people ORDER BY seq")]

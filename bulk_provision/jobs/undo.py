@@ -24,7 +24,8 @@ from bulk_provision.glance.api import GlanceApi
 from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import RowState, ending_for
 from bulk_provision.journal.previous import previous_run
-from bulk_provision.model import ActionKind, Outcome, Progress, RowResult, StopReason
+from bulk_provision.model import Action, ActionKind, Outcome, Progress, RowResult, StopReason
+from bulk_provision.plan.actions import KnownUser
 from bulk_provision.plan.planner import fresh_snapshot
 from bulk_provision.plan.undo import (
     UNDO_MODE,
@@ -60,6 +61,8 @@ class UndoResult:
     refusal: str | None = None
     message: str = ""
     roster: str = ""  # the roster of the run undone, as its journal records it
+    actions: list[Action] = field(default_factory=list)  # the plan (without --yes)
+    glance: Mapping[str, KnownUser] = field(default_factory=dict)  # the snapshot it checked
 
     @property
     def exit_code(self) -> int:
@@ -114,7 +117,8 @@ def plan_undo(spec: UndoSpec, api: GlanceApi) -> UndoResult:
     write_undo_plan(path, plan.actions, plan.notes, about(spec, plan), refusal)
     ending = Ending.USAGE if refusal else Ending.FINISHED
     return UndoResult(ending, path, False, Counter(a.kind for a in plan.actions),
-                      notes=plan.notes, refusal=refusal, roster=plan.meta.get("roster_path", ""))
+                      notes=plan.notes, refusal=refusal, roster=plan.meta.get("roster_path", ""),
+                      actions=plan.actions, glance=snapshot)
 
 
 def carry_out_undo(

@@ -49,7 +49,8 @@ def load_and_validate(
     roles = spec.roles
     if spec.check_roles and api is not None:
         roles = server_roles(api, spec.roles, spec.engine, stop)
-    return roster, validate_roster(roster, roles=roles, schema=spec.schema)
+    return roster, validate_roster(roster, roles=roles, schema=spec.schema,
+                                   listed_roles=spec.listed_roles)
 
 
 def every_user(api: GlanceApi, stop: threading.Event | None) -> list[GlanceUser]:

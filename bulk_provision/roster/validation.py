@@ -31,6 +31,7 @@ from pandera.errors import SchemaErrors
 from bulk_provision.errors import ConfigError, Hint, RosterError
 from bulk_provision.roster.read import Roster
 from bulk_provision.roster.recipe import explain, unique_advice
+from bulk_provision.roster.roles import RULE, role_typos
 from bulk_provision.schemas.checks import (
     Clash,
     Rule,
@@ -80,8 +81,11 @@ def validate_roster(
     *,
     roles: Sequence[str] | None = None,
     schema: str | Path | None = None,
+    listed_roles: Sequence[str] | None = None,
 ) -> ValidationResult:
-    """Check every row of ``roster``; raises RosterError when a required column is missing."""
+    """Check every row of ``roster``; raises RosterError when a required column is missing.
+    ``listed_roles`` (what ShowRoles answered): a role spelt nearly like one of them but not
+    one is a problem (:mod:`roles`)."""
     frame_schema = load_schema(schema, roles)
     require_columns(roster, frame_schema)
     extra = safety_rules(roster, frame_schema)
@@ -93,6 +97,12 @@ def validate_roster(
     found = pd.concat([c for c in cases if len(c)], ignore_index=True) if any(
         len(c) for c in cases) else None
     problems = [] if found is None else _problems(found, _rules(frame_schema, extra), roster)
+    if listed_roles:
+        label = roster.headers.get("UserRole", "UserRole")
+        problems = sorted([*problems, *(Problem(row, label, value, RULE, message)
+                                        for row, value, message in
+                                        role_typos(roster.frame, listed_roles))],
+                          key=lambda p: p.row)
     if roster.recipe is not None:
         problems = _with_recipe(roster, problems)
     return ValidationResult(rows=len(roster.frame), problems=problems)

@@ -61,6 +61,7 @@ class JobSpec:
     plan: Path | None = None  # run --plan: carry out this approved plan workbook
     recipe: Recipe | None = None  # --recipe: how an HR export becomes a roster (section 12)
     recipe_file: Path | None = None
+    listed_roles: Sequence[str] | None = None  # what ShowRoles answered (the page, at upload)
 
     @property
     def reading(self) -> Recipe | None:

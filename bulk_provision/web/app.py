@@ -27,7 +27,7 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
 from bulk_provision.errors import UploadTooLarge
-from bulk_provision.web import columns, engine, intake, plans
+from bulk_provision.web import columns, engine, intake, plans, undo
 from bulk_provision.web.auth import Guard
 from bulk_provision.web.base import (
     HERE,
@@ -43,6 +43,7 @@ from bulk_provision.web.base import (
 )
 from bulk_provision.web.hints import said
 from bulk_provision.web.pages import (
+    listed_roles,
     options_from,
     roster_context,
     validation_summary,
@@ -217,7 +218,8 @@ async def plan(request: Request) -> Response:
         preview = await run_in_threadpool(
             lambda: engine.preview_plan(web.config.connection, web.workspace.roster_path(sha),
                                         options, out, sheet=web.workspace.roster_sheet(sha),
-                                        recipe=attached(web.workspace, sha)))
+                                        recipe=attached(web.workspace, sha),
+                                        roles=listed_roles(web, sha)))
     except engine.BulkProvisionError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
         return web.page(request, "roster.html", 400,
@@ -300,8 +302,8 @@ async def run_page(request: Request) -> Response:
         params.get("q", ""), int(offset) if offset.isdigit() else 0)
     return web.page(request, "run.html", run=run, snap=web.runs.snapshot(run),
                     resumable=web.runs.resumable(run), active=run.state in ACTIVE,
-                    mode_words=plans.MODE_WORDS.get(run.options.mode, run.options.mode),
-                    **people)
+                    mode_words=plans.mode_words(run), undoable=web.runs.undoable(run),
+                    undone_by=web.runs.undone_by(run), **people)
 
 
 async def failed_rows(request: Request) -> Response:
@@ -392,8 +394,11 @@ async def results(request: Request) -> Response:
 async def history(request: Request) -> Response:
     web = web_of(request)
     runs = web.runs.history()
+    resumed_by = {r.resumes: r for r in reversed(runs) if r.resumes}
     return web.page(request, "history.html", runs=runs,
-                    resumable={r.id for r in runs if web.runs.resumable(r)})
+                    resumable={r.id for r in runs if web.runs.resumable(r)},
+                    resumed_by=resumed_by, mode_words=plans.mode_words,
+                    words=plans.OUTCOME_WORDS)
 
 
 async def check(request: Request) -> Response:
@@ -434,6 +439,7 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/runs/{run}/resume", resume, ["POST"]),
     ("/runs/{run}/results", results, ["GET"]),
     ("/runs/{run}/failed", failed_rows, ["GET"]),
+    *undo.ROUTES,
     ("/template", template, ["GET"]),
     ("/login", login, ["GET"]),
     ("/login", login_post, ["POST"]),

@@ -5,12 +5,14 @@ from __future__ import annotations
 
 import asyncio
 import hmac
+import re
 import threading
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import jinja2
+from markupsafe import Markup
 from starlette.datastructures import FormData
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
@@ -56,6 +58,7 @@ class Web:
             loader=jinja2.FileSystemLoader(HERE / "templates"),
             autoescape=True, undefined=jinja2.StrictUndefined,
         )
+        self.templates.filters["when"] = when
 
     def close(self) -> None:
         """Stop the runs (journals and workbooks written), then free the workspace."""
@@ -77,6 +80,17 @@ class Web:
                        demo=self.config.samples is not None, max_upload=self.config.max_upload)
         html = self.templates.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
+
+
+def when(text: str) -> Markup:
+    """A time the server recorded (UTC), as a ``<time>`` the page's script shows in the
+    browser's own time zone (without script, it reads as UTC)."""
+    found = re.fullmatch(r"(\d{4}-\d\d-\d\d) (\d\d:\d\d):\d\d UTC", text or "")
+    if found is None:
+        return Markup.escape(text or "")
+    day, minute = found.groups()
+    return Markup('<time class="local" datetime="{}T{}Z">{} {} UTC</time>').format(
+        day, text[11:19], day, minute)
 
 
 def web_of(request: Request) -> Web:

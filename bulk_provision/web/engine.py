@@ -25,12 +25,23 @@ from python_calamine import SheetTypeEnum, SheetVisibleEnum
 from bulk_provision.errors import BulkProvisionError, ConfigError, Hint, RosterError, UsageError
 from bulk_provision.glance import GlanceClient
 from bulk_provision.glance.connect import open_client
+from bulk_provision.glance.models import NO_ROLE
 from bulk_provision.jobs.clients import lazy_client
 from bulk_provision.jobs.notify import Notifier, notifier_from
-from bulk_provision.jobs.people import Page, Person, page_of, plan_people, run_people
+from bulk_provision.jobs.people import (
+    Page,
+    Person,
+    page_of,
+    people_page,
+    plan_people,
+    read_people,
+    run_people,
+    write_people,
+)
 from bulk_provision.jobs.plan import plan_job, write_plan_workbook
 from bulk_provision.jobs.run import JobResult, run_job
 from bulk_provision.jobs.summary import error_document, summary_document
+from bulk_provision.jobs.undo import UndoResult, carry_out_undo, plan_undo
 from bulk_provision.jobs.validate import validate_job
 from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import FINAL_STATES
@@ -43,11 +54,12 @@ from bulk_provision.roster.draft import distinct_values, draft_for, draft_from_r
 from bulk_provision.roster.excel_reader import open_workbook
 from bulk_provision.roster.read import Roster, read_roster
 from bulk_provision.roster.recipe import read_with_recipe
+from bulk_provision.roster.roles import unlisted_roles
 from bulk_provision.roster.validation import ValidationResult, validate_roster
 from bulk_provision.settings.config import Settings
 from bulk_provision.settings.connection import Connection as Endpoint
 from bulk_provision.settings.engine import EngineOptions
-from bulk_provision.settings.spec import MODES, JobSpec, connection_for, listing
+from bulk_provision.settings.spec import MODES, JobSpec, UndoSpec, connection_for, listing
 
 CREDENTIAL_HELP = (
     "the server has no Glance credentials: whoever starts `bulk-provision serve` sets "
@@ -57,7 +69,8 @@ CREDENTIAL_HELP = (
 MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
 __all__ = ["MODES", "BulkProvisionError", "JobResult", "Page", "Person", "RecipeDraft",
            "RosterError", "RowResult", "UsageError", "ValidationResult", "distinct_values",
-           "page_of", "run_people", "write_template"]
+           "page_of", "people_page", "read_people", "run_people", "unlisted_roles",
+           "write_people", "write_template"]
 
 
 @dataclass(frozen=True)
@@ -135,7 +148,8 @@ class Connection:
 
     def spec(self, roster: Path, options: RunOptions, *, out: Path | None = None,
              checkpoint: Path | None = None, sheet: str | None = None,
-             recipe: Path | None = None, plan: Path | None = None) -> JobSpec:
+             recipe: Path | None = None, plan: Path | None = None,
+             listed_roles: Sequence[str] | None = None) -> JobSpec:
         """The same ``JobSpec.from_settings`` as ``run``: the page's choices are its options,
         over the server's config file and environment (the signed-in account is protected
         there). The config file's protected accounts always hold; the page only adds to them."""
@@ -147,32 +161,56 @@ class Connection:
             chosen["recipe"] = recipe
         if plan is not None:  # Start: exactly the previewed plan, which carries its mode
             chosen.update(plan=plan, mode=None, set_passwords=None)
-        return JobSpec.from_settings(chosen, self.settings, self.env)
+        spec = JobSpec.from_settings(chosen, self.settings, self.env)
+        spec.listed_roles = listed_roles  # roles Glance listed at upload: typos are problems
+        return spec
+
+    def undo_spec(self, checkpoint: Path, out: Path, protect: Sequence[str],
+                  max_suspend: str) -> UndoSpec:
+        """``undo CHECKPOINT`` as the page asks it: the server's endpoint and tuning, the
+        config file's protected accounts and the run's, created users suspended (never
+        deleted)."""
+        protect = [*(listing(self.settings.get("protect")) or []), *protect]
+        return UndoSpec(checkpoint, connection=self._endpoint(), engine=self.engine_options(),
+                        protect=protect, max_suspend=max_suspend, out=out)
 
     def check(self) -> list[str]:
         """"check connection": the roles ShowRoles lists (raises the engine's error)."""
         with self.open_client(1) as client:
             return sorted(r.name for r in client.show_roles())
 
+    def roles(self) -> list[str] | None:
+        """The roles Glance lists (and the config file's ``roles``), or None when Glance
+        cannot be asked now (no credentials, unreachable): roles are then checked at Start."""
+        try:
+            listed = [r for r in self.check() if r != NO_ROLE]
+        except BulkProvisionError:
+            return None
+        configured = listing(self.settings.get("roles")) or []
+        return sorted({*listed, *configured}, key=str.casefold) or None
+
 
 def validate(connection: Connection, roster: Path, sheet: str | None = None,
-             recipe: Path | None = None) -> tuple[Roster, ValidationResult]:
-    """Read and validate a roster (RosterError and friends say what is wrong with the file)."""
-    return validate_job(connection.spec(roster, RunOptions(), sheet=sheet, recipe=recipe))
+             recipe: Path | None = None, roles: Sequence[str] | None = None,
+             ) -> tuple[Roster, ValidationResult]:
+    """Read and validate a roster (RosterError and friends say what is wrong with the file);
+    ``roles``: what :meth:`Connection.roles` answered."""
+    return validate_job(connection.spec(roster, RunOptions(), sheet=sheet, recipe=recipe,
+                                        listed_roles=roles))
 
 
-def validate_any_sheet(connection: Connection, roster: Path
+def validate_any_sheet(connection: Connection, roster: Path, roles: Sequence[str] | None = None,
                        ) -> tuple[Roster, ValidationResult]:
     """:func:`validate`; when the workbook's first sheet holds no roster, the first other
     visible sheet that does (the result's ``roster.sheet`` names it)."""
     try:
-        return validate(connection, roster)
+        return validate(connection, roster, roles=roles)
     except RosterError as exc:
         if exc.hint is not Hint.PICK_SHEET:
             raise
         for name in other_sheets(roster):
             try:
-                return validate(connection, roster, name)
+                return validate(connection, roster, name, roles=roles)
             except RosterError:
                 continue
         raise
@@ -210,9 +248,9 @@ class PlanPreview:
 
 def preview_plan(connection: Connection, roster: Path, options: RunOptions, out: Path,
                  *, shown: int = 200, sheet: str | None = None,
-                 recipe: Path | None = None) -> PlanPreview:
+                 recipe: Path | None = None, roles: Sequence[str] | None = None) -> PlanPreview:
     """The plan for ``roster`` under ``options``, also written as the plan workbook ``out``."""
-    spec = connection.spec(roster, options, sheet=sheet, recipe=recipe)
+    spec = connection.spec(roster, options, sheet=sheet, recipe=recipe, listed_roles=roles)
     if spec.mode == "create":  # nothing to read from Glance
         planned = plan_job(spec, None, stop_if_invalid=False)
     else:
@@ -257,6 +295,45 @@ def run(connection: Connection, spec: JobSpec, progress: Progress,
     """One run, as ``bulk-provision run`` does it; the workbook is written whatever the end."""
     with lazy_client(lambda _hook: connection.client(spec.engine.workers)) as factory:
         return run_job(spec, factory, progress=progress, stop=stop)
+
+
+@dataclass
+class UndoPreview:
+    """What undoing a run would do, as people, and what it must leave as it is."""
+
+    people: list[Person]
+    notes: list[tuple[str, str, str]]  # (name, Employee ID, why it is left as it is)
+    refusal: str | None = None
+
+    @property
+    def suspending(self) -> int:
+        return sum(1 for p in self.people if p.tab in ("suspend", "delete"))
+
+
+def preview_undo(connection: Connection, checkpoint: Path, out: Path,
+                 protect: Sequence[str]) -> UndoPreview:
+    """The undo plan of the run whose journal is ``checkpoint``, written to ``out`` and checked
+    against a fresh snapshot. The page's guard on its suspensions is the typed count, so the
+    percentage limit is not applied (they are the run's own changes, listed by name)."""
+    spec = connection.undo_spec(checkpoint, out, protect, "100%")
+    with connection.open_client(2) as client:
+        result = plan_undo(spec, client)
+    people = plan_people(result.actions, None, result.glance)
+    notes = []
+    for note in result.notes:
+        user = result.glance.get(note.key)
+        name = f"{user.user_first} {user.user_last}".strip() if user is not None else ""
+        notes.append((name, note.key, note.reason))
+    return UndoPreview(people, notes, hr_words(result.refusal) if result.refusal else None)
+
+
+def undo(connection: Connection, checkpoint: Path, out: Path, protect: Sequence[str],
+         suspending: int, progress: Progress, stop: threading.Event) -> UndoResult:
+    """Carry out the undo (``undo --yes``): a journaled run of its own, resumable; it never
+    suspends more people than the admin confirmed."""
+    spec = connection.undo_spec(checkpoint, out, protect, str(suspending))
+    with lazy_client(lambda _hook: connection.client(spec.engine.workers)) as factory:
+        return carry_out_undo(spec, factory, progress=progress, stop=stop)
 
 
 def notify_result(connection: Connection, result: JobResult, spec: JobSpec) -> list[str]:
@@ -306,9 +383,9 @@ def unfinished(path: Path) -> bool:
 
 def run_spec(connection: Connection, roster: Path, options: RunOptions, out: Path,
              checkpoint: Path, sheet: str | None = None, recipe: Path | None = None,
-             plan: Path | None = None) -> JobSpec:
+             plan: Path | None = None, roles: Sequence[str] | None = None) -> JobSpec:
     return connection.spec(roster, options, out=out, checkpoint=checkpoint, sheet=sheet,
-                           recipe=recipe, plan=plan)
+                           recipe=recipe, plan=plan, listed_roles=roles)
 
 
 

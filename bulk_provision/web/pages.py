@@ -40,11 +40,14 @@ def validation_summary(web: Web, roster_file: Path, name: str,
     ``needs_recipe`` when it is readable but not in Glance's shape (an HR export: the Columns
     step says how to read it). A new upload whose first sheet holds no roster is read from the
     first other sheet that does."""
+    roles = web.config.connection.roles()  # a misspelt role is a problem now, not at Start
     try:
         if sheet is None and recipe is None:
-            roster, result = engine.validate_any_sheet(web.config.connection, roster_file)
+            roster, result = engine.validate_any_sheet(web.config.connection, roster_file,
+                                                       roles)
         else:
-            roster, result = engine.validate(web.config.connection, roster_file, sheet, recipe)
+            roster, result = engine.validate(web.config.connection, roster_file, sheet, recipe,
+                                             roles)
     except engine.BulkProvisionError as exc:
         text = web.workspace.shown(said(exc), {roster_file: name})
         return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}",
@@ -62,10 +65,18 @@ def validation_summary(web: Web, roster_file: Path, name: str,
         "warning_count": len(roster.warnings),
         "columns": list(roster.frame.columns),
         "sheet": roster.sheet,
+        "glance_roles": roles,
+        "unlisted_roles": engine.unlisted_roles(roster.frame, roles or [])[:20],
         "recipe": None if applied is None else {
             "name": applied.recipe.name, "leavers": len(applied.leavers),
             "notes": applied.notes, "sha256": applied.recipe.sha256},
     }
+
+
+def listed_roles(web: Web, sha: str) -> list[str] | None:
+    """The roles Glance listed when the roster was uploaded (its plan and run check them)."""
+    roles = summarize(web, sha).get("glance_roles")
+    return [str(r) for r in roles] if isinstance(roles, list) else None
 
 
 def for_the_page(text: str, name: str) -> str:

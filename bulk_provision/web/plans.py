@@ -4,7 +4,7 @@
 
     <roster>/plan-<id>.xlsx          the plan workbook ("Download plan"; what Start carries out)
     <roster>/plan-<id>.json          the options, counts and guard's verdict it was made with
-    <roster>/plan-<id>.people.json   every action as the person it is for (the tabs, searched)
+    <roster>/plan-<id>.people.sqlite every action as the person it is for (the tabs, searched)
 
 Start carries out exactly the previewed plan (``run --plan``): a copy of the workbook is kept
 with the run (``runs/<run-id>.plan.xlsx``), so Resume finishes that plan even after a newer
@@ -21,6 +21,7 @@ from starlette.exceptions import HTTPException
 
 from bulk_provision.web import engine
 from bulk_provision.web.base import Web
+from bulk_provision.web.runs import OUTCOME_WORDS
 from bulk_provision.web.workspace import RUN_ID_PATTERN, read_json, write_json
 
 TABS = (  # tab, its title on the page
@@ -36,13 +37,13 @@ def paths(web: Web, sha: str, plan_id: str) -> tuple[Path, Path, Path]:
         raise HTTPException(404, "no such plan")
     folder = web.workspace.folder(sha)
     return (folder / f"plan-{plan_id}.xlsx", folder / f"plan-{plan_id}.json",
-            folder / f"plan-{plan_id}.people.json")
+            folder / f"plan-{plan_id}.people.sqlite")
 
 
 def keep(web: Web, sha: str, plan_id: str, options: engine.RunOptions,
          preview: engine.PlanPreview) -> None:
     _, info, people = paths(web, sha, plan_id)
-    write_json(people, [p.record() for p in preview.people])
+    engine.write_people(people, preview.people)
     write_json(info, {"options": asdict(options), "counts": preview.counts,
                       "refusal": preview.refusal, "total": preview.total,
                       "suspending": preview.suspending})
@@ -69,13 +70,18 @@ def options_of(data: dict[str, Any]) -> engine.RunOptions:
 def people_page(web: Web, sha: str, plan_id: str, tab: str, query: str,
                 offset: int) -> engine.Page:
     _, _, path = paths(web, sha, plan_id)
-    records = read_json(path) or []
-    people = [engine.Person.from_record(r) for r in records if isinstance(r, dict)]
-    return engine.page_of(people, tab=tab, query=query[:100], offset=offset, limit=PAGE)
+    return engine.people_page(path, tab=tab, query=query[:100], offset=offset, limit=PAGE)
 
 
 MODE_WORDS = {"create": "Add new people only", "upsert": "Add and update",
               "sync": "Full sync (also suspends people missing from the file)"}
+
+
+def mode_words(run: Any) -> str:
+    """How a run's page and History name what it did."""
+    if getattr(run, "undoes", ""):
+        return "Undo of an earlier run"
+    return MODE_WORDS.get(run.options.mode, run.options.mode)
 
 
 def view_context(web: Web, sha: str, plan_id: str, tab: str = "", query: str = "",
@@ -103,26 +109,17 @@ def view_context(web: Web, sha: str, plan_id: str, tab: str = "", query: str = "
     }
 
 
-OUTCOME_WORDS = {
-    "created": "Added", "updated": "Updated", "unchanged": "No change",
-    "suspended": "Suspended", "reinstated": "Reinstated", "deleted": "Deleted",
-    "exists": "Already in Glance", "skipped": "Left, not in Glance",
-    "invalid": "Not sent: problems in the file", "failed": "Glance refused",
-    "unfinished": "Not finished (Resume finishes it)", "not attempted": "Not reached (Resume)",
-}
 
 
 def run_people_context(web: Web, sha: str, run_id: str, show: str, query: str,
                        offset: int) -> dict[str, Any]:
     """The finished run's people (outcome in words, reason, dial-in codes), filtered."""
-    path = web.workspace.runs_dir(sha) / f"{run_id}.people.json"
-    records = read_json(path)
-    if not isinstance(records, list):
+    path = web.workspace.runs_dir(sha) / f"{run_id}.people.sqlite"
+    if not path.is_file():
         return {"people": None}
-    people = [engine.Person.from_record(r) for r in records if isinstance(r, dict)]
-    page = engine.page_of(people, tab=show if show in OUTCOME_WORDS else "",
-                          query=query[:100], offset=offset, limit=PAGE)
-    everyone = engine.page_of(people, query=query[:100], limit=0)
+    page = engine.people_page(path, tab=show if show in OUTCOME_WORDS else "",
+                              query=query[:100], offset=offset, limit=PAGE)
+    everyone = page  # its counts are per outcome, after the search
     failed = next(iter(web.workspace.runs_dir(sha).glob(f"{run_id}.failed.*")), None)
     return {"people": page, "show": show if show in OUTCOME_WORDS else "", "query": query,
             "outcomes": [(o, OUTCOME_WORDS[o], everyone.counts.get(o, 0))

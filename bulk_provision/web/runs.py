@@ -26,7 +26,6 @@ from bulk_provision.web.workspace import (
     new_run_id,
     now_text,
     read_json,
-    write_json,
     write_private,
 )
 
@@ -34,6 +33,14 @@ log = logging.getLogger("bulk_provision.web")
 
 ACTIVE = ("queued", "running")
 RESUMABLE = ("stopped", "interrupted")
+OPEN_OUTCOMES = ("unfinished", "not attempted")  # rows a Resume still has to do
+OUTCOME_WORDS = {
+    "created": "Added", "updated": "Updated", "unchanged": "No change",
+    "suspended": "Suspended", "reinstated": "Reinstated", "deleted": "Deleted",
+    "exists": "Already in Glance", "skipped": "Left, not in Glance",
+    "invalid": "Not sent: problems in the file", "failed": "Glance refused",
+    "unfinished": "Not finished (Resume finishes it)", "not attempted": "Not reached (Resume)",
+}
 STATE_FOR_EXIT = {0: "finished", 1: "finished", 3: "invalid", 4: "stopped", 130: "stopped"}
 ENDINGS = {
     "queued": "Waiting for the run before it to finish",
@@ -111,12 +118,14 @@ class Run:
     resumes: str = ""
     results: bool = False
     plan: str = ""  # the previewed plan it carries out: runs/<id>.plan.xlsx of its roster
+    undoes: str = ""  # an undo: the run it reverses (its plan is runs/<that id>.undo-plan.xlsx)
     stop: threading.Event = field(default_factory=threading.Event, repr=False)
     progress: RunProgress = field(default_factory=RunProgress, repr=False)
 
     def record(self) -> dict[str, Any]:
         names = ("id", "sha256", "roster_name", "user", "state", "created", "started",
-                 "finished", "exit_code", "message", "counts", "resumes", "results", "plan")
+                 "finished", "exit_code", "message", "counts", "resumes", "results", "plan",
+                 "undoes")
         data = {name: getattr(self, name) for name in names}
         data["options"] = asdict(self.options)
         return data
@@ -131,7 +140,8 @@ class Run:
             protect=tuple(str(p) for p in raw.get("protect", ())))
         run = cls(str(data["id"]), str(data["sha256"]), str(data.get("roster_name", "")),
                   str(data.get("user", "")), options)
-        for name in ("state", "created", "started", "finished", "message", "resumes", "plan"):
+        for name in ("state", "created", "started", "finished", "message", "resumes", "plan",
+                     "undoes"):
             setattr(run, name, str(data.get(name) or ""))
         run.exit_code = data.get("exit_code")
         run.counts = {str(k): int(v) for k, v in (data.get("counts") or {}).items()}
@@ -178,20 +188,25 @@ class RunManager:
 
     # -- asked by the page ------------------------------------------------------------------
     def submit(self, sha256: str, options: engine.RunOptions, user: str,
-               resumes: str = "", plan: Path | None = None) -> Run:
+               resumes: str = "", plan: Path | None = None, undoes: str = "") -> Run:
         """Queue a run of the roster; with ``plan`` (a previewed plan workbook), a run that
-        carries out exactly that plan (a copy is kept with the run, for Resume)."""
+        carries out exactly that plan (a copy is kept with the run, for Resume); with
+        ``undoes``, the undo of that run (its previewed undo plan, confirmed)."""
         name = str(self.workspace.roster_info(sha256).get("name", ""))
-        run = Run(new_run_id(), sha256, name, user, options.check(), resumes=resumes)
-        self._check_unfinished(run)
-        if plan is not None:
+        run = Run(new_run_id(), sha256, name, user, options.check(), resumes=resumes,
+                  undoes=undoes)
+        if undoes:
+            run.plan = f"{undoes}.undo-plan.xlsx"
+        else:
+            self._check_unfinished(run)
+        if plan is not None and not undoes:
             runs = self.workspace.runs_dir(sha256)
             if plan.parent != runs:  # a new Start; a Resume reuses the run's own copy
                 copy = runs / f"{run.id}.plan.xlsx"
                 private_copy(plan, copy)
-                people = plan.with_name(plan.name.replace(".xlsx", ".people.json"))
+                people = plan.with_name(plan.name.replace(".xlsx", ".people.sqlite"))
                 if people.is_file():  # names of people only Glance has, for the results
-                    private_copy(people, runs / f"{run.id}.plan-people.json")
+                    private_copy(people, runs / f"{run.id}.plan-people.sqlite")
                 plan = copy
             run.plan = plan.name
         with self._lock:
@@ -208,7 +223,7 @@ class RunManager:
 
     def _check_unfinished(self, run: Run) -> None:
         """An unfinished journal is finished in its own mode before another run may start."""
-        earlier = [r for r in self.history() if r.sha256 == run.sha256]
+        earlier = [r for r in self.history() if r.sha256 == run.sha256 and not r.undoes]
         mode = earlier[0].options.mode if earlier else run.options.mode
         if mode != run.options.mode and engine.unfinished(
                 self.workspace.journal_path(run.sha256)):
@@ -228,7 +243,8 @@ class RunManager:
                                     "of the same roster took over)")
         try:
             plan = self.workspace.runs_dir(old.sha256) / old.plan if old.plan else None
-            return self.submit(old.sha256, old.options, user, resumes=old.id, plan=plan)
+            return self.submit(old.sha256, old.options, user, resumes=old.id, plan=plan,
+                               undoes=old.undoes)
         except engine.UsageError:
             follower = self._follower(old)  # a press at the same moment got there first
             if follower is None:
@@ -241,6 +257,20 @@ class RunManager:
             later = [r for r in self._runs.values() if r.sha256 == old.sha256 and r.id > old.id
                      and (r.resumes == old.id or r.state in ACTIVE)]
         return min(later, key=lambda r: r.id) if later else None
+
+    def undoable(self, run: Run) -> bool:
+        """A finished run whose journal is still its roster's latest (no later run, not even
+        an undo of it, replaced it) may be undone."""
+        if run.state != "finished" or run.undoes:
+            return False
+        with self._lock:
+            return not any(r.sha256 == run.sha256 and r.id > run.id for r in self._runs.values())
+
+    def undone_by(self, run: Run) -> Run | None:
+        """The latest undo of ``run``, if any."""
+        with self._lock:
+            undos = [r for r in self._runs.values() if r.undoes == run.id]
+        return max(undos, key=lambda r: r.id) if undos else None
 
     def delete_roster(self, sha256: str) -> None:
         """Forget a roster's runs and delete its folder; refused while it has a run."""
@@ -292,8 +322,15 @@ class RunManager:
         view["notices"] = [self.workspace.shown(n) for n in view["notices"]]
         view.update(state=run.state, ending=run.ending, message=run.message,
                     position=self.queue_position(run), exit_code=run.exit_code)
-        if run.state not in ACTIVE and run.counts:
-            view["counts"] = run.counts
+        if run.state not in ACTIVE:  # the numbers of the whole roster, as its journal has them
+            view["eta"], view["retrying"] = None, 0
+            if run.counts:
+                view["counts"] = run.counts
+                open_rows = sum(n for k, n in run.counts.items() if k in OPEN_OUTCOMES)
+                view["total"] = sum(run.counts.values())
+                view["done"] = view["total"] - open_rows
+                view["percent"] = int(100 * view["done"] / view["total"])
+        view["shown"] = [[OUTCOME_WORDS.get(k, k), n] for k, n in view["counts"].items()]
         return view
 
     def shutdown(self, timeout: float = 60.0) -> None:
@@ -332,6 +369,9 @@ class RunManager:
             self._carry_out(run)
 
     def _carry_out(self, run: Run) -> None:
+        if run.undoes:
+            self._carry_out_undo(run)
+            return
         folder = self.workspace.folder(run.sha256)
         roster = self.workspace.roster_path(run.sha256)
         try:
@@ -341,7 +381,7 @@ class RunManager:
                                    sheet=self.workspace.roster_sheet(run.sha256),
                                    recipe=attached(self.workspace, run.sha256),
                                    plan=self.workspace.runs_dir(run.sha256) / run.plan
-                                   if run.plan else None)
+                                   if run.plan else None, roles=self._roles(run.sha256))
             result = engine.run(self.connection, spec, run.progress, run.stop)
         except engine.BulkProvisionError as exc:
             state, code, message = "error", exc.exit_code, said(exc)
@@ -363,19 +403,49 @@ class RunManager:
             run.results = (folder / f"results-{run.id}.xlsx").is_file()
             self._save(run)
 
+    def _carry_out_undo(self, run: Run) -> None:
+        """The undo the admin confirmed: ``undo --yes`` with its own journal, resumable."""
+        folder, runs = self.workspace.folder(run.sha256), self.workspace.runs_dir(run.sha256)
+        info = read_json(runs / f"{run.undoes}.undo.json") or {}
+        out = folder / f"results-{run.id}.xlsx"
+        counts: dict[str, int] = {}
+        try:
+            result = engine.undo(self.connection, self.workspace.journal_path(run.sha256), out,
+                                 run.options.protect, int(info.get("suspending") or 0),
+                                 run.progress, run.stop)
+        except engine.BulkProvisionError as exc:
+            state, code, message = "error", exc.exit_code, said(exc)
+        except Exception as exc:  # noqa: BLE001 - the server keeps serving; the log has it
+            log.exception("undo %s failed", run.id)
+            state, code = "error", 2
+            message = f"unexpected error ({exc.__class__.__name__}); see the server's log"
+        else:
+            state, code = STATE_FOR_EXIT.get(result.exit_code, "error"), result.exit_code
+            message = result.message
+            counts = {str(k.value): v for k, v in result.counts.items() if v}
+            known = {p.key: p for p in
+                     engine.read_people(runs / f"{run.undoes}.undo-people.sqlite")}
+            people = engine.run_people(result.rows, None, known)
+            engine.write_people(runs / f"{run.id}.people.sqlite", people)
+        with self._lock:
+            run.state, run.exit_code, run.counts = state, code, counts
+            run.message = self.workspace.shown(message)
+            run.finished = now_text()
+            run.results = out.is_file()
+            self._save(run)
+
     def _keep_people(self, run: Run, result: engine.JobResult) -> None:
         """Every row of the run as a person (the run page's table), and its failed rows."""
         runs = self.workspace.runs_dir(run.sha256)
-        plan_people = runs / (run.plan.replace(".plan.xlsx", ".plan-people.json")
+        plan_people = runs / (run.plan.replace(".plan.xlsx", ".plan-people.sqlite")
                               if run.plan else "-")
-        known = {str(r["key"]): engine.Person.from_record(r)
-                 for r in (read_json(plan_people) or []) if isinstance(r, dict)}
+        known = {p.key: p for p in engine.read_people(plan_people)}
         invalid: dict[int, list[str]] = {}
         for problem in result.validation.problems:
             invalid.setdefault(problem.row, []).append(problem.message)
         people = engine.run_people(result.rows, result.roster, known,
                                    {row: "; ".join(m) for row, m in invalid.items()})
-        write_json(runs / f"{run.id}.people.json", [p.record() for p in people])
+        engine.write_people(runs / f"{run.id}.people.sqlite", people)
         failed = result.failed_rows_path
         if failed is not None and failed.is_file():
             private_copy(failed, runs / f"{run.id}.failed{failed.suffix}")
@@ -390,6 +460,12 @@ class RunManager:
         for line in failures:
             log.warning("run %s: %s", run.id, line)
             run.progress.notice(f"notification failed: {line}")
+
+    def _roles(self, sha256: str) -> list[str] | None:
+        """The roles Glance listed at upload (validation.json), as the plan was checked."""
+        summary = read_json(self.workspace.folder(sha256) / "validation.json") or {}
+        roles = summary.get("glance_roles") if isinstance(summary, dict) else None
+        return [str(r) for r in roles] if isinstance(roles, list) else None
 
     def _journal_outcomes(self, sha256: str) -> dict[str, int]:
         try:

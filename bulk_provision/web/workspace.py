@@ -271,6 +271,8 @@ class Workspace:
     def run_records(self) -> Iterator[dict[str, Any]]:
         for folder in self.rosters():
             for path in sorted((folder / "runs").glob("*.json")):
+                if not RUN_ID_PATTERN.fullmatch(path.stem):  # a plan's or a run's people
+                    continue
                 record = read_json(path)
                 if isinstance(record, dict) and RUN_ID_PATTERN.fullmatch(str(record.get("id"))):
                     yield record

@@ -77,9 +77,9 @@ function render(snap) {
        (snap.eta ? " · about " + snap.eta + " s left" : "") + " · " + snap.retrying + " retrying");
   var body = document.querySelector("#counts tbody");
   body.textContent = "";
-  Object.keys(snap.counts).forEach(function (name) {
+  snap.shown.forEach(function (pair) {
     var row = document.createElement("tr");
-    [name, String(snap.counts[name])].forEach(function (value) {
+    [pair[0], String(pair[1])].forEach(function (value) {
       var cell = document.createElement("td");
       cell.textContent = value;
       row.appendChild(cell);
@@ -88,7 +88,7 @@ function render(snap) {
   });
   fillList("notices", snap.notices);
   fillList("failures", snap.failures.map(function (f) {
-    return "Row " + f.row + " (" + f.key + "): " + f.outcome + ": " + f.message;
+    return "Row " + f.row + " (Employee ID " + f.key + "): " + f.outcome + ": " + f.message;
   }));
   document.getElementById("failures-box").hidden = snap.failures.length === 0;
 }
@@ -157,7 +157,18 @@ function setupColumns() {
   });
 }
 
+// Times the server recorded in UTC, shown in the browser's own time zone.
+function setupTimes() {
+  document.querySelectorAll("time.local").forEach(function (node) {
+    var moment = new Date(node.getAttribute("datetime"));
+    if (isNaN(moment.getTime())) return;
+    node.title = node.textContent;
+    node.textContent = moment.toLocaleString([], {dateStyle: "medium", timeStyle: "short"});
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  setupTimes();
   setupColumns();
   setupLink();
   setupConfirm();

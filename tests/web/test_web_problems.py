@@ -1,0 +1,58 @@
+"""Mistakes the page catches at upload, before Start: a misspelt role (checked against the roles
+Glance lists) and an Employee ID that lost its leading zeros."""
+
+from __future__ import annotations
+
+import csv
+import html
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from starlette.testclient import TestClient
+
+from bulk_provision.simulator import Simulator
+from tests.webtools import client_for, sign_in, upload, web_config
+
+pytestmark = pytest.mark.timeout(60)
+
+
+@pytest.fixture
+def page(simulator: Simulator, tmp_path: Path) -> Iterator[TestClient]:
+    config = web_config(tmp_path / "ws", simulator)
+    with client_for(config) as client:
+        sign_in(client, config)
+        yield client
+
+
+def write(path: Path, rows: list[tuple[str, str]]) -> Path:
+    with path.open("w", newline="", encoding="utf-8") as f:
+        w = csv.writer(f)
+        w.writerow(["Employee ID", "Glance Address", "First Name", "Last Name", "Role"])
+        for i, (key, role) in enumerate(rows):
+            w.writerow([key, f"p{i}.demo.glance.net", "Ann", f"Lee{i}", role])
+    return path
+
+
+def test_a_misspelt_role_is_a_problem_at_upload_and_nothing_can_start(
+    page: TestClient, simulator: Simulator, tmp_path: Path,
+) -> None:
+    simulator.add_user("900001", "boss.demo.glance.net", user_role="Supervisor")
+    simulator.add_user("900002", "agent.demo.glance.net", user_role="Agent")
+    roster = upload(page, write(tmp_path / "staff.csv", [
+        ("000101", "Agent"), ("000102", "Supervisr"), ("000103", "Night Team")]))
+    shown = html.unescape(page.get(roster.headers["location"]).text)
+    assert "1 problems" in shown and "in 1 rows" in shown
+    assert '"Supervisr" is not a role in Glance: did you mean "Supervisor"?' in shown
+    assert "Glance lists no one with these roles yet: Night Team" in shown
+    assert not any(r.operation == "NewUser" for r in simulator.request_log)
+
+
+def test_an_id_that_lost_its_zeros_is_a_problem_not_a_warning(
+    page: TestClient, tmp_path: Path,
+) -> None:
+    roster = upload(page, write(tmp_path / "staff.csv", [
+        ("000104", ""), ("125", ""), ("000111", "")]))
+    shown = html.unescape(page.get(roster.headers["location"]).text)
+    assert "1 problems" in shown
+    assert "125 looks like an ID that lost its leading zeros" in shown and "type 000125" in shown
