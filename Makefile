@@ -59,7 +59,7 @@ browser: ## headless Chromium for the browser tests, from the distribution's pac
 
 screenshots: $(STAMP) browser ## refresh the README's screenshots under docs/ (browser tests)
 	BP_SCREENSHOTS=docs $(BIN)/python -m pytest -q -p no:cacheprovider \
-		tests/browser/test_web_browser.py -k "valid_roster or errors"
+		tests/browser/test_web_browser.py -k "valid_roster or errors or guard_refusing"
 
 clean: ## remove the virtual environment and generated files
 	rm -rf $(VENV) demo-results.xlsx .pytest_cache .mypy_cache .ruff_cache

@@ -52,8 +52,7 @@ def build_schema(roles: Sequence[str] | None = None) -> pa.DataFrameSchema:
     columns = {
         "PartnerUserID": _column(
             [checks.required("PartnerUserID"), checks.max_length("PartnerUserID", 255),
-             checks.unique("PartnerUserID", longest=255),
-             checks.leading_zeros("PartnerUserID")],
+             checks.unique("PartnerUserID", longest=255)],
             required=True, title="Employee ID",
             description="Your own unique ID for the person (employee number, badge...). "
             "Required, at most 255 characters, once per file. Leading zeros are kept.",

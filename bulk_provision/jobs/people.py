@@ -167,8 +167,8 @@ def write_people(path: Path, people: Iterable[Person]) -> None:
     """Store ``people`` at ``path`` (owner-only; replaced whole, never half-written)."""
     partial = path.with_name(path.name + ".partial")
     partial.unlink(missing_ok=True)
-    os.close(os.open(partial, os.O_CREAT | os.O_WRONLY | os.O_TRUNC, 0o600))
     with closing(sqlite3.connect(partial)) as db:
+        partial.chmod(0o600)  # owner-only before any person is written
         db.executescript(_SCHEMA)
         db.executemany("INSERT INTO people (tab, text, data) VALUES (?, ?, ?)",
                        ((p.tab, p.text, json.dumps(p.record(), ensure_ascii=False))

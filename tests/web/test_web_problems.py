@@ -46,13 +46,3 @@ def test_a_misspelt_role_is_a_problem_at_upload_and_nothing_can_start(
     assert '"Supervisr" is not a role in Glance: did you mean "Supervisor"?' in shown
     assert "Glance lists no one with these roles yet: Night Team" in shown
     assert not any(r.operation == "NewUser" for r in simulator.request_log)
-
-
-def test_an_id_that_lost_its_zeros_is_a_problem_not_a_warning(
-    page: TestClient, tmp_path: Path,
-) -> None:
-    roster = upload(page, write(tmp_path / "staff.csv", [
-        ("000104", ""), ("125", ""), ("000111", "")]))
-    shown = html.unescape(page.get(roster.headers["location"]).text)
-    assert "1 problems" in shown
-    assert "125 looks like an ID that lost its leading zeros" in shown and "type 000125" in shown

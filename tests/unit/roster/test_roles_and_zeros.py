@@ -39,16 +39,3 @@ def test_validation_with_the_listed_roles_makes_the_typo_a_problem(tmp_path: Pat
     assert [(p.row, p.column, p.rule) for p in result.problems] == [
         (3, "UserRole", "UserRole.glance")]
     assert validate_roster(read_roster(path)).problems == []  # without Glance: unchecked
-
-
-def test_an_id_that_lost_its_leading_zeros_is_a_problem(tmp_path: Path) -> None:
-    path = roster(tmp_path, [("000104", ""), ("125", ""), ("000111", ""), ("ABC", "")])
-    problems = validate_roster(read_roster(path)).problems
-    assert [(p.row, p.value, p.rule) for p in problems] == [(3, "125", "PartnerUserID.zeros")]
-    assert "type 000125" in problems[0].message
-
-
-def test_ids_without_zero_padding_or_of_mixed_widths_are_left_alone(tmp_path: Path) -> None:
-    for keys in (["1", "22", "333"], ["0012", "125", "0001234"], ["0104", "12"]):
-        path = roster(tmp_path, [(k, "") for k in keys])
-        assert validate_roster(read_roster(path)).problems == [], keys
