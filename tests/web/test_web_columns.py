@@ -6,7 +6,6 @@ from __future__ import annotations
 import html
 import re
 import shutil
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -14,18 +13,11 @@ from starlette.testclient import TestClient
 
 from bulk_provision.recipe.file import parse_recipe
 from bulk_provision.simulator import Simulator
-from tests.webtools import SAMPLES, client_for, csrf_of, finish, sign_in, start, upload, web_config
+from tests.webtools import SAMPLES, csrf_of, finish, start, upload
 
 pytestmark = pytest.mark.timeout(90)
 EXPORT = SAMPLES / "hr_export.csv"
 
-
-@pytest.fixture
-def page(simulator: Simulator, tmp_path: Path) -> Iterator[TestClient]:
-    config = web_config(tmp_path / "ws", simulator)
-    with client_for(config) as client:
-        sign_in(client, config)
-        yield client
 
 
 def choices(text: str) -> dict[str, str]:

@@ -5,24 +5,16 @@ from __future__ import annotations
 
 import csv
 import html
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 from starlette.testclient import TestClient
 
 from bulk_provision.simulator import Simulator
-from tests.webtools import client_for, sign_in, upload, web_config
+from tests.webtools import upload
 
 pytestmark = pytest.mark.timeout(60)
 
-
-@pytest.fixture
-def page(simulator: Simulator, tmp_path: Path) -> Iterator[TestClient]:
-    config = web_config(tmp_path / "ws", simulator)
-    with client_for(config) as client:
-        sign_in(client, config)
-        yield client
 
 
 def write(path: Path, rows: list[tuple[str, str]]) -> Path:

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -13,17 +12,10 @@ from starlette.testclient import TestClient
 
 from bulk_provision.simulator import Simulator
 from tests.e2e.test_run import write_roster
-from tests.webtools import client_for, csrf_of, finish, sign_in, start, upload, web_config
+from tests.webtools import csrf_of, finish, start, upload
 
 pytestmark = pytest.mark.timeout(90)
 
-
-@pytest.fixture
-def page(simulator: Simulator, tmp_path: Path) -> Iterator[TestClient]:
-    config = web_config(tmp_path / "ws", simulator)
-    with client_for(config) as client:
-        sign_in(client, config)
-        yield client
 
 
 def test_a_run_is_undone_after_its_people_are_checked_and_their_number_typed(
