@@ -84,6 +84,7 @@ class Hint(StrEnum):
     UNHIDE_SHEET = "unhide-sheet"  # every worksheet is hidden: unhide the roster's, or choose it
     NO_SHEETS = "no-sheets"  # a sheet was chosen for a CSV file, which has none
     MAP_HEADER = "map-header"  # a required column is missing: rename its header, or map it
+    MAP_IN_RECIPE = "map-in-recipe"  # the same, while a recipe reads the export: in the recipe
 
 
 @dataclass(frozen=True)

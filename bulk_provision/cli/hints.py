@@ -14,6 +14,8 @@ WORDS: dict[Hint, str] = {
     Hint.UNHIDE_SHEET: ": unhide the roster or use --sheet",
     Hint.NO_SHEETS: ", drop --sheet",
     Hint.MAP_HEADER: ". Rename the header or map it with --columns",
+    Hint.MAP_IN_RECIPE: ". Name its header in the recipe's [columns] table, or build it under "
+                        "[compute]",
 }
 
 

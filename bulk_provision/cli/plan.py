@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import sys
 from pathlib import Path
 from typing import TextIO
@@ -79,7 +80,8 @@ def handle(args: argparse.Namespace) -> Ending:
             return Ending.INVALID
     write_plan_workbook(out, spec, planned)
     refusal, counts = planned.refusal, planned.counts
-    print_plan(text, roster, counts, invalid, out, args.roster if refusal is None else None)
+    print_plan(text, roster, counts, invalid, out, run_command(spec, out) if refusal is None
+               else None)
     if args.json:
         print_json(command_document(
             "plan", Ending.USAGE if refusal else Ending.FINISHED,
@@ -96,20 +98,33 @@ def handle(args: argparse.Namespace) -> Ending:
     return Ending.FINISHED
 
 
+def run_command(spec: JobSpec, plan: Path) -> str:
+    """The command that carries out ``plan``: the roster, and how it was read (the sheet,
+    the --columns map or the --recipe), which run --plan must read the same way."""
+    words = ["bulk-provision", "run", str(spec.roster_path), "--plan", str(plan)]
+    if spec.sheet:
+        words += ["--sheet", spec.sheet]
+    if spec.recipe_file is not None:
+        words += ["--recipe", str(spec.recipe_file)]
+    elif spec.columns_file is not None:
+        words += ["--columns", str(spec.columns_file)]
+    return shlex.join(words)
+
+
 def print_plan(
     text: TextIO, roster: Roster, counts: dict[str, int], invalid: int, out: Path,
-    runnable: Path | None,
+    runnable: str | None,
 ) -> None:
-    """The counts per action, the plan's path and, for a plan ``run`` would accept
-    (``runnable``: its roster), the command that carries it out."""
+    """The counts per action, the plan's path and, for a plan ``run`` would accept, the
+    command (``runnable``) that carries it out."""
     for line in warning_lines(roster):
         print(printable(line), file=text)
+    width = max([len(name) for name in SHOWN.values() if counts.get(name)] + [10])
     for name in SHOWN.values():
         if counts.get(name):
-            print(f"  {name:<10} {counts[name]:>7}", file=text)
+            print(f"  {name:<{width}} {counts[name]:>7}", file=text)
     if invalid:
-        print(f"  invalid    {invalid:>7}  (skipped)", file=text)
+        print(f"  {'invalid':<{width}} {invalid:>7}  (skipped)", file=text)
     print(printable(f"plan: {out}"), file=text)
     if runnable is not None:
-        print(printable(f"to carry out exactly this plan: bulk-provision run {runnable} "
-                        f"--plan {out}"), file=text)
+        print(printable(f"to carry out exactly this plan: {runnable}"), file=text)

@@ -128,6 +128,9 @@ def parse_recipe(data: bytes, name: str) -> Recipe:
     """Check a recipe's bytes (a file, or an upload on the page)."""
     if len(data) > MAX_BYTES:
         raise ConfigError(f"recipe {name} is over {MAX_BYTES:,} bytes: not a recipe")
+    if data[:2] in (b"\xff\xfe", b"\xfe\xff"):
+        raise ConfigError(f"recipe {name} is saved as UTF-16 (Unicode): save it as UTF-8 from "
+                          "your editor (in Notepad: Save as, Encoding UTF-8)")
     try:
         text = data.decode("utf-8-sig")
     except UnicodeDecodeError as exc:
@@ -235,9 +238,16 @@ class _Checker:
             name = self.field(where, key)
             if not isinstance(spec, dict):
                 raise self.fail("", where, f"lookup.{key} must be a table: write [lookup.{name}]")
-            if name == "UserPW" or name in columns or name in {c.field for c in compute}:
-                raise self.fail(where, "", f"{name} cannot come from a lookup here: it is "
-                                "already mapped or computed (or is a password)")
+            if name == "UserPW":
+                raise self.fail(where, "", "UserPW cannot come from a lookup: a password "
+                                "looked up from a table is no password; map a password column "
+                                "under [columns] or leave it out")
+            if name in columns:
+                raise self.fail(where, "", f'{name} is both mapped (to "{columns[name]}") and '
+                                f"looked up in [lookup.{name}]: keep one")
+            if name in {c.field for c in compute}:
+                raise self.fail(where, "", f"{name} is both computed under [compute] and "
+                                f"looked up in [lookup.{name}]: keep one")
             extra = [k for k in spec if k not in ("from", "map", "default")]
             if extra:
                 raise self.fail(where, extra[0], f"[lookup.{name}] has from, map and default, "
@@ -253,7 +263,7 @@ class _Checker:
             if not mapping and default is None:
                 raise self.fail(where, "map", f"[lookup.{name}] needs a map = {{ ... }} or a "
                                 "default")
-            line = self.lines.get((where, ""), 0)
+            line = self.lines.get((where, "from")) or self.lines.get((where, ""), 0)
             lookups.append(Lookup(name, source.strip(), mapping,
                                   None if default is None else default.strip(), line))
         return tuple(lookups)

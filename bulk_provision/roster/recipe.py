@@ -75,6 +75,7 @@ class _Applier:
     def _lookup(self, lookup: Lookup) -> None:
         where = f"{self.recipe.where(lookup.line)}: [lookup.{lookup.field}]"
         source = self._column(lookup.source, f'{where} from = "{lookup.source}"')
+        self._not_secret(source, f'{where} from = "{lookup.source}"')
         values = self.frame[source]
         table = {v: lookup.mapping.get(v.strip().casefold(), lookup.default)
                  for v in pd.unique(values.to_numpy())}
@@ -114,6 +115,7 @@ class _Applier:
     def _status(self, status: Status) -> None:
         where = f"{self.recipe.where(status.line)}: [status] column = \"{status.column}\""
         source = self._column(status.column, where)
+        self._not_secret(source, where)
         values = self.frame[source]
         keys = values.map({v: v.strip().casefold() for v in pd.unique(values.to_numpy())})
         leaver = np.array(keys.isin(status.leaver).to_numpy(), dtype=bool)
@@ -148,8 +150,13 @@ class _Applier:
         if canonical is not None and canonical in columns:
             found = canonical
         else:
-            found = next((c for c in columns if c not in self.applied.derived
-                          and normalize_header(self.roster.headers.get(c, c)) == key), None)
+            same = [c for c in columns if c not in self.applied.derived
+                    and normalize_header(self.roster.headers.get(c, c)) == key]
+            if len(same) > 1:
+                raise ConfigError(f'{where}: {self.roster.path.name} has {len(same)} columns '
+                                  f'headed "{self._header(same[0])[:80]}": rename or delete all '
+                                  "but one, so that the recipe reads the right one")
+            found = same[0] if same else None
         if found is None:
             what = (f"the export has no column for {canonical}: map it under [columns]"
                     if canonical else "neither a Glance field of this export nor one of its "
@@ -159,6 +166,14 @@ class _Applier:
         self.used.add(found)
         self.used.update(d for d in self.applied.derived.get(found, Derivation("")).inputs)
         return found
+
+    def _not_secret(self, column: str, where: str) -> None:
+        """A password column's values are never looked up or sorted into leavers: the
+        problems and warnings about them would show passwords in clear."""
+        if column in self.roster.secret_columns:
+            raise ConfigError(f'{where}: "{self._header(column)[:80]}" is a password column: '
+                              "a password is never read as a status or looked up; name "
+                              "another column")
 
     def _add(self, name: str, values: np.ndarray, label: str, derivation: Derivation) -> None:
         self.frame[name] = pd.Series(values, index=self.frame.index, dtype=object)
@@ -179,7 +194,7 @@ class _Applier:
     def _unused(self) -> list[str]:
         ignored = {normalize_header(h) for h in (*self.recipe.ignore, FAILED_ROWS_PROBLEM)}
         return [
-            self._header(column)
+            self._header(column) or column  # an empty header: "Column F", by its letter
             for column in self.file_columns
             if column not in CANONICAL_COLUMNS and column not in self.used
             and normalize_header(self._header(column)) not in ignored

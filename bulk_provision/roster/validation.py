@@ -224,7 +224,9 @@ def require_columns(roster: Roster, frame_schema: pa.DataFrameSchema) -> None:
             hints.append(f'did you mean "{guess}" for {name}?')
     names = " or ".join(missing)
     detail = " ".join([*hints, f"Headers found: {found}"])
-    raise RosterError(f"the roster has no {names} column ({detail})", hint=Hint.MAP_HEADER)
+    in_recipe = roster.recipe is not None
+    raise RosterError(f"{roster.path.name} has no {names} column ({detail})",
+                      hint=Hint.MAP_IN_RECIPE if in_recipe else Hint.MAP_HEADER)
 
 
 def _squash(text: str) -> str:

@@ -12,6 +12,8 @@ WORDS: dict[Hint, str] = {
     Hint.UNHIDE_SHEET: ": unhide the roster's sheet",
     Hint.NO_SHEETS: "",
     Hint.MAP_HEADER: ". Rename that column's header in the spreadsheet, then upload it again",
+    Hint.MAP_IN_RECIPE: ". Choose the column that holds it in the Columns step, then save the "
+                        "recipe",
 }
 
 

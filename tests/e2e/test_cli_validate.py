@@ -118,7 +118,7 @@ def test_missing_required_column_exits_2_with_a_suggestion(
     path = write_csv(tmp_path / "r.csv", ["1,a.glance.net"], header="Employe ID,Glance Address")
     assert main(["validate", str(path)]) == 2
     assert capsys.readouterr().err == (
-        'bulk-provision: error: the roster has no PartnerUserID column (did you mean "Employe ID"'
+        'bulk-provision: error: r.csv has no PartnerUserID column (did you mean "Employe ID"'
         " for PartnerUserID? Headers found: Employe ID, Glance Address). Rename the header or map"
         " it with --columns\n"
     )

@@ -107,3 +107,24 @@ def test_sync_counts_leavers_against_max_suspend_and_a_plan_pins_the_recipe(
     suspended = {key for key, user in sim.users().items() if user.suspended}
     assert suspended == {"E-10232", "E-10236", "X-1"}
     assert sim.created_counts()["E-10231"] == 1
+
+
+def test_a_plan_skips_a_leaver_glance_does_not_know_and_run_plan_carries_it_out(
+    sim: Simulator, export: Path, capsys: pytest.CaptureFixture[str],  # noqa: F811
+) -> None:
+    sim.add_user("E-10232", "siobhan.o.neill.demo.glance.net")  # a known leaver
+    recipe = str(export.with_name("acme.recipe.toml"))
+    plan = export.with_name("plan.xlsx")
+    for mode in ("upsert", "sync"):
+        assert main(["plan", str(export), "--recipe", recipe, "--mode", mode,
+                     "--max-suspend", "100%", "--out", str(plan)]) == 0
+        actions = {str(r["PartnerUserID"]): str(r["Action"])
+                   for r in sheet_rows(plan, "Plan")}
+        assert actions["E-10236"].startswith("skip"), mode  # a leaver Glance does not know
+        assert actions["E-10232"] == "suspend", mode
+    said = capsys.readouterr().out
+    assert f"--recipe {recipe}" in said  # the printed run command carries the recipe
+    assert run(str(export), "--plan", str(plan), "--recipe", recipe,
+               "--max-suspend", "100%") == 0
+    assert "E-10236" not in sim.users()
+    assert sim.users()["E-10232"].suspended

@@ -69,6 +69,11 @@ def test_field_names_match_like_headers() -> None:
     ("\n\n[compute]\nUserAddress = '{UserFirst.x'", "line 4: the template for UserAddress"),
     ("[compute]\nUserAddress = 7", "must be text in quotes"),
     ("columns = 3", "columns must be a table"),
+    ("[lookup.UserPW]\nfrom = 'Dept'\ndefault = 'x'", "line 1: UserPW cannot come from a lookup"),
+    ("[compute]\nUserRole = '{UserFirst}'\n[lookup.UserRole]\nfrom = 'Dept'\ndefault = 'x'",
+     "line 3: UserRole is both computed under [compute] and looked up in [lookup.UserRole]"),
+    ("[columns]\nUserRole = 'Job'\n[lookup.UserRole]\nfrom = 'Dept'\ndefault = 'x'",
+     'line 3: UserRole is both mapped (to "Job") and looked up'),
 ])
 def test_mistakes_are_refused_naming_the_line(text: str, said: str) -> None:
     message = str(check(text))
@@ -88,6 +93,8 @@ def test_a_huge_or_deeply_nested_or_binary_recipe_is_one_clear_line(tmp_path: Pa
         load_recipe(big)
     deep = "[columns]\nPartnerUserID = 'x'\n[ignore]\ncolumns = " + "[" * 5000 + "]" * 5000
     assert "nested too deeply" in str(check(deep)) or "not valid TOML" in str(check(deep))
+    with pytest.raises(ConfigError, match="is saved as UTF-16 .*: save it as UTF-8"):
+        parse_recipe("[columns]\nPartnerUserID = 'x'\n".encode("utf-16"), "r")
     with pytest.raises(ConfigError, match="is not UTF-8"):
         parse_recipe(b"[columns]\nPartnerUserID = '\xff'", "r")
     with pytest.raises(ConfigError, match="does not exist"):

@@ -98,6 +98,10 @@ def test_an_unused_header_is_named_once_and_ignore_silences_it(tmp_path: Path) -
     quiet = read_with_recipe(path, sheet=None, recipe=recipe(
         Start_Date='Start Date", "cost centre'))
     assert quiet.recipe is not None and quiet.recipe.notes == []
+    blank = export(tmp_path, [person("001", "Ann", "Lee") + ["CC-1"]], [*HEADER, ""])
+    named = read_with_recipe(blank, sheet=None, recipe=recipe())
+    assert named.recipe is not None  # a column without a header is named by its letter
+    assert named.recipe.notes == ['"Column H" is not used: map it or list it under [ignore]']
 
 
 def test_an_alias_of_a_mapped_field_is_just_another_column(tmp_path: Path) -> None:
@@ -161,7 +165,8 @@ def test_an_explicit_action_column_wins_over_the_status(tmp_path: Path) -> None:
      '(its headers: "Employee ID"'),
     ({"{UserLast|slug}": "{Surname|slug}"},
      "line 9: [compute] UserAddress uses {Surname}: 'Surname' is neither a Glance field"),
-    ({'from = "Department"': 'from = "Dept"'}, '[lookup.UserRole] from = "Dept": \'Dept\' is'),
+    ({'from = "Department"': 'from = "Dept"'},
+     'line 12: [lookup.UserRole] from = "Dept": \'Dept\' is'),
     ({'column = "Status"': 'column = "Employment Status"'}, '[status] column = "Employment'),
     ({"{UserLast|slug}": "{UserPW}"}, "the export has no column for UserPW"),
 ])
@@ -179,6 +184,32 @@ def test_a_password_never_goes_into_a_computed_field(tmp_path: Path) -> None:
                   [*HEADER, "Password"])
     with pytest.raises(ConfigError, match="a password column"):
         read_with_recipe(path, sheet=None, recipe=recipe(**{"{UserLast|slug}": "{Password}"}))
+
+
+@pytest.mark.parametrize("change", [
+    {'column = "Status"': 'column = "Password"'},
+    {'from = "Department"': 'from = "Password"'},
+])
+def test_a_password_column_is_never_a_status_or_a_lookup(
+    tmp_path: Path, change: dict[str, str],
+) -> None:
+    """Its values would be shown in clear in the problems ("is not in the map")."""
+    path = export(tmp_path, [person("001", "Ann", "Lee") + ["Secret-123!"]],
+                  [*HEADER, "Password"])
+    with pytest.raises(ConfigError, match='"Password" is a password column') as caught:
+        read_with_recipe(path, sheet=None, recipe=recipe(**change))
+    assert "Secret-123!" not in str(caught.value)
+
+
+@pytest.mark.parametrize("header", ["Status", "Department"])
+def test_two_columns_with_the_header_a_recipe_reads_are_refused(
+    tmp_path: Path, header: str,
+) -> None:
+    path = export(tmp_path, [person("001", "Ann", "Lee") + ["x"]], [*HEADER, header])
+    with pytest.raises(ConfigError) as caught:
+        read_with_recipe(path, sheet=None, recipe=recipe())
+    assert f'export.csv has 2 columns headed "{header}": rename or delete all but one' in str(
+        caught.value)
 
 
 def test_a_columns_file_reads_as_before(tmp_path: Path) -> None:

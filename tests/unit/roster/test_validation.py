@@ -94,7 +94,7 @@ def test_missing_required_column_suggests_the_closest_header() -> None:
     with pytest.raises(RosterError) as caught:
         validate_roster(roster)
     assert str(caught.value) == (
-        'the roster has no PartnerUserID column (did you mean "Employe ID" for PartnerUserID? '
+        'staff.csv has no PartnerUserID column (did you mean "Employe ID" for PartnerUserID? '
         "Headers found: Employe ID, UserAddress, Notes)"
     )
     assert caught.value.hint is Hint.MAP_HEADER

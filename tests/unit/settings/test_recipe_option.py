@@ -62,3 +62,34 @@ def test_a_report_over_the_recipe_is_refused(
                  "--report", str(odd)])
     assert code == 2 and "the recipe" in capsys.readouterr().err
     assert odd.read_text(encoding="utf-8").startswith("# How sample_data/hr_export.csv")
+
+
+def test_a_recipe_given_to_columns_says_to_give_it_with_recipe(
+    recipe: Path, tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    export = str(SAMPLES / "hr_export.csv")
+    assert main(["validate", export, "--columns", str(recipe)]) == 2
+    err = capsys.readouterr().err
+    assert err == ("bulk-provision: error: acme.recipe.toml is a recipe (it has [compute]): give "
+                   "it with --recipe, not --columns\n")
+    only_columns = tmp_path / "only.toml"
+    only_columns.write_text('[columns]\nPartnerUserID = "Employee ID"\n', encoding="utf-8")
+    only_columns.chmod(0o600)
+    assert main(["validate", export, "--columns", str(only_columns)]) == 2
+    assert "reads Glance field = header, as a recipe's [columns] does: give it with --recipe" \
+        in capsys.readouterr().err
+
+
+def test_a_missing_field_while_a_recipe_reads_says_where_in_the_recipe(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    path = tmp_path / "r.toml"
+    path.write_text('[columns]\nPartnerUserID = "Employee ID"\nUserFirst = "Preferred First '
+                    'Name"\n[ignore]\ncolumns = ["Last Name", "Work Email", "Department", '
+                    '"Status", "Start Date"]\n', encoding="utf-8")
+    path.chmod(0o600)
+    assert main(["validate", str(SAMPLES / "hr_export.csv"), "--recipe", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("bulk-provision: error: hr_export.csv has no UserAddress column")
+    assert err.endswith(". Name its header in the recipe's [columns] table, or build it under "
+                        "[compute]\n") and "--columns" not in err
