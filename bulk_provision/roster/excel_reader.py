@@ -166,6 +166,9 @@ def _to_text(column: np.ndarray, position: int, warnings: list[RawWarning], padd
             warnings.append((index + 1, position, message))
 
 
+NUMBER_CELL = "Excel stored this cell as a number ("  # how a number cell's warning starts
+
+
 def cell_text(value: object, width: int = 0) -> tuple[str, str]:
     """The text for a non-string cell, and the warning to give about it ("" for none).
 
@@ -181,7 +184,7 @@ def cell_text(value: object, width: int = 0) -> tuple[str, str]:
             text = text.zfill(width)
             shown = f"{shown} shown as {text}"
         return text, (
-            f"Excel stored this cell as a number ({shown}); it was read as the text {text} — "
+            f"{NUMBER_CELL}{shown}); it was read as the text {text} — "
             "format the column as Text in Excel to be sure"
         )
     if isinstance(value, dt.datetime):

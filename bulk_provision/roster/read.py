@@ -33,6 +33,7 @@ from bulk_provision.errors import Hint, RosterError, Where
 from bulk_provision.recipe.applied import Applied
 from bulk_provision.roster.csv_reader import read_csv_grid
 from bulk_provision.roster.excel_reader import (
+    NUMBER_CELL,
     RawWarning,
     check_sheet_extent,
     check_workbook_bytes,
@@ -95,6 +96,12 @@ class Roster:
         what the failed-rows file writes back, so it runs again with the same recipe."""
         derived = self.recipe.derived if self.recipe else {}
         return [str(c) for c in self.frame.columns if c not in derived]
+
+    def number_cells(self, column: str) -> frozenset[int]:
+        """The rows whose ``column`` cell Excel stored as a number (an ID that may have lost
+        its leading zeros there, never in a CSV file, which holds text only)."""
+        return frozenset(w.row for w in self.warnings
+                         if w.column == column and w.message.startswith(NUMBER_CELL))
 
     @property
     def secret_columns(self) -> frozenset[str]:

@@ -20,7 +20,7 @@ import importlib.util
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -37,6 +37,7 @@ from bulk_provision.schemas.checks import (
     Rule,
     capped,
     control_characters,
+    leading_zeros,
     password_column,
     rule_of,
     shown,
@@ -74,6 +75,9 @@ class ValidationResult:
     @property
     def ok(self) -> bool:
         return not self.problems
+
+
+ID_COLUMN = "PartnerUserID"  # the Employee ID: lost zeros make a second person
 
 
 def validate_roster(
@@ -136,6 +140,9 @@ def safety_rules(roster: Roster, frame_schema: pa.DataFrameSchema) -> list[Rule]
     """The section-11 rules the schema does not already apply to the roster's columns."""
     rules: list[Rule] = []
     secret = roster.secret_columns
+    numbers = roster.number_cells(ID_COLUMN)
+    if numbers and ID_COLUMN in roster.frame.columns:
+        rules.append(only_in_rows(leading_zeros(ID_COLUMN), numbers))
     for column in roster.frame.columns:
         name = str(column)
         known = frame_schema.columns.get(name)
@@ -148,6 +155,17 @@ def safety_rules(roster: Roster, frame_schema: pa.DataFrameSchema) -> list[Rule]
             allow = "\t" if name in FREE_TEXT else ""
             rules.append(control_characters(name, allow=allow, secret=name in secret))
     return rules
+
+
+def only_in_rows(rule: Rule, rows: frozenset[int]) -> Rule:
+    """``rule`` judged in ``rows`` only (the others pass): the lost-zeros rule looks at the
+    cells Excel stored as numbers, so a short ID typed as text ("7" beside "00001") is kept."""
+    test = rule.test
+
+    def in_rows(values: pd.Series) -> pd.Series:
+        return test(values) | ~values.index.isin(list(rows))
+
+    return replace(rule, test=in_rows)
 
 
 def _failures(frame: pd.DataFrame, rules: Sequence[Rule]) -> pd.DataFrame:

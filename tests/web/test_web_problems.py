@@ -38,3 +38,23 @@ def test_a_misspelt_role_is_a_problem_at_upload_and_nothing_can_start(
     assert '"Supervisr" is not a role in Glance: did you mean "Supervisor"?' in shown
     assert "Glance lists no one with these roles yet: Night Team" in shown
     assert not any(r.operation == "NewUser" for r in simulator.request_log)
+
+
+def test_an_employee_id_that_lost_its_zeros_is_a_problem_by_name_at_upload(
+    page: TestClient, simulator: Simulator, tmp_path: Path,
+) -> None:
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Employee ID", "Glance Address", "First Name", "Last Name"])
+    for i, key in enumerate(["000104", "000111", 125, "000130"]):
+        sheet.append([key, f"p{i}.demo.glance.net", "Ann", f"Lee{i}"])
+    path = tmp_path / "staff.xlsx"
+    book.save(path)
+    roster = upload(page, path)
+    shown = html.unescape(page.get(roster.headers["location"]).text)
+    assert "1 problems" in shown and "in 1 rows" in shown
+    assert "125 looks like an ID that lost its leading zeros" in shown
+    assert "type 000125" in shown
+    assert not any(r.operation == "NewUser" for r in simulator.request_log)

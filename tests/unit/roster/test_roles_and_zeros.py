@@ -39,3 +39,38 @@ def test_validation_with_the_listed_roles_makes_the_typo_a_problem(tmp_path: Pat
     assert [(p.row, p.column, p.rule) for p in result.problems] == [
         (3, "UserRole", "UserRole.glance")]
     assert validate_roster(read_roster(path)).problems == []  # without Glance: unchecked
+
+
+def workbook(tmp_path: Path, ids: list[object]) -> Path:
+    import openpyxl
+    book = openpyxl.Workbook()
+    sheet = book.active
+    assert sheet is not None
+    sheet.append(["Employee ID", "UserAddress"])
+    for i, key in enumerate(ids):
+        sheet.append([key, f"u{i}.demo.glance.net"])
+    path = tmp_path / "staff.xlsx"
+    book.save(path)
+    return path
+
+
+def test_an_id_excel_stored_as_a_number_beside_zero_padded_ids_is_a_problem(
+    tmp_path: Path,
+) -> None:
+    path = workbook(tmp_path, ["000104", "000111", 125, "000130"])
+    result = validate_roster(read_roster(path))
+    assert [(p.row, p.column, p.value, p.rule) for p in result.problems] == [
+        (4, "Employee ID", "125", "PartnerUserID.zeros")]
+    assert "type 000125" in result.problems[0].message
+    assert "added to Glance a second time" in result.problems[0].message
+
+
+def test_short_ids_typed_as_text_or_numbers_among_numbers_are_not_a_problem(
+    tmp_path: Path,
+) -> None:
+    text = roster(tmp_path, [("00001", ""), ("00002", ""), ("7", "")])  # CSV: text only
+    assert validate_roster(read_roster(text)).problems == []
+    typed = workbook(tmp_path, ["000104", 125, "abc"])  # one zero-padded ID: no pattern
+    assert validate_roster(read_roster(typed)).problems == []
+    numbers = workbook(tmp_path, [104, 111, 125])  # all numbers, none padded: no pattern
+    assert validate_roster(read_roster(numbers)).problems == []
