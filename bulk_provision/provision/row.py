@@ -33,7 +33,8 @@ MESSAGES = {
         "could not be recovered"
     ),
     "no_audio": "created; no audio account was returned",
-    "exists": "already exists in Glance (DUPLICATE_ID); not created by this run",
+    "exists": "already in Glance with this Employee ID (DUPLICATE_ID); not added again by "
+              "this run",
 }
 
 

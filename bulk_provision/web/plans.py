@@ -21,7 +21,7 @@ from starlette.exceptions import HTTPException
 
 from bulk_provision.web import engine
 from bulk_provision.web.base import Web
-from bulk_provision.web.runs import OUTCOME_WORDS
+from bulk_provision.web.runs import MODE_WORDS, OUTCOME_WORDS
 from bulk_provision.web.workspace import RUN_ID_PATTERN, read_json, write_json
 
 TABS = (  # tab, its title on the page
@@ -71,10 +71,6 @@ def people_page(web: Web, sha: str, plan_id: str, tab: str, query: str,
                 offset: int) -> engine.Page:
     _, _, path = paths(web, sha, plan_id)
     return engine.people_page(path, tab=tab, query=query[:100], offset=offset, limit=PAGE)
-
-
-MODE_WORDS = {"create": "Add new people only", "upsert": "Add and update",
-              "sync": "Full sync (also suspends people missing from the file)"}
 
 
 def mode_words(run: Any) -> str:

@@ -34,6 +34,8 @@ log = logging.getLogger("bulk_provision.web")
 ACTIVE = ("queued", "running")
 RESUMABLE = ("stopped", "interrupted")
 OPEN_OUTCOMES = ("unfinished", "not attempted")  # rows a Resume still has to do
+MODE_WORDS = {"create": "Add new people only", "upsert": "Add and update",
+              "sync": "Full sync (also suspends people missing from the file)"}
 OUTCOME_WORDS = {
     "created": "Added", "updated": "Updated", "unchanged": "No change",
     "suspended": "Suspended", "reinstated": "Reinstated", "deleted": "Deleted",
@@ -227,9 +229,10 @@ class RunManager:
         mode = earlier[0].options.mode if earlier else run.options.mode
         if mode != run.options.mode and engine.unfinished(
                 self.workspace.journal_path(run.sha256)):
+            then, now = (MODE_WORDS.get(m, m).split(" (")[0] for m in (mode, run.options.mode))
             raise engine.UsageError(
-                f"this roster has an unfinished {mode} run: Resume it (or Start it again in "
-                f"{mode} mode) to finish it before starting a {run.options.mode} run")
+                f"this roster has an unfinished run ({then}): press Resume on it (or Start it "
+                f"again with {then}) to finish it before starting a run with {now}")
 
     def resume(self, run_id: str, user: str) -> Run:
         """A new run that finishes ``run_id``; when one already does (a second press of

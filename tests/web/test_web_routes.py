@@ -430,7 +430,8 @@ def test_an_unfinished_run_is_finished_in_its_own_mode_first(
         refused = client.post(f"{roster}/start", data={"csrf": token(client), "plan": plan,
                                                        "confirm": str(suspending)})
         assert refused.status_code == 409
-        assert "this roster has an unfinished create run: Resume it" in refused.text
+        assert ("this roster has an unfinished run (Add new people only): press Resume"
+                in refused.text)
         sim.set_faults(latency_ms=0)
         assert finish(client, start(client, roster))["state"] == "finished"
     assert sim.created_counts() == {f"{i:05d}": 1 for i in range(30)}
