@@ -388,3 +388,45 @@ def test_signing_in_to_a_second_server_does_not_sign_out_of_the_first(
             expect(page).to_have_title(re.compile("^Upload"))
         finally:
             context.close()
+
+
+# Every GET route is a page (checked below) or a file or stream (a download, no HTML).
+PAGES = ("/", "/history", "/rosters/{sha}", "/rosters/{sha}/plans/{plan}/view",
+         "/rosters/{sha}/columns", "/runs/{run}", "/runs/{run}/undo", "/login")
+NOT_PAGES = ("/rosters/{sha}/report", "/rosters/{sha}/plans/{plan}", "/rosters/{sha}/recipe",
+             "/runs/{run}/events", "/runs/{run}/results", "/runs/{run}/failed",
+             "/runs/{run}/undo/plan", "/template")
+
+
+def test_every_page_passes_the_accessibility_check_and_fits_a_phone(
+    open_page: Callable[[str], Any], simulator: Simulator, tmp_path: Path
+) -> None:
+    from bulk_provision.web.app import iter_routes
+
+    gets = {path for path, methods in iter_routes() if "GET" in methods}
+    assert gets == {*PAGES, *NOT_PAGES}, "a new page: add it to PAGES, so that it is checked"
+    with LiveServer(tmp_path / "ws", simulator) as server:
+        page = open_page(server.login_url())
+        upload(page, write_roster(tmp_path / "staff.csv", 60))
+        sha = page.url.rstrip("/").rsplit("/", 1)[1]
+        page.get_by_role("button", name="Preview plan").click()
+        page.get_by_role("link", name="To create (60)").click()
+        plan = re.search(r"/plans/([^/]+)/view", page.url)
+        assert plan, page.url
+        page.get_by_role("button", name="Start").click()
+        expect(page.locator("#state")).to_contain_text("Finished", timeout=20_000)
+        run = page.url.rstrip("/").rsplit("/", 1)[1]
+        upload(page, SAMPLES / "hr_export.csv")
+        expect(page.get_by_role("heading", name="hr_export.csv")).to_be_visible()
+        export = re.search(r"/rosters/([0-9a-f]{64})", page.url)
+        assert export, page.url
+        page.goto(f"{server.url}/runs/no-such-run")  # the message page
+        seen = {"a page that is not there": (serious(page), sideways_at_390(page))}
+        for path in PAGES:
+            url = (path.replace("{plan}", plan.group(1)).replace("{run}", run)
+                   .replace("{sha}", export.group(1) if path.endswith("/columns") else sha))
+            if path == "/login":
+                page.get_by_role("button", name="Sign out").click()
+            page.goto(server.url + url)
+            seen[path] = (serious(page), sideways_at_390(page))
+    assert seen == {path: ([], 0) for path in seen}
