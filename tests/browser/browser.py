@@ -23,7 +23,8 @@ from bulk_provision.web.auth import allowed_hosts
 from bulk_provision.web.server import uvicorn_config
 from tests.webtools import REPO, web_config
 
-CHROMIUM = Path("/usr/bin/chromium")
+# The distribution's Chromium; BP_CHROMIUM names another build of it (Chrome on a CI image).
+CHROMIUM = Path(os.environ.get("BP_CHROMIUM") or "/usr/bin/chromium")
 ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
         "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 INSTALL = ("the browser tests need Chromium from the distribution: `make browser` (as root: "
