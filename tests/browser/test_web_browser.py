@@ -183,8 +183,10 @@ def test_upsert_then_sync_with_the_guard_refusing(
 ) -> None:
     for i in range(3):
         simulator.add_user(f"{i:05d}", f"user{i}.demo.glance.net", user_first="Old")
-    for i in range(4):
-        simulator.add_user(f"gone{i}", f"gone{i}.demo.glance.net")
+    for i, (first, last) in enumerate((("Maria", "Gonzalez"), ("Tom", "Becker"),
+                                       ("Aiko", "Tanaka"), ("Sam", "Okafor"))):
+        simulator.add_user(f"gone{i}", f"gone{i}.demo.glance.net", user_first=first,
+                           user_last=last, user_email=f"{first.lower()}@example.com")
     with LiveServer(tmp_path / "ws", simulator) as server:
         page = open_page(server.login_url())
         upload(page, write_roster(tmp_path / "s.csv", 5))
@@ -220,7 +222,8 @@ def test_upsert_then_sync_with_the_guard_refusing(
         # it was wrong: undo it, after seeing who gets access back
         page.get_by_role("button", name="Undo this run").click()
         expect(page.locator("#undo-people")).to_contain_text("Reinstate (this run suspended them)")
-        expect(page.locator("#undo-people")).to_contain_text("gone3")
+        expect(page.locator("#undo-people")).to_contain_text("Sam Okafor")
+        expect(page.locator("#undo-people")).to_contain_text("gone3.demo.glance.net")
         assert serious(page) == []
         assert sideways_at_390(page) == 0
         shot(page, tmp_path, "undo")
