@@ -56,7 +56,8 @@ def recipe_lines(roster: Roster) -> list[str]:
         return []
     leavers = len(applied.leavers)
     lines = [f"Recipe: {applied.recipe.name}: {leavers} leaver{'' if leavers == 1 else 's'} "
-             "(suspended in Glance, never deleted)"]
+             "(suspended in Glance, never deleted)" if applied.has_status else
+             f"Recipe: {applied.recipe.name} (no [status]: nobody is treated as a leaver)"]
     for column, derivation in applied.derived.items():
         if derivation.computed:
             first = [str(v) for v in roster.frame[column].head(3) if v]

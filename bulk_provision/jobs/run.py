@@ -23,6 +23,7 @@ from bulk_provision.errors import (
     CheckpointError,
     Ending,
     Interrupted,
+    RosterError,
     RunStopped,
     UsageError,
 )
@@ -30,6 +31,7 @@ from bulk_provision.glance.api import GlanceApi
 from bulk_provision.jobs.salvage import user_error, write_elsewhere
 from bulk_provision.journal.checkpoint import Checkpoint
 from bulk_provision.journal.lifecycle import ending_for
+from bulk_provision.journal.previous import previous_run
 from bulk_provision.model import Action, Outcome, Progress, RowResult, StopReason
 from bulk_provision.plan.planner import load_and_validate
 from bulk_provision.plan.resume import check_rows, glance_identity, row_hashes, start_over
@@ -72,6 +74,20 @@ class JobResult:
         return EXIT_CODES[self.ending]
 
 
+def _refuse_without_recipe(spec: JobSpec, error: RosterError) -> None:
+    """A roster that cannot be read without a recipe, where the journal holds an unfinished
+    run made with one: the recipe was forgotten, so say that (not "map the header")."""
+    if spec.reading is not None:
+        return
+    previous = previous_run(spec.checkpoint_path)
+    digest = previous.meta.get("recipe_sha256", "") if previous else ""
+    if previous is not None and digest and not previous.finished:
+        raise CheckpointError(
+            f"checkpoint {spec.checkpoint_path} holds an unfinished run made with a recipe "
+            f"(SHA-256 {digest[:12]}), and this run has none: finish it with the same "
+            "--recipe, or use --fresh (or another --checkpoint) to start over") from error
+
+
 def run_job(
     spec: JobSpec,
     api_factory: Callable[[], GlanceApi],
@@ -90,7 +106,11 @@ def run_job(
     # The client (and any password prompt) only once it is needed: a roster that fails
     # validation is reported without credentials.
     api = api_factory() if spec.check_roles else None
-    roster, validation = load_and_validate(spec, api, stop)
+    try:
+        roster, validation = load_and_validate(spec, api, stop)
+    except RosterError as exc:
+        _refuse_without_recipe(spec, exc)
+        raise
     source.check_roster(roster)
     if not validation.ok and not spec.skip_invalid:
         result = JobResult(Ending.INVALID, spec.results_path, validation, roster=roster)

@@ -118,8 +118,10 @@ def build_plan(
         actions.extend(extra)
         verdict = guard(len(extra) + leaving, snapshot, spec.protect, spec.max_suspend)
         if not verdict.allowed:
+            marked = (f" {leaving} of them are leavers by the recipe's [status] and "
+                      f"{len(extra)} are missing from the roster." if leaving else "")
             return actions, (
-                verdict.exceeded("sync would suspend") + "; nothing was changed. "
+                verdict.exceeded("sync would suspend") + f"; nothing was changed.{marked} "
                 "Check the roster is complete (bulk-provision plan lists them), use --protect, "
                 "or raise --max-suspend"
             )

@@ -33,6 +33,7 @@ class RecipeDraft:
     role_map: dict[str, str] = field(default_factory=dict)  # department -> role ("" undecided)
     role_default: str = ""
     ignore: list[str] = field(default_factory=list)
+    passwords: list[str] = field(default_factory=list)  # headers like a password: never guessed
     undecided: list[str] = field(default_factory=list)  # said plainly, one line each
 
 
@@ -63,6 +64,8 @@ def render(draft: RecipeDraft, *, source: str = "") -> str:
     out += [f"{name} = {quoted(header)}" for name, header in draft.columns.items()]
     if "PartnerUserID" not in draft.columns:
         out.append('# PartnerUserID = "..."        # the column that identifies each person')
+    out += [f"# UserPW = {quoted(header)}   # looks like a password: remove the # to send it"
+            for header in draft.passwords]
     if draft.address:
         out += ["", "[compute]                      # filters: lower upper trim ascii slug local "
                 "initial digits"]

@@ -14,7 +14,7 @@ import pandas as pd
 from bulk_provision.columns import CANONICAL_COLUMNS, normalize_header
 from bulk_provision.recipe.draft import COMPANY, VALUES_LISTED, RecipeDraft
 from bulk_provision.recipe.file import Recipe
-from bulk_provision.roster.headers import ALIASES
+from bulk_provision.roster.headers import ALIASES, looks_like_password
 from bulk_provision.roster.read import Roster
 
 LEAVER_WORDS = ("terminated", "leaver", "left", "inactive", "resigned", "retired", "withdrawn",
@@ -27,7 +27,8 @@ NEVER_SENT = ("UserPW",)  # a draft never maps a password column on a guess
 
 def draft_for(roster: Roster) -> RecipeDraft:
     """The draft recipe for ``roster`` (read without a recipe: aliases already matched)."""
-    headers = {str(c): roster.headers.get(c, str(c)) for c in roster.frame.columns}
+    # a column without a header is named by its letter ("Column B"), as the recipe reads it
+    headers = {str(c): roster.headers.get(c, str(c)) or str(c) for c in roster.frame.columns}
     draft = RecipeDraft(headers=list(headers.values()))
     for column, header in headers.items():
         if column in CANONICAL_COLUMNS and column != "Action":
@@ -40,10 +41,17 @@ def draft_for(roster: Roster) -> RecipeDraft:
         _roles(draft, roster.frame, spare, headers)
     _address(draft)
     used = {*draft.columns.values(), draft.status_column, draft.role_column}
-    draft.ignore = [headers[c] for c in spare if headers[c] not in used]
+    draft.passwords = [headers[c] for c in spare
+                       if headers[c] not in used and looks_like_password(headers[c])]
+    draft.ignore = [headers[c] for c in spare
+                    if headers[c] not in used and headers[c] not in draft.passwords]
     if "PartnerUserID" not in draft.columns:
         draft.undecided.append("No column looks like the Employee ID: map PartnerUserID to the "
                                "column that names each person once")
+    for header in draft.passwords:
+        draft.undecided.append(f'"{header}" looks like a password: to send it as each person\'s '
+                               f'password, remove the # before UserPW = "{header}" under '
+                               "[columns]; if it is not needed, list it under [ignore]")
     if draft.ignore:
         draft.undecided.append("Not sent to Glance (listed under [ignore]): "
                                + ", ".join(draft.ignore) + "; map any you need under [columns]")

@@ -18,11 +18,17 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from bulk_provision.columns import CANONICAL_COLUMNS, FAILED_ROWS_PROBLEM, normalize_header
+from bulk_provision.columns import (
+    CANONICAL_COLUMNS,
+    FAILED_ROWS_PROBLEM,
+    PASSWORD_COLUMNS,
+    normalize_header,
+)
 from bulk_provision.errors import ConfigError
 from bulk_provision.recipe.applied import Applied, Derivation, RecipeProblem
 from bulk_provision.recipe.file import Computed, Lookup, Recipe, Status
 from bulk_provision.recipe.template import Hole, apply_all
+from bulk_provision.roster.headers import looks_like_password
 from bulk_provision.roster.read import Roster, read_roster
 
 LEAVER_ACTION = "suspend"
@@ -56,6 +62,12 @@ class _Applier:
 
     def run(self) -> None:
         for name, header in self.recipe.columns.items():
+            if name not in PASSWORD_COLUMNS and looks_like_password(header):
+                line = self.recipe.line_of_column.get(name, 0)
+                raise ConfigError(f'{self.recipe.where(line)}: {name} = "{header[:80]}", but '
+                                  "that column looks like a password, and a password only goes "
+                                  f'to UserPW: write UserPW = "{header[:80]}" to send it as the '
+                                  "password, or name another column")
             if name not in self.frame.columns:
                 line = self.recipe.line_of_column.get(name, 0)
                 raise ConfigError(f'{self.recipe.where(line)}: {name} = "{header}", but '
@@ -198,6 +210,7 @@ class _Applier:
             for column in self.file_columns
             if column not in CANONICAL_COLUMNS and column not in self.used
             and normalize_header(self._header(column)) not in ignored
+            and normalize_header(column) not in ignored  # "Column B", a column without header
         ]
 
 

@@ -28,6 +28,7 @@ import pandas as pd
 import pandera.pandas as pa
 from pandera.errors import SchemaErrors
 
+from bulk_provision.columns import normalize_header
 from bulk_provision.errors import ConfigError, Hint, RosterError
 from bulk_provision.roster.read import Roster
 from bulk_provision.roster.recipe import explain, unique_advice
@@ -121,6 +122,12 @@ def _with_recipe(roster: Roster, problems: list[Problem]) -> list[Problem]:
     told = []
     for problem in problems:
         column = labels.get(problem.column, problem.column)
+        if problem.rule.endswith(".password"):  # in the recipe's words, not --columns
+            problem = Problem(problem.row, problem.column, problem.value, problem.rule,
+                              f'the column "{problem.column}" looks like a password: to send '
+                              f'it as the password, write UserPW = "{problem.column}" under '
+                              "the recipe's [columns]; if it is not needed, list it under "
+                              "[ignore]")
         how = explain(roster, column, problem.row)
         if how:
             advice = unique_advice(roster, column) if problem.rule.endswith(".unique") else ""
@@ -149,7 +156,7 @@ def safety_rules(roster: Roster, frame_schema: pa.DataFrameSchema) -> list[Rule]
         if known is None:
             rules.append(control_characters(
                 name, allow=UNKNOWN_COLUMN_ALLOWS, secret=name in secret))
-            if name in secret:
+            if name in secret and not ignored(roster, name):
                 rules.append(password_column(name, roster.headers.get(name, name)))
         elif not any(check.name == f"{name}.control" for check in known.checks):
             allow = "\t" if name in FREE_TEXT else ""
@@ -166,6 +173,16 @@ def only_in_rows(rule: Rule, rows: frozenset[int]) -> Rule:
         return test(values) | ~values.index.isin(list(rows))
 
     return replace(rule, test=in_rows)
+
+
+def ignored(roster: Roster, column: str) -> bool:
+    """Whether the recipe lists ``column`` under [ignore]: a password column it ignores is the
+    admin's decision (not sent), not a problem."""
+    if roster.recipe is None:
+        return False
+    names = {normalize_header(h) for h in roster.recipe.recipe.ignore}
+    return bool({normalize_header(column),
+                 normalize_header(roster.headers.get(column, column))} & names)
 
 
 def _failures(frame: pd.DataFrame, rules: Sequence[Rule]) -> pd.DataFrame:
