@@ -5,7 +5,7 @@ BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-fast lint docs portability bench chaos demo serve-demo browser screenshots clean
+.PHONY: help install test test-fast test-scale lint docs portability bench chaos demo serve-demo browser screenshots clean
 
 help: ## show this help
 	@grep -hE '^[a-zA-Z_-]+:.*?## ' $(MAKEFILE_LIST) | awk 'BEGIN {FS = ":.*?## "}; {printf "  make %-12s %s\n", $$1, $$2}'
@@ -18,11 +18,14 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP) ## create .venv and install the tool with its development tools
 
-test: $(STAMP) ## run the whole test suite
-	$(BIN)/python -m pytest -q
+test: $(STAMP) ## run the test suite but the scale tests (those run in make chaos)
+	$(BIN)/python -m pytest -q -m "not scale"
 
 test-fast: $(STAMP) ## the unit layer only, without the slow tests (well under a minute)
 	$(BIN)/python -m pytest -q tests/unit -m "not slow"
+
+test-scale: $(STAMP) ## the scale tests only: a million rows, 10,000 columns (minutes)
+	$(BIN)/python -m pytest -q -m scale
 
 portability: $(STAMP) ## wheels for Windows/macOS resolve; unit layer under -X warn_default_encoding; POSIX audit
 	$(BIN)/python tools/portability.py
@@ -37,8 +40,9 @@ lint: $(STAMP) ## ruff and mypy
 bench: $(STAMP) ## run the performance benchmarks (minutes; prints measured ratios)
 	$(BIN)/python bench/run_all.py
 
-chaos: $(STAMP) ## kill -9 / fault-injection reliability run (R1, R2)
+chaos: $(STAMP) ## kill -9 / fault-injection reliability run (R1, R2), then the scale tests
 	$(BIN)/python bench/chaos.py
+	$(BIN)/python -m pytest -q -m scale
 
 demo: $(STAMP) ## provision sample_data/roster.xlsx against the local simulator
 	$(BIN)/bulk-provision demo

@@ -4,7 +4,9 @@ The layers are folders, and each folder gives its tests a marker: ``tests/unit``
 package by package, against in-memory fakes or loopback servers of its own), ``tests/e2e`` and
 ``tests/web`` (``simulator``: the CLI and the page against the real HTTPS simulator),
 ``tests/browser`` (``browser``: headless Chromium). ``slow`` marks the few tests that take
-seconds each; ``make test-fast`` runs the unit layer without them.
+seconds each; ``make test-fast`` runs the unit layer without them. ``scale`` marks the few
+tests whose point is size (a million rows, 10,000 columns): ``make test`` leaves them out,
+``make chaos`` runs them.
 """
 
 from __future__ import annotations

@@ -437,7 +437,8 @@ class Case:
 
     ``exit`` is the exit code of both ``validate`` and ``run``; ``says`` a fragment of the error
     line (exit 2) or of ``validate``'s summary (exit 3); ``created`` (exit 0) the users ``run``
-    must create, PartnerUserID -> UserFirst as Glance stores them.
+    must create, PartnerUserID -> UserFirst as Glance stores them. ``scale``: the case is about
+    size, not shape, and takes many seconds; it runs under ``-m scale`` (``make chaos``).
     """
 
     build: Callable[[Path], Path]
@@ -445,6 +446,7 @@ class Case:
     says: str = ""
     args: tuple[str, ...] = ()
     created: dict[str, str] = field(default_factory=dict)
+    scale: bool = False
 
 
 def _users(rows: list[list[str]]) -> dict[str, str]:
@@ -502,8 +504,10 @@ CASES = {
                                            created=_users(rows_of(2))),
     "1 MB first name": Case(one_megabyte_first_name, 3, "has 1000000"),
     "1 MB cell in xlsx": Case(one_megabyte_cell_xlsx, 3, "UserFirst.length"),
-    "10,000 columns csv": Case(ten_thousand_columns_csv, 0, created=_users(rows_of(1))),
-    "10,000 columns xlsx": Case(ten_thousand_columns_xlsx, 0, created=_users(rows_of(1))),
+    "10,000 columns csv": Case(ten_thousand_columns_csv, 0, created=_users(rows_of(1)),
+                               scale=True),
+    "10,000 columns xlsx": Case(ten_thousand_columns_xlsx, 0, created=_users(rows_of(1)),
+                                scale=True),
     "Windows-1252 without BOM": Case(cp1252_no_bom, 0, created=_users(NAMES)),
     "Windows-1252 semicolons named tsv": Case(cp1252_named_tsv_with_semicolons, 0,
                                               created=_users(NAMES)),
@@ -525,6 +529,12 @@ CASES = {
     "control characters in xlsx": Case(control_characters_in_xlsx, 3, "UserAddress.characters"),
     "invalid cells everywhere": Case(invalid_cells_everywhere, 3, "AudioProvider.value"),
 }
+
+
+def case_params(names: list[str]) -> list[object]:
+    """The case names for ``parametrize``, a ``scale`` case marked ``scale``."""
+    return [pytest.param(name, marks=pytest.mark.scale) if CASES[name].scale else name
+            for name in names]
 
 
 # --- the simulator, the environment and what the CLI printed -----------------------------------
@@ -556,7 +566,7 @@ def assert_one_error_line(err: str, says: str) -> None:
     assert "Traceback" not in err
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", case_params(list(CASES)))
 def test_validate(name: str, workdir: Path, capsys: pytest.CaptureFixture[str]) -> None:
     case = CASES[name]
     path = case.build(workdir)
@@ -578,7 +588,7 @@ def test_validate(name: str, workdir: Path, capsys: pytest.CaptureFixture[str]) 
         assert problems == []
 
 
-@pytest.mark.parametrize("name", list(CASES))
+@pytest.mark.parametrize("name", case_params(list(CASES)))
 def test_run(
     name: str, workdir: Path, glance: Simulator, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -613,7 +623,7 @@ def test_run(
     assert {str(r["Outcome"]) for r in rows} == {"created"}
 
 
-# --- a million rows -------------------------------------------------------------------------------
+# --- a million rows (scale: under -m scale, i.e. make chaos) --------------------------------------
 
 
 @pytest.fixture(scope="module")
@@ -659,6 +669,7 @@ LIMIT = int(1.5 * 2**30)
 MILLION_TIMEOUT = pytest.mark.timeout(300)
 
 
+@pytest.mark.scale
 @MILLION_TIMEOUT
 def test_million_row_csv_validate(
     million_rows: Path, workdir: Path, capsys: pytest.CaptureFixture[str]
@@ -672,6 +683,7 @@ def test_million_row_csv_validate(
     assert rss.growth < LIMIT
 
 
+@pytest.mark.scale
 @MILLION_TIMEOUT
 def test_million_row_csv_run(
     million_rows: Path, workdir: Path, glance: Simulator, capsys: pytest.CaptureFixture[str]

@@ -83,29 +83,42 @@ def test_no_secret_in_any_artefact_of_any_command(
                                           encoding="utf-8")
     outputs: dict[str, bytes] = {}
 
-    def cli(*args: str, expect: int) -> None:
-        proc = subprocess.run(
+    def cli(*commands: tuple[int, tuple[str, ...]]) -> None:
+        """Each (expected exit, arguments) as its own process, all at once: a group holds only
+        commands that neither write what another reads nor send anything to Glance but reads,
+        so running them side by side changes nothing but the wall time of the interpreters'
+        start-up (about 2 s each)."""
+        started = [(expect, args, subprocess.Popen(
             [sys.executable, "-m", "bulk_provision", *args], env=env, cwd=tmp_path,
-            capture_output=True, timeout=60, check=False,
-        )
-        label = " ".join(args[:2])
-        assert proc.returncode == expect, (label, proc.stdout, proc.stderr)
-        assert b"Traceback" not in proc.stderr
-        outputs[f"{label} stdout"] = proc.stdout
-        outputs[f"{label} stderr"] = proc.stderr
+            stdout=subprocess.PIPE, stderr=subprocess.PIPE)) for expect, args in commands]
+        try:
+            for expect, args, proc in started:
+                stdout, stderr = proc.communicate(timeout=60)
+                label = " ".join(args)  # each command's own: two plans, two runs
+                assert proc.returncode == expect, (label, stdout, stderr)
+                assert b"Traceback" not in stderr
+                outputs[f"{label} stdout"] = stdout
+                outputs[f"{label} stderr"] = stderr
+        finally:
+            for _, _, proc in started:
+                if proc.poll() is None:
+                    proc.kill()
+                    proc.wait()
 
-    cli("validate", str(roster), "--report", "staff.problems.xlsx", expect=3)
-    cli("plan", str(roster), "--skip-invalid", "--out", "before.plan.xlsx", expect=0)
-    cli("run", str(roster), "--skip-invalid", "--rate", "0", "--no-progress",
-        "--log-file", "create.calls.jsonl", "--config", "tuning.toml", expect=1)
-    cli("run", str(roster), "--mode", "upsert", "--set-passwords", "--skip-invalid",
-        "--rate", "0", "--no-progress", "--checkpoint", "upsert.checkpoint.sqlite",
-        "--out", "upsert.results.xlsx", "--log-file", "upsert.calls.jsonl",
-        "--config", "tuning.toml", expect=1)
-    cli("plan", str(roster), "--mode", "upsert", "--set-passwords", "--skip-invalid",
-        "--out", "after.plan.xlsx", expect=0)
-    cli("status", "staff.csv.checkpoint.sqlite", expect=0)
-    cli("status", "upsert.checkpoint.sqlite", expect=0)
+    # Neither touches Glance's state: validate never calls it, plan only reads.
+    cli((3, ("validate", str(roster), "--report", "staff.problems.xlsx")),
+        (0, ("plan", str(roster), "--skip-invalid", "--out", "before.plan.xlsx")))
+    cli((1, ("run", str(roster), "--skip-invalid", "--rate", "0", "--no-progress",
+             "--log-file", "create.calls.jsonl", "--config", "tuning.toml")))
+    cli((1, ("run", str(roster), "--mode", "upsert", "--set-passwords", "--skip-invalid",
+             "--rate", "0", "--no-progress", "--checkpoint", "upsert.checkpoint.sqlite",
+             "--out", "upsert.results.xlsx", "--log-file", "upsert.calls.jsonl",
+             "--config", "tuning.toml")))
+    # All three only read: Glance (plan) and the checkpoints (status opens a read-only copy).
+    cli((0, ("plan", str(roster), "--mode", "upsert", "--set-passwords", "--skip-invalid",
+             "--out", "after.plan.xlsx")),
+        (0, ("status", "staff.csv.checkpoint.sqlite")),
+        (0, ("status", "upsert.checkpoint.sqlite")))
 
     # The passwords did travel, and this is the credential that carried them.
     users = sim.users()

@@ -48,6 +48,10 @@ PARTNER_PW = "hostile-partner-PW"
 ANSWER = http_response(200, b"<response><status>OK</status></response>" + b" " * 100)
 HEAD, _, BODY = ANSWER.partition(b"\r\n\r\n")
 HTML_PAGE = b"<html><body><h1>Internal Server Error</h1><p>Please try again</p></body></html>"
+# --timeout of every run: a read waits at most TIMEOUT_S, a whole exchange 2 x TIMEOUT_S (the total
+# deadline), so a try at a silent server costs TIMEOUT_S and one at a dripping server 2 x TIMEOUT_S.
+TIMEOUT_S = 1.0
+DRIP_S = 0.25
 
 
 @dataclass(frozen=True)
@@ -105,9 +109,10 @@ SERVERS = {
     "TLS done, request never read": Hostile(silent_before_request, first_contact_ok=False),
     "plain TCP that never starts TLS": Hostile(
         silent_before_request, tls=False, first_contact_ok=False),
-    "one byte a second": Hostile(drip(ANSWER, interval=1.0)),
-    "headers, then one body byte a second": Hostile(
-        drip(BODY, interval=1.0, prefix=HEAD + b"\r\n\r\n")),
+    # A byte every DRIP_S, well inside each read's TIMEOUT_S, so only the total deadline ends it.
+    "one byte at a time": Hostile(drip(ANSWER, interval=DRIP_S)),
+    "headers, then one body byte at a time": Hostile(
+        drip(BODY, interval=DRIP_S, prefix=HEAD + b"\r\n\r\n")),
     "drops the connection after the request": Hostile(drop_after_request),
 }
 
@@ -143,7 +148,8 @@ def run_against(server: HostileServer, workdir: Path, monkeypatch: pytest.Monkey
     monkeypatch.setenv("GLANCE_BASE_URL", server.base_url)
     monkeypatch.setenv("GLANCE_CA_BUNDLE", str(server.ca_bundle))
     roster = write_roster(workdir / "staff.csv", keys)
-    return main(["run", str(roster), "--rate", "0", "--timeout", "2", "--max-retries", "1",
+    return main(["run", str(roster), "--rate", "0", "--timeout", f"{TIMEOUT_S:g}",
+                 "--max-retries", "1",
                  "--config", str(write_tuning(workdir / "tuning.toml")), "--no-progress"])
 
 

@@ -14,7 +14,7 @@ from bulk_provision.settings.config import Settings
 from bulk_provision.web.app import WebConfig
 from bulk_provision.web.auth import Access, allowed_hosts
 from bulk_provision.web.engine import Connection
-from tests.e2e.test_reliability_rosters import CASES
+from tests.e2e.test_reliability_rosters import CASES, case_params
 from tests.webtools import PORT, client_for, sign_in, upload
 
 pytestmark = pytest.mark.timeout(60)
@@ -40,7 +40,7 @@ def test_the_corpus_is_large() -> None:
     assert len(THROUGH_THE_PAGE) >= 30
 
 
-@pytest.mark.parametrize("name", THROUGH_THE_PAGE)
+@pytest.mark.parametrize("name", case_params(THROUGH_THE_PAGE))
 def test_a_broken_roster_through_the_page(name: str, page: TestClient, tmp_path: Path) -> None:
     case = CASES[name]
     path = case.build(tmp_path)
