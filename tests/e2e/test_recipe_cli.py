@@ -88,7 +88,9 @@ def test_sync_counts_leavers_against_max_suspend_and_a_plan_pins_the_recipe(
     recipe = str(export.with_name("acme.recipe.toml"))
     # 2 leavers + 1 user the export leaves out = 3 suspensions of 3 active users
     assert run(str(export), "--recipe", recipe, "--mode", "sync", "--max-suspend", "2") == 2
-    assert "sync would suspend 3 of 3 active users" in capsys.readouterr().err
+    refused = capsys.readouterr().err
+    assert "sync would suspend 3 of 3 active users" in refused
+    assert "2 of them are leavers by the recipe's [status] and 1 are missing" in refused
     assert writes(sim) == []
     plan = export.with_name("plan.xlsx")
     assert main(["plan", str(export), "--recipe", recipe, "--mode", "sync", "--max-suspend", "3",
@@ -128,3 +130,36 @@ def test_a_plan_skips_a_leaver_glance_does_not_know_and_run_plan_carries_it_out(
                "--max-suspend", "100%") == 0
     assert "E-10236" not in sim.users()
     assert sim.users()["E-10232"].suspended
+
+
+def test_resuming_a_recipes_run_without_the_recipe_says_to_give_it(
+    export: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    from bulk_provision.journal.checkpoint import Checkpoint
+    from bulk_provision.model import Action, ActionKind
+    from bulk_provision.roster.read import read_roster
+
+    journal = export.with_name("hr_export.csv.checkpoint.sqlite")
+    sha = read_roster(export).sha256
+    with Checkpoint.open(journal, roster_sha256=sha, roster_path=str(export), mode="create",
+                         recipe_sha256="ab" * 32) as open_run:
+        open_run.record_plan([Action("E-10231", 2, ActionKind.CREATE, {})])
+    assert run(str(export), "--checkpoint", str(journal)) == 2
+    said = capsys.readouterr().err
+    assert "holds an unfinished run made with a recipe (SHA-256 abababababab), and this run " \
+        "has none: finish it with the same --recipe" in said
+    assert "--columns" not in said
+
+
+def test_a_recipe_without_status_says_nobody_is_a_leaver(
+    export: Path, capsys: pytest.CaptureFixture[str],
+) -> None:
+    recipe = export.with_name("plain.recipe.toml")
+    text = RECIPE.read_text(encoding="utf-8")
+    recipe.write_text(text[: text.index("[status]")] + '[ignore]\ncolumns = ["Status", '
+                      '"Start Date", "Cost Centre"]\n', encoding="utf-8")
+    recipe.chmod(0o600)
+    main(["validate", str(export), "--recipe", str(recipe)])
+    said = capsys.readouterr().out
+    assert "Recipe: plain.recipe.toml (no [status]: nobody is treated as a leaver)" in said
+    assert "0 leavers" not in said

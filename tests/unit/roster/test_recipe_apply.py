@@ -219,3 +219,24 @@ def test_a_columns_file_reads_as_before(tmp_path: Path) -> None:
         {"Preferred First Name": "UserFirst", "Work Email": "UserEmail"}, "map.toml"))
     assert roster.recipe is None
     assert {"PartnerUserID", "UserFirst", "UserLast", "UserEmail"} <= set(roster.frame.columns)
+
+
+def test_a_password_column_mapped_to_another_field_is_refused(tmp_path: Path) -> None:
+    path = export(tmp_path, [person("001", "Ann", "Lee") + ["Secr3t-Pass!"]],
+                  [*HEADER, "Temp Password"])
+    with pytest.raises(ConfigError) as caught:
+        read_with_recipe(path, sheet=None, recipe=recipe(
+            **{'UserEmail = "Work Email"': 'UserEmail = "Temp Password"'}))
+    assert ('UserEmail = "Temp Password", but that column looks like a password, and a '
+            'password only goes to UserPW') in str(caught.value)
+    assert "Secr3t" not in str(caught.value)
+
+
+def test_a_header_written_in_another_unicode_form_is_the_same_header(tmp_path: Path) -> None:
+    import unicodedata
+    decomposed = unicodedata.normalize("NFD", "Prénom")  # as a Mac export writes it
+    header = [decomposed if h == "Preferred First Name" else h for h in HEADER]
+    path = export(tmp_path, [person("001", "Ann", "Lee")], header)
+    roster = read_with_recipe(path, sheet=None, recipe=recipe(
+        **{'"Preferred First Name"': '"Prénom"'}))
+    assert roster.frame["UserFirst"].tolist() == ["Ann"]

@@ -97,3 +97,31 @@ def test_without_out_the_draft_is_printed_and_the_notes_go_to_stderr(
     captured = capsys.readouterr()
     assert captured.out.startswith("# bulk-provision recipe for hr_export.csv\n")
     assert "[status]" in captured.out and "Not decided" in captured.err
+
+
+def test_a_password_column_is_never_guessed_or_ignored_and_the_problem_says_what_to_write(
+    tmp_path: Path,
+) -> None:
+    path = export(tmp_path, ["Employee ID", "First Name", "Last Name", "Temp Password", ""],
+                  [["A1", "Ann", "Lee", "Secr3t-Pass!", "x"]])
+    _, draft, text = draft_job(path)
+    assert draft.passwords == ["Temp Password"] and "Temp Password" not in draft.ignore
+    assert '# UserPW = "Temp Password"' in text
+    assert any('"Temp Password" looks like a password' in line for line in draft.undecided)
+    assert draft.ignore == ["Column E"]  # a column without a header, by its letter
+    written = text.replace("{your-company}", "acme")
+    recipe = parse_recipe(written.encode(), "draft.toml")
+    roster = read_with_recipe(path, sheet=None, recipe=recipe)
+    problems = validate_roster(roster).problems
+    assert [p.rule for p in problems] == ["Temp Password.password"]
+    assert problems[0].message.startswith('the column "Temp Password" looks like a password: '
+                                          'to send it as the password, write UserPW = "Temp '
+                                          "Password\" under the recipe's [columns]")
+    assert "--columns" not in problems[0].message and "Secr3t" not in problems[0].message
+    ignored = parse_recipe(written.replace('columns = ["Column E"]',
+                                           'columns = ["Column E", "Temp Password"]').encode(),
+                           "draft.toml")
+    assert validate_roster(read_with_recipe(path, sheet=None, recipe=ignored)).problems == []
+    sent = parse_recipe(written.replace('# UserPW = "Temp Password"', 'UserPW = "Temp Password"')
+                        .encode(), "draft.toml")
+    assert validate_roster(read_with_recipe(path, sheet=None, recipe=sent)).problems == []
