@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from bulk_provision.errors import ConfigError, Ending, UsageError
+from bulk_provision.settings import paths
 from bulk_provision.settings.config import Settings, load_settings
 from bulk_provision.settings.resources import sample_folder
 from bulk_provision.terminal import printable
@@ -27,11 +28,14 @@ download the results. Glance credentials come from this server's environment or 
 (as for `run`); the page never asks for them.
 
 By default it listens on 127.0.0.1 only and prints a sign-in link with a one-time token.
+While it runs, `serve --new-link --workspace DIR` prints another link for it (each works once,
+within 15 minutes). A sign-in lasts --session-hours (default 10) and survives a restart.
 For other machines, give --host, --tls-cert, --tls-key and --users (named accounts).
 
 examples:
   bulk-provision serve --demo                          # try it: local simulator, sample rosters
   bulk-provision serve --workspace /srv/bp             # for real, credentials from GLANCE_*
+  bulk-provision serve --workspace /srv/bp --new-link  # one more sign-in link for that server
   bulk-provision serve --users users.txt --add-user alice
   bulk-provision serve --host 0.0.0.0 --allow-host hr-tools.example.com \\
       --tls-cert cert.pem --tls-key key.pem --users users.txt
@@ -56,14 +60,22 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
                    help="a host name browsers use to reach this server (repeatable)")
     p.add_argument("--max-upload", type=float, default=50.0, metavar="MB",
                    help="largest roster accepted, in MB (default 50)")
+    p.add_argument("--session-hours", type=float, metavar="HOURS",
+                   help="how long a sign-in lasts (default 10; config key session_hours)")
+    p.add_argument("--new-link", action="store_true",
+                   help="print a new one-time sign-in link for the server running on "
+                        "--workspace, and exit")
     p.set_defaults(handler=handle)
 
 
 def handle(args: argparse.Namespace) -> Ending:
     if args.add_user:
         return add_account(args)
+    if args.new_link:
+        return new_link(args.workspace)
     check_access(args)
     settings = load_settings(args.config)
+    args.session_hours = session_hours(args.session_hours, settings)
     with connection_env(args, settings) as env:
         return serve(args, settings, env)
 
@@ -82,6 +94,38 @@ def add_account(args: argparse.Namespace) -> Ending:
     add_user(args.users, args.add_user, password)
     print(printable(f"{args.add_user} can now sign in (accounts in {args.users})"))
     return Ending.FINISHED
+
+
+def new_link(workspace: Path) -> Ending:
+    """Print a one-time sign-in link for the server that runs on ``workspace``."""
+    from bulk_provision.web.links import LINK_MINUTES, issue_link, recorded_server
+    from bulk_provision.web.workspace import Workspace
+
+    paths.check_private_folder(workspace, "workspace")
+    server = recorded_server(workspace) if workspace.is_dir() else None
+    if server is None or not Workspace.busy(workspace):
+        raise UsageError(f"no bulk-provision serve is running with workspace {workspace}; "
+                         f"start one with `bulk-provision serve --workspace {workspace}`: it "
+                         "prints its own sign-in link")
+    if server.get("accounts"):
+        raise UsageError("that server signs people in with names and passwords (--users); "
+                         "give a new person an account with --users FILE --add-user NAME")
+    token = issue_link(workspace)
+    print(printable(f"bulk-provision serve: open {server['url']}/login?token={token}"))
+    print(f"(it works once, within {LINK_MINUTES} minutes)")
+    return Ending.FINISHED
+
+
+def session_hours(given: float | None, settings: Settings) -> float:
+    """--session-hours, else the config file's session_hours, else a working day."""
+    from bulk_provision.web.sessions import DEFAULT_HOURS, MAX_HOURS
+
+    hours = given if given is not None else settings.get("session_hours", DEFAULT_HOURS)
+    if not 0 < float(hours) <= MAX_HOURS:  # nan fails too
+        where = "--session-hours" if given is not None else "session_hours in the config file"
+        raise UsageError(f"{where} must be more than 0 and at most {MAX_HOURS:g} (a week); "
+                         f"got {hours}")
+    return float(hours)
 
 
 def is_loopback(host: str) -> bool:
@@ -154,6 +198,7 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     from bulk_provision.web.app import WebConfig, create_app
     from bulk_provision.web.auth import Access, allowed_hosts, read_users
     from bulk_provision.web.engine import Connection
+    from bulk_provision.web.links import forget_server, record_server
     from bulk_provision.web.server import uvicorn_config
 
     users = read_users(args.users) if args.users else None
@@ -162,7 +207,7 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     connection.notifier()  # so is a wrong notify target or missing SMTP settings
     sock = bind(args.host, args.port)
     port = sock.getsockname()[1]
-    access = Access(users, secure=args.tls_cert is not None)
+    access = Access(users, secure=args.tls_cert is not None, session_hours=args.session_hours)
     config = WebConfig(
         workspace=args.workspace, connection=connection, access=access,
         hosts=allowed_hosts(args.host, port, args.allow_host),
@@ -177,11 +222,14 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     scheme = "https" if args.tls_cert else "http"
     shown = args.allow_host[0] if args.allow_host else args.host
     shown = f"[{shown}]" if ":" in shown else shown
+    url = f"{scheme}://{shown}:{port}"
+    root = app.state.web.workspace.root
+    record_server(root, url, accounts=users is not None)  # for serve --new-link
     if users is None:
-        print(printable(f"bulk-provision serve: open {scheme}://{shown}:{port}/login?token="
-                        f"{access.new_token()}"), flush=True)
+        print(printable(f"bulk-provision serve: open {url}/login?token={access.new_token()}"),
+              flush=True)
     else:
-        print(printable(f"bulk-provision serve: open {scheme}://{shown}:{port}/"), flush=True)
+        print(printable(f"bulk-provision serve: open {url}/"), flush=True)
     print(printable(f"workspace {args.workspace.resolve()}; Glance {config.connection.endpoint}; "
                     "Ctrl-C stops (runs stop resumably)"), flush=True)
     server = uvicorn.Server(uvicorn_config(app, tls_cert=args.tls_cert, tls_key=args.tls_key))
@@ -195,6 +243,7 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     finally:
         os.umask(previous)
         sock.close()
+        forget_server(root)
         app.state.web.workspace.release()  # also when the server never got to its shutdown
     return Ending.FINISHED
 

@@ -66,6 +66,8 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "smtp_security": (str,),
     "smtp_user": (str,),
     "smtp_from": (str,),
+    # serve: how long a sign-in to the page lasts (serve --session-hours)
+    "session_hours": (int, float),
     # tuning, rarely needed
     "backoff_base": (int, float),
     "backoff_max": (int, float),

@@ -225,3 +225,23 @@ def check_not_shared(path: Path, what: str, *, consequence: str = "",
     if mode & stat.S_IWOTH and not mode & stat.S_ISVTX:
         raise ConfigError(f"{what} {path} is not used: other users may replace it (its folder "
                           f"has mode {mode:03o}); move it to a folder of your own")
+
+
+def check_private_folder(path: Path, what: str) -> None:
+    """Refuse (ConfigError, exit 2) a folder that is not owner-only: one that other users may
+    read, enter or change (:func:`who_else_may_change`; the workspace of the page, whose files
+    let people in). Windows has no mode bits and a workspace often lies outside the profile
+    (C:\\bp): there the folder's ACL is the owner's business, and nothing is checked. A folder
+    that does not exist passes: the caller finds out it is missing."""
+    if WINDOWS:
+        return
+    try:
+        info = Path(path).stat()
+    except OSError:
+        return
+    mode = stat.S_IMODE(info.st_mode)
+    why = who_else_may_change(info)
+    if why is None and mode & 0o077:
+        why = f"other users can look inside it (mode {mode:03o})"
+    if why is not None:
+        raise ConfigError(f"{what} {path} is not owner-only: {why}; run: chmod 700 {path}")

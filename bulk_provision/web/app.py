@@ -50,7 +50,7 @@ from bulk_provision.web.pages import (
 )
 from bulk_provision.web.recipes import attached
 from bulk_provision.web.runs import ACTIVE
-from bulk_provision.web.signin import link_post, login, login_post, logout
+from bulk_provision.web.signin import link_post, login, login_post, logout, refused_page
 from bulk_provision.web.workspace import RUN_ID_PATTERN, new_run_id, too_large
 
 __all__ = ["WebConfig", "create_app", "iter_routes"]
@@ -466,7 +466,8 @@ def create_app(config: WebConfig) -> Starlette:
     app = Starlette(routes=routes, lifespan=lifespan,
                     exception_handlers={HTTPException: error_page, 500: error_page})
     app.state.web = web
-    app.add_middleware(Guard, access=config.access, hosts=config.hosts)
+    app.add_middleware(Guard, access=config.access, hosts=config.hosts,
+                       refused_page=lambda scope: refused_page(web, scope))
     return app
 
 

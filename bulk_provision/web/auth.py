@@ -2,6 +2,10 @@
 
 - Without ``--users``: the server prints a URL with a one-time token; opening it exchanges the
   token for a session cookie (HttpOnly, SameSite=Strict, Secure over HTTPS). The token works once.
+  ``bulk-provision serve --new-link`` makes more while the server runs (:mod:`links`).
+- Sessions last a working day and outlive a restart: :mod:`sessions` keeps them in the
+  workspace, hashed. A session counts only for the way the server now signs people in: after a
+  restart with ``--users``, only for a name still in the file; without, only for link sign-ins.
 - With ``--users FILE``: named accounts, ``name:scrypt$n$r$p$salt$hash`` one a line, made by
   ``bulk-provision serve --add-user NAME``; the login form's button reads "Sign in". The file
   is refused when others may change it (like the config file).
@@ -12,8 +16,8 @@
   USER_FAILURES wrong passwords from anywhere in that window (a distributed guesser gets no
   more than that). At most HASHING_SLOTS scrypt checks run at once; more wait briefly, then
   get 429. Without named accounts the form checks no password at all.
-- The session cookie's name is random per server (two servers on one machine do not sign each
-  other out: cookies ignore ports), with the ``__Host-`` prefix over HTTPS.
+- The session cookie's name is random per workspace (two servers on one machine do not sign
+  each other out: cookies ignore ports), with the ``__Host-`` prefix over HTTPS.
 - :class:`Guard` (ASGI middleware) checks the Host header (DNS rebinding), refuses cross-site
   state-changing requests, requires a session everywhere but the login page and the static
   files, and adds the security headers (a CSP without inline script, ``frame-ancestors 'none'``).
@@ -32,16 +36,18 @@ import secrets
 import threading
 import time
 from collections.abc import Awaitable, Callable, Iterable, MutableMapping
-from dataclasses import dataclass, field
 from http.cookies import SimpleCookie
 from pathlib import Path
 from typing import Any
 
 from bulk_provision.errors import ConfigError
 from bulk_provision.settings import paths
+from bulk_provision.web import links
+from bulk_provision.web.sessions import DEFAULT_HOURS, SESSIONS_NAME, Session, SessionStore
 
+__all__ = ["Access", "Guard", "Session", "SignIn", "allowed_hosts"]
 COOKIE = "bp_session"
-SESSION_SECONDS = 12 * 3600
+LINK_USER = "local admin"  # who signed in with a link (no named accounts)
 LOCKOUT_FAILURES = 5  # per (name, client address) within LOCKOUT_SECONDS
 USER_FAILURES = 50  # per name, from all addresses together, within LOCKOUT_SECONDS
 LOCKOUT_SECONDS = 300
@@ -138,13 +144,6 @@ def add_user(path: Path, name: str, password: str) -> None:
     os.chmod(path, 0o600)
 
 
-@dataclass
-class Session:
-    user: str
-    csrf: str = field(default_factory=lambda: secrets.token_urlsafe(32))
-    expires: float = field(default_factory=lambda: time.monotonic() + SESSION_SECONDS)
-
-
 class SignIn(enum.Enum):
     """How a named account's sign-in ended (the session id comes separately)."""
 
@@ -157,17 +156,30 @@ class SignIn(enum.Enum):
 class Access:
     """Sessions, one-time login tokens and (optionally) named accounts."""
 
-    def __init__(self, users: dict[str, str] | None = None, *, secure: bool = False) -> None:
+    def __init__(self, users: dict[str, str] | None = None, *, secure: bool = False,
+                 session_hours: float = DEFAULT_HOURS) -> None:
         self.users = users
         self.secure = secure
-        prefix = "__Host-" if secure else ""
-        self.cookie_name = f"{prefix}{COOKIE}_{secrets.token_hex(4)}"
-        self._sessions: dict[str, Session] = {}
+        self.session_hours = session_hours
+        self.workspace: Path | None = None
+        self._sessions = SessionStore(hours=session_hours)
+        self.cookie_name = self._name_cookie()
         self._tokens: set[str] = set()
         self._lock = threading.Lock()
         self._hashing = threading.BoundedSemaphore(HASHING_SLOTS)
         self._dummy = hash_password(secrets.token_hex(8)) if users is not None else ""
         self._attempts: dict[tuple[str, str], list[float]] = {}
+
+    def use_workspace(self, root: Path) -> None:
+        """Keep sessions in workspace ``root`` (they outlive a restart) and accept the links
+        ``--new-link`` leaves there. The server calls this once it holds the workspace."""
+        self._sessions = SessionStore(root / SESSIONS_NAME, hours=self.session_hours)
+        self.workspace = root
+        self.cookie_name = self._name_cookie()
+
+    def _name_cookie(self) -> str:
+        prefix = "__Host-" if self.secure else ""
+        return f"{prefix}{COOKIE}_{self._sessions.cookie_suffix}"
 
     def new_token(self) -> str:
         token = secrets.token_urlsafe(32)
@@ -177,18 +189,23 @@ class Access:
 
     def redeem(self, token: str) -> str | None:
         """A new session id for a valid one-time token (which is then spent), else None."""
+        if self.users is not None:
+            return None
         with self._lock:
             match = next((t for t in self._tokens if hmac.compare_digest(t, token)), None)
-            if match is None or self.users is not None:
-                return None
-            self._tokens.discard(match)
-        return self._open("local admin")
+            self._tokens.discard(match or "")
+        if match is None and not (self.workspace and links.spend_link(self.workspace, token)):
+            return None
+        return self._sessions.open(LINK_USER)
 
     def token_valid(self, token: str) -> bool:
         """True for an unspent one-time token (it stays unspent)."""
+        if self.users is not None:
+            return False
         with self._lock:
-            return self.users is None and any(hmac.compare_digest(t, token)
-                                              for t in self._tokens)
+            if any(hmac.compare_digest(t, token) for t in self._tokens):
+                return True
+        return self.workspace is not None and links.link_waiting(self.workspace, token)
 
     def sign_in(self, name: str, password: str, address: str = "") -> tuple[SignIn, str]:
         """Check a named account's password: (SignIn.OK, session id) or why not (and "").
@@ -211,7 +228,7 @@ class Access:
         if ok and stored is not None:
             with self._lock:
                 self._attempts.pop(key, None)
-            return SignIn.OK, self._open(name)
+            return SignIn.OK, self._sessions.open(name)
         return SignIn.WRONG, ""
 
     def _count_attempt(self, key: tuple[str, str]) -> bool:
@@ -236,26 +253,24 @@ class Access:
             if times:
                 times.pop()
 
-    def _open(self, user: str) -> str:
-        sid = secrets.token_urlsafe(32)
-        with self._lock:
-            self._sessions[sid] = Session(user)
-        return sid
-
     def session(self, scope: Scope) -> Session | None:
-        sid = cookies(scope).get(self.cookie_name)
-        if not sid:
+        found = self._sessions.find(cookies(scope).get(self.cookie_name, ""))
+        if found is None:
             return None
-        with self._lock:
-            found = self._sessions.get(sid)
-            if found is None or found.expires < time.monotonic():
-                self._sessions.pop(sid, None)
-                return None
-            return found
+        if self.users is None and found.user != LINK_USER:
+            return None  # a named account's session, from before a restart without --users
+        if self.users is not None and found.user not in self.users:
+            return None  # a link's session, or a name since taken out of the users file
+        return found
+
+    def ended(self, scope: Scope) -> bool:
+        """True when the browser still holds this server's cookie but its session is over
+        (expired, signed out elsewhere, or from before the way of signing in changed)."""
+        return self.cookie_name in cookies(scope) and self.session(scope) is None
 
     def end(self, scope: Scope) -> None:
-        with self._lock:
-            self._sessions.pop(cookies(scope).get(self.cookie_name, ""), None)
+        """Sign this browser out for good (also after a restart)."""
+        self._sessions.end(cookies(scope).get(self.cookie_name, ""))
 
     def cookie(self, sid: str) -> str:
         secure = "; Secure" if self.secure else ""
@@ -288,8 +303,9 @@ def header(scope: Scope, name: bytes) -> str | None:
 class Guard:
     """Host check, cross-site refusal, session requirement and security headers."""
 
-    def __init__(self, app: App, access: Access, hosts: Iterable[str]) -> None:
-        self.app, self.access = app, access
+    def __init__(self, app: App, access: Access, hosts: Iterable[str],
+                 refused_page: Callable[[Scope], bytes] | None = None) -> None:
+        self.app, self.access, self.refused_page = app, access, refused_page
         self.hosts = {h.lower() for h in hosts}
         self.headers = [*HEADERS, HSTS] if access.secure else list(HEADERS)
 
@@ -306,11 +322,15 @@ class Guard:
         refusal = self.refusal(scope)
         if refusal is not None:
             status, text, location = refusal
-            headers = [(b"content-type", b"text/plain; charset=utf-8"), *self.headers]
+            kind, body = b"text/plain; charset=utf-8", text.encode()
+            if status == 401 and scope["method"] == "POST" and self.refused_page is not None:
+                # a form sent after the sign-in ended: the sign-in page, not a bare line
+                kind, body = b"text/html; charset=utf-8", self.refused_page(scope)
+            headers = [(b"content-type", kind), (b"cache-control", b"no-store"), *self.headers]
             if location:
                 headers.append((b"location", location.encode()))
             await send({"type": "http.response.start", "status": status, "headers": headers})
-            await send({"type": "http.response.body", "body": text.encode()})
+            await send({"type": "http.response.body", "body": body})
             return
         scope.setdefault("state", {})["session"] = self.access.session(scope)
         await self.app(scope, receive, send_with_headers)

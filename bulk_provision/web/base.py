@@ -50,6 +50,7 @@ class Web:
         self.workspace = Workspace(config.workspace)
         self.workspace.take()  # before the runs are read: a second server must not relabel them
         try:
+            config.access.use_workspace(self.workspace.root)  # sign-ins outlive a restart
             self.runs = RunManager(self.workspace, config.connection)
         except BaseException:
             self.workspace.release()

@@ -11,6 +11,8 @@
         journal.sqlite                 the run's checkpoint: the same roster resumes it
         runs/<run-id>.json             one record per run (History)
         results-<run-id>.xlsx          each run's results workbook
+      .sessions.json                   sign-ins, hashed (sessions.py)
+      .server.json  .sign-in-links/    the running server's address; serve --new-link (links.py)
 
 An uploaded file's name is shown, never used as a path: only its suffix is kept, and only when
 it is one the roster reader accepts. Files are created 0600 and folders 0700 (personal data),
@@ -163,6 +165,24 @@ class Workspace:
             shutil.rmtree(left, ignore_errors=True)
         for left in self.root.glob(".deleted-*"):
             shutil.rmtree(left, ignore_errors=True)
+
+    @staticmethod
+    def busy(root: Path) -> bool:
+        """True while a server holds the lock of workspace ``root`` (this takes nothing)."""
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            from filelock import FileLock, Timeout
+        if not (Path(root) / LOCK_NAME).is_file():
+            return False
+        lock = FileLock(Path(root) / LOCK_NAME, timeout=0, mode=0o600, thread_local=False)
+        try:
+            lock.acquire()
+        except Timeout:
+            return True
+        except OSError:
+            return False
+        lock.release()
+        return False
 
     def release(self) -> None:
         if self._serve_lock is not None:

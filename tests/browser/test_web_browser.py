@@ -268,8 +268,11 @@ def test_bad_files_and_attacks_through_the_page(
         stranger = browser.new_context()
         try:
             visitor = stranger.new_page()
-            visitor.goto(f"{server.url}/history")
-            expect(visitor.get_by_role("heading", name="Sign in")).to_be_visible()
+            visitor.goto(f"{server.url}/history")  # a bookmark, without a sign-in
+            expect(visitor.get_by_role("heading", name="This page needs a sign-in link")
+                   ).to_be_visible()
+            expect(visitor.get_by_text("Ask the person who runs bulk-provision for a new "
+                                       "sign-in link")).to_be_visible()
             assert stranger.request.get(f"{server.url}/runs/x/events",
                                         max_redirects=0).status == 401
         finally:
@@ -304,7 +307,8 @@ def test_the_login_page_and_the_run_list_pass_the_accessibility_check(
         try:
             page = context.new_page()
             page.goto(f"{server.url}/login")
-            expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+            expect(page.get_by_role("heading", name="This page needs a sign-in link")
+                   ).to_be_visible()
             assert serious(page) == []
         finally:
             context.close()

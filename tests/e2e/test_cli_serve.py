@@ -185,3 +185,102 @@ def test_serve_demo_runs_a_sample_roster_into_its_own_simulator(tmp_path: Path) 
         proc.terminate()
         assert proc.wait(30) == 0
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+def new_link(capsys: pytest.CaptureFixture[str], workspace: Path) -> tuple[int, str, str]:
+    code = main(["serve", "--new-link", "--workspace", str(workspace)])
+    out, err = capsys.readouterr()
+    return code, out, err
+
+
+def test_new_link_without_a_running_server_is_one_line_and_exit_2(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code, out, err = new_link(capsys, tmp_path / "nowhere")
+    assert (code, out) == (2, "")
+    assert err.count("\n") == 1 and "no bulk-provision serve is running with workspace" in err
+    assert not (tmp_path / "nowhere").exists()  # asking created nothing
+    from bulk_provision.web.links import record_server
+
+    workspace = tmp_path / "ws"
+    workspace.mkdir(mode=0o700)
+    record_server(workspace, "http://127.0.0.1:1", accounts=False)  # left by a killed server
+    code, out, err = new_link(capsys, workspace)
+    assert code == 2 and "no bulk-provision serve is running" in err and "token" not in out
+
+
+@pytest.mark.skipif(os.name == "nt", reason="POSIX modes")
+def test_new_link_refuses_a_workspace_that_is_not_owner_only(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    workspace = tmp_path / "ws"
+    workspace.mkdir(mode=0o755)
+    workspace.chmod(0o755)
+    code, out, err = new_link(capsys, workspace)
+    assert (code, out) == (2, "")
+    assert f"workspace {workspace} is not owner-only" in err and "chmod 700" in err
+    assert not (workspace / ".sign-in-links").exists()
+
+
+def test_new_link_for_a_server_with_named_accounts_says_to_add_an_account(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    from bulk_provision.web.links import record_server
+    from bulk_provision.web.workspace import Workspace
+
+    running = Workspace(tmp_path / "ws")
+    running.take()
+    try:
+        record_server(running.root, "https://hr-tools.example.com:8750", accounts=True)
+        code, out, err = new_link(capsys, tmp_path / "ws")
+    finally:
+        running.release()
+    assert (code, out) == (2, "") and "--add-user NAME" in err
+
+
+def test_new_link_lets_someone_in_without_a_restart_and_sign_ins_survive_one(
+    capsys: pytest.CaptureFixture[str], simulator: Simulator, tmp_path: Path
+) -> None:
+    config = tmp_path / "bp.toml"
+    config.write_text("rate = 0\nsession_hours = 9\n", encoding="utf-8")
+    server = ServeProcess(tmp_path / "ws", sim_env(simulator), config)
+    http = requests.Session()
+    http.trust_env = False
+    try:
+        server.start()
+        code, out, err = new_link(capsys, tmp_path / "ws")
+        assert (code, err) == (0, "")
+        link = out.splitlines()[0]
+        assert link.startswith(f"bulk-provision serve: open {server.url}/login?token=")
+        assert "works once, within 15 minutes" in out
+        url = link.split("open ", 1)[1]
+        assert follow_link(http, url).url == f"{server.url}/"  # signed in
+        assert "Upload" in http.get(f"{server.url}/", timeout=10).text
+        other = requests.Session()
+        other.trust_env = False
+        spent = other.get(url, timeout=10)  # once
+        assert spent.status_code == 401 and "already used" in spent.text
+        server.kill()  # even kill -9
+        assert new_link(capsys, tmp_path / "ws")[0] == 2  # nobody answers that link now
+        again = ServeProcess(tmp_path / "ws", sim_env(simulator), config)
+        try:
+            again.start()  # a new port: cookies ignore ports, as browsers do
+            answer = http.get(f"{again.url}/", timeout=10, allow_redirects=False)
+            assert answer.status_code == 200 and "Sign out" in answer.text
+        finally:
+            again.stop()
+    finally:
+        http.close()
+        server.stop()
+    assert not (tmp_path / "ws" / ".server.json").exists()  # a stopped server is forgotten
+
+
+def test_session_hours_out_of_range_are_refused(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    assert main(["serve", "--session-hours", "0", "--workspace", str(tmp_path / "ws")]) == 2
+    assert "--session-hours must be more than 0 and at most 168" in capsys.readouterr().err
+    (tmp_path / "bp.toml").write_text("session_hours = 1000\n", encoding="utf-8")
+    assert main(["serve", "--config", str(tmp_path / "bp.toml"), "--workspace",
+                 str(tmp_path / "ws")]) == 2
+    assert "session_hours in the config file must be" in capsys.readouterr().err
