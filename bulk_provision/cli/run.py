@@ -16,6 +16,7 @@ from bulk_provision.cli.connection import (
     open_client,
     settings_for,
 )
+from bulk_provision.cli.monitoring import RunEnd, add_monitor_options, monitor_for, monitored
 from bulk_provision.cli.notifying import (
     add_notify_option,
     notifier_for,
@@ -70,6 +71,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     )
     add_run_options(p)
     add_notify_option(p)
+    add_monitor_options(p)
     add_connection_options(p)
     p.set_defaults(handler=handle)
 
@@ -78,14 +80,18 @@ def handle(args: argparse.Namespace) -> Ending:
     settings = settings_for(args)
     env = settings.environment(os.environ)
     notifier = notifier_for(args, settings, env)  # --notify: checked before any work
+    monitor = monitor_for(args, settings, env)  # --ping, --metrics-file: checked too
     try:
-        return _handle(args, settings, notifier)
+        with monitored(monitor) as outcome:
+            outcome.ending = _handle(args, settings, notifier, outcome)
+            return outcome.ending
     except BulkProvisionError as exc:
         notify_error(notifier, exc, args, env.get("GLANCE_BASE_URL") or DEFAULT_BASE_URL)
         raise
 
 
-def _handle(args: argparse.Namespace, settings: Settings, notifier: Notifier | None) -> Ending:
+def _handle(args: argparse.Namespace, settings: Settings, notifier: Notifier | None,
+            outcome: RunEnd) -> Ending:
     spec = JobSpec.from_settings(vars(args), settings, os.environ)
     log_roles = [Role("--log-file", "the --log-file", spec.log_file)] if spec.log_file else []
     check_output(spec, *input_roles(spec), *log_roles)
@@ -94,7 +100,7 @@ def _handle(args: argparse.Namespace, settings: Settings, notifier: Notifier | N
         return open_client(spec.connection, pool_size=spec.engine.workers, on_call=on_call)
 
     with lazy_client(opener, log_file=spec.log_file, warn=_warn) as client:
-        return execute(spec, client, args, notifier)
+        return execute(spec, client, args, notifier, outcome)
 
 
 def _warn(message: str) -> None:
@@ -107,7 +113,10 @@ def execute(
     api_factory: Callable[[], GlanceApi],
     args: argparse.Namespace,
     notifier: Notifier | None = None,
+    outcome: RunEnd | None = None,
 ) -> Ending:
+    """Run the job; its result also goes into ``outcome`` (what --ping and --metrics-file
+    report at the end)."""
     stop = threading.Event()
     progress = make_progress(
         enabled=args.progress, quiet=args.quiet, interval=spec.progress_interval
@@ -117,6 +126,8 @@ def execute(
             result = run_job(spec, api_factory, progress=progress, stop=stop)
     finally:
         progress.close()
+    if outcome is not None:
+        outcome.result = result
     print_summary(result, spec, human(args))
     notify_result(notifier, result, spec)
     if args.json:

@@ -66,6 +66,10 @@ RUN_KEYS: dict[str, tuple[type, ...]] = {
     "smtp_security": (str,),
     "smtp_user": (str,),
     "smtp_from": (str,),
+    # monitoring (bulk_provision/jobs/monitor.py): run --ping, --ping-exit-code, --metrics-file
+    "ping": (str,),
+    "ping_exit_code": (bool,),
+    "metrics_file": (str,),
     # serve: how long a sign-in to the page lasts (serve --session-hours)
     "session_hours": (int, float),
     # tuning, rarely needed

@@ -22,10 +22,17 @@ from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
-from starlette.responses import FileResponse, RedirectResponse, Response, StreamingResponse
+from starlette.responses import (
+    FileResponse,
+    JSONResponse,
+    RedirectResponse,
+    Response,
+    StreamingResponse,
+)
 from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 
+from bulk_provision import __version__
 from bulk_provision.errors import UploadTooLarge
 from bulk_provision.web import columns, engine, intake, plans, undo
 from bulk_provision.web.auth import Guard
@@ -317,6 +324,13 @@ async def failed_rows(request: Request) -> Response:
                         headers={"cache-control": "no-store"})
 
 
+async def healthz(request: Request) -> Response:
+    """For a monitor, without a sign-in: the server answers, and which version it is. Nothing
+    else (no runs, no names, no workspace)."""
+    return JSONResponse({"status": "ok", "version": __version__},
+                        headers={"cache-control": "no-store"})
+
+
 async def template(request: Request) -> Response:
     """An empty roster workbook with the columns, notes and drop-downs."""
     web = web_of(request)
@@ -441,6 +455,7 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/runs/{run}/failed", failed_rows, ["GET"]),
     *undo.ROUTES,
     ("/template", template, ["GET"]),
+    ("/healthz", healthz, ["GET"]),
     ("/login", login, ["GET"]),
     ("/login", login_post, ["POST"]),
     ("/login/link", link_post, ["POST"]),

@@ -56,7 +56,7 @@ HASHING_WAIT = 2.0  # seconds a sign-in waits for a slot before 429
 MAX_TRACKED = 10_000  # (name, address) pairs remembered before old ones are forgotten
 NAME_PATTERN = re.compile(r"[A-Za-z0-9._@-]{1,64}")
 SCRYPT = {"n": 2**14, "r": 8, "p": 1}
-PUBLIC_PATHS = ("/login", "/login/link")
+PUBLIC_PATHS = ("/login", "/login/link", "/healthz")
 PUBLIC_PREFIXES = ("/static/",)
 CSP = ("default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; "
        "connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'; "

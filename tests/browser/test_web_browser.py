@@ -402,7 +402,7 @@ PAGES = ("/", "/history", "/rosters/{sha}", "/rosters/{sha}/plans/{plan}/view",
          "/rosters/{sha}/columns", "/runs/{run}", "/runs/{run}/undo", "/login")
 NOT_PAGES = ("/rosters/{sha}/report", "/rosters/{sha}/plans/{plan}", "/rosters/{sha}/recipe",
              "/runs/{run}/events", "/runs/{run}/results", "/runs/{run}/failed",
-             "/runs/{run}/undo/plan", "/template")
+             "/runs/{run}/undo/plan", "/template", "/healthz")
 
 
 def test_every_page_passes_the_accessibility_check_and_fits_a_phone(

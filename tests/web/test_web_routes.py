@@ -96,7 +96,7 @@ def test_every_route_refuses_a_visitor_without_a_session(page: TestClient) -> No
     sha, run_id = roster.rsplit("/", 1)[1], run.rsplit("/", 1)[1]
     page.cookies.clear()
     for path, methods in iter_routes():
-        if path.startswith("/login"):
+        if path.startswith("/login") or path == "/healthz":  # public, and tested below
             continue
         url = path.replace("{sha}", sha).replace("{run}", run_id).replace("{plan}", "x")
         for method in methods:
@@ -460,3 +460,16 @@ def test_the_config_file_protects_accounts_and_sets_the_page_defaults(
     users = simulator.users()
     assert users["old0"].suspended and not users["old1"].suspended
     assert not users["boss"].suspended
+
+
+def test_healthz_answers_a_monitor_without_a_sign_in_and_tells_nothing_else(
+    page: TestClient,
+) -> None:
+    from bulk_provision import __version__
+
+    page.cookies.clear()
+    answer = page.get("/healthz")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "version": __version__}
+    assert page.get("/healthz", headers={"host": "evil.example.com"}).status_code == 400
+    assert page.post("/healthz").status_code in (401, 405)
