@@ -52,6 +52,10 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
     environment (see ENVIRONMENT_HELP, which commands may append to their description)."""
     group = parser.add_argument_group("connection")
     group.add_argument(
+        "--profile", metavar="NAME",
+        help="the config file's [profile.NAME] (e.g. staging or production) over its other "
+             "settings; default: BULK_PROVISION_PROFILE, else none")
+    group.add_argument(
         "--ca-bundle",
         type=Path,
         metavar="PEM",
@@ -69,7 +73,8 @@ def add_connection_options(parser: argparse.ArgumentParser) -> None:
 
 def settings_for(args: argparse.Namespace) -> Settings:
     """The command's config file (``--config`` or ./bulk-provision.toml), its warnings printed."""
-    settings = load_settings(getattr(args, "config", None))
+    settings = load_settings(getattr(args, "config", None),
+                             profile=getattr(args, "profile", None))
     for warning in settings.warnings:
         print(f"bulk-provision: warning: {printable(warning)}", file=sys.stderr)
     return settings

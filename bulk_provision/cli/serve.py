@@ -49,6 +49,9 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--workspace", type=Path, default=Path("bulk-provision-workspace"),
                    help="folder for uploads, journals and workbooks")
     p.add_argument("--config", type=Path, help="settings file (default ./bulk-provision.toml)")
+    p.add_argument("--profile", metavar="NAME",
+                   help="the config file's [profile.NAME] (default: BULK_PROVISION_PROFILE); "
+                        "the page shows it on every screen")
     p.add_argument("--demo", action="store_true",
                    help="use an in-process simulator and offer the sample rosters")
     p.add_argument("--latency-ms", type=float, default=20.0, help="--demo: simulator latency")
@@ -74,7 +77,7 @@ def handle(args: argparse.Namespace) -> Ending:
     if args.new_link:
         return new_link(args.workspace)
     check_access(args)
-    settings = load_settings(args.config)
+    settings = load_settings(args.config, profile=args.profile)
     args.session_hours = session_hours(args.session_hours, settings)
     with connection_env(args, settings) as env:
         return serve(args, settings, env)

@@ -128,6 +128,8 @@ def run_job(
         glance=glance,
         recipe_sha256=recipe_sha256(roster),
     ) as journal:
+        if spec.profile:
+            journal.set_meta(profile=spec.profile)  # for status and the operator: which one
         api = api or api_factory()
         crash: Exception | None = None
         known: dict[str, RowResult] = {}  # outcomes Glance gave, also held in memory
@@ -318,6 +320,8 @@ def _write(
         finished=datetime.now(UTC),
         exit_code=job.exit_code,
         recipe=recipe_line(roster),
+        profile=spec.profile,
+        partner_login=spec.connection.login or "",
     )
 
     def write(path: Path) -> None:

@@ -72,6 +72,8 @@ def summary_document(
         rows_left_out=len(rows) - len(shown),
         details=[],
         recipe=recipe_entry(result.roster),
+        profile=spec.profile or None,
+        partner_login=spec.connection.login or None,
     )
     return document
 

@@ -76,6 +76,8 @@ class RunSummary:
     finished: datetime
     exit_code: int | None
     recipe: str = ""  # "acme.recipe.toml (SHA-256 ...)" when a --recipe read the export
+    profile: str = ""  # the config file's [profile.NAME], when one was chosen
+    partner_login: str = ""  # the partner group's login: which Glance group it ran against
 
 
 def split_results(results: Iterable[RowResult]) -> tuple[dict[int, RowResult], list[RowResult]]:
@@ -169,7 +171,9 @@ def _write_summary(wb: Workbook, summary: RunSummary, outcomes: Sequence[Outcome
         ("Roster SHA-256", summary.roster_sha256),
         *([("Recipe", summary.recipe)] if summary.recipe else []),
         ("Mode", summary.mode),
+        *([("Profile", summary.profile)] if summary.profile else []),
         ("Endpoint", summary.endpoint),
+        *([("Partner login", summary.partner_login)] if summary.partner_login else []),
         ("Started", _timestamp(summary.started)),
         ("Finished", _timestamp(summary.finished)),
     ]

@@ -14,6 +14,8 @@ Connection keys are exposed to the credential resolver as their ``GLANCE_*`` env
 
 from __future__ import annotations
 
+import os
+import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -89,6 +91,8 @@ class Settings:
     values: dict[str, Any] = field(default_factory=dict)
     connection_env: dict[str, str] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)  # for the command to print
+    profile: str = ""  # the [profile.NAME] chosen ("" for the file's flat keys)
+    production: bool = False  # that profile says production = true
 
     def get(self, key: str, default: Any = None) -> Any:
         return self.values.get(key, default)
@@ -100,15 +104,48 @@ class Settings:
         return merged
 
 
-def load_settings(path: str | Path | None, *, cwd: Path | None = None) -> Settings:
-    """Read ``path``, or ``bulk-provision.toml`` in ``cwd`` when ``path`` is None and it exists."""
+PROFILE_ENV = "BULK_PROVISION_PROFILE"
+PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
+
+
+def load_settings(path: str | Path | None, *, cwd: Path | None = None,
+                  profile: str | None = None) -> Settings:
+    """Read ``path``, or ``bulk-provision.toml`` in ``cwd`` when ``path`` is None and it exists.
+
+    ``profile`` (``--profile``, else ``BULK_PROVISION_PROFILE``): the file's
+    ``[profile.NAME]`` table over its flat keys (which stay the default profile); an unknown
+    name is a ConfigError listing the known ones."""
+    if profile is None:
+        profile = os.environ.get(PROFILE_ENV) or None
     if path is None:
         default = (cwd or Path.cwd()) / DEFAULT_CONFIG_NAME
         if not default.is_file():
+            if profile:
+                raise ConfigError(f"profile {profile[:64]!r} was asked for, but there is no "
+                                  f"config file ({DEFAULT_CONFIG_NAME} here, or --config FILE) "
+                                  "to hold [profile.NAME] tables")
             return Settings()
         path = default
     path = Path(path)
-    settings = _settings_from(path, read_toml(path, "config file"))
+    data = read_toml(path, "config file")
+    profiles = data.pop("profile", {})
+    if not isinstance(profiles, dict) or not all(isinstance(t, dict) for t in profiles.values()):
+        raise ConfigError(f"config file {path}: profiles are tables: [profile.staging], "
+                          "[profile.production]")
+    production = False
+    if profile:
+        if profile not in profiles:
+            known = ", ".join(sorted(profiles)) or "none: add a [profile.NAME] table"
+            raise ConfigError(f"config file {path} has no profile {profile[:64]!r} (known: "
+                              f"{known})")
+        table = dict(profiles[profile])
+        production = table.pop("production", False)
+        if not isinstance(production, bool):
+            raise ConfigError(f"config file {path}: [profile.{profile}] production must be "
+                              "true or false")
+        data = {**data, **table}
+    settings = _settings_from(path, data)
+    settings.profile, settings.production = profile or "", production
     settings.warnings.extend(check_permissions(path, settings))
     return settings
 

@@ -62,6 +62,7 @@ class JobSpec:
     recipe: Recipe | None = None  # --recipe: how an HR export becomes a roster (section 12)
     recipe_file: Path | None = None
     listed_roles: Sequence[str] | None = None  # what ShowRoles answered (the page, at upload)
+    profile: str = ""  # the config file's [profile.NAME] in use ("" for its flat keys)
 
     @property
     def reading(self) -> Recipe | None:
@@ -139,6 +140,7 @@ class JobSpec:
             schema=_path(options.get("schema")),
             config_file=config.path,
             plan=plan,
+            profile=config.profile,
         )
 
 

@@ -277,12 +277,11 @@ async def start(request: Request) -> Response:
     if context["blocked"]:
         return web.page(request, "plan.html", 409, **{
             **context, "error": "This plan cannot be started: see the reason on the page."})
-    suspending = int(data.get("suspending") or 0)
-    if suspending and str(form.get("confirm", "")).strip() != str(suspending):
+    wanted = int(context["confirm_count"])
+    if wanted and str(form.get("confirm", "")).strip() != str(wanted):
         return web.page(request, "plan.html", 400, **{
-            **context, "error": f"Type {suspending} to confirm that {suspending} "
-                                f"{'person loses' if suspending == 1 else 'people lose'} "
-                                "access, then press Start."})
+            **context, "error": f"{context['confirm_words']} Type {wanted} to confirm, then "
+                                "press Start."})
     workbook, _, _ = plans.paths(web, sha, plan_id)
     try:
         run = web.runs.submit(sha, plans.options_of(data), session_of(request).user,

@@ -78,7 +78,9 @@ class Web:
         context.setdefault("error", "")
         context.update(session=session, csrf=session.csrf if session else "",
                        version=__version__, endpoint=self.config.connection.endpoint,
-                       demo=self.config.samples is not None, max_upload=self.config.max_upload)
+                       demo=self.config.samples is not None, max_upload=self.config.max_upload,
+                       profile=self.config.connection.settings.profile,
+                       production=self.config.connection.settings.production)
         html = self.templates.get_template(name).render(**context)
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 

@@ -102,7 +102,27 @@ def view_context(web: Web, sha: str, plan_id: str, tab: str = "", query: str = "
         "tabs": [(name, title, counts_by_tab[name]) for name, title in TABS],
         "tab": tab, "query": query, "page": page, "invalid": invalid, "blocked": blocked,
         "suspending": int(data.get("suspending") or 0),
+        **confirmation(web, int(data.get("suspending") or 0), counts_by_tab),
     }
+
+
+CHANGING = ("create", "update", "suspend", "reinstate", "delete")
+
+
+def confirmation(web: Web, suspending: int, counts: dict[str, int]) -> dict[str, Any]:
+    """What Start asks the admin to type: the number of people suspended; on a production
+    profile, the number of people the plan changes at all (0: nothing to type)."""
+    if web.config.connection.settings.production:
+        changing = sum(counts.get(tab, 0) for tab in CHANGING)
+        lose = (f", {suspending} of them losing access (suspended, not deleted)"
+                if suspending else "")
+        return {"confirm_count": changing,
+                "confirm_words": f"Production: this changes {changing} "
+                                 f"{'person' if changing == 1 else 'people'} in the real "
+                                 f"Glance{lose}."}
+    return {"confirm_count": suspending,
+            "confirm_words": f"{suspending} {'person loses' if suspending == 1 else 'people lose'}"
+                             " access to Glance (suspended, not deleted)."}
 
 
 
