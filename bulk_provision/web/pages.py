@@ -13,6 +13,7 @@ from bulk_provision.errors import Hint
 from bulk_provision.web import engine
 from bulk_provision.web.hints import said
 from bulk_provision.web.recipes import attached
+from bulk_provision.web.validator import WorkerDied, in_worker, without_secrets
 from bulk_provision.web.workspace import read_json, write_json
 
 if TYPE_CHECKING:
@@ -41,17 +42,37 @@ def validation_summary(web: Web, roster_file: Path, name: str,
     step says how to read it). A new upload whose first sheet holds no roster is read from the
     first other sheet that does."""
     roles = web.config.connection.roles()  # a misspelt role is a problem now, not at Start
+    server = web.config.connection
+    connection = engine.Connection(server.settings, without_secrets(server.env))
+    try:
+        found = in_worker(read_and_validate, connection, roster_file, name, sheet, recipe, roles)
+    except WorkerDied:
+        return {"error": f"{name} cannot be used as a roster: reading it stopped before it "
+                         "finished (the file may be damaged, or far larger inside than it "
+                         "looks). Open it in Excel, save it again as .xlsx or CSV, and upload "
+                         "that file."}
+    if "failed" in found:
+        text = web.workspace.shown(str(found["failed"]), {roster_file: name})
+        return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}",
+                "needs_recipe": bool(found["needs_recipe"])}
+    return found
+
+
+def read_and_validate(connection: engine.Connection, roster_file: Path, name: str,
+                      sheet: str | None, recipe: Path | None, roles: list[str] | None,
+                      ) -> dict[str, Any]:
+    """In a worker process (:mod:`validator`): the summary of :func:`validation_summary`, or
+    ``{"failed": message, "needs_recipe": ...}`` when the file cannot be read."""
     try:
         if sheet is None and recipe is None:
-            roster, result = engine.validate_any_sheet(web.config.connection, roster_file,
-                                                       roles)
+            roster, result = engine.validate_any_sheet(connection, roster_file, roles)
         else:
-            roster, result = engine.validate(web.config.connection, roster_file, sheet, recipe,
-                                             roles)
+            roster, result = engine.validate(connection, roster_file, sheet, recipe, roles)
     except engine.BulkProvisionError as exc:
-        text = web.workspace.shown(said(exc), {roster_file: name})
-        return {"error": f"{name} cannot be used as a roster: {for_the_page(text, name)}",
-                "needs_recipe": recipe is None and exc.hint is Hint.MAP_HEADER}
+        return {"failed": said(exc), "needs_recipe": recipe is None and exc.hint is Hint.MAP_HEADER}
+    except MemoryError:
+        return {"failed": "reading it needs more memory than this server has; split it into "
+                          "smaller files", "needs_recipe": False}
     applied = roster.recipe
     by_rule = Counter(p.message if p.rule == "" else p.rule for p in result.problems)
     return {
