@@ -44,6 +44,7 @@ from bulk_provision.web.base import (
     checked_form,
     download,
     error_page,
+    offset_of,
     read_form,
     session_of,
     web_of,
@@ -77,7 +78,7 @@ async def upload(request: Request) -> Response:
     web = web_of(request)
     limit = web.config.max_upload
     declared = request.headers.get("content-length")
-    if declared is None or not declared.isdigit():
+    if declared is None or not (declared.isascii() and declared.isdigit()):
         return web.page(request, "upload.html", 411, samples=web.samples,
                         error="The upload did not say its size; upload the file from the page.")
     if int(declared) > limit + FORM_OVERHEAD:
@@ -244,7 +245,7 @@ async def plan_view(request: Request) -> Response:
     offset = params.get("offset", "0")
     context = await run_in_threadpool(
         plans.view_context, web, sha, str(request.path_params["plan"]),
-        params.get("tab", ""), params.get("q", ""), int(offset) if offset.isdigit() else 0)
+        params.get("tab", ""), params.get("q", ""), offset_of(offset))
     return web.page(request, "plan.html", **context)
 
 
@@ -305,7 +306,7 @@ async def run_page(request: Request) -> Response:
     offset = params.get("offset", "0")
     people = await run_in_threadpool(
         plans.run_people_context, web, run.sha256, run.id, params.get("show", ""),
-        params.get("q", ""), int(offset) if offset.isdigit() else 0)
+        params.get("q", ""), offset_of(offset))
     return web.page(request, "run.html", run=run, snap=web.runs.snapshot(run),
                     resumable=web.runs.resumable(run), active=run.state in ACTIVE,
                     mode_words=plans.mode_words(run), undoable=web.runs.undoable(run),

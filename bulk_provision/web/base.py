@@ -85,6 +85,12 @@ class Web:
         return HTMLResponse(html, status_code=status, headers={"cache-control": "no-store"})
 
 
+def offset_of(text: str) -> int:
+    """A paging offset from the query string: ASCII digits only (``isdigit`` also takes "²"),
+    at most 9 of them; anything else is the first screen."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) <= 9 else 0
+
+
 def when(text: str) -> Markup:
     """A time the server recorded (UTC), as a ``<time>`` the page's script shows in the
     browser's own time zone (without script, it reads as UTC)."""

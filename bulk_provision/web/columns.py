@@ -239,7 +239,7 @@ async def recipe_upload(request: Request) -> Response:
     here. Checked against this export first: a recipe that does not fit is refused."""
     web, sha = web_of(request), sha_of(request)
     declared = request.headers.get("content-length", "")
-    if not declared.isdigit() or "transfer-encoding" in request.headers:
+    if not (declared.isascii() and declared.isdigit()) or "transfer-encoding" in request.headers:
         raise HTTPException(411, "The upload did not say its size; upload the file from the page.")
     if int(declared) > RECIPE_UPLOAD + FORM_OVERHEAD:
         raise HTTPException(413, "A recipe is a small text file (at most 1 MB): this is not one.")

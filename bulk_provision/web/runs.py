@@ -475,7 +475,13 @@ class RunManager:
             found, still_open = engine.journal_counts(self.workspace.journal_path(sha256))
         except KeyError:
             return {}
-        return {**found, "unfinished": still_open} if still_open else found
+        # rows never sent are already counted as "not attempted": only the rest (sent, or in
+        # doubt) are "unfinished", so the counts add up to the journal's rows
+        counted = sum(found.get(outcome, 0) for outcome in OPEN_OUTCOMES)
+        extra = still_open - counted
+        if extra > 0:
+            found = {**found, "unfinished": found.get("unfinished", 0) + extra}
+        return found
 
     def _save(self, run: Run) -> None:
         try:

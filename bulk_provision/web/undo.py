@@ -20,7 +20,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from bulk_provision.web import engine
-from bulk_provision.web.base import Web, checked_form, download, session_of, web_of
+from bulk_provision.web.base import Web, checked_form, download, offset_of, session_of, web_of
 from bulk_provision.web.hints import said
 from bulk_provision.web.runs import Run
 from bulk_provision.web.workspace import read_json, write_json
@@ -89,7 +89,7 @@ async def undo_page(request: Request) -> Response:
     params = request.query_params
     offset = params.get("offset", "0")
     data = await run_in_threadpool(context, web, run, params.get("q", ""),
-                                   int(offset) if offset.isdigit() else 0)
+                                   offset_of(offset))
     return web.page(request, "undo.html", **data)
 
 

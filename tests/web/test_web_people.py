@@ -44,3 +44,13 @@ def test_the_plan_and_the_run_page_through_people_keeping_tab_filter_and_search(
     assert links(done)["Next"] == f"{run}?show=created&q=&offset=50"
     last = page.get(f"{run}?show=created&offset=100").text
     assert "People 101–120 of 120" in last and "Next" not in links(last)
+
+
+def test_an_offset_that_is_no_plain_number_is_the_first_screen(
+    page: TestClient, tmp_path: Path,
+) -> None:
+    roster = upload(page, write_roster(tmp_path / "staff.csv", 3)).headers["location"]
+    plan, _, _ = preview(page, roster, mode="create")
+    for offset in ("%C2%B2", "9" * 5000, "-1", "1e3"):  # "²": str.isdigit says yes
+        answer = page.get(f"{roster}/plans/{plan}/view?tab=create&offset={offset}")
+        assert answer.status_code == 200 and "Lee0<" in answer.text, offset
