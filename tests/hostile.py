@@ -18,6 +18,7 @@ import tempfile
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from types import TracebackType
 from urllib.parse import parse_qs
@@ -307,3 +308,15 @@ def users_page(users: list[str], next_page_start: str | None = None) -> bytes:
     """HTTP 200 with a ShowUsers page of ``user_xml`` entries and an optional cursor."""
     cursor = f"<nextPageStart>{next_page_start}</nextPageStart>" if next_page_start else ""
     return xml_ok(f"<users>{''.join(users)}</users>{cursor}")
+
+
+def tls_http_server(ca: trustme.CA, handler: type[BaseHTTPRequestHandler]) -> ThreadingHTTPServer:
+    """A well-behaved HTTPS server on 127.0.0.1 (a certificate from ``ca``) serving ``handler``
+    in threads of its own; the caller shuts it down (``shutdown()``, ``server_close()``)."""
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ca.issue_cert("127.0.0.1").configure_cert(context)
+    server = ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    server.daemon_threads = True
+    server.socket = context.wrap_socket(server.socket, server_side=True)
+    threading.Thread(target=server.serve_forever, args=(0.05,), daemon=True).start()
+    return server

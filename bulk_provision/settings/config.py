@@ -15,7 +15,6 @@ Connection keys are exposed to the credential resolver as their ``GLANCE_*`` env
 from __future__ import annotations
 
 import os
-import re
 import stat
 import tomllib
 from collections.abc import Mapping
@@ -105,7 +104,6 @@ class Settings:
 
 
 PROFILE_ENV = "BULK_PROVISION_PROFILE"
-PROFILE_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9_.-]{0,62}")
 
 
 def load_settings(path: str | Path | None, *, cwd: Path | None = None,

@@ -471,16 +471,12 @@ class RunManager:
         return [str(r) for r in roles] if isinstance(roles, list) else None
 
     def _journal_outcomes(self, sha256: str) -> dict[str, int]:
+        """Every planned row's outcome as the journal has it: rows never sent are "not
+        attempted", rows sent or in doubt "unfinished", so the counts add up to its rows."""
         try:
-            found, still_open = engine.journal_counts(self.workspace.journal_path(sha256))
+            found, _ = engine.journal_counts(self.workspace.journal_path(sha256))
         except KeyError:
             return {}
-        # rows never sent are already counted as "not attempted": only the rest (sent, or in
-        # doubt) are "unfinished", so the counts add up to the journal's rows
-        counted = sum(found.get(outcome, 0) for outcome in OPEN_OUTCOMES)
-        extra = still_open - counted
-        if extra > 0:
-            found = {**found, "unfinished": found.get("unfinished", 0) + extra}
         return found
 
     def _save(self, run: Run) -> None:

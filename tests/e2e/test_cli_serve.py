@@ -23,6 +23,22 @@ from tests.e2e.test_run import write_roster
 from tests.webtools import REPO, csrf_of, follow_link, http_start, sim_env
 
 
+def loopback_session() -> requests.Session:
+    """A client that ignores any proxy of the environment: the server is on loopback."""
+    http = requests.Session()
+    http.trust_env = False
+    return http
+
+
+def serve_process(tmp_path: Path, sim: Simulator, settings: str,
+                  ) -> tuple[ServeProcess, requests.Session]:
+    """A ``bulk-provision serve`` subprocess on the workspace ``tmp_path/ws`` with a config file
+    of ``settings``, pointed at ``sim``, and a loopback client for it (not started yet)."""
+    config = tmp_path / "bp.toml"
+    config.write_text(settings, encoding="utf-8")
+    return ServeProcess(tmp_path / "ws", sim_env(sim), config), loopback_session()
+
+
 def test_other_machines_need_tls_and_named_accounts(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
@@ -84,11 +100,7 @@ def test_ctrl_c_stops_the_run_resumably_and_ends_the_event_streams(
     make_simulator: Callable[..., Simulator], tmp_path: Path
 ) -> None:
     sim = make_simulator(latency_ms=100)
-    config = tmp_path / "bp.toml"
-    config.write_text("workers = 2\nrate = 0\n", encoding="utf-8")
-    server = ServeProcess(tmp_path / "ws", sim_env(sim), config)
-    http = requests.Session()
-    http.trust_env = False
+    server, http = serve_process(tmp_path, sim, "workers = 2\nrate = 0\n")
     try:
         follow_link(http, server.start())
         token = csrf_of(http.get(f"{server.url}/", timeout=10).text)
@@ -134,8 +146,7 @@ def test_https_with_named_accounts_sets_a_secure_cookie(tmp_path: Path) -> None:
     proc = subprocess.Popen(command, cwd=tmp_path, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, encoding="utf-8",
                             env={**os.environ, "PYTHONPATH": str(REPO)})
-    http = requests.Session()
-    http.trust_env = False
+    http = loopback_session()
     http.verify = str(tmp_path / "ca.pem")
     http.headers["Connection"] = "close"  # no idle TLS connection for the shutdown to wait on
     try:
@@ -162,8 +173,7 @@ def test_serve_demo_runs_a_sample_roster_into_its_own_simulator(tmp_path: Path) 
                "--latency-ms", "0", "--workspace", str(tmp_path / "ws")]
     proc = subprocess.Popen(command, cwd=REPO, stdout=subprocess.PIPE,
                             stderr=subprocess.STDOUT, text=True, encoding="utf-8")
-    http = requests.Session()
-    http.trust_env = False
+    http = loopback_session()
     http.headers["Connection"] = "close"
     try:
         assert proc.stdout is not None
@@ -241,11 +251,8 @@ def test_new_link_for_a_server_with_named_accounts_says_to_add_an_account(
 def test_new_link_lets_someone_in_without_a_restart_and_sign_ins_survive_one(
     capsys: pytest.CaptureFixture[str], simulator: Simulator, tmp_path: Path
 ) -> None:
-    config = tmp_path / "bp.toml"
-    config.write_text("rate = 0\nsession_hours = 9\n", encoding="utf-8")
-    server = ServeProcess(tmp_path / "ws", sim_env(simulator), config)
-    http = requests.Session()
-    http.trust_env = False
+    server, http = serve_process(tmp_path, simulator, "rate = 0\nsession_hours = 9\n")
+    config = tmp_path / "bp.toml"  # the restarted server reads it too
     try:
         server.start()
         code, out, err = new_link(capsys, tmp_path / "ws")
@@ -256,8 +263,7 @@ def test_new_link_lets_someone_in_without_a_restart_and_sign_ins_survive_one(
         url = link.split("open ", 1)[1]
         assert follow_link(http, url).url == f"{server.url}/"  # signed in
         assert "Upload" in http.get(f"{server.url}/", timeout=10).text
-        other = requests.Session()
-        other.trust_env = False
+        other = loopback_session()
         spent = other.get(url, timeout=10)  # once
         assert spent.status_code == 401 and "already used" in spent.text
         server.kill()  # even kill -9

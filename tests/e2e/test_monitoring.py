@@ -4,10 +4,9 @@ the metrics file is what Prometheus' own parser reads."""
 
 from __future__ import annotations
 
-import ssl
 import threading
 from collections.abc import Callable, Iterator
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -17,6 +16,7 @@ import trustme
 from bulk_provision.jobs import monitor
 from bulk_provision.simulator import Simulator
 from tests.e2e.test_run import run_cli, write_roster
+from tests.hostile import tls_http_server
 
 pytestmark = pytest.mark.timeout(90)
 BAD = ["88888", "bad.demo.glance.net", "Bad-pw-1234567", "B", "C", "bad-address@", "Agent", "",
@@ -45,13 +45,8 @@ class Monitor:
                 self.end_headers()
                 self.wfile.write(b"OK")
 
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert("127.0.0.1").configure_cert(context)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server = tls_http_server(ca, Handler)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}/ping/s3cret-uuid"
-        threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True).start()
 
     def close(self) -> None:
         self.release.set()

@@ -14,7 +14,7 @@ import threading
 import zipfile
 from collections.abc import Callable, Iterator
 from email.message import EmailMessage
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +26,7 @@ from aiosmtpd.smtp import AuthResult, LoginPassword
 from bulk_provision.simulator import Simulator
 from tests.e2e import test_run
 from tests.e2e.test_run import PASSWORDS, run_cli, write_roster
+from tests.hostile import tls_http_server
 from tests.workbooks import sheet_rows
 
 workdir = test_run.workdir  # the same fixture
@@ -73,15 +74,8 @@ class Receiver:
                 self.end_headers()
                 receiver.answered.set()
 
-        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
-        ca.issue_cert("127.0.0.1").configure_cert(context)
-        self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.server.daemon_threads = True
-        self.server.socket = context.wrap_socket(self.server.socket, server_side=True)
+        self.server = tls_http_server(ca, Handler)
         self.url = f"https://127.0.0.1:{self.server.server_address[1]}/hooks/T0K3N-in-path"
-        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,),
-                                       daemon=True)
-        self.thread.start()
 
     def close(self) -> None:
         self.release.set()
