@@ -9,11 +9,12 @@ Row numbers count *records*, the way a spreadsheet program shows the file: the h
 a quoted value spanning several physical lines is still one row, so later rows keep the number
 Excel would show. Blank lines count as (empty) rows.
 
-What parsing costs is bounded by the file's size (DESIGN.md section 11): trailing empty fields
-(a header line ending in 60,000 commas) are dropped record by record while parsing, before any
-grid is built; a record with more than 16,384 fields (Excel's own limit) after that is refused,
-and so is a grid far wider than the fields the file actually holds (one long row over thousands of
-short ones), with one line naming the row.
+What parsing costs is bounded by the file's size (DESIGN.md section 11): the checks of
+:mod:`bulk_provision.roster.csv_bounds` run on the bytes first (blank and comma-only lines at the
+end dropped, a file of mostly empty lines refused, a line wider than Excel's 16,384 columns
+refused); trailing empty fields (a header line ending in 60,000 commas) are dropped record by
+record while parsing, before any grid is built; and a grid far wider than the fields the file
+actually holds (one long row over thousands of short ones) is refused, naming the row.
 
 A file that decodes but is clearly binary is refused as a whole: more than 1 byte in 20 of the
 whole file is a control character other than tab, line feed and carriage return (compressed or
@@ -32,16 +33,22 @@ import numpy as np
 import pandas as pd
 
 from bulk_provision.errors import RosterError
+from bulk_provision.roster.csv_bounds import (
+    GRID_FLOOR,
+    MAX_FIELDS,
+    SPARSE_FACTOR,
+    check_sparse,
+    check_wide_lines,
+    control_bytes,
+    is_utf8,
+    too_wide,
+    without_empty_tail,
+)
 
 _DELIMITERS = (",", ";", "\t")
 _NOT_TEXT = "does not look like a CSV text file: export it again as CSV (UTF-8) or use .xlsx"
 # C0 control characters other than tab, newline, carriage return: never in a real roster.
 _CONTROL_BYTES = bytes(c for c in range(32) if chr(c) not in "\t\n\r")
-MAX_FIELDS = 16_384  # Excel's own column limit
-# The grid (rows x widest row) may hold at most this many cells, or SPARSE_FACTOR x the fields
-# the file holds: the same rule as a sheet's used range (roster.excel_reader).
-GRID_FLOOR = 2_000_000
-SPARSE_FACTOR = 8
 BINARY_SHARE = 20  # more than 1 byte in this many a control character: a binary file
 
 
@@ -51,6 +58,9 @@ def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
     text_bytes, encoding = _to_utf8(data)
     sample = _header_line(text_bytes)
     delimiter = "\t" if tab_separated and "\t" in sample else _detect_delimiter(sample)
+    text_bytes = without_empty_tail(text_bytes, delimiter)
+    check_sparse(text_bytes, delimiter, sample)
+    check_wide_lines(text_bytes, delimiter, sample)
     if _ragged_first_record(text_bytes, delimiter):
         grid = _read_with_csv_module(text_bytes.decode("utf-8"), delimiter)
         return _numbered(grid, encoding, delimiter)
@@ -98,11 +108,7 @@ def _to_utf8(data: bytes) -> tuple[bytes, str]:
     for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             return _decode(data[2:], encoding).encode("utf-8"), encoding
-    try:
-        data.decode("utf-8")
-    except UnicodeDecodeError:
-        pass
-    else:
+    if is_utf8(data):
         return _checked(data, "utf-8"), "utf-8"
     if b"\x00" in data[:4096]:
         encoding = _utf16_without_bom(data[:4096])
@@ -133,7 +139,7 @@ def _decode(data: bytes, encoding: str) -> str:
 
 def _checked(utf8: bytes, encoding: str) -> bytes:
     """Refuse binary data that happened to decode (see the module docstring)."""
-    controls = len(utf8) - len(utf8.translate(None, _CONTROL_BYTES))
+    controls = control_bytes(utf8, _CONTROL_BYTES)
     if controls * BINARY_SHARE > len(utf8):
         raise RosterError(f"the roster ({encoding}) {_NOT_TEXT}")
     return utf8
@@ -171,7 +177,7 @@ def _read_with_csv_module(text: str, delimiter: str) -> pd.DataFrame:
             while record and not record[-1].strip():
                 record.pop()  # trailing empty fields: dropped before any grid exists
             if len(record) > MAX_FIELDS:
-                raise RosterError(_too_wide(len(records) + 1, len(record)))
+                raise RosterError(too_wide(len(records) + 1, len(record)))
             records.append(record)
             fields += len(record)
             width = max(width, len(record))
@@ -189,10 +195,3 @@ def _read_with_csv_module(text: str, delimiter: str) -> pd.DataFrame:
         cells = [record[position] if position < len(record) else "" for record in records]
         columns[position] = np.array(cells, dtype=object)
     return pd.DataFrame(columns, dtype=object)
-
-
-def _too_wide(row: int, fields: int) -> str:
-    return (
-        f"row {row} has {fields:,} values, more than a spreadsheet can hold ({MAX_FIELDS:,}): "
-        "is the file really a roster? Export it again as CSV"
-    )

@@ -31,6 +31,7 @@ from defusedxml import DefusedXmlException
 from defusedxml import ElementTree as SafeElementTree
 
 from bulk_provision.errors import Hint, RosterError
+from bulk_provision.roster.shared_strings import check_shared_text, shared_sizes
 
 OLE_SIGNATURE = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 ZIP_SIGNATURE = b"PK\x03\x04"
@@ -56,6 +57,9 @@ _CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
 _CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,4})([0-9]{1,9})"')
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
 _ROW_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="([0-9]{1,9})"')
+_PLAIN_COLUMN = re.compile(rb'<c [^>]*?\br="([A-Z]{1,4})[0-9]{1,9}"')
+_PLAIN_CELL_ROW = re.compile(rb'<c [^>]*?\br="[A-Z]{1,4}([0-9]{1,9})"')
+_PLAIN_ROW_REF = re.compile(rb'<row [^>]*?\br="([0-9]{1,9})"')
 
 RawWarning = tuple[int, int, str]  # spreadsheet row, 0-based column position, message
 Padded = Mapping[tuple[int, int], int]  # (0-based row, 0-based column) -> digits shown
@@ -72,6 +76,11 @@ def check_workbook_bytes(data: bytes, suffix: str) -> None:
     if not data.startswith(ZIP_SIGNATURE):
         raise RosterError(f"the {suffix} file {_NOT_EXCEL}")
     _check_zip(data, suffix)
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            shared_sizes(archive)  # calamine loads every shared string when it opens the file
+    except (KeyError, ValueError, zipfile.BadZipFile) as exc:
+        raise RosterError(f"the {suffix} file {_NOT_EXCEL}") from exc
 
 
 def _check_zip(data: bytes, suffix: str) -> None:
@@ -220,6 +229,7 @@ _MAIN = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
 _REL = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 _PACKAGE_REL = "{http://schemas.openxmlformats.org/package/2006/relationships}"
 _REF = re.compile(r"([A-Z]+)([0-9]+)")
+_MAX_STYLE_DEPTH = 32  # a real styles.xml nests 5 deep
 
 
 def zero_padded_cells(data: bytes, sheet: str) -> dict[tuple[int, int], int]:
@@ -235,16 +245,23 @@ def zero_padded_cells(data: bytes, sheet: str) -> dict[tuple[int, int], int]:
 
 def check_sheet_extent(data: bytes, sheet: str) -> None:
     """Refuse a sheet whose used range calamine would have to build is out of proportion to the
-    cells it holds, or past Excel's own limits. One streamed pass over the sheet's XML (bounded
-    by the inflated size :func:`check_workbook_bytes` allowed), nothing materialised."""
+    cells it holds, or past Excel's own limits, or whose cells would copy far more shared text
+    than the workbook holds (:mod:`bulk_provision.roster.shared_strings`). Streamed passes over
+    the XML (bounded by the inflated size :func:`check_workbook_bytes` allowed), nothing
+    materialised."""
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             part = _sheet_part(archive, sheet)
             if part is None:
                 return  # calamine will say the sheet is missing or broken
             rows, columns, present = _extent(archive, part)
+            _check_range(sheet, rows, columns, present)
+            check_shared_text(archive, sheet, part, present, shared_sizes(archive))
     except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, DefusedXmlException):
         return  # the workbook's own structure is calamine's to judge
+
+
+def _check_range(sheet: str, rows: int, columns: int, present: int) -> None:
     if columns > MAX_COLUMNS or rows > MAX_ROWS:
         raise RosterError(
             f'sheet "{sheet}" reaches past Excel\'s last cell (XFD1048576): open it in Excel, '
@@ -278,21 +295,32 @@ def _extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int, int]:
             if chunk and cut == 0:
                 cut = max(len(text) - 4096, 0)  # a 4 MB text node: no tag to keep whole
             body, tail = text[:cut], text[cut:]
-            found_cells = len(_CELL_TAG.findall(body))
-            refs = _CELL_REF.findall(body)
+            plain = b":c" not in body and b":row" not in body  # no namespace prefixes
+            if plain:  # the common case, at C speed: counts and anchored patterns
+                found_cells = sum(map(body.count, (b"<c ", b"<c>", b"<c/>")))
+                columns = _PLAIN_COLUMN.findall(body)
+                cell_rows = _PLAIN_CELL_ROW.findall(body)
+            else:
+                found_cells = len(_CELL_TAG.findall(body))
+                refs = _CELL_REF.findall(body)
+                columns, cell_rows = [c for c, _ in refs], [r for _, r in refs]
             cells += found_cells
-            unnamed_cells += found_cells - len(refs)
-            if found_cells > len(refs):  # cells placed by order: the widest row bounds them
+            unnamed_cells += found_cells - len(cell_rows)
+            if found_cells > len(cell_rows):  # cells placed by order: the widest row bounds them
                 widest = max(widest, *(len(_CELL_TAG.findall(one)) for one in _ROW_TAG.split(body)))
-            letters.update(column for column, _ in refs)
-            if refs:
-                last_row = max(last_row, max(int(row) for _, row in refs))
-            row_refs = _ROW_REF.findall(body)
-            found_rows = len(_ROW_TAG.findall(body))
+            letters.update(columns)
+            if cell_rows:
+                last_row = max(last_row, max(map(int, cell_rows)))
+            if plain:
+                row_refs = _PLAIN_ROW_REF.findall(body)
+                found_rows = sum(map(body.count, (b"<row ", b"<row>", b"<row/>")))
+            else:
+                row_refs = _ROW_REF.findall(body)
+                found_rows = len(_ROW_TAG.findall(body))
             rows += found_rows
             unnamed_rows += found_rows - len(row_refs)
             if row_refs:
-                last_row = max(last_row, max(int(row) for row in row_refs))
+                last_row = max(last_row, max(map(int, row_refs)))
             if not chunk:
                 break
     if letters:
@@ -309,20 +337,35 @@ def _column_letters(number: int) -> str:
 
 
 def _padded_styles(archive: zipfile.ZipFile) -> dict[str, int]:
-    """Cell style index (the ``s`` attribute) -> width, for zero-padded number formats."""
-    styles = SafeElementTree.fromstring(archive.read("xl/styles.xml"))
-    formats = {
-        element.get("numFmtId", ""): len(code)
-        for element in styles.iter(f"{_MAIN}numFmt")
-        if re.fullmatch(r"00+", code := element.get("formatCode", "").split(";")[0])
-    }
-    cell_xfs = styles.find(f"{_MAIN}cellXfs")
-    if not formats or cell_xfs is None:
-        return {}
+    """Cell style index (the ``s`` attribute) -> width, for zero-padded number formats.
+
+    Streamed (styles.xml can be made deep or huge): only <numFmt> and the <xf> directly under
+    <cellXfs> are looked at, each element is dropped once seen, and a file nested deeper than
+    any real one is treated as having no formats (they are a nicety)."""
+    formats: dict[str, int] = {}
+    xf_formats: list[str] = []
+    depth = 0
+    in_cell_xfs = False
+    with archive.open("xl/styles.xml") as stream:
+        for event, element in SafeElementTree.iterparse(stream, events=("start", "end")):
+            if event == "start":
+                depth += 1
+                if depth > _MAX_STYLE_DEPTH:
+                    return {}
+                in_cell_xfs = in_cell_xfs or element.tag == f"{_MAIN}cellXfs"
+                continue
+            depth -= 1
+            if element.tag == f"{_MAIN}numFmt":
+                code = element.get("formatCode", "").split(";")[0]
+                if re.fullmatch(r"00+", code):
+                    formats[element.get("numFmtId", "")] = len(code)
+            elif element.tag == f"{_MAIN}xf" and in_cell_xfs:
+                xf_formats.append(element.get("numFmtId", ""))
+            elif element.tag == f"{_MAIN}cellXfs":
+                in_cell_xfs = False
+            element.clear()
     return {
-        str(index): formats[xf.get("numFmtId", "")]
-        for index, xf in enumerate(cell_xfs.iter(f"{_MAIN}xf"))
-        if xf.get("numFmtId", "") in formats
+        str(index): formats[numfmt] for index, numfmt in enumerate(xf_formats) if numfmt in formats
     }
 
 

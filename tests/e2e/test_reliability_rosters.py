@@ -500,9 +500,10 @@ CASES = {
                                            "UserAddress.required"),
     "formula-looking text": Case(formula_looking_text_csv, 0, created=_users(rows_of(4))),
     "merged ID cells": Case(merged_cells, 3, "PartnerUserID.required"),
-    "1 MB cell in an unknown column": Case(one_megabyte_cell_unknown_column, 0,
-                                           created=_users(rows_of(2))),
-    "1 MB first name": Case(one_megabyte_first_name, 3, "has 1000000"),
+    "1 MB cell in an unknown column": Case(
+        one_megabyte_cell_unknown_column, 2,
+        "row 2, column Notes, has a value longer than a spreadsheet cell can hold"),
+    "1 MB first name": Case(one_megabyte_first_name, 2, "row 2, column UserFirst, has a value"),
     "1 MB cell in xlsx": Case(one_megabyte_cell_xlsx, 3, "UserFirst.length"),
     "10,000 columns csv": Case(ten_thousand_columns_csv, 0, created=_users(rows_of(1)),
                                scale=True),

@@ -213,23 +213,40 @@ def test_only_hidden_sheets(tmp_path: Path) -> None:
 # --- Hard but readable ---------------------------------------------------------------------------
 
 
-def test_one_megabyte_cell(tmp_path: Path) -> None:
+def test_a_cell_as_long_as_excel_allows_is_read(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
-    big = "x" * 1_000_000
+    big = "é" * 32_767  # 65,534 bytes: the longest text a spreadsheet cell holds
     path.write_text(f'PartnerUserID,Notes\n1,"{big}"\n2,short\n', encoding="utf-8")
     frame = read_roster(path).frame
-    assert len(frame.loc[2, "Notes"]) == 1_000_000
+    assert len(frame.loc[2, "Notes"]) == 32_767
     assert frame.loc[3, "Notes"] == "short"
 
 
-def test_one_megabyte_cell_in_xlsx(tmp_path: Path) -> None:
+def test_a_one_megabyte_cell_is_refused_naming_its_row(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    big = "x" * 1_000_000
+    path.write_text(f'PartnerUserID,Notes\n1,"{big}"\n2,short\n', encoding="utf-8")
+    with pytest.raises(RosterError, match=r"^row 2, column Notes, has a value longer than a"):
+        read_roster(path)
+
+
+def test_one_megabyte_inline_cell_in_xlsx(tmp_path: Path) -> None:
     path = tmp_path / "r.xlsx"
-    book = openpyxl.Workbook()
+    book = openpyxl.Workbook()  # openpyxl writes the text in the cell: it costs what it weighs
     book.active.append(["PartnerUserID", "Notes"])
     book.active.append(["1", "y" * 1_000_000])
     book.save(path)
     # Excel itself holds at most 32,767 characters in a cell; what is read must not crash.
     assert len(read_roster(path).frame.loc[2, "Notes"]) >= 32_767
+
+
+def test_a_cell_as_long_as_excel_allows_in_xlsx_is_read(tmp_path: Path) -> None:
+    path = tmp_path / "r.xlsx"
+    book = openpyxl.Workbook()
+    book.active.append(["PartnerUserID", "Notes"])
+    book.active.append(["1", "é" * 32_767])
+    book.save(path)
+    assert read_roster(path).frame.loc[2, "Notes"] == "é" * 32_767
 
 
 @pytest.mark.slow
