@@ -108,6 +108,7 @@ def about(spec: UndoSpec, plan: UndoPlan) -> list[tuple[str, object]]:
     meta = plan.meta
     return [("tool version", __version__), ("undoes", str(spec.checkpoint)),
             ("roster", meta.get("roster_path", "")), ("mode of the run", meta.get("mode", "")),
+            *([("wave", meta["selection"])] if meta.get("selection") else []),
             ("endpoint", spec.connection.base_url)]
 
 

@@ -142,6 +142,9 @@ def test_undo_of_a_wave_reverses_that_wave_alone(
                  "--max-suspend", "100%"]) == 0
     users = sim.users()
     assert {k for k, u in users.items() if u.suspended} == {key(r) for r in range(7, 12)}
+    undone = second.with_name(f"{second.stem}.undo-results.xlsx")
+    summary = {r["Item"]: r["Value"] for r in sheet_rows(undone, "Summary")}
+    assert summary["wave"] == "rows 7-11"
     assert main(["status", str(first)]) == 0
     assert "rows 2-6" in capsys.readouterr().out
 
