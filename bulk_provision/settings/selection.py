@@ -91,7 +91,7 @@ class Selection:
 
 def wave_tag(text: str) -> str:
     """The tag a wave's default files carry (journal, results, plan, failed rows), from its
-    recorded text: ``.rows-2-21-3f9a0c`` (readable, and unique by a short digest of the exact
+    recorded text: ``.rows-2-21-2728fd`` (readable, and unique by a short digest of the exact
     text), or "" for the whole roster."""
     if not text:
         return ""

@@ -73,7 +73,7 @@ class JobSpec:
 
     @property
     def wave_tag(self) -> str:
-        """``.rows-2-21-3f9a0c`` for a wave, "" for the whole roster: in the default file
+        """``.rows-2-21-2728fd`` for a wave, "" for the whole roster: in the default file
         names, so two waves of one roster never share a journal or a results workbook."""
         return wave_tag(self.selection_text)
 

@@ -87,6 +87,7 @@ def test_two_waves_create_every_row_exactly_once(
     assert set(results_of(canary)) == set(range(2, 22))  # only the wave's rows are listed
     summary = summary_of(canary)
     assert summary["Selection"] == "first 20"
+    assert summary["Wave"] == "rows of staff.csv, the first 20 (20 people)"
     assert summary["Total"] == 20
     # The rest, overlapping the canary by ten rows: upsert sends nothing for those ten.
     sent = len(sim.request_log)
@@ -160,6 +161,11 @@ def test_plan_of_a_wave_records_it_and_run_plan_carries_it_out(
     summary = {r["Item"]: r["Value"] for r in sheet_rows(plan, "Summary")}
     assert summary["selection"] == "Department=Care; first 4"
     assert sim.request_log and writes(sim) == []  # the plan read Glance, wrote nothing
+    assert main(["plan", str(roster), "--mode", "upsert", "--where", "Department=Care",
+                 "--first", "4", "--json", "--out", str(tmp_path / "again.xlsx")]) == 0
+    document = json.loads(capsys.readouterr().out)
+    assert document["selection"] == "Department=Care; first 4"
+    assert document["counts"]["create"] == 4
     # Another selection with this plan is refused; the plan alone carries its wave out.
     assert run(str(roster), "--plan", str(plan), "--rows", "2-5") == 2
     assert "was made for Department=Care; first 4" in capsys.readouterr().err
