@@ -21,13 +21,13 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from bulk_provision.errors import UsageError
 
-__all__ = ["Condition", "Selection", "parse_selection", "wave_tag"]
+__all__ = ["Condition", "Selection", "compact_rows", "parse_selection", "wave_tag"]
 
 ROWS_EXAMPLE = "e.g. --rows 2-21,40 (row numbers as the results workbook shows them)"
 WHERE_EXAMPLE = 'e.g. --where "Department=Sales" or --where "Department=Sales,Care"'
@@ -98,6 +98,21 @@ def wave_tag(text: str) -> str:
     slug = re.sub(r"[^A-Za-z0-9]+", "-", text).strip("-")[:40].rstrip("-")
     digest = hashlib.sha256(text.encode("utf-8")).hexdigest()[:6]
     return f".{slug}-{digest}" if slug else f".wave-{digest}"
+
+
+def compact_rows(numbers: Iterable[int]) -> str:
+    """Row numbers as ``--rows`` takes them, runs joined: ``[2, 3, 4, 9]`` -> ``"2-4,9"``."""
+    parts: list[str] = []
+    ordered = sorted(set(numbers))
+    start = previous = None
+    for number in [*ordered, None]:
+        if number is not None and previous is not None and number == previous + 1:
+            previous = number
+            continue
+        if start is not None:
+            parts.append(str(start) if start == previous else f"{start}-{previous}")
+        start = previous = number
+    return ",".join(parts)
 
 
 def parse_selection(
