@@ -90,6 +90,8 @@ def test_where_needs_a_column_and_an_equals_sign(where: str) -> None:
 def test_rows_are_the_spreadsheet_row_numbers(roster_file: Path) -> None:
     assert pick(roster_file, "2-4,9,13") == [2, 3, 4, 9, 13]
     assert pick(roster_file, "11-13") == [11, 13]  # row 12 is empty: not a person
+    assert pick(roster_file, "9-10,2-5,4-6,13,3") == [2, 3, 4, 5, 6, 9, 10, 13]  # merged
+    assert pick(roster_file, "2,4,6,8,10,13") == [2, 4, 6, 8, 10, 13]  # the page's many rows
 
 
 def test_where_matches_the_header_or_the_glance_name_without_case_or_spaces(
