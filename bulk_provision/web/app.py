@@ -244,7 +244,7 @@ async def plan_only(request: Request) -> Response:
     return await previewed(request, web, sha, options)
 
 
-async def previewed(request: Request, web: Any, sha: str, options: engine.RunOptions,
+async def previewed(request: Request, web: Web, sha: str, options: engine.RunOptions,
                     ) -> Response:
     """A new plan preview of the roster under ``options``, kept and shown."""
     plan_id = new_run_id()
