@@ -41,8 +41,26 @@ def add_job_options(p: argparse.ArgumentParser) -> None:
                    help="sync: never suspend users matching this (* wildcards; repeatable)")
     p.add_argument("--max-suspend", metavar="N|P%",
                    help="sync: refuse to suspend more than this (default 10%%)")
+    add_selection_options(p)
     add_engine_limits(p)
     add_json_option(p)
+
+
+def add_selection_options(p: argparse.ArgumentParser) -> None:
+    """One wave of the roster (``settings.selection``): only these rows are validated,
+    planned, sent and reported."""
+    wave = p.add_argument_group(
+        "waves", "take only some rows of the roster (a canary, a department, the rest): each\n"
+                 "wave is a run of its own, with its own checkpoint and results files;\n"
+                 "--mode sync refuses a wave")
+    wave.add_argument("--rows", metavar="A-B[,C]",
+                      help="roster row numbers as the results workbook shows them (the "
+                           "header is row 1), e.g. --rows 2-21,40")
+    wave.add_argument("--where", action="append", metavar="COLUMN=VALUE[,VALUE]",
+                      help="only rows whose COLUMN (the roster's header or the Glance field "
+                           "name) is one of the VALUEs; repeatable: every one must hold")
+    wave.add_argument("--first", metavar="N",
+                      help="only the first N rows the rest of the selection leaves")
 
 
 def add_engine_limits(p: argparse.ArgumentParser) -> None:

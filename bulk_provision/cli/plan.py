@@ -22,6 +22,7 @@ from bulk_provision.jobs.plan import plan_job, write_plan_workbook
 from bulk_provision.jobs.summary import command_document, problem_entry, recipe_entry
 from bulk_provision.report.plan_report import SHOWN
 from bulk_provision.roster.read import Roster
+from bulk_provision.roster.selection import describe
 from bulk_provision.settings.paths import (
     Role,
     check_workbook_output,
@@ -57,7 +58,7 @@ def add_parser(sub: argparse._SubParsersAction) -> None:
 
 def handle(args: argparse.Namespace) -> Ending:
     spec = JobSpec.from_settings(vars(args), settings_for(args), os.environ)
-    out = args.out or args.roster.with_name(f"{args.roster.stem}.plan.xlsx")
+    out = args.out or args.roster.with_name(f"{args.roster.stem}{spec.wave_tag}.plan.xlsx")
     check_workbook_output("--out", "the plan workbook", out, [
         Role("", "the roster itself", args.roster, output=False), *input_roles(spec),
         *journal_roles(spec.checkpoint_path), *journal_roles(default_journal(args.roster))])
@@ -76,10 +77,12 @@ def handle(args: argparse.Namespace) -> Ending:
             print_json(command_document(
                 "plan", Ending.INVALID, message=message, roster=spec.roster_path, mode=spec.mode,
                 endpoint=spec.endpoint, problems=[problem_entry(p) for p in validation.problems],
-                recipe=recipe_entry(roster)))
+                recipe=recipe_entry(roster), selection=spec.selection_text or None))
             return Ending.INVALID
     write_plan_workbook(out, spec, planned)
     refusal, counts = planned.refusal, planned.counts
+    if spec.selection is not None:
+        print(printable(f"wave: {describe(spec.selection, roster)}"), file=text)
     print_plan(text, roster, counts, invalid, out, run_command(spec, out) if refusal is None
                else None)
     if args.json:
@@ -88,7 +91,7 @@ def handle(args: argparse.Namespace) -> Ending:
             counts=counts | {"invalid": invalid},
             files={"plan": out}, refusal=refusal, message=refusal or "",
             roster=spec.roster_path, mode=spec.mode, endpoint=spec.endpoint,
-            recipe=recipe_entry(roster),
+            recipe=recipe_entry(roster), selection=spec.selection_text or None,
         ))
         if refusal is not None:
             print(printable(f"bulk-provision: error: {refusal}"), file=sys.stderr)

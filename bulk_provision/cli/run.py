@@ -35,6 +35,7 @@ from bulk_provision.jobs.notify import Notifier
 from bulk_provision.jobs.run import JobResult, check_output, run_job
 from bulk_provision.jobs.summary import problem_entry, summary_document
 from bulk_provision.model import Outcome, StopReason
+from bulk_provision.roster.selection import describe
 from bulk_provision.settings.config import Settings
 from bulk_provision.settings.connection import DEFAULT_BASE_URL
 from bulk_provision.settings.paths import Role
@@ -128,6 +129,7 @@ def execute(
         progress.close()
     if outcome is not None:
         outcome.result = result
+    spec = result.spec or spec  # run --plan: the plan's mode and wave
     print_summary(result, spec, human(args))
     notify_result(notifier, result, spec)
     if args.json:
@@ -160,6 +162,8 @@ def print_summary(result: JobResult, spec: JobSpec, out: TextIO) -> None:
     else:
         for line in warning_lines(result.roster) if result.roster is not None else []:
             print(printable(line), file=out)  # a cron admin sees them too (DESIGN.md 4)
+        if spec.selection is not None and result.roster is not None:
+            print(printable(f"wave: {describe(spec.selection, result.roster)}"), file=out)
         for outcome in Outcome:
             count = result.counts.get(outcome, 0)
             if count:

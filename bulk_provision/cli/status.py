@@ -52,8 +52,8 @@ def run_status(args: argparse.Namespace) -> Ending:
 def status_document(cp: Checkpoint) -> dict[str, Any]:
     """``status --json``: the journal's counts and its failed and unfinished rows."""
     meta = cp.meta()
-    kept = ("roster_path", "roster_sha256", "mode", "created", "updated", "last_exit_code",
-            "plan_path")
+    kept = ("roster_path", "roster_sha256", "mode", "selection", "created", "updated",
+            "last_exit_code", "plan_path")
     roster = meta.get("roster_path")
     return command_document(
         "status", Ending.FINISHED, roster=Path(roster) if roster else None,
@@ -73,6 +73,7 @@ def status_lines(cp: Checkpoint) -> list[str]:
         f"Checkpoint: {cp.path}",
         f"Roster: {meta.get('roster_path', '?')} (SHA-256 {meta.get('roster_sha256', '')[:12]})",
         f"Mode: {meta.get('mode', '?')}",
+        *([f"Wave: {meta['selection']}"] if meta.get("selection") else []),
         f"Last update: {meta.get('updated', '?')}",
     ]
     if "last_exit_code" in meta:

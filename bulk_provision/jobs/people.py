@@ -201,6 +201,20 @@ def people_page(path: Path, *, tab: str = "", query: str = "", offset: int = 0,
     return Page(people, total, offset, limit, {str(k): int(v) for k, v in counts.items()})
 
 
+def rows_shown(path: Path, *, tab: str, query: str = "") -> list[int]:
+    """The roster rows of the people one tab shows under a search (every screen of it): what
+    the page's "Run only the rows shown" takes as its wave. People without a roster row
+    (suspended by sync) are left out."""
+    if not path.is_file():
+        return []
+    where, args = _where(query.casefold().split()[:10])
+    chosen = where + (" AND " if where else " WHERE ") + "tab = ?"
+    with closing(sqlite3.connect(f"{path.resolve().as_uri()}?mode=ro", uri=True)) as db:
+        found = db.execute(f"SELECT data FROM people{chosen} ORDER BY seq", [*args, tab])
+        rows = [Person.from_record(json.loads(data)).row for (data,) in found]
+    return [row for row in rows if isinstance(row, int)]
+
+
 def read_people(path: Path) -> list[Person]:
     """Every person of a :func:`write_people` file ([] when there is none)."""
     if not path.is_file():

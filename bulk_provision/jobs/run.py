@@ -47,6 +47,7 @@ from bulk_provision.report.results import (
 )
 from bulk_provision.roster.read import Roster
 from bulk_provision.roster.recipe import recipe_line, recipe_sha256
+from bulk_provision.roster.selection import describe
 from bulk_provision.roster.validation import ValidationResult
 from bulk_provision.settings.engine import EngineOptions
 from bulk_provision.settings.paths import Role, check_workbook_output, journal_roles
@@ -68,6 +69,7 @@ class JobResult:
     rows: list[RowResult] = field(default_factory=list)
     roster: Roster | None = None
     failed_rows_path: Path | None = None  # written when a row failed or was invalid
+    spec: JobSpec | None = None  # what the run did: run --plan's mode, options and wave
 
     @property
     def exit_code(self) -> int:
@@ -102,7 +104,10 @@ def run_job(
     started = datetime.now(UTC)
     check_output(spec)
     source = source or plan_source(spec)
-    spec = source.spec_for(spec)  # run --plan: the plan decides the mode and the options
+    planned = source.spec_for(spec)  # run --plan: the plan decides the mode and the options
+    if planned.selection != spec.selection:  # and the wave: its own default files
+        check_output(planned)
+    spec = planned
     # The client (and any password prompt) only once it is needed: a roster that fails
     # validation is reported without credentials.
     api = api_factory() if spec.check_roles else None
@@ -113,7 +118,8 @@ def run_job(
         raise
     source.check_roster(roster)
     if not validation.ok and not spec.skip_invalid:
-        result = JobResult(Ending.INVALID, spec.results_path, validation, roster=roster)
+        result = JobResult(Ending.INVALID, spec.results_path, validation, roster=roster,
+                           spec=spec)
         result.counts = outcome_counts(roster, validation, {})
         _write(spec, roster, validation, {}, result, started)
         return result
@@ -124,9 +130,11 @@ def run_job(
         roster_path=str(spec.roster_path),
         mode=spec.mode,
         fresh=spec.fresh or start_over(spec.checkpoint_path, roster.sha256, spec.mode,
-                                       source.checksum, glance, recipe_sha256(roster)),
+                                       source.checksum, glance, recipe_sha256(roster),
+                                       spec.selection_text),
         glance=glance,
         recipe_sha256=recipe_sha256(roster),
+        selection=spec.selection_text,
     ) as journal:
         if spec.profile:
             journal.set_meta(profile=spec.profile)  # for status and the operator: which one
@@ -146,7 +154,7 @@ def run_job(
                 report = _stopped_by(crash)
         results = _results(journal, known)
         result = JobResult(Ending.FINISHED, spec.results_path, validation, roster=roster,
-                           stop=report.reason, message=report.message)
+                           stop=report.reason, message=report.message, spec=spec)
         result.counts = outcome_counts(roster, validation, results)
         result.ending = ending_for(
             result.counts,
@@ -210,7 +218,8 @@ def check_output(spec: JobSpec, *others: Role) -> None:
                          "create it (mkdir -m 700) or choose another")
     check_workbook_output("--out", "the results workbook", spec.results_path, [
         Role("", "the roster itself", spec.roster_path, output=False),
-        Role("", "the failed-rows file", failed_rows_path(spec.roster_path, spec.results_path)),
+        Role("", "the failed-rows file",
+             failed_rows_path(spec.roster_path, spec.results_path, spec.wave_tag)),
         *journal_roles(spec.checkpoint_path),
     ], later=others, suffixes=(".xlsx", ".xlsm"))
 
@@ -322,6 +331,8 @@ def _write(
         recipe=recipe_line(roster),
         profile=spec.profile,
         partner_login=spec.connection.login or "",
+        selection=spec.selection_text,
+        wave=describe(spec.selection, roster) if spec.selection is not None else "",
     )
 
     def write(path: Path) -> None:
@@ -357,7 +368,7 @@ def _write_failed(
     spec: JobSpec, roster: Roster, validation: ValidationResult, job: JobResult
 ) -> Path | None:
     """The failed-rows file beside the results (report/failed_rows.py); removed when none."""
-    path = failed_rows_path(spec.roster_path, spec.results_path)
+    path = failed_rows_path(spec.roster_path, spec.results_path, spec.wave_tag)
     try:
         return write_failed_rows(path, roster, row_problems(roster, validation, job.rows))
     except OSError as exc:

@@ -26,7 +26,8 @@ same keys (``counts`` and ``files`` then hold what that command counts and write
 (validate, an invalid run or plan: row, column, value with passwords masked, rule, message),
 ``refusal`` (plan, undo), ``checkpoint`` (status), ``not_undone`` and ``carried_out`` (undo).
 ``recipe`` (run, validate, plan) names the ``--recipe`` that read the roster, with its SHA-256,
-its leavers and the export's unused columns, or is null.
+its leavers and the export's unused columns, or is null. ``selection`` (run, plan) is a wave's
+``--rows`` / ``--where`` / ``--first`` as plain text (``rows 2-21; Department=Sales``), or null.
 """
 
 from __future__ import annotations
@@ -74,6 +75,7 @@ def summary_document(
         recipe=recipe_entry(result.roster),
         profile=spec.profile or None,
         partner_login=spec.connection.login or None,
+        selection=spec.selection_text or None,
     )
     return document
 

@@ -42,6 +42,7 @@ from bulk_provision.provision.row import SUCCESS
 from bulk_provision.report.failed_rows import failed_rows_path
 from bulk_provision.report.undo_report import write_undo_plan, write_undo_results
 from bulk_provision.settings.paths import Role, check_workbook_output, journal_roles
+from bulk_provision.settings.selection import wave_tag
 from bulk_provision.settings.spec import UndoSpec
 
 VERIFIED = "confirmed with ShowUsers after an unanswered request"
@@ -90,9 +91,11 @@ def run_files(checkpoint: Path, meta: Mapping[str, str]) -> list[Role]:
     if not roster_text:
         return []
     roster = Path(roster_text)
-    results = Path(meta.get("results_path") or roster.with_name(f"{roster.stem}.results.xlsx"))
+    tag = wave_tag(meta.get("selection", ""))
+    results = Path(meta.get("results_path")
+                   or roster.with_name(f"{roster.stem}{tag}.results.xlsx"))
     named = [("the run's roster", roster), ("the run's results workbook", results),
-             ("the run's failed-rows file", failed_rows_path(roster, results))]
+             ("the run's failed-rows file", failed_rows_path(roster, results, tag))]
     roles = []
     for noun, path in named:
         roles.append(Role("", noun, path, output=False))
@@ -105,6 +108,7 @@ def about(spec: UndoSpec, plan: UndoPlan) -> list[tuple[str, object]]:
     meta = plan.meta
     return [("tool version", __version__), ("undoes", str(spec.checkpoint)),
             ("roster", meta.get("roster_path", "")), ("mode of the run", meta.get("mode", "")),
+            *([("wave", meta["selection"])] if meta.get("selection") else []),
             ("endpoint", spec.connection.base_url)]
 
 

@@ -54,6 +54,11 @@ SCHEMA_VERSION = "2"
 READABLE_VERSIONS = ("1", "2")  # version 1 had no in_doubt state and no doubted column
 STATES = tuple(RowState)
 
+
+def _wave(selection: str) -> str:
+    return f"the wave {selection}" if selection else "the whole roster"
+
+
 class Checkpoint(JournalReads):
     """One run's journal. Open with :meth:`open` (a run) or :meth:`read_only` (``status``)."""
 
@@ -71,13 +76,14 @@ class Checkpoint(JournalReads):
     @classmethod
     def open(
         cls, path: Path, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool = False,
-        glance: str = "", recipe_sha256: str = "",
+        glance: str = "", recipe_sha256: str = "", selection: str = "",
     ) -> Checkpoint:
         """Create or reopen the checkpoint at ``path`` for a run, holding its lock.
 
         ``glance`` names where the run sends (endpoint and partner login: see
-        ``glance_identity``). Raises CheckpointLocked if another run holds it, CheckpointError if
-        the file is not a checkpoint, or was made for another roster, mode or Glance (unless
+        ``glance_identity``); ``selection`` is a wave's (``Selection.text``, "" for the whole
+        roster). Raises CheckpointLocked if another run holds it, CheckpointError if the file is
+        not a checkpoint, or was made for another roster, mode, Glance or selection (unless
         ``fresh``: then it is reset).
         """
         path = Path(path)
@@ -90,7 +96,8 @@ class Checkpoint(JournalReads):
             raise
         try:
             self._prepare(roster_sha256=roster_sha256, roster_path=roster_path, mode=mode,
-                          fresh=fresh, glance=glance, recipe=recipe_sha256)
+                          fresh=fresh, glance=glance, recipe=recipe_sha256,
+                          selection=selection)
         except BaseException:
             self.close()
             raise
@@ -115,7 +122,7 @@ class Checkpoint(JournalReads):
 
     def _prepare(
         self, *, roster_sha256: str, roster_path: str, mode: str, fresh: bool, glance: str,
-        recipe: str = "",
+        recipe: str = "", selection: str = "",
     ) -> None:
         with self._database_errors():
             self._conn.execute("PRAGMA journal_mode=WAL")
@@ -129,11 +136,14 @@ class Checkpoint(JournalReads):
                 self._check_format()
                 self._check_same_run(self.meta(), roster_sha256=roster_sha256, mode=mode,
                                      glance=glance, recipe=recipe)
+                self._check_same_wave(self.meta().get("selection", ""), selection)
             with self._transaction():
                 self._migrate()
                 for statement in SCHEMA:
                     self._conn.execute(statement)
                 self._put_meta_defaults(roster_sha256, roster_path, mode, glance, recipe)
+                self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('selection', ?)",
+                                   (selection,))
             self.recover()
 
     def _migrate(self) -> None:
@@ -200,6 +210,14 @@ class Checkpoint(JournalReads):
                 f"checkpoint {self.path} holds a --mode {old_mode} run. "
                 f"Re-run with --mode {old_mode} to finish it, or use --fresh to start over"
             )
+
+    def _check_same_wave(self, old: str, selection: str) -> None:
+        """A wave's journal is that wave's alone: another selection never resumes it."""
+        if self.has_plan and old != selection:
+            raise CheckpointError(
+                f"checkpoint {self.path} holds an unfinished run of {_wave(old)}, and this run "
+                f"takes {_wave(selection)}: finish that one first (the same --rows, --where and "
+                "--first), or use --fresh (or another --checkpoint) to start over")
 
     def _reset(self) -> None:
         with self._transaction():

@@ -35,6 +35,7 @@ from bulk_provision.report.plan_report import (
     plan_checksum,
     plan_lines,
 )
+from bulk_provision.settings.selection import Selection
 from bulk_provision.settings.spec import MODES, JobSpec
 
 _KINDS = {k.value: k for k in ActionKind}
@@ -99,6 +100,8 @@ def plan_options(
     if spec.recipe is not None:
         options["recipe"] = {"name": spec.recipe.name, "sha256": spec.recipe.sha256}
         options["leavers"] = sorted(leavers)
+    if spec.selection is not None:  # a wave: run --plan takes the same rows (absent: all)
+        options["selection"] = spec.selection.to_json()
     return options
 
 
@@ -124,6 +127,7 @@ def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
     if spec.column_map is not None:
         _same_reading(plan, "--columns", dict(spec.column_map), columns)
     _same_recipe(plan, spec)
+    selection = _same_selection(plan, spec.selection)
     return replace(
         spec,
         mode=mode,
@@ -132,7 +136,25 @@ def applied(spec: JobSpec, plan: ApprovedPlan) -> JobSpec:
         audio_provider=str(option.get("audio_provider", "")),
         sheet=sheet or None,
         column_map={str(k): str(v) for k, v in columns.items()} or None,
+        selection=selection,
     )
+
+
+def _same_selection(plan: ApprovedPlan, given: Selection | None) -> Selection | None:
+    """The wave the plan was made for (None: the whole roster); a run that names another one
+    (``--rows``, ``--where``, ``--first``) is refused."""
+    recorded = plan.option.get("selection")
+    try:
+        planned = Selection.from_json(recorded) if recorded is not None else None
+    except (ValueError, TypeError) as exc:
+        raise Refused(f"the plan {plan.path} " + EDITED.format(
+            why="its selection is unreadable")) from exc
+    if given is not None and given != planned:
+        said = planned.text if planned is not None else "the whole roster"
+        raise Refused(f"the plan {plan.path} was made for {said}, and this run takes "
+                      f"{given.text}; nothing was changed. Leave out --rows, --where and "
+                      "--first (run --plan takes the plan's rows), or make a new plan")
+    return planned
 
 
 def _same_recipe(plan: ApprovedPlan, spec: JobSpec) -> None:

@@ -25,6 +25,7 @@ from bulk_provision.plan.guard import guard
 from bulk_provision.provision.retry import call_with_retries
 from bulk_provision.roster.read import Roster
 from bulk_provision.roster.recipe import leavers_of, read_with_recipe
+from bulk_provision.roster.selection import select_rows
 from bulk_provision.roster.validation import ValidationResult, validate_roster
 from bulk_provision.settings.engine import EngineOptions
 from bulk_provision.settings.spec import JobSpec
@@ -46,6 +47,7 @@ def load_and_validate(
     spec: JobSpec, api: GlanceApi | None = None, stop: threading.Event | None = None
 ) -> tuple[Roster, ValidationResult]:
     roster = read_with_recipe(spec.roster_path, sheet=spec.sheet, recipe=spec.reading)
+    roster = select_rows(roster, spec.selection)  # a wave: only its rows, from here on
     roles = spec.roles
     if spec.check_roles and api is not None:
         roles = server_roles(api, spec.roles, spec.engine, stop)

@@ -27,7 +27,7 @@ def glance_identity(base_url: str, login: str | None) -> str:
 
 def start_over(
     path: Path, roster_sha256: str, mode: str, plan_checksum: str | None = None,
-    glance: str = "", recipe: str = "",
+    glance: str = "", recipe: str = "", selection: str = "",
 ) -> bool:
     """True when the journal at ``path`` holds a finished run that a new run should replace.
 
@@ -38,7 +38,8 @@ def start_over(
     (``plan_checksum``). A finished run against another Glance (a rehearsal against the
     simulator or a staging group) says nothing about this one: it starts over. An unfinished run
     is always resumed, or refused for another roster or Glance unless ``--fresh``, so no resume
-    is lost by mistake.
+    is lost by mistake. A wave (``selection``) is a run of its own: a finished journal of
+    another selection starts over, an unfinished one is refused (``Checkpoint.open``).
     """
     previous = previous_run(path)
     if previous is None:
@@ -50,7 +51,8 @@ def start_over(
     if plan_checksum is not None:
         return finished and meta.get("plan_checksum") != plan_checksum
     same = (meta.get("roster_sha256") == roster_sha256 and meta.get("mode") == mode
-            and meta.get("recipe_sha256", "") == recipe)
+            and meta.get("recipe_sha256", "") == recipe
+            and meta.get("selection", "") == selection)
     return finished and (not same or mode != "create")
 
 

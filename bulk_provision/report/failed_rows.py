@@ -49,12 +49,13 @@ _BOMS = {
 }
 
 
-def failed_rows_path(roster_path: Path, results_path: Path) -> Path:
-    """``<roster-stem>.failed.<ext>`` in the folder of the results workbook."""
+def failed_rows_path(roster_path: Path, results_path: Path, tag: str = "") -> Path:
+    """``<roster-stem>.failed.<ext>`` in the folder of the results workbook; a wave's carries
+    its ``tag`` (``settings.selection.wave_tag``): ``<roster-stem><tag>.failed.<ext>``."""
     suffix = roster_path.suffix
     if suffix.lower() not in (*CSV_SUFFIXES, ".xlsx"):
         suffix = ".xlsx"  # .xls cannot be written, .xlsm would lose its macros
-    return Path(results_path).parent / f"{roster_path.stem}.failed{suffix}"
+    return Path(results_path).parent / f"{roster_path.stem}{tag}.failed{suffix}"
 
 
 def row_problems(

@@ -100,12 +100,14 @@ def write_plan(
     summary = wb.create_sheet("Summary")
     counts = Counter(SHOWN[a.kind] for a in actions)
     summary.append(header_row(summary, ("Item", "Value")))
+    wave = header.options.get("selection")
     items: list[tuple[str, object]] = [
         ("format", PLAN_FORMAT),
         ("tool version", header.tool_version),
         ("roster", header.roster_path),
         ("roster SHA-256", header.roster_sha256),
         ("mode", header.mode),
+        *([("selection", str(wave.get("text", "")))] if isinstance(wave, Mapping) else []),
         ("options", json.dumps(header.options, sort_keys=True)),
         ("endpoint", endpoint),
         ("actions", len(actions)),

@@ -78,6 +78,8 @@ class RunSummary:
     recipe: str = ""  # "acme.recipe.toml (SHA-256 ...)" when a --recipe read the export
     profile: str = ""  # the config file's [profile.NAME], when one was chosen
     partner_login: str = ""  # the partner group's login: which Glance group it ran against
+    selection: str = ""  # a wave, as recorded: "rows 2-21; Department=Sales"; "" for all
+    wave: str = ""  # the same in words: "rows 2-21 of staff.xlsx where ... (20 people)"
 
 
 def split_results(results: Iterable[RowResult]) -> tuple[dict[int, RowResult], list[RowResult]]:
@@ -169,6 +171,8 @@ def _write_summary(wb: Workbook, summary: RunSummary, outcomes: Sequence[Outcome
         ("Tool version", summary.tool_version),
         ("Roster", summary.roster_path),
         ("Roster SHA-256", summary.roster_sha256),
+        *([("Selection", summary.selection), ("Wave", summary.wave)]
+          if summary.selection else []),
         *([("Recipe", summary.recipe)] if summary.recipe else []),
         ("Mode", summary.mode),
         *([("Profile", summary.profile)] if summary.profile else []),

@@ -23,6 +23,7 @@ from bulk_provision.settings.columns import load_column_map, load_recipe_file
 from bulk_provision.settings.config import Settings
 from bulk_provision.settings.connection import Connection, connection_from
 from bulk_provision.settings.engine import EngineOptions
+from bulk_provision.settings.selection import Selection, parse_selection, wave_tag
 
 MODES = ("create", "upsert", "sync")
 AUDIO_PROVIDERS = ("", "1", "666")
@@ -63,6 +64,18 @@ class JobSpec:
     recipe_file: Path | None = None
     listed_roles: Sequence[str] | None = None  # what ShowRoles answered (the page, at upload)
     profile: str = ""  # the config file's [profile.NAME] in use ("" for its flat keys)
+    selection: Selection | None = None  # --rows / --where / --first: one wave of the roster
+
+    @property
+    def selection_text(self) -> str:
+        """The wave as the journal, plan and results record it; "" for the whole roster."""
+        return self.selection.text if self.selection is not None else ""
+
+    @property
+    def wave_tag(self) -> str:
+        """``.rows-2-21-2728fd`` for a wave, "" for the whole roster: in the default file
+        names, so two waves of one roster never share a journal or a results workbook."""
+        return wave_tag(self.selection_text)
 
     @property
     def reading(self) -> Recipe | None:
@@ -81,12 +94,13 @@ class JobSpec:
 
     @property
     def results_path(self) -> Path:
-        return self.out or self.roster_path.with_name(f"{self.roster_path.stem}.results.xlsx")
+        return self.out or self.roster_path.with_name(
+            f"{self.roster_path.stem}{self.wave_tag}.results.xlsx")
 
     @property
     def checkpoint_path(self) -> Path:
         return self.checkpoint or self.roster_path.with_name(
-            f"{self.roster_path.name}.checkpoint.sqlite"
+            f"{self.roster_path.name}{self.wave_tag}.checkpoint.sqlite"
         )
 
     @classmethod
@@ -114,6 +128,13 @@ class JobSpec:
                              "--columns lines under the recipe's [columns] table and give only "
                              "--recipe")
         log_file = given.pick("log_file", None)
+        selection = parse_selection(options.get("rows"), options.get("where"),
+                                    options.get("first"))
+        if selection is not None and mode == "sync":
+            raise UsageError(f"--mode sync cannot run a wave ({selection.text}): sync suspends "
+                             "everyone the roster leaves out, so it would suspend the people "
+                             "outside the wave; nothing was sent. Use --mode upsert (or create) "
+                             "for a wave, and sync only with the whole roster")
         return cls(
             roster_path=Path(options["roster"]),
             connection=connection,
@@ -141,6 +162,7 @@ class JobSpec:
             config_file=config.path,
             plan=plan,
             profile=config.profile,
+            selection=selection,
         )
 
 

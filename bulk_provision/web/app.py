@@ -14,6 +14,7 @@ import json
 import logging
 from collections.abc import AsyncIterator, Callable, Iterator
 from contextlib import asynccontextmanager
+from dataclasses import replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -34,6 +35,7 @@ from starlette.staticfiles import StaticFiles
 
 from bulk_provision import __version__
 from bulk_provision.errors import UploadTooLarge
+from bulk_provision.settings.selection import compact_rows
 from bulk_provision.web import columns, engine, intake, plans, undo
 from bulk_provision.web.auth import Guard
 from bulk_provision.web.base import (
@@ -220,6 +222,31 @@ async def plan(request: Request) -> Response:
     except engine.UsageError as exc:
         context = await run_in_threadpool(roster_context, web, sha)
         return web.page(request, "roster.html", 400, **{**context, "error": said(exc)})
+    return await previewed(request, web, sha, options)
+
+
+async def plan_only(request: Request) -> Response:
+    """"Run only the rows shown": the plan again, for the people one tab shows under its
+    search (a wave of the file); Start then carries out that plan alone."""
+    web, sha = web_of(request), roster_sha(request)
+    form = await checked_form(request)
+    plan_id = str(request.path_params["plan"])
+    data = await run_in_threadpool(plans.stored, web, sha, plan_id)
+    tab, query = str(form.get("tab", "")), str(form.get("q", ""))[:100]
+    rows = await run_in_threadpool(plans.rows_shown, web, sha, plan_id, tab, query)
+    try:
+        if not rows:
+            raise engine.UsageError("Nobody is shown here: choose another tab or search.")
+        options = replace(plans.options_of(data), rows=compact_rows(rows)).check()
+    except engine.UsageError as exc:
+        context = await run_in_threadpool(plans.view_context, web, sha, plan_id, tab, query)
+        return web.page(request, "plan.html", 400, **{**context, "error": said(exc)})
+    return await previewed(request, web, sha, options)
+
+
+async def previewed(request: Request, web: Web, sha: str, options: engine.RunOptions,
+                    ) -> Response:
+    """A new plan preview of the roster under ``options``, kept and shown."""
     plan_id = new_run_id()
     out = web.workspace.folder(sha) / f"plan-{plan_id}.xlsx"
     try:
@@ -439,6 +466,7 @@ ROUTES: list[tuple[str, Callable[..., Any], list[str]]] = [
     ("/rosters/{sha}/plan", plan, ["POST"]),
     ("/rosters/{sha}/plans/{plan}", plan_file, ["GET"]),
     ("/rosters/{sha}/plans/{plan}/view", plan_view, ["GET"]),
+    ("/rosters/{sha}/plans/{plan}/only", plan_only, ["POST"]),
     ("/rosters/{sha}/start", start, ["POST"]),
     ("/rosters/{sha}/delete", delete_roster, ["POST"]),
     ("/rosters/{sha}/columns", columns.columns_page, ["GET"]),

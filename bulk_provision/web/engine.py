@@ -35,6 +35,7 @@ from bulk_provision.jobs.people import (
     people_page,
     plan_people,
     read_people,
+    rows_shown,
     run_people,
     write_people,
 )
@@ -69,7 +70,7 @@ CREDENTIAL_HELP = (
 MAX_NOTIFIED_ROWS = 1000  # rows listed in a webhook's JSON, as `run --notify` does
 __all__ = ["MODES", "BulkProvisionError", "JobResult", "Page", "Person", "RecipeDraft",
            "RosterError", "RowResult", "UsageError", "ValidationResult", "distinct_values",
-           "page_of", "people_page", "read_people", "run_people", "unlisted_roles",
+           "page_of", "people_page", "read_people", "rows_shown", "run_people", "unlisted_roles",
            "write_people", "write_template"]
 
 
@@ -82,10 +83,14 @@ class RunOptions:
     set_passwords: bool = False
     max_suspend: str = "10%"
     protect: tuple[str, ...] = ()
+    rows: str = ""  # "Run only the rows shown": the roster rows of one wave ("" for all)
 
     def check(self) -> RunOptions:
         if self.mode not in MODES:
             raise UsageError(f"mode {self.mode!r} is not one of {', '.join(MODES)}")
+        if self.rows and self.mode == "sync":
+            raise UsageError("Full sync takes the whole file: it would suspend everyone who is "
+                             "not shown. Choose “Add and update” to run only some rows.")
         if not re.fullmatch(r"\d{1,9}(\.\d{1,3})?%|\d{1,9}", self.max_suspend):
             raise UsageError(
                 f"max suspend {self.max_suspend!r}: give a count (25) or a percentage (10%)"
@@ -156,11 +161,12 @@ class Connection:
         protect = [*(listing(self.settings.get("protect")) or []), *options.protect]
         chosen = {"roster": roster, "out": out, "checkpoint": checkpoint, "mode": options.mode,
                   "skip_invalid": options.skip_invalid, "set_passwords": options.set_passwords,
-                  "max_suspend": options.max_suspend, "protect": protect, "sheet": sheet}
+                  "max_suspend": options.max_suspend, "protect": protect, "sheet": sheet,
+                  "rows": options.rows or None}
         if recipe is not None:  # the roster's own recipe (Columns step) over the config's
             chosen["recipe"] = recipe
         if plan is not None:  # Start: exactly the previewed plan, which carries its mode
-            chosen.update(plan=plan, mode=None, set_passwords=None)
+            chosen.update(plan=plan, mode=None, set_passwords=None, rows=None)  # and wave
         spec = JobSpec.from_settings(chosen, self.settings, self.env)
         spec.listed_roles = listed_roles  # roles Glance listed at upload: typos are problems
         return spec

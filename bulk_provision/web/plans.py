@@ -64,13 +64,20 @@ def options_of(data: dict[str, Any]) -> engine.RunOptions:
                              skip_invalid=bool(raw.get("skip_invalid")),
                              set_passwords=bool(raw.get("set_passwords")),
                              max_suspend=str(raw.get("max_suspend", "10%")),
-                             protect=tuple(str(p) for p in raw.get("protect") or ()))
+                             protect=tuple(str(p) for p in raw.get("protect") or ()),
+                             rows=str(raw.get("rows", "")))
 
 
 def people_page(web: Web, sha: str, plan_id: str, tab: str, query: str,
                 offset: int) -> engine.Page:
     _, _, path = paths(web, sha, plan_id)
     return engine.people_page(path, tab=tab, query=query[:100], offset=offset, limit=PAGE)
+
+
+def rows_shown(web: Web, sha: str, plan_id: str, tab: str, query: str) -> list[int]:
+    """The roster rows of everyone ``tab`` shows under ``query`` (every screen of it)."""
+    _, _, path = paths(web, sha, plan_id)
+    return engine.rows_shown(path, tab=tab, query=query[:100])
 
 
 def mode_words(run: Any) -> str:
@@ -101,6 +108,7 @@ def view_context(web: Web, sha: str, plan_id: str, tab: str = "", query: str = "
         "mode_words": MODE_WORDS.get(options.mode, options.mode), "data": data,
         "tabs": [(name, title, counts_by_tab[name]) for name, title in TABS],
         "tab": tab, "query": query, "page": page, "invalid": invalid, "blocked": blocked,
+        "narrowable": options.mode != "sync" and 0 < page.total < int(data.get("total") or 0),
         "suspending": int(data.get("suspending") or 0),
         **confirmation(web, int(data.get("suspending") or 0), counts_by_tab),
     }
