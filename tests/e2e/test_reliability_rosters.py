@@ -34,6 +34,7 @@ from xlsxwriter.worksheet import Worksheet
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
+from tests.hostile_files import deep_styles, shared_text_xlsx
 from tests.unit.roster.test_roster_broken import _patch_declared_size, small_xlsx
 from tests.workbooks import sheet_rows
 
@@ -115,6 +116,40 @@ def truncated_xlsx(d: Path) -> Path:
     path = write_xlsx(d / "r.xlsx", [HEADER, *rows_of(50)])
     path.write_bytes(path.read_bytes()[:3000])
     return path
+
+
+def blank_lines_first(d: Path) -> Path:
+    path = write_csv(d / "r.csv", [HEADER, *rows_of(2)])
+    path.write_bytes(b"\n" * 3_000_000 + path.read_bytes())
+    return path
+
+
+def comma_lines_at_the_end(d: Path) -> Path:
+    path = write_csv(d / "r.csv", [HEADER, *rows_of(2)])
+    path.write_bytes(path.read_bytes() + b",,,\r\n" * 1_000_000)
+    return path
+
+
+def million_fields_line(d: Path) -> Path:
+    path = write_csv(d / "r.csv", [HEADER, *rows_of(2)])
+    path.write_bytes(path.read_bytes() + b"a," * 1_000_000 + b"\r\n")
+    return path
+
+
+def huge_shared_string(d: Path) -> Path:
+    return shared_text_xlsx(d / "r.xlsx", HEADER, "y" * 5_000_000, 2)
+
+
+def long_text_in_many_cells(d: Path) -> Path:
+    return shared_text_xlsx(d / "r.xlsx", HEADER, "y" * 30_000, 2_000)
+
+
+def deeply_nested_styles(d: Path) -> Path:
+    book = openpyxl.Workbook()
+    for row in [HEADER, *rows_of(2)]:
+        book.active.append(row)
+    book.save(d / "r.xlsx")
+    return deep_styles(d / "r.xlsx", 100_000)
 
 
 def zip_bomb(d: Path) -> Path:
@@ -462,6 +497,15 @@ CASES = {
     "garbage named xlsx": Case(garbage_named_xlsx, 2, "not a valid Excel workbook"),
     "csv named xlsx": Case(csv_named_xlsx, 2, "not a valid Excel workbook"),
     "truncated xlsx": Case(truncated_xlsx, 2, "not a valid Excel workbook"),
+    "3,000,000 blank lines before the header": Case(blank_lines_first, 2,
+                                                    "most of its lines are empty"),
+    "1,000,000 comma-only lines at the end": Case(comma_lines_at_the_end, 0,
+                                                  created=_users(rows_of(2))),
+    "a line of 1,000,000 fields": Case(million_fields_line, 2, "row 4 has 1,000,000 values"),
+    "a 5,000,000-character shared string": Case(huge_shared_string, 2,
+                                                "more text than a spreadsheet cell can hold"),
+    "30,000 characters in 2,000 cells": Case(long_text_in_many_cells, 2, "repeats long texts"),
+    "styles nested 100,000 deep": Case(deeply_nested_styles, 0, created=_users(rows_of(2))),
     "zip bomb": Case(zip_bomb, 2, "zip bomb"),
     "zip bomb by declared size": Case(zip_bomb_declared, 2, "zip bomb"),
     "password-protected workbook": Case(password_protected, 2, "password-protected"),

@@ -3,7 +3,6 @@ a sparse sheet or a ragged CSV is refused, or read without its empty cells, befo
 
 from __future__ import annotations
 
-import zipfile
 from pathlib import Path
 
 import pytest
@@ -12,6 +11,7 @@ import xlsxwriter
 from bulk_provision.cli import main
 from bulk_provision.errors import RosterError
 from bulk_provision.roster.read import read_roster
+from tests.hostile_files import deep_styles, shared_text_xlsx
 
 HEADER = ["PartnerUserID", "UserAddress"]
 
@@ -76,29 +76,10 @@ def test_the_command_line_ends_a_sparse_sheet_in_one_line_and_exit_2(
     assert len(err) == 1 and "Ctrl+End" in err[0] and "Traceback" not in err[0]
 
 
-def shared_text_xlsx(path: Path, text: str, cells: int) -> Path:
-    """A roster whose Notes cells all refer to one shared string, then made ``text``."""
-    book = xlsxwriter.Workbook(str(path))
-    sheet = book.add_worksheet("Staff")
-    sheet.write_row(0, 0, [*HEADER, "Notes"])
-    for row in range(1, cells + 1):
-        sheet.write_row(row, 0, [str(row), f"u{row}.x.glance.net", "LONGTEXT"])
-    book.close()
-    with zipfile.ZipFile(path) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
-    parts["xl/sharedStrings.xml"] = parts["xl/sharedStrings.xml"].replace(
-        b"LONGTEXT", text.encode()
-    )
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in parts.items():
-            archive.writestr(name, data)
-    return path
-
-
 def test_a_shared_string_longer_than_a_cell_is_refused_before_calamine_opens_it(
     tmp_path: Path,
 ) -> None:
-    path = shared_text_xlsx(tmp_path / "r.xlsx", "y" * 10_000_000, 3)
+    path = shared_text_xlsx(tmp_path / "r.xlsx", HEADER, "y" * 10_000_000, 3)
     assert path.stat().st_size < 100_000
     with pytest.raises(RosterError, match=r"^the workbook has a cell with more text than a spr"):
         read_roster(path)
@@ -107,27 +88,18 @@ def test_a_shared_string_longer_than_a_cell_is_refused_before_calamine_opens_it(
 def test_a_long_shared_string_in_many_cells_is_refused_by_what_it_would_copy(
     tmp_path: Path,
 ) -> None:
-    path = shared_text_xlsx(tmp_path / "r.xlsx", "y" * 30_000, 3_000)  # 90 MB of copies
+    path = shared_text_xlsx(tmp_path / "r.xlsx", HEADER, "y" * 30_000, 3_000)  # 90 MB of copies
     with pytest.raises(RosterError, match=r'sheet "Staff" repeats long texts .* about 86 MB'):
         read_roster(path)
 
 
 def test_a_long_shared_string_in_a_few_cells_is_read(tmp_path: Path) -> None:
-    roster = read_roster(shared_text_xlsx(tmp_path / "r.xlsx", "z" * 30_000, 20))
+    roster = read_roster(shared_text_xlsx(tmp_path / "r.xlsx", HEADER, "z" * 30_000, 20))
     assert set(roster.frame["Notes"]) == {"z" * 30_000}
 
 
 def test_deeply_nested_styles_do_not_cost_a_tree(tmp_path: Path) -> None:
-    path = sparse_xlsx(tmp_path / "r.xlsx", (3, 1))
-    with zipfile.ZipFile(path) as archive:
-        parts = {name: archive.read(name) for name in archive.namelist()}
-    depth = 200_000
-    parts["xl/styles.xml"] = parts["xl/styles.xml"].replace(
-        b"</styleSheet>", b"<x>" * depth + b"</x>" * depth + b"</styleSheet>"
-    )
-    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
-        for name, data in parts.items():
-            archive.writestr(name, data)
+    path = deep_styles(sparse_xlsx(tmp_path / "r.xlsx", (3, 1)), 200_000)
     assert list(read_roster(path).frame["PartnerUserID"][:2]) == ["1", "2"]
 
 
