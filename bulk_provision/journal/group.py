@@ -60,8 +60,8 @@ class GroupCommit:
                 self._thread = threading.Thread(target=self._run, name="journal-flusher",
                                                 daemon=True)
                 self._thread.start()
-            elif len(self._queue) >= self._batch:
-                self._cond.notify()
+            elif len(self._queue) in (1, self._batch):  # the first starts a window, the
+                self._cond.notify()  # batch-th ends it
 
     def flush(self) -> None:
         """Commit every queued answer now, then report them; raises a commit's failure."""

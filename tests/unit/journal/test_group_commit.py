@@ -73,14 +73,15 @@ def test_the_flusher_commits_within_its_window(
     path = tmp_path / "j.sqlite"
     told: list[str] = []
     with open_cp(path) as cp:
-        cp.record_plan([create("u1")])
-        cp.send("u1")
-        cp.answer_soon(created(create("u1")), lambda r: told.append(r.key))
-        deadline = time.monotonic() + 5
-        while not told and time.monotonic() < deadline:
-            time.sleep(0.01)
-        assert told == ["u1"]
-        assert state_on_disk(path, "u1") == "done"
+        cp.record_plan([create("u1"), create("u2", 3)])
+        for n, key in enumerate(("u1", "u2"), start=1):  # each its own window, none full
+            cp.send(key)
+            cp.answer_soon(created(create(key)), lambda r: told.append(r.key))
+            deadline = time.monotonic() + 5
+            while len(told) < n and time.monotonic() < deadline:
+                time.sleep(0.01)
+            assert told == ["u1", "u2"][:n]
+            assert state_on_disk(path, key) == "done"
 
 
 def test_close_commits_what_is_still_queued(tmp_path: Path, held: None) -> None:
