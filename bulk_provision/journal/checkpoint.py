@@ -4,9 +4,11 @@ One row per planned action, keyed by PartnerUserID, moving through the states of
 ``lifecycle.RowState`` (DESIGN.md section 6): each transition is one method here (``send``,
 ``answer``, ``not_sent``, ``doubt``, ``confirm``, ``release``, ``recover``, ``retry_failed``) and
 one guarded statement that refuses a row in any other state (LifecycleError). ``sending`` is
-committed before a request leaves and the outcome as soon as it arrives, so after any crash a row
-is untouched (``pending``), final (``done`` / ``failed``), or was being sent: the next run moves
-it to ``in_doubt`` and the engine verifies it with ShowUsers before sending again.
+committed before a request leaves and the outcome once it arrives (the engine's answers are
+group-committed, ``answer_soon``: many rows in one transaction, each reported done only once
+committed), so after any crash a row is untouched (``pending``), final (``done`` / ``failed``),
+or was being sent: the next run moves it to ``in_doubt`` and the engine verifies it with
+ShowUsers before sending again.
 
 Durability: the database runs in WAL mode with ``synchronous=NORMAL``. Every commit is appended
 to the WAL through ``write()`` before ``commit`` returns, so it lives in the operating system's
@@ -28,7 +30,7 @@ from __future__ import annotations
 import json
 import sqlite3
 import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -36,15 +38,20 @@ from typing import Any
 from bulk_provision import __version__
 from bulk_provision.errors import CheckpointError, LifecycleError
 from bulk_provision.journal.files import Lock, ReadOnlyCopy, connect, create_private, take_lock, uri
+from bulk_provision.journal.group import GroupCommit, Queued
+from bulk_provision.journal.identity import check_same_run, check_same_wave
 from bulk_provision.journal.lifecycle import TRANSITIONS, RowState, state_after_answer
 from bulk_provision.journal.reads import JournalReads
 from bulk_provision.journal.rows import (
     SCHEMA,
+    SETTLE,
     Todo,
+    migrate,
     now,
     plan_digest,
     planned_state,
     row_hash,
+    settled,
 )
 from bulk_provision.model import Action, RowResult
 
@@ -55,12 +62,12 @@ READABLE_VERSIONS = ("1", "2")  # version 1 had no in_doubt state and no doubted
 STATES = tuple(RowState)
 
 
-def _wave(selection: str) -> str:
-    return f"the wave {selection}" if selection else "the whole roster"
-
-
 class Checkpoint(JournalReads):
     """One run's journal. Open with :meth:`open` (a run) or :meth:`read_only` (``status``)."""
+
+    #: group commit of ``answer_soon``: at most this many seconds, or this many answers, wait
+    ANSWER_WINDOW = 0.1
+    ANSWER_BATCH = 256
 
     def __init__(
         self, path: Path, conn: sqlite3.Connection, lock: Lock | None,
@@ -71,7 +78,8 @@ class Checkpoint(JournalReads):
         self._lock: Lock | None = lock
         self._copy = copy
         self._mutex = threading.Lock()
-
+        self._answers = GroupCommit(lambda batch: self._commit_answers(batch),
+                                    window=self.ANSWER_WINDOW, batch=self.ANSWER_BATCH)
 
     @classmethod
     def open(
@@ -134,31 +142,19 @@ class Checkpoint(JournalReads):
                 self._reset()
             elif existing:
                 self._check_format()
-                self._check_same_run(self.meta(), roster_sha256=roster_sha256, mode=mode,
-                                     glance=glance, recipe=recipe)
-                self._check_same_wave(self.meta().get("selection", ""), selection)
+                check_same_run(self.path, self.meta(), self.has_plan,
+                               roster_sha256=roster_sha256, mode=mode, glance=glance,
+                               recipe=recipe)
+                check_same_wave(self.path, self.meta().get("selection", ""), selection,
+                                self.has_plan)
             with self._transaction():
-                self._migrate()
+                migrate(self._conn, self._table_names())
                 for statement in SCHEMA:
                     self._conn.execute(statement)
                 self._put_meta_defaults(roster_sha256, roster_path, mode, glance, recipe)
                 self._conn.execute("INSERT OR REPLACE INTO meta VALUES ('selection', ?)",
                                    (selection,))
             self.recover()
-
-    def _migrate(self) -> None:
-        """Version 1 -> 2: the ``doubted`` column (its ``sending`` rows are recovered as usual)."""
-        if "rows" not in self._table_names():
-            return
-        columns = {name for _, name, *_ in self._conn.execute("PRAGMA table_info(rows)")}
-        if "doubted" not in columns:
-            self._conn.execute("ALTER TABLE rows ADD COLUMN doubted INTEGER NOT NULL DEFAULT 0")
-            # Version 1 sent nothing for these and left them pending until the engine reached
-            # them; they are recorded done with the plan now.
-            self._conn.execute(
-                "UPDATE rows SET state='done', outcome='unchanged' WHERE action='none'"
-                " AND state='pending'"
-            )
 
     def _put_meta_defaults(
         self, roster_sha256: str, roster_path: str, mode: str, glance: str, recipe: str = ""
@@ -175,49 +171,6 @@ class Checkpoint(JournalReads):
         if glance:
             values["glance"] = glance
         self._conn.executemany("INSERT OR REPLACE INTO meta VALUES (?, ?)", values.items())
-
-    def _check_same_run(
-        self, stored: Mapping[str, str], *, roster_sha256: str, mode: str, glance: str,
-        recipe: str = "",
-    ) -> None:
-        old_glance = stored.get("glance", "")
-        if old_glance and glance and old_glance != glance and self.has_plan:
-            raise CheckpointError(
-                f"checkpoint {self.path} holds a run against {old_glance}, not {glance}: its "
-                "outcomes say nothing about this Glance. Finish it against the Glance it was "
-                "made for, or use --fresh (or another --checkpoint) to start over"
-            )
-        old_sha = stored.get("roster_sha256", "")
-        if old_sha != roster_sha256:
-            raise CheckpointError(
-                f"checkpoint {self.path} was made for a different roster "
-                f"({stored.get('roster_path', '?')}, SHA-256 {old_sha[:12]}). "
-                "Use --fresh to start over, or pass the original roster"
-            )
-        old_recipe = stored.get("recipe_sha256", "")
-        if self.has_plan and old_recipe != recipe:
-            said = (f"the recipe with SHA-256 {old_recipe[:12]}" if old_recipe
-                    else "no recipe")
-            raise CheckpointError(
-                f"checkpoint {self.path} holds a run made with {said}, and this run reads the "
-                "roster " + ("with another recipe" if recipe else "without one") + ": the "
-                "same rows may mean other people. Finish it with the recipe it was made with, "
-                "or use --fresh (or another --checkpoint) to start over"
-            )
-        old_mode = stored.get("mode", "")
-        if self.has_plan and old_mode != mode:
-            raise CheckpointError(
-                f"checkpoint {self.path} holds a --mode {old_mode} run. "
-                f"Re-run with --mode {old_mode} to finish it, or use --fresh to start over"
-            )
-
-    def _check_same_wave(self, old: str, selection: str) -> None:
-        """A wave's journal is that wave's alone: another selection never resumes it."""
-        if self.has_plan and old != selection:
-            raise CheckpointError(
-                f"checkpoint {self.path} holds an unfinished run of {_wave(old)}, and this run "
-                f"takes {_wave(selection)}: finish that one first (the same --rows, --where and "
-                "--first), or use --fresh (or another --checkpoint) to start over")
 
     def _reset(self) -> None:
         with self._transaction():
@@ -325,6 +278,37 @@ class Checkpoint(JournalReads):
         """sending -> done | failed: Glance's definite answer."""
         self._settle("answer", result)
 
+    def answer_soon(
+        self, result: RowResult, on_durable: Callable[[RowResult], None] | None = None
+    ) -> None:
+        """sending -> done | failed, group-committed: queued now, committed with others within
+        ``ANSWER_WINDOW`` seconds; ``on_durable(result)`` is called once it is committed. Until
+        then a crash leaves the row ``sending`` (in doubt for the next run). Raises an earlier
+        group commit's failure."""
+        self._answers.put(Queued(result, now(), on_durable))
+
+    def flush(self) -> None:
+        """Commit every queued answer now (and report them); raises a failed commit."""
+        self._answers.flush()
+
+    def _commit_answers(self, batch: Sequence[Queued]) -> None:
+        sources = TRANSITIONS["answer"][0]
+        sql = (f"UPDATE rows SET state=?, {SETTLE} WHERE key=? AND state IN"
+               f" ({', '.join('?' * len(sources))}) RETURNING attempts")
+        refused = []
+        with self._database_errors(), self._transaction() as conn:
+            for item in batch:
+                result = item.result
+                params = (state_after_answer(result.outcome), *settled(result, item.finished_at),
+                          result.key, *sources)
+                if len(conn.execute(sql, params).fetchall()) != 1:
+                    refused.append(result.key)
+        if refused:
+            raise LifecycleError(
+                f"checkpoint {self.path}: PartnerUserID {refused[0]!r} cannot take the "
+                "transition 'answer' (it is not sending)"
+            )
+
     def confirm(self, result: RowResult) -> None:
         """in_doubt -> done: ShowUsers shows the request was carried out after all."""
         self._settle("confirm", result)
@@ -350,15 +334,8 @@ class Checkpoint(JournalReads):
         return self._move_all("retry_failed", "outcome=NULL, finished_at=NULL")
 
     def _settle(self, transition: str, result: RowResult) -> None:
-        audio = result.audio
-        self._move(
-            transition, result.key,
-            "outcome=?, message=?, dial_in=?, host_code=?, guest_code=?,"
-            " attempts=MAX(attempts, ?), finished_at=?",
-            (result.outcome.value, result.message, audio.dial_in, audio.host_code,
-             audio.guest_code, result.attempts, now()),
-            target=state_after_answer(result.outcome),
-        )  # fmt: skip
+        self._move(transition, result.key, SETTLE, settled(result, now()),
+                   target=state_after_answer(result.outcome))
 
     def _move(
         self,
@@ -403,7 +380,14 @@ class Checkpoint(JournalReads):
 
 
     def close(self) -> None:
-        """Close the database and release the lock (idempotent)."""
+        """Commit the queued answers, close the database and release the lock (idempotent).
+
+        A queued answer that cannot be committed now (a full disk) stays ``sending`` in the
+        file, in doubt for the next run; the engine's own ``flush`` has reported that error."""
+        try:
+            self._answers.close()
+        except Exception:  # noqa: BLE001, S110 - see above: in doubt, verified on resume
+            pass
         with self._mutex:
             self._conn.close()
             if self._lock is not None:
@@ -417,3 +401,4 @@ class Checkpoint(JournalReads):
 
     def __exit__(self, *exc_info: object) -> None:
         self.close()
+

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -129,3 +130,29 @@ def planned_state(action: Action) -> tuple[str, str | None]:
     if action.kind is ActionKind.SKIP:
         return RowState.DONE.value, Outcome.SKIPPED.value
     return RowState.PENDING.value, None
+
+
+def migrate(conn: sqlite3.Connection, tables: set[str]) -> None:
+    """Version 1 -> 2: the ``doubted`` column (its ``sending`` rows are recovered as usual)."""
+    if "rows" not in tables:
+        return
+    columns = {name for _, name, *_ in conn.execute("PRAGMA table_info(rows)")}
+    if "doubted" not in columns:
+        conn.execute("ALTER TABLE rows ADD COLUMN doubted INTEGER NOT NULL DEFAULT 0")
+        # Version 1 sent nothing for these and left them pending until the engine reached
+        # them; they are recorded done with the plan now.
+        conn.execute(
+            "UPDATE rows SET state='done', outcome='unchanged' WHERE action='none'"
+            " AND state='pending'"
+        )
+
+
+SETTLE = ("outcome=?, message=?, dial_in=?, host_code=?, guest_code=?,"
+          " attempts=MAX(attempts, ?), finished_at=?")
+
+
+def settled(result: RowResult, finished_at: str) -> tuple[Any, ...]:
+    """The values of ``SETTLE`` for a final ``result``."""
+    audio = result.audio
+    return (result.outcome.value, result.message, audio.dial_in, audio.host_code,
+            audio.guest_code, result.attempts, finished_at)

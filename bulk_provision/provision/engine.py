@@ -1,7 +1,8 @@
 """Workers executing planned actions against Glance, journaling every outcome.
 
 Exactly once: every step of a row is a transition of the journal's lifecycle (lifecycle.py):
-``sending`` is committed before a request leaves and the answer as soon as it arrives. A request
+``sending`` is committed before a request leaves and the answer once it arrives (group-committed
+with other rows' answers, and reported only once committed: ``Checkpoint.answer_soon``). A request
 whose outcome is unknown (a timeout or a connection dropped after sending) leaves its row
 ``in_doubt``; a NewUser in doubt is never sent again blindly: the user is first looked up with
 ShowUsers, and only sent again if Glance does not have it.
@@ -88,6 +89,10 @@ class Engine:
             thread.start()
         for thread in threads:
             thread.join()
+        try:
+            self.journal.flush()  # the group-committed answers: durable, then reported
+        except BaseException as exc:  # a full disk: like any journal failure of a row
+            self._crash = self._crash or exc
         if self._crash is not None:
             raise self._crash
         return self._report()

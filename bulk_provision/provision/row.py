@@ -89,9 +89,10 @@ class RowRun:
             return
         result = self._send()
         self.engine.remember(result)
-        self.journal.answer(result)
+        # Group-committed: reported (progress, counts) only once the answer is committed; a
+        # crash before that leaves the row sending, verified with ShowUsers by the next run.
+        self.journal.answer_soon(result, self.engine.report)
         self.state = RowState.DONE
-        self.engine.report(result)
 
     def _resolve_doubt(self) -> bool:
         """in_doubt -> done when Glance has the created user, else -> pending to send again

@@ -13,7 +13,7 @@ import sys
 import time
 import zipfile
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 import openpyxl
@@ -21,6 +21,7 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.group import Queued
 from bulk_provision.journal.lifecycle import RowState
 from bulk_provision.simulator import Simulator
 from tests.workbooks import sheet_rows
@@ -389,22 +390,22 @@ def test_a_full_disk_mid_run_stops_resumably_and_still_writes_the_workbook(
 ) -> None:
     use_sim(simulator)
     roster = write_roster(workdir / "staff.csv", 20)
-    real_answer = Checkpoint.answer
+    real_commit = Checkpoint._commit_answers  # the group commit of the answers
     calls = {"n": 0}
 
-    def failing_answer(self: Checkpoint, result: object) -> None:
-        calls["n"] += 1
+    def failing_commit(self: Checkpoint, batch: Sequence[Queued]) -> None:
+        calls["n"] += len(batch)
         if calls["n"] > 5:
             raise sqlite3.OperationalError("database or disk is full")
-        real_answer(self, result)  # type: ignore[arg-type]
+        real_commit(self, batch)
 
-    monkeypatch.setattr(Checkpoint, "answer", failing_answer)
+    monkeypatch.setattr(Checkpoint, "_commit_answers", failing_commit)
     assert run_cli(str(roster), "--rate", "0", "--workers", "2") == 4
     err = capsys.readouterr().err
     assert "could not be written: the disk is full (database or disk is full)" in err
     assert "Traceback" not in err
     assert len(sheet_rows(workdir / "staff.results.xlsx")) == 20
-    monkeypatch.setattr(Checkpoint, "answer", real_answer)
+    monkeypatch.setattr(Checkpoint, "_commit_answers", real_commit)
     assert run_cli(str(roster), "--rate", "0") == 0
     assert simulator.created_counts() == {f"{i:05d}": 1 for i in range(20)}
     assert {r["Outcome"] for r in sheet_rows(workdir / "staff.results.xlsx")} == {"created"}

@@ -576,12 +576,15 @@ def test_a_full_disk_under_the_journal_stops_resumably_with_a_workbook_of_what_i
     rows = sheet_rows(workdir / "staff.results.xlsx")
     assert [r["PartnerUserID"] for r in rows] == keys
     # the sixth user was created, but the journal could not say so: the workbook still does,
-    # with the audio codes Glance returned (held in memory)
+    # with the audio codes Glance returned (held in memory). The answers are group-committed,
+    # so the failure is found within one commit window: a few more rows may have been sent
+    # meanwhile, each shown as Glance answered it (and in doubt in the journal).
     created = [r for r in rows if r["Outcome"] == "created"]
-    assert [r["PartnerUserID"] for r in created] == keys[:6]
+    sent = len(created)
+    assert sent >= 6 and [r["PartnerUserID"] for r in created] == keys[:sent]
     sixth = simulator.users()["005"].audio
     assert sixth is not None and created[5]["hostCode"] == sixth["hostCode"]
-    assert {r["Outcome"] for r in rows[6:]} == {"not attempted"}
+    assert {r["Outcome"] for r in rows[sent:]} <= {"not attempted"}
 
     monkeypatch.setattr(checkpoint, "connect", real_connect)  # space freed: resume
     assert run(workdir, roster) == 0

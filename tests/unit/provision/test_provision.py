@@ -296,15 +296,21 @@ def test_a_stop_request_lets_the_request_in_flight_finish_and_sends_nothing_new(
 def test_a_journal_that_cannot_be_written_stops_the_run_and_the_row_stays_sending(
     journal: Checkpoint, monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    def full(self: Checkpoint, result: RowResult) -> None:
+    def full(self: Checkpoint, batch: object) -> None:
         raise CheckpointError("database or disk is full")
 
-    monkeypatch.setattr(Checkpoint, "answer", full)
+    monkeypatch.setattr(Checkpoint, "_commit_answers", full)  # the group commit of answers
     fake = FakeGlance()
+    progress = Recorder()
+    engine = Engine(fake, journal, {}, FAST, progress=progress)
+    journal.record_plan([create("u1"), create("u2", 3)])
     with pytest.raises(CheckpointError, match="disk is full"):
-        run(journal, fake, [create("u1"), create("u2", 3)])
-    assert state(journal, "u1") is RowState.SENDING  # the next run verifies it first
-    assert len(fake.ops("NewUser")) == 1
+        engine.run(journal.todo())
+    # No answer became durable: nothing is reported done, every sent row stays sending (the
+    # next run verifies it first), and the run stopped.
+    assert progress.results == []
+    assert state(journal, "u1") is RowState.SENDING
+    assert len(fake.ops("NewUser")) <= 2
 
 
 def test_a_redirect_stops_the_run_with_the_row_in_doubt(journal: Checkpoint) -> None:
