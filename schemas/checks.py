@@ -54,7 +54,9 @@ _NOT_ADDRESS_CHARACTER = re.compile(r"[^A-Za-z0-9.\-]")
 _ADDRESS = re.compile(r"[A-Za-z0-9.\-]*")
 _GOOD_ENDS = re.compile(r"(?s)(?![.\-]).*(?<![.\-])")
 # Simple and sane, no network: something@domain.tld, no spaces, no second @, no empty label.
-_EMAIL = re.compile(r"[^@\s]+@[^@\s.]+(?:\.[^@\s.]+)+")
+# local part: anything but space, @ and the characters that quote or delimit addresses (or
+# mark up a page); domain: letters, digits and hyphens (any script), in dot-separated labels
+_EMAIL = re.compile(r'[^@\s<>()\[\]\\,;:"]+@[\w-]+(?:\.[\w-]+)+')
 ROWS_NAMED = 5  # rows a uniqueness message names before "and N more"
 # C0 controls, DEL and C1 controls; the "free text" variants leave tab (and line breaks) alone.
 CONTROL = "\x00-\x1f\x7f-\x9f"

@@ -199,7 +199,7 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     import uvicorn
 
     from bulk_provision.web.app import WebConfig, create_app
-    from bulk_provision.web.auth import Access, allowed_hosts, read_users
+    from bulk_provision.web.auth import START_LINK_MINUTES, Access, allowed_hosts, read_users
     from bulk_provision.web.engine import Connection
     from bulk_provision.web.links import forget_server, record_server
     from bulk_provision.web.server import uvicorn_config
@@ -231,6 +231,8 @@ def serve(args: argparse.Namespace, settings: Settings, env: Mapping[str, str]) 
     if users is None:
         print(printable(f"bulk-provision serve: open {url}/login?token={access.new_token()}"),
               flush=True)
+        print(f"(it works once, within {START_LINK_MINUTES} minutes; `bulk-provision serve "
+              "--new-link` prints another)", flush=True)
     else:
         print(printable(f"bulk-provision serve: open {url}/"), flush=True)
     print(printable(f"workspace {args.workspace.resolve()}; Glance {config.connection.endpoint}; "

@@ -447,7 +447,11 @@ async def check(request: Request) -> Response:
     await checked_form(request)
     try:
         roles = await run_in_threadpool(web.config.connection.check)
-        result = f"Connected to {web.config.connection.endpoint}; roles: {', '.join(roles)}."
+        result = (f"Connected to {web.config.connection.endpoint}; roles: {', '.join(roles)}."
+                  if roles else
+                  f"Connected to {web.config.connection.endpoint}. Glance lists no roles yet (it "
+                  "lists only the roles someone has), so the roster's roles cannot be checked "
+                  "before the run.")
         ok = True
     except engine.BulkProvisionError as exc:
         result, ok = f"Cannot connect: {web.workspace.shown(said(exc))}", False

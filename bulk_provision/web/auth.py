@@ -48,6 +48,7 @@ from bulk_provision.web.sessions import DEFAULT_HOURS, SESSIONS_NAME, Session, S
 __all__ = ["Access", "Guard", "Session", "SignIn", "allowed_hosts"]
 COOKIE = "bp_session"
 LINK_USER = "local admin"  # who signed in with a link (no named accounts)
+START_LINK_MINUTES = 60  # the link serve prints at start works once, within this
 LOCKOUT_FAILURES = 5  # per (name, client address) within LOCKOUT_SECONDS
 USER_FAILURES = 50  # per name, from all addresses together, within LOCKOUT_SECONDS
 LOCKOUT_SECONDS = 300
@@ -164,7 +165,7 @@ class Access:
         self.workspace: Path | None = None
         self._sessions = SessionStore(hours=session_hours)
         self.cookie_name = self._name_cookie()
-        self._tokens: set[str] = set()
+        self._tokens: dict[str, float] = {}  # token -> the monotonic second it ends
         self._lock = threading.Lock()
         self._hashing = threading.BoundedSemaphore(HASHING_SLOTS)
         self._dummy = hash_password(secrets.token_hex(8)) if users is not None else ""
@@ -181,19 +182,26 @@ class Access:
         prefix = "__Host-" if self.secure else ""
         return f"{prefix}{COOKIE}_{self._sessions.cookie_suffix}"
 
-    def new_token(self) -> str:
+    def new_token(self, minutes: float = START_LINK_MINUTES) -> str:
         token = secrets.token_urlsafe(32)
         with self._lock:
-            self._tokens.add(token)
+            self._tokens[token] = time.monotonic() + minutes * 60
         return token
+
+    def _live_tokens(self) -> list[str]:
+        """The unspent tokens still in their time (the others are forgotten); under the lock."""
+        now = time.monotonic()
+        for token in [t for t, ends in self._tokens.items() if ends <= now]:
+            del self._tokens[token]
+        return list(self._tokens)
 
     def redeem(self, token: str) -> str | None:
         """A new session id for a valid one-time token (which is then spent), else None."""
         if self.users is not None:
             return None
         with self._lock:
-            match = next((t for t in self._tokens if hmac.compare_digest(t, token)), None)
-            self._tokens.discard(match or "")
+            match = next((t for t in self._live_tokens() if hmac.compare_digest(t, token)), None)
+            self._tokens.pop(match or "", None)
         if match is None and not (self.workspace and links.spend_link(self.workspace, token)):
             return None
         return self._sessions.open(LINK_USER)
@@ -203,7 +211,7 @@ class Access:
         if self.users is not None:
             return False
         with self._lock:
-            if any(hmac.compare_digest(t, token) for t in self._tokens):
+            if any(hmac.compare_digest(t, token) for t in self._live_tokens()):
                 return True
         return self.workspace is not None and links.link_waiting(self.workspace, token)
 

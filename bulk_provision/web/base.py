@@ -19,7 +19,7 @@ from starlette.requests import Request
 from starlette.responses import FileResponse, HTMLResponse, Response
 
 from bulk_provision import __version__
-from bulk_provision.web import engine
+from bulk_provision.web import engine, words
 from bulk_provision.web.auth import Access, Session
 from bulk_provision.web.runs import RunManager
 from bulk_provision.web.workspace import Workspace
@@ -60,6 +60,8 @@ class Web:
             autoescape=True, undefined=jinja2.StrictUndefined,
         )
         self.templates.filters["when"] = when
+        self.templates.filters["rule_words"] = words.rule_words
+        self.templates.globals["glance_words"] = words.glance_words
 
     def close(self) -> None:
         """Stop the runs (journals and workbooks written), then free the workspace."""

@@ -24,18 +24,8 @@ from bulk_provision.web import engine, intake, recipes
 from bulk_provision.web.base import Web, checked_form, web_of
 from bulk_provision.web.hints import said
 from bulk_provision.web.pages import for_the_page
+from bulk_provision.web.words import FIELDS
 
-FIELDS = {  # Glance field -> what an HR admin calls it
-    "PartnerUserID": "Employee ID",
-    "UserFirst": "First name",
-    "UserLast": "Last name",
-    "UserEmail": "Email",
-    "UserAddress": "Glance user name",
-    "UserRole": "Role",
-    "AudioProvider": "Audio provider",
-    "UserPW": "Password",
-    "Action": "Action (create, update, suspend...)",
-}
 NO_ROLE = "-none-"
 ROLES_FOR = 300.0  # seconds the roles Glance listed are reused
 RECIPE_UPLOAD = 1024 * 1024

@@ -75,6 +75,8 @@ def read_and_validate(connection: engine.Connection, roster_file: Path, name: st
                           "smaller files", "needs_recipe": False}
     applied = roster.recipe
     by_rule = Counter(p.message if p.rule == "" else p.rule for p in result.problems)
+    problem_cells = {(p.row, p.rule.rpartition(".")[0]) for p in result.problems}
+    warnings = [w for w in roster.warnings if (w.row, w.column) not in problem_cells]
     return {
         "rows": result.rows,
         "invalid_rows": len(result.invalid_rows),
@@ -82,8 +84,8 @@ def read_and_validate(connection: engine.Connection, roster_file: Path, name: st
         "by_rule": by_rule.most_common(),
         "problems": [[p.row, p.column, p.value, for_the_page(p.message, name)]
                      for p in result.problems[:SHOWN_PROBLEMS]],
-        "warnings": [str(w) for w in roster.warnings[:50]],
-        "warning_count": len(roster.warnings),
+        "warnings": [str(w) for w in warnings[:50]],  # a cell with a problem is told once
+        "warning_count": len(warnings),
         "columns": list(roster.frame.columns),
         "sheet": roster.sheet,
         "glance_roles": roles,

@@ -34,7 +34,9 @@ def test_a_misspelt_role_is_a_problem_at_upload_and_nothing_can_start(
     roster = upload(page, write(tmp_path / "staff.csv", [
         ("000101", "Agent"), ("000102", "Supervisr"), ("000103", "Night Team")]))
     shown = html.unescape(page.get(roster.headers["location"]).text)
-    assert "1 problems" in shown and "in 1 rows" in shown
+    assert "1 problem</strong>" in shown and "in 1 row." in shown
+    assert "<li>Role is not a role in your Glance group: 1 row</li>" in shown
+    assert "UserRole.known" not in shown
     assert '"Supervisr" is not a role in Glance: did you mean "Supervisor"?' in shown
     assert "Glance lists no one with these roles yet: Night Team" in shown
     assert not any(r.operation == "NewUser" for r in simulator.request_log)
@@ -54,7 +56,10 @@ def test_an_employee_id_that_lost_its_zeros_is_a_problem_by_name_at_upload(
     book.save(path)
     roster = upload(page, path)
     shown = html.unescape(page.get(roster.headers["location"]).text)
-    assert "1 problems" in shown and "in 1 rows" in shown
+    assert "1 problem</strong>" in shown and "in 1 row." in shown
+    assert "<li>Employee ID lost its leading zeros: 1 row</li>" in shown
+    assert "PartnerUserID.zeros" not in shown
+    assert "warning" not in shown  # the cell Excel stored as a number is told once, as a problem
     assert "125 looks like an ID that lost its leading zeros" in shown
     assert "type 000125" in shown
     assert not any(r.operation == "NewUser" for r in simulator.request_log)

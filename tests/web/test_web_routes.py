@@ -78,7 +78,7 @@ def test_the_roster_with_errors_shows_every_problem_and_no_start(page: TestClien
     for row in (3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 18, 19):
         assert f"<tr><td>{row}</td>" in shown
     assert 'id="start"' not in shown  # Start is only on the plan's page
-    assert "PartnerUserID.unique: 2" in shown
+    assert "<li>Employee ID is used by more than one row: 2 rows</li>" in shown
     report = page.get(f"{roster}/report")
     assert report.status_code == 200 and report.content.startswith(b"PK")
     plan, _, plan_page = preview(page, roster)
@@ -220,11 +220,11 @@ def test_an_uploaded_name_is_never_a_path_and_files_are_owner_only(
 def test_stop_then_resume_creates_every_user_exactly_once(
     tmp_path: Path, make_simulator: object
 ) -> None:
-    sim = make_simulator(latency_ms=30)  # type: ignore[operator]
+    sim = make_simulator(latency_ms=30)  # 400 rows: answers are committed (and shown) in groups  # type: ignore[operator]
     config = web_config(tmp_path / "ws", sim)
     with client_for(config) as client:
         sign_in(client, config)
-        roster = roster_url(upload(client, write_roster(tmp_path / "s.csv", 40)))
+        roster = roster_url(upload(client, write_roster(tmp_path / "s.csv", 400)))
         run = start(client, roster)
         for snap in events(client, run):
             if snap["done"] >= 5:
@@ -239,7 +239,7 @@ def test_stop_then_resume_creates_every_user_exactly_once(
         again = client.post(f"{run}/resume", data={"csrf": token(client)})  # an old tab
         assert again.status_code == 303  # shows the run that resumed it; nothing is sent again
         assert again.headers["location"] == resumed.headers["location"]
-    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(40)}
+    assert sim.created_counts() == {f"{i:05d}": 1 for i in range(400)}
 
 
 def test_a_run_the_server_died_under_is_listed_and_resumes_once(

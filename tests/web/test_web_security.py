@@ -664,3 +664,17 @@ def test_workspace_parents_are_not_world_writable_under_umask_000(
         os.umask(previous)
     for folder in (tmp_path / "srv", tmp_path / "srv" / "bp", tmp_path / "srv" / "bp" / "ws"):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700, folder
+
+
+def test_the_start_up_link_stops_working_after_its_hour(monkeypatch: pytest.MonkeyPatch) -> None:
+    from bulk_provision.web import auth
+
+    now = [1_000.0]
+    monkeypatch.setattr(auth.time, "monotonic", lambda: now[0])
+    access = auth.Access()
+    link = access.new_token()
+    now[0] += auth.START_LINK_MINUTES * 60 - 1
+    assert access.token_valid(link)
+    now[0] += 2
+    assert not access.token_valid(link) and access.redeem(link) is None
+    assert access.redeem(access.new_token()) is not None  # a fresh one still works, once

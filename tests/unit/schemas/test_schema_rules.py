@@ -118,3 +118,16 @@ def test_optional_columns_may_be_absent() -> None:
     roster = roster_of([{"PartnerUserID": "1", "UserAddress": "a.glance.net"}])
     result = validate_roster(roster)
     assert result.ok and result.rows == 1
+
+
+@pytest.mark.parametrize("value", ["e<script>@example.com", 'a"b@example.com', "a,b@example.com",
+                                   "a@exa mple.com", "a@example.com>", "a@[127.0.0.1]",
+                                   "a@b@example.com", "a@example"])
+def test_an_address_with_markup_or_quoting_is_not_an_email(value: str) -> None:
+    assert [p.rule for p in problems_for("UserEmail", value)] == ["UserEmail.format"]
+
+
+@pytest.mark.parametrize("value", ["o'brien@example.com", "ann.lee+work@example.co.uk",
+                                   "zoë@bücher.de", "a_b-c@mail-1.example.com"])
+def test_real_addresses_are_emails(value: str) -> None:
+    assert problems_for("UserEmail", value) == []
