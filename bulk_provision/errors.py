@@ -85,6 +85,7 @@ class Hint(StrEnum):
     NO_SHEETS = "no-sheets"  # a sheet was chosen for a CSV file, which has none
     MAP_HEADER = "map-header"  # a required column is missing: rename its header, or map it
     MAP_IN_RECIPE = "map-in-recipe"  # the same, while a recipe reads the export: in the recipe
+    OTHER_GLANCE = "other-glance"  # a journal or plan made against another Glance: start anew
 
 
 @dataclass(frozen=True)

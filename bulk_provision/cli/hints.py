@@ -16,6 +16,7 @@ WORDS: dict[Hint, str] = {
     Hint.MAP_HEADER: ". Rename the header or map it with --columns",
     Hint.MAP_IN_RECIPE: ". Name its header in the recipe's [columns] table, or build it under "
                         "[compute]",
+    Hint.OTHER_GLANCE: "",  # the message already says how: the same Glance, or --fresh
 }
 
 

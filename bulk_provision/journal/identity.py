@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
-from bulk_provision.errors import CheckpointError
+from bulk_provision.errors import CheckpointError, Hint
 
 
 def check_same_run(
@@ -20,7 +20,8 @@ def check_same_run(
         raise CheckpointError(
             f"checkpoint {path} holds a run against {old_glance}, not {glance}: its "
             "outcomes say nothing about this Glance. Finish it against the Glance it was "
-            "made for, or use --fresh (or another --checkpoint) to start over"
+            "made for, or use --fresh (or another --checkpoint) to start over",
+            hint=Hint.OTHER_GLANCE,
         )
     old_sha = stored.get("roster_sha256", "")
     if old_sha != roster_sha256:

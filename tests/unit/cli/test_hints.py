@@ -28,3 +28,19 @@ def test_an_error_without_a_hint_is_its_message() -> None:
     error = UsageError("--workers must be from 1 to 64")
     assert error.hint is None and error.where is None
     assert cli_hints.said(error) == page_hints.said(error) == "--workers must be from 1 to 64"
+
+
+def test_a_journal_of_another_glance_is_said_in_hr_words_on_the_page(tmp_path: object) -> None:
+    from pathlib import Path
+
+    from bulk_provision.errors import CheckpointError
+    from bulk_provision.journal.identity import check_same_run
+
+    with pytest.raises(CheckpointError) as caught:
+        check_same_run(Path("j.sqlite"), {"glance": "https://127.0.0.1:1 as demo",
+                                          "roster_sha256": "ab"}, True, roster_sha256="ab",
+                       mode="create", glance="https://127.0.0.1:2 as demo")
+    assert "--fresh" in cli_hints.said(caught.value)
+    page = page_hints.said(caught.value)
+    assert page.startswith("This run was sent to another Glance than the one this server uses")
+    assert "--" not in page and "checkpoint" not in page and "127.0.0.1" not in page
