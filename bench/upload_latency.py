@@ -35,8 +35,14 @@ HOSTILE = ("csv-8M-char-ids", "csv-40M-blank-lines", "csv-one-40MB-line", "xlsx-
 
 def signed_in(serve: Serve) -> tuple[requests.Session, str]:
     session = requests.Session()
-    session.get(serve.login, timeout=30).raise_for_status()
-    page = session.get(serve.login.split("/login", 1)[0] + "/", timeout=30).text
+    base = serve.login.split("/login", 1)[0]
+    link_page = session.get(serve.login, timeout=30).text  # then the POST that spends it
+    once = re.search(r'name="token" value="([^"]+)"', link_page)
+    if not once:
+        raise SystemExit("no sign-in form on the link's page")
+    session.post(f"{base}/login/link", data={"token": once.group(1)}, timeout=30,
+                 headers={"origin": base}).raise_for_status()
+    page = session.get(base + "/", timeout=30).text
     token = re.search(r'name="csrf" value="([^"]+)"', page)
     if not token:
         raise SystemExit("no sign-in token on the upload page")
