@@ -1,5 +1,6 @@
 """``--ping URL`` and ``--metrics-file FILE`` on ``run``: the options, the checks before the run,
-the ping and the file at its start and end (:mod:`bulk_provision.jobs.monitor`).
+the ping and the file at its start and end (:mod:`bulk_provision.jobs.monitor`), the file also
+at each progress interval while rows are sent (:class:`RefreshedMetrics`).
 
 Like ``--notify``: a bad URL or file ends the command with exit 2 before any work; a ping or a
 metrics file that fails later is one warning line, never the run's exit code."""
@@ -8,15 +9,19 @@ from __future__ import annotations
 
 import argparse
 import sys
+import threading
 import time
+from collections import Counter
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bulk_provision.errors import EXIT_CODES, BulkProvisionError, Ending, UsageError
 from bulk_provision.jobs.monitor import Pinger, RunMetrics, write_metrics
 from bulk_provision.jobs.run import JobResult
+from bulk_provision.model import RowResult
 from bulk_provision.settings.config import Settings
 from bulk_provision.terminal import printable
 
@@ -87,13 +92,48 @@ class RunEnd:
 
     ending: Ending | None = None
     result: JobResult | None = None
+    monitor: Monitor | None = None
+
+
+class RefreshedMetrics:
+    """A progress display that also rewrites ``--metrics-file`` every ``interval`` seconds
+    while rows are sent (rows so far by outcome, ``bulk_provision_running 1``): the display's
+    calls pass through unchanged."""
+
+    def __init__(self, shown: Any, monitor: Monitor, interval: float) -> None:
+        self._shown = shown
+        self._monitor = monitor
+        self._interval = max(interval, 1.0)
+        self._counts: Counter[str] = Counter()
+        self._planned = 0
+        self._last = time.monotonic()
+        self._lock = threading.Lock()
+
+    def start(self, total: int) -> None:
+        self._planned = total
+        self._shown.start(total)
+
+    def result(self, result: RowResult) -> None:
+        self._shown.result(result)
+        path = self._monitor.metrics_file
+        with self._lock:
+            self._counts[result.outcome.value] += 1
+            now = time.monotonic()
+            if path is None or now - self._last < self._interval:
+                return
+            self._last = now
+            metrics = RunMetrics(dict(self._counts), self._planned, self._monitor.started)
+        _warn(write_metrics(path, metrics))
+
+    def __getattr__(self, name: str) -> Any:  # retrying, notice, close: the display's own
+        return getattr(self._shown, name)
 
 
 @contextmanager
 def monitored(monitor: Monitor) -> Iterator[RunEnd]:
     """Around the command: the start, then the end with its exit code (or its error's)."""
     monitor.begin()
-    outcome = RunEnd()
+    outcome = RunEnd(monitor=monitor)
     try:
         yield outcome
     except BulkProvisionError as exc:

@@ -16,7 +16,13 @@ from bulk_provision.cli.connection import (
     open_client,
     settings_for,
 )
-from bulk_provision.cli.monitoring import RunEnd, add_monitor_options, monitor_for, monitored
+from bulk_provision.cli.monitoring import (
+    RefreshedMetrics,
+    RunEnd,
+    add_monitor_options,
+    monitor_for,
+    monitored,
+)
 from bulk_provision.cli.notifying import (
     add_notify_option,
     notifier_for,
@@ -119,9 +125,11 @@ def execute(
     """Run the job; its result also goes into ``outcome`` (what --ping and --metrics-file
     report at the end)."""
     stop = threading.Event()
-    progress = make_progress(
+    progress: Any = make_progress(
         enabled=args.progress, quiet=args.quiet, interval=spec.progress_interval
     )
+    if outcome is not None and outcome.monitor is not None and outcome.monitor.metrics_file:
+        progress = RefreshedMetrics(progress, outcome.monitor, spec.progress_interval)
     try:
         with stop_on_signals(stop):
             result = run_job(spec, api_factory, progress=progress, stop=stop)
