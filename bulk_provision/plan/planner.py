@@ -16,9 +16,11 @@ from bulk_provision.glance.models import GlanceUser
 from bulk_provision.model import Action, ActionKind
 from bulk_provision.plan.actions import (
     KnownUser,
+    glance_spellings,
     keyed_snapshot,
     plan_create,
     plan_upsert,
+    same_key,
     suspensions,
 )
 from bulk_provision.plan.guard import guard
@@ -91,7 +93,9 @@ def build_plan(
     stop: threading.Event | None = None,
     seen: list[Mapping[str, KnownUser]] | None = None,
 ) -> tuple[list[Action], str | None]:
-    """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first.
+    """The actions for the valid rows; upsert and sync read a ShowUsers snapshot first, and so
+    does a wave (``--rows``/``--where``/``--first``) in create mode: whom Glance already has
+    (an earlier wave created them) is left as it is, not sent again.
 
     The second value is why sync must refuse this plan (more suspensions than --max-suspend
     allows), or None. ``run`` refuses it before any write; ``plan`` still shows it.
@@ -100,7 +104,18 @@ def build_plan(
     frame = roster.frame
     rows = [n for n in frame.index if n not in invalid]
     if spec.mode == "create":
-        return plan_create(frame, rows, audio_provider=spec.audio_provider), None
+        created = plan_create(frame, rows, audio_provider=spec.audio_provider)
+        if spec.selection is None or api is None:
+            return created, None
+        # a wave: the people an earlier wave (or anyone) already created are left as they are
+        snapshot = fresh_snapshot(api, spec.engine, stop)
+        if seen is not None:
+            seen.append(snapshot)
+        spelled = glance_spellings(snapshot)
+        return [Action(a.key, a.row, ActionKind.NONE)
+                if a.kind is ActionKind.CREATE
+                and (a.key in snapshot or same_key(a.key) in spelled) else a
+                for a in created], None
     assert api is not None
     snapshot = fresh_snapshot(api, spec.engine, stop)
     if seen is not None:  # whoever shows the plan names the people Glance has

@@ -257,7 +257,7 @@ def preview_plan(connection: Connection, roster: Path, options: RunOptions, out:
                  recipe: Path | None = None, roles: Sequence[str] | None = None) -> PlanPreview:
     """The plan for ``roster`` under ``options``, also written as the plan workbook ``out``."""
     spec = connection.spec(roster, options, sheet=sheet, recipe=recipe, listed_roles=roles)
-    if spec.mode == "create":  # nothing to read from Glance
+    if spec.mode == "create" and spec.selection is None:  # nothing to read from Glance
         planned = plan_job(spec, None, stop_if_invalid=False)
     else:
         with connection.open_client(2) as client:

@@ -114,11 +114,13 @@ def test_a_create_wave_over_rows_already_created_creates_nobody_twice(
     sim: Simulator, roster: Path, tmp_path: Path,
 ) -> None:
     assert run(str(roster), "--rows", "2-6") == 0
-    assert run(str(roster), "--rows", "2-11") == 0  # create mode: 2-6 are reported `exists`
+    assert run(str(roster), "--rows", "2-11") == 0  # create mode: Glance is read first
     results = results_of(next(tmp_path.glob("staff.rows-2-11-*.results.xlsx")))
-    assert [results[r] for r in range(2, 7)] == ["exists"] * 5
+    assert [results[r] for r in range(2, 7)] == ["unchanged"] * 5
     assert [results[r] for r in range(7, 12)] == ["created"] * 5
     assert created(sim) == Counter({key(r): 1 for r in range(2, 12)})
+    sent = [k for op, k in writes(sim) if op == "NewUser"]  # nothing sent again for 2-6
+    assert sorted(sent) == [key(r) for r in range(2, 12)]
 
 
 def test_where_picks_a_department_by_header_or_glance_name_and_first_caps_it(
