@@ -84,7 +84,9 @@ def mode_words(run: Any) -> str:
     """How a run's page and History name what it did."""
     if getattr(run, "undoes", ""):
         return "Undo of an earlier run"
-    return MODE_WORDS.get(run.options.mode, run.options.mode)
+    words = MODE_WORDS.get(run.options.mode, run.options.mode)
+    rows = getattr(run.options, "rows", "")
+    return f"{words}, only rows {rows} of the file" if rows else words
 
 
 def view_context(web: Web, sha: str, plan_id: str, tab: str = "", query: str = "",

@@ -36,6 +36,8 @@ def test_run_only_the_rows_shown_sends_those_people_alone(
                                                   "plan": narrowed.group(1), "confirm": "0"})
     assert started.status_code == 303, started.text
     assert finish(page, started.headers["location"])["state"] == "finished"
+    for screen in (started.headers["location"], "/history"):  # the run says it was a wave
+        assert "only rows 3,12-21 of the file" in page.get(screen).text
     made = sorted(r.partner_user_id for r in simulator.request_log
                   if r.operation == "NewUser" and r.committed)
     assert made == [f"{i:05d}" for i in (1, *range(10, 20))]
