@@ -37,7 +37,8 @@ def add_monitor_options(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--metrics-file", type=Path, metavar="FILE.prom",
         help="write Prometheus metrics (rows by outcome, duration, exit code, last success) "
-             "for node_exporter's textfile collector, at the start and the end")
+             "for node_exporter's textfile collector, at the start, at each progress interval "
+             "and at the end")
 
 
 @dataclass
@@ -47,14 +48,20 @@ class Monitor:
     pinger: Pinger | None = None
     metrics_file: Path | None = None
     started: float = field(default_factory=time.time)
+    begun: bool = False
 
     def begin(self) -> None:
+        """The start: called once the command has checked its options and files, so a run
+        refused before any work pings nothing and leaves the metrics file as it was."""
+        self.begun = True
         if self.pinger is not None:
             _warn(self.pinger.start())
         if self.metrics_file is not None:
             _warn(write_metrics(self.metrics_file, RunMetrics({}, 0, self.started)))
 
     def end(self, exit_code: int, counts: Mapping[str, int] | None = None) -> None:
+        if not self.begun:
+            return
         if self.metrics_file is not None:
             counts = dict(counts or {})
             _warn(write_metrics(self.metrics_file, RunMetrics(
@@ -131,12 +138,14 @@ class RefreshedMetrics:
 
 @contextmanager
 def monitored(monitor: Monitor) -> Iterator[RunEnd]:
-    """Around the command: the start, then the end with its exit code (or its error's)."""
-    monitor.begin()
+    """Around the command: the end with its exit code (or its error's), once the command
+    called ``outcome.monitor.begin()`` (after its checks)."""
     outcome = RunEnd(monitor=monitor)
     try:
         yield outcome
     except BulkProvisionError as exc:
+        if not monitor.begun and (exc.where is None or exc.where.setting != "metrics_file"):
+            monitor.begin()  # refused before its start: a monitor still hears of the failure
         monitor.end(exc.exit_code)
         raise
     except KeyboardInterrupt:

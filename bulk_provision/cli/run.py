@@ -33,7 +33,7 @@ from bulk_provision.cli.options import add_run_options, input_roles
 from bulk_provision.cli.progress import make_progress
 from bulk_provision.cli.signals import stop_on_signals
 from bulk_provision.cli.summary import human, print_json, summary_lines, warning_lines
-from bulk_provision.errors import EXIT_MEANING, BulkProvisionError, Ending
+from bulk_provision.errors import EXIT_MEANING, BulkProvisionError, Ending, UsageError, Where
 from bulk_provision.glance import GlanceClient
 from bulk_provision.glance.api import GlanceApi
 from bulk_provision.jobs.clients import OnCall, lazy_client
@@ -44,7 +44,7 @@ from bulk_provision.model import Outcome, StopReason
 from bulk_provision.roster.selection import describe
 from bulk_provision.settings.config import Settings
 from bulk_provision.settings.connection import DEFAULT_BASE_URL
-from bulk_provision.settings.paths import Role
+from bulk_provision.settings.paths import Role, check_distinct, journal_roles
 from bulk_provision.settings.spec import JobSpec
 from bulk_provision.terminal import printable
 
@@ -101,7 +101,20 @@ def _handle(args: argparse.Namespace, settings: Settings, notifier: Notifier | N
             outcome: RunEnd) -> Ending:
     spec = JobSpec.from_settings(vars(args), settings, os.environ)
     log_roles = [Role("--log-file", "the --log-file", spec.log_file)] if spec.log_file else []
+    monitor = outcome.monitor
+    if monitor is not None and monitor.metrics_file is not None:
+        metrics = Role("--metrics-file", "the --metrics-file", monitor.metrics_file)
+        try:  # before anything writes it: never over the journal, the log or a workbook
+            check_distinct([*input_roles(spec), *journal_roles(spec.checkpoint_path),
+                            Role("--out", "the results workbook", spec.results_path),
+                            *log_roles, metrics])
+        except UsageError as exc:
+            exc.where = Where(setting="metrics_file")
+            raise
+        log_roles.append(metrics)
     check_output(spec, *input_roles(spec), *log_roles)
+    if monitor is not None:
+        monitor.begin()  # the start ping and first metrics: only once the run may go ahead
 
     def opener(on_call: OnCall | None) -> GlanceClient:
         return open_client(spec.connection, pool_size=spec.engine.workers, on_call=on_call)

@@ -28,6 +28,7 @@ import numpy as np
 from bulk_provision.errors import RosterError
 
 MAX_FIELDS = 16_384  # Excel's own column limit
+MAX_SEPARATORS = 1_000_000  # on one line, trailing ones included: no spreadsheet writes more
 MAX_CELL_CHARS = 32_767  # Excel's own limit for the text of one cell
 _MAX_CELL_BYTES = 4 * MAX_CELL_CHARS  # UTF-8: a field longer than this has more characters
 # The grid (lines x header width) may hold at most this many cells, or SPARSE_FACTOR x the
@@ -59,6 +60,16 @@ def control_bytes(data: bytes, controls: bytes) -> int:
     return count
 
 
+def lf_line_ends(utf8: bytes) -> bytes:
+    """A file whose lines all end in a lone CR (old Mac exports) with LF line ends instead, so
+    every check here counts the lines the parser will see (a copy only then). A file with LF
+    line ends keeps its CRs: they may be inside quoted values (:func:`check_sparse` still counts
+    a lone CR as a line end)."""
+    if b"\n" in utf8 or b"\r" not in utf8:
+        return utf8
+    return utf8.replace(b"\r", b"\n")
+
+
 def without_empty_tail(utf8: bytes, delimiter: str) -> bytes:
     """``utf8`` without the blank and delimiter-only lines at its end (one final newline kept
     as it was). A copy is made only when there is more than one such line to drop."""
@@ -77,9 +88,10 @@ def without_empty_tail(utf8: bytes, delimiter: str) -> bytes:
 
 def check_sparse(utf8: bytes, delimiter: str, header: str) -> None:
     """Refuse a file whose grid (lines x header width) is out of proportion to its values."""
-    lines = utf8.count(b"\n") + (not utf8.endswith(b"\n"))
+    lone_cr = utf8.count(b"\r") - utf8.count(b"\r\n")  # a line end to the parser too
+    lines = utf8.count(b"\n") + lone_cr + (not utf8.endswith(b"\n"))
     width = header.rstrip(" \t\r" + delimiter).count(delimiter) + 1
-    blank = sum(utf8.count(byte) for byte in (delimiter.encode(), b"\n", b"\r", b" ", b"\t"))
+    blank = sum(utf8.count(byte) for byte in {delimiter.encode(), b"\n", b"\r", b" ", b"\t"})
     values = len(utf8) - blank
     if lines * width > max(GRID_FLOOR, SPARSE_FACTOR * values):
         raise RosterError(
@@ -97,6 +109,8 @@ def check_wide_lines(utf8: bytes, delimiter: str, header: str = "") -> None:
     mark = delimiter.encode()
     for start, end in _long_lines(utf8, MAX_FIELDS):
         fields = utf8.count(mark, start, end) + 1
+        if fields > MAX_SEPARATORS:  # not even as trailing empty fields: no export has them
+            raise RosterError(too_wide(_line_number(utf8, start), fields))
         if fields > MAX_FIELDS:
             fields = _fields(utf8[start:end], delimiter)
         if fields > MAX_FIELDS:

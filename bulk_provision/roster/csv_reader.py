@@ -41,6 +41,7 @@ from bulk_provision.roster.csv_bounds import (
     check_wide_lines,
     control_bytes,
     is_utf8,
+    lf_line_ends,
     too_wide,
     without_empty_tail,
 )
@@ -58,6 +59,7 @@ def read_csv_grid(data: bytes, *, tab_separated: bool = False) -> pd.DataFrame:
     text_bytes, encoding = _to_utf8(data)
     sample = _header_line(text_bytes)
     delimiter = "\t" if tab_separated and "\t" in sample else _detect_delimiter(sample)
+    text_bytes = lf_line_ends(text_bytes)
     text_bytes = without_empty_tail(text_bytes, delimiter)
     check_sparse(text_bytes, delimiter, sample)
     check_wide_lines(text_bytes, delimiter, sample)
@@ -108,12 +110,22 @@ def _to_utf8(data: bytes) -> tuple[bytes, str]:
     for bom, encoding in ((codecs.BOM_UTF16_LE, "utf-16-le"), (codecs.BOM_UTF16_BE, "utf-16-be")):
         if data.startswith(bom):
             return _decode(data[2:], encoding).encode("utf-8"), encoding
+    head = data[:4096]
+    if b"\x00" in head and (utf16 := _looks_utf16(head)):  # ASCII in UTF-16 is valid UTF-8 too
+        return _decode(data, utf16).encode("utf-8"), utf16
     if is_utf8(data):
         return _checked(data, "utf-8"), "utf-8"
-    if b"\x00" in data[:4096]:
-        encoding = _utf16_without_bom(data[:4096])
+    if b"\x00" in head:
+        encoding = _utf16_without_bom(head)
         return _decode(data, encoding).encode("utf-8"), encoding
     return _checked(_decode(data, "cp1252").encode("utf-8"), "cp1252"), "cp1252"
+
+
+def _looks_utf16(head: bytes) -> str | None:
+    try:
+        return _utf16_without_bom(head)
+    except RosterError:
+        return None
 
 
 def _utf16_without_bom(head: bytes) -> str:

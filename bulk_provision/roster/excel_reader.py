@@ -53,13 +53,18 @@ MAX_ROWS = 1_048_576  # Excel's own limit
 RANGE_FLOOR = 2_000_000
 SPARSE_FACTOR = 8
 _SCAN_CHUNK = 4 * 1024 * 1024
+# an r="..." attribute: either quote, spaces around "=" (XML allows them; calamine reads them)
+_R = rb"\br\s*=\s*[\"']"
+_PREFIXED = rb"<(?:[A-Za-z_][\w.-]*:)?"
 _CELL_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?c[\s/>]")
-_CELL_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?c\s[^>]*?\br="([A-Z]{1,4})([0-9]{1,9})"')
+_CELL_REF = re.compile(_PREFIXED + rb"c\s[^>]*?" + _R + rb"([A-Za-z]{1,4})([0-9]{1,9})[\"']")
 _ROW_TAG = re.compile(rb"<(?:[A-Za-z_][\w.-]*:)?row[\s/>]")
-_ROW_REF = re.compile(rb'<(?:[A-Za-z_][\w.-]*:)?row\s[^>]*?\br="([0-9]{1,9})"')
-_PLAIN_COLUMN = re.compile(rb'<c [^>]*?\br="([A-Z]{1,4})[0-9]{1,9}"')
-_PLAIN_CELL_ROW = re.compile(rb'<c [^>]*?\br="[A-Z]{1,4}([0-9]{1,9})"')
-_PLAIN_ROW_REF = re.compile(rb'<row [^>]*?\br="([0-9]{1,9})"')
+_ROW_REF = re.compile(_PREFIXED + rb"row\s[^>]*?" + _R + rb"([0-9]{1,9})[\"']")
+_PLAIN_COLUMN = re.compile(rb"<c\s[^>]*?" + _R + rb"([A-Za-z]{1,4})[0-9]{1,9}[\"']")
+_PLAIN_CELL_ROW = re.compile(rb"<c\s[^>]*?" + _R + rb"[A-Za-z]{1,4}([0-9]{1,9})[\"']")
+_PLAIN_CELL_TAG = re.compile(rb"<c[\s/>]")
+_PLAIN_ROW_TAG = re.compile(rb"<row[\s/>]")
+_PLAIN_ROW_REF = re.compile(rb"<row\s[^>]*?" + _R + rb"([0-9]{1,9})[\"']")
 
 RawWarning = tuple[int, int, str]  # spreadsheet row, 0-based column position, message
 Padded = Mapping[tuple[int, int], int]  # (0-based row, 0-based column) -> digits shown
@@ -297,7 +302,7 @@ def _extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int, int]:
             body, tail = text[:cut], text[cut:]
             plain = b":c" not in body and b":row" not in body  # no namespace prefixes
             if plain:  # the common case, at C speed: counts and anchored patterns
-                found_cells = sum(map(body.count, (b"<c ", b"<c>", b"<c/>")))
+                found_cells = len(_PLAIN_CELL_TAG.findall(body))
                 columns = _PLAIN_COLUMN.findall(body)
                 cell_rows = _PLAIN_CELL_ROW.findall(body)
             else:
@@ -313,7 +318,7 @@ def _extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int, int]:
                 last_row = max(last_row, max(map(int, cell_rows)))
             if plain:
                 row_refs = _PLAIN_ROW_REF.findall(body)
-                found_rows = sum(map(body.count, (b"<row ", b"<row>", b"<row/>")))
+                found_rows = len(_PLAIN_ROW_TAG.findall(body))
             else:
                 row_refs = _ROW_REF.findall(body)
                 found_rows = len(_ROW_TAG.findall(body))
@@ -324,7 +329,7 @@ def _extent(archive: zipfile.ZipFile, part: str) -> tuple[int, int, int]:
             if not chunk:
                 break
     if letters:
-        last_column = max(_column_index(column.decode()) + 1 for column in letters)
+        last_column = max(_column_index(column.decode().upper()) + 1 for column in letters)
     return last_row + unnamed_rows, last_column + (widest if unnamed_cells else 0), cells
 
 

@@ -24,9 +24,9 @@ from bulk_provision.errors import RosterError
 from bulk_provision.roster.csv_bounds import MAX_CELL_CHARS
 
 TEXT_FLOOR = 32 * 1024 * 1024
-# UTF-8 takes up to 4 bytes a character; rich text adds its run markup: an <si> of more bytes
-# than this holds more text than a cell can.
-MAX_SHARED_BYTES = 4 * MAX_CELL_CHARS + 64 * 1024
+# UTF-8 takes up to 4 bytes a character and rich text adds its run markup (about 150 bytes a
+# run): an <si> of more bytes than this holds more text than a cell can.
+MAX_SHARED_BYTES = 1024 * 1024
 _CHUNK = 4 * 1024 * 1024
 _PREFIX = rb"(?:[A-Za-z_][\w.-]*:)?"
 _SI = re.compile(rb"<(/?)" + _PREFIX + rb"si(/?)[\s>/]")

@@ -31,7 +31,7 @@ __all__ = ["Condition", "Selection", "compact_rows", "parse_selection", "wave_ta
 
 ROWS_EXAMPLE = "e.g. --rows 2-21,40 (row numbers as the results workbook shows them)"
 WHERE_EXAMPLE = 'e.g. --where "Department=Sales" or --where "Department=Sales,Care"'
-_RANGE = re.compile(r"(\d{1,9})(?:\s*-\s*(\d{1,9}))?")
+_RANGE = re.compile(r"([0-9]{1,9})(?:[ \t]*-[ \t]*([0-9]{1,9}))?")  # ASCII digits only
 FIRST_ROW = 2  # row 1 is the header
 
 
@@ -159,7 +159,7 @@ def parse_where(text: str) -> Condition:
 
 def parse_first(value: object) -> int:
     text = str(value).strip()
-    if not re.fullmatch(r"\d{1,9}", text) or int(text) == 0:
+    if not re.fullmatch(r"[0-9]{1,9}", text) or int(text) == 0:
         raise UsageError(f"--first {text[:20]!r}: give how many people, a whole number from 1 "
                          "(e.g. --first 20)")
     return int(text)

@@ -149,3 +149,22 @@ def test_an_unusable_ping_or_metrics_file_is_refused_before_any_work(
     assert run_cli(str(roster), "--rate", "0", *option) == 2
     assert said in capsys.readouterr().err
     assert not [r for r in simulator.request_log if r.operation == "NewUser"]
+
+
+@pytest.mark.parametrize("clash", ["checkpoint", "log"])
+def test_the_metrics_file_never_overwrites_the_journal_or_the_call_log(
+    clash: str, pinged: Callable[[str], Monitor], simulator: Simulator, tmp_path: Path,
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    watcher = pinged("ok")
+    roster = write_roster(tmp_path / "staff.csv", 2)
+    same = tmp_path / "same.prom"
+    same.write_bytes(b"what was there")
+    option = ["--checkpoint", str(same)] if clash == "checkpoint" else ["--log-file", str(same)]
+    assert run_cli(str(roster), "--rate", "0", *option, "--metrics-file", str(same),
+                   "--ping", watcher.url) == 2
+    err = capsys.readouterr().err
+    assert f"--metrics-file {same} is" in err and "choose another file" in err, err
+    assert same.read_bytes() == b"what was there"
+    assert watcher.paths == []  # refused before its start: nothing to report of this run
+    assert not [r for r in simulator.request_log if r.operation == "NewUser"]

@@ -501,7 +501,7 @@ CASES = {
                                                     "most of its lines are empty"),
     "1,000,000 comma-only lines at the end": Case(comma_lines_at_the_end, 0,
                                                   created=_users(rows_of(2))),
-    "a line of 1,000,000 fields": Case(million_fields_line, 2, "row 4 has 1,000,000 values"),
+    "a line of 1,000,000 fields": Case(million_fields_line, 2, "row 4 has 1,000,001 values"),
     "a 5,000,000-character shared string": Case(huge_shared_string, 2,
                                                 "more text than a spreadsheet cell can hold"),
     "30,000 characters in 2,000 cells": Case(long_text_in_many_cells, 2, "repeats long texts"),

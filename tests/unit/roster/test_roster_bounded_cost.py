@@ -11,7 +11,7 @@ import xlsxwriter
 from bulk_provision.cli import main
 from bulk_provision.errors import RosterError
 from bulk_provision.roster.read import read_roster
-from tests.hostile_files import deep_styles, shared_text_xlsx
+from tests.hostile_files import deep_styles, rewrite_part, shared_text_xlsx
 
 HEADER = ["PartnerUserID", "UserAddress"]
 
@@ -124,7 +124,7 @@ def test_millions_of_blank_lines_before_the_roster_are_refused(tmp_path: Path) -
 def test_a_line_of_millions_of_fields_is_refused_without_splitting_it(tmp_path: Path) -> None:
     path = tmp_path / "r.csv"
     path.write_bytes(b"PartnerUserID,UserAddress\n1,a.x.glance.net\n" + b"a," * 2_000_000)
-    with pytest.raises(RosterError, match=r"^row 3 has 2,000,000 values, more than a spreadsh"):
+    with pytest.raises(RosterError, match=r"^row 3 has 2,000,001 values, more than a spreadsh"):
         read_roster(path)
 
 
@@ -133,3 +133,34 @@ def test_quoted_delimiters_do_not_count_as_fields(tmp_path: Path) -> None:
     notes = '"' + "," * 20_000 + '"'
     path.write_text(f"PartnerUserID,Notes\n1,{notes}\n", encoding="utf-8")
     assert read_roster(path).frame.loc[2, "Notes"] == "," * 20_000
+
+
+def test_an_old_mac_file_with_cr_line_ends_is_read_whole(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    rows = [",".join(HEADER)] + [f"{n},u{n}.x.glance.net" for n in range(1, 20_001)]
+    path.write_bytes(("\r".join(rows) + "\r").encode())
+    assert len(read_roster(path).frame) == 20_000
+
+
+def test_millions_of_cr_blank_lines_inside_an_lf_file_are_refused(tmp_path: Path) -> None:
+    path = tmp_path / "r.csv"
+    path.write_bytes(b"PartnerUserID,UserAddress\n1,a.x.glance.net\n" + b",,\r" * 3_000_000
+                     + b"\n2,b.x.glance.net\n")
+    with pytest.raises(RosterError, match="most of its lines are empty"):
+        read_roster(path)
+
+
+def test_a_utf16_file_without_a_byte_order_mark_is_read(tmp_path: Path) -> None:
+    for encoding in ("utf-16-le", "utf-16-be"):
+        path = tmp_path / f"{encoding}.csv"
+        path.write_bytes("PartnerUserID,UserAddress\n1,zoë.x.glance.net\n".encode(encoding))
+        assert list(read_roster(path).frame["UserAddress"]) == ["zoë.x.glance.net"]
+
+
+def test_a_single_quoted_stray_cell_is_refused_like_a_double_quoted_one(tmp_path: Path) -> None:
+    path = sparse_xlsx(tmp_path / "r.xlsx", (2, 1))
+    stray = b"<row r='1048576'><c r='XFD1048576' t='inlineStr'><is><t>x</t></is></c></row>"
+    rewrite_part(path, "xl/worksheets/sheet1.xml",
+                 lambda xml: xml.replace(b"</sheetData>", stray + b"</sheetData>"))
+    with pytest.raises(RosterError, match="reaches past Excel's last cell|reaches XFD1048576"):
+        read_roster(path)

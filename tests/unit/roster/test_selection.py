@@ -152,3 +152,12 @@ def test_the_wave_keeps_only_its_rows_warnings_and_words(roster_file: Path) -> N
     one = parse_selection("7", None, None)
     assert one is not None
     assert describe(one, select_rows(roster, one)) == "row 7 of staff.csv (1 person)"
+
+
+@pytest.mark.parametrize("text", ["٣", "２-３", "2\n-3"])
+def test_rows_take_plain_digits_only(text: str) -> None:
+    from bulk_provision.errors import UsageError
+    from bulk_provision.settings.selection import parse_rows
+
+    with pytest.raises(UsageError, match="is not a list of row numbers"):
+        parse_rows(text)
