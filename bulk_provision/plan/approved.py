@@ -150,9 +150,9 @@ def _same_selection(plan: ApprovedPlan, given: Selection | None) -> Selection | 
         raise Refused(f"the plan {plan.path} " + EDITED.format(
             why="its selection is unreadable")) from exc
     if given is not None and given != planned:
-        said = planned.text if planned is not None else "the whole roster"
+        said = _the(planned.text) if planned is not None else "the whole roster"
         raise Refused(f"the plan {plan.path} was made for {said}, and this run takes "
-                      f"{given.text}; nothing was changed. Leave out --rows, --where and "
+                      f"{_the(given.text)}; nothing was changed. Leave out --rows, --where and "
                       "--first (run --plan takes the plan's rows), or make a new plan")
     return planned
 
@@ -352,3 +352,8 @@ def suspension_guard(
         return None
     verdict = guard(suspends, snapshot, protect, max_suspend)
     return None if verdict.allowed else verdict.exceeded("the plan suspends")
+
+
+def _the(text: str) -> str:
+    """A selection's text in a sentence: "first 3" reads "the first 3"."""
+    return f"the {text}" if text.startswith("first ") else text

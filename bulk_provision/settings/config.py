@@ -141,6 +141,11 @@ def load_settings(path: str | Path | None, *, cwd: Path | None = None,
         if not isinstance(production, bool):
             raise ConfigError(f"config file {path}: [profile.{profile}] production must be "
                               "true or false")
+        unknown = [key for key in table if key not in CONNECTION_KEYS and key not in RUN_KEYS]
+        if unknown:
+            known = ", ".join(sorted([*CONNECTION_KEYS, *RUN_KEYS, "production"]))
+            raise ConfigError(f"config file {path}: [profile.{profile}] has an unknown setting "
+                              f"{unknown[0]!r} (known: {known})")
         data = {**data, **table}
     settings = _settings_from(path, data)
     settings.profile, settings.production = profile or "", production

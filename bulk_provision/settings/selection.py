@@ -146,7 +146,19 @@ def parse_rows(text: str) -> tuple[tuple[int, int], ...]:
             raise UsageError(f"--rows {part.strip()}: row 1 is the header; people start at row "
                              f"{FIRST_ROW}")
         ranges.append((low, high))
-    return tuple(ranges)
+    return _merged(ranges)
+
+
+def _merged(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+    """Sorted, overlapping and touching ranges joined: the same rows are the same wave
+    (``2-3,3-4`` and ``4,2-3`` are ``2-4``), whichever way they were written."""
+    joined: list[tuple[int, int]] = []
+    for low, high in sorted(ranges):
+        if joined and low <= joined[-1][1] + 1:
+            joined[-1] = (joined[-1][0], max(joined[-1][1], high))
+        else:
+            joined.append((low, high))
+    return tuple(joined)
 
 
 def parse_where(text: str) -> Condition:

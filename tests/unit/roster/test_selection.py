@@ -42,10 +42,10 @@ def test_no_option_is_no_selection_and_the_whole_roster() -> None:
 
 def test_the_selection_reads_back_as_plain_text_and_through_a_plans_json() -> None:
     selection = parse_selection(" 2-21, 40 ,7-7", ["Department = Sales, Care", "Site=Leeds"], "20")
-    assert selection == Selection(((2, 21), (40, 40), (7, 7)),
+    assert selection == Selection(((2, 21), (40, 40)),  # 7-7 is inside 2-21
                                   (Condition("Department", ("Sales", "Care")),
                                    Condition("Site", ("Leeds",))), 20)
-    assert selection.text == "rows 2-21,40,7; Department=Sales,Care; Site=Leeds; first 20"
+    assert selection.text == "rows 2-21,40; Department=Sales,Care; Site=Leeds; first 20"
     assert Selection.from_json(selection.to_json()) == selection
 
 
@@ -161,3 +161,12 @@ def test_rows_take_plain_digits_only(text: str) -> None:
 
     with pytest.raises(UsageError, match="is not a list of row numbers"):
         parse_rows(text)
+
+
+def test_the_same_rows_written_two_ways_are_the_same_wave() -> None:
+    from bulk_provision.settings.selection import parse_rows, parse_selection
+
+    assert parse_rows("2-3,3-4") == parse_rows("4, 2-3") == parse_rows("2-4") == ((2, 4),)
+    assert parse_rows("9,2,3,4") == ((2, 4), (9, 9))
+    one, other = parse_selection("2-3,3-4", None, None), parse_selection("2-4", None, None)
+    assert one is not None and other is not None and one.text == other.text == "rows 2-4"

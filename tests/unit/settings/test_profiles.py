@@ -55,7 +55,8 @@ def test_a_profile_overlays_the_flat_keys_and_the_flat_keys_stay_the_default(
 
 @pytest.mark.parametrize(("text", "profile", "said"), [
     (CONFIG, "prod", "has no profile 'prod' (known: production, staging)"),
-    (CONFIG.replace("max_suspend = 5", "max_suspnd = 5"), "staging", "unknown setting"),
+    (CONFIG.replace("max_suspend = 5", "max_suspnd = 5"), "staging",
+     "[profile.staging] has an unknown setting 'max_suspnd'"),
     ('[profile]\nstaging = 3\n', "staging", "profiles are tables"),
     ('[profile.production]\nproduction = "yes"\n', "production", "true or false"),
 ])
