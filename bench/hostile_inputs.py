@@ -216,24 +216,23 @@ def csv_comma_lines(path: Path) -> Path:
     return target
 
 
+def _shared_text_book(target: Path, text: str, cells: int) -> Path:
+    """A roster whose column F names one shared string ``text`` in ``cells`` rows."""
+    rows = [_cells(1, HEADER.split(","))]
+    for i in range(2, cells + 2):
+        rows.append(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c><c r="F{i}" t="s"><v>0</v></c></row>')
+    _xlsx(target, ["".join(rows)], shared=[text])
+    return target
+
+
 def xlsx_shared_string(path: Path) -> Path:
     """One 40 MB shared string referenced by 5,000 cells: calamine copies it into each."""
-    target = path / "huge-shared-string.xlsx"
-    rows = [_cells(1, HEADER.split(","))]
-    for i in range(2, 5002):
-        rows.append(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c><c r="F{i}" t="s"><v>0</v></c></row>')
-    _xlsx(target, ["".join(rows)], shared=["y" * 40_000_000])
-    return target
+    return _shared_text_book(path / "huge-shared-string.xlsx", "y" * 40_000_000, 5_000)
 
 
 def xlsx_repeated_text(path: Path) -> Path:
     """A 30,000-character shared string (a cell can hold it) named by 20,000 cells: 600 MB."""
-    target = path / "repeated-long-text.xlsx"
-    rows = [_cells(1, HEADER.split(","))]
-    for i in range(2, 20_002):
-        rows.append(f'<row r="{i}"><c r="A{i}"><v>{i}</v></c><c r="F{i}" t="s"><v>0</v></c></row>')
-    _xlsx(target, ["".join(rows)], shared=["y" * 30_000])
-    return target
+    return _shared_text_book(path / "repeated-long-text.xlsx", "y" * 30_000, 20_000)
 
 
 def xlsx_many_sheets(path: Path) -> Path:

@@ -12,6 +12,7 @@ tests whose point is size (a million rows, 10,000 columns): ``make test`` leaves
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
+from pathlib import Path
 from typing import Any
 from xml.etree import ElementTree
 
@@ -147,6 +148,14 @@ def point_at(monkeypatch: pytest.MonkeyPatch, sim: Simulator, **overrides: str) 
         monkeypatch.delenv(key, raising=False)
     for key, value in {**sim.environment(), **overrides}.items():
         monkeypatch.setenv(key, value)
+
+
+@pytest.fixture
+def sim(simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Simulator:
+    """The simulator, its GLANCE_* settings in the environment, the test's folder current."""
+    monkeypatch.chdir(tmp_path)
+    point_at(monkeypatch, simulator)
+    return simulator
 
 
 @pytest.fixture

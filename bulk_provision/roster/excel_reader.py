@@ -20,6 +20,7 @@ import datetime as dt
 import io
 import re
 import zipfile
+from array import array
 from collections.abc import Mapping
 from decimal import Decimal
 from xml.etree import ElementTree
@@ -70,20 +71,22 @@ RawWarning = tuple[int, int, str]  # spreadsheet row, 0-based column position, m
 Padded = Mapping[tuple[int, int], int]  # (0-based row, 0-based column) -> digits shown
 
 
-def check_workbook_bytes(data: bytes, suffix: str) -> None:
-    """Refuse encrypted workbooks, zip bombs and bytes that are no workbook at all."""
+def check_workbook_bytes(data: bytes, suffix: str) -> array[int]:
+    """Refuse encrypted workbooks, zip bombs, bytes that are no workbook at all and shared
+    strings longer than a cell (calamine loads them all when it opens the file); the size of
+    each shared string, for :func:`check_sheet_extent`."""
     if data.startswith(OLE_SIGNATURE):
         if _ENCRYPTED in data:
             raise RosterError(_PASSWORD)
         if suffix != ".xls":
             raise RosterError(f"the {suffix} file is an old Excel (.xls) workbook: rename it")
-        return
+        return array("Q")
     if not data.startswith(ZIP_SIGNATURE):
         raise RosterError(f"the {suffix} file {_NOT_EXCEL}")
     _check_zip(data, suffix)
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
-            shared_sizes(archive)  # calamine loads every shared string when it opens the file
+            return shared_sizes(archive)
     except (KeyError, ValueError, zipfile.BadZipFile) as exc:
         raise RosterError(f"the {suffix} file {_NOT_EXCEL}") from exc
 
@@ -248,7 +251,7 @@ def zero_padded_cells(data: bytes, sheet: str) -> dict[tuple[int, int], int]:
         return {}  # formats are a nicety: calamine has already read the values
 
 
-def check_sheet_extent(data: bytes, sheet: str) -> None:
+def check_sheet_extent(data: bytes, sheet: str, shared: array[int]) -> None:
     """Refuse a sheet whose used range calamine would have to build is out of proportion to the
     cells it holds, or past Excel's own limits, or whose cells would copy far more shared text
     than the workbook holds (:mod:`bulk_provision.roster.shared_strings`). Streamed passes over
@@ -261,7 +264,7 @@ def check_sheet_extent(data: bytes, sheet: str) -> None:
                 return  # calamine will say the sheet is missing or broken
             rows, columns, present = _extent(archive, part)
             _check_range(sheet, rows, columns, present)
-            check_shared_text(archive, sheet, part, present, shared_sizes(archive))
+            check_shared_text(archive, sheet, part, present, shared)
     except (KeyError, ValueError, zipfile.BadZipFile, ElementTree.ParseError, DefusedXmlException):
         return  # the workbook's own structure is calamine's to judge
 

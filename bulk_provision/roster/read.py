@@ -140,12 +140,12 @@ def read_roster(
         encoding = str(grid.attrs.get("encoding"))
         delimiter = str(grid.attrs.get("delimiter"))
     else:
-        check_workbook_bytes(data, suffix)
+        shared = check_workbook_bytes(data, suffix)
         workbook = open_workbook(data, suffix)
         sheet_name = choose_sheet(workbook, sheet)
         if suffix != ".xls":
             try:
-                check_sheet_extent(data, sheet_name)
+                check_sheet_extent(data, sheet_name, shared)
             except RosterError as exc:  # name the file, as every reading error does
                 raise RosterError(f"{path.name}: {exc}", where=Where(file=path.name)) from exc
         padded = zero_padded_cells(data, sheet_name) if suffix != ".xls" else {}

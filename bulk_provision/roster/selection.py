@@ -22,7 +22,7 @@ from bulk_provision.columns import normalize_header
 from bulk_provision.errors import UsageError
 from bulk_provision.roster.headers import canonical_column
 from bulk_provision.roster.read import Roster
-from bulk_provision.settings.selection import Condition, Selection
+from bulk_provision.settings.selection import Condition, Selection, merged_ranges
 
 __all__ = ["describe", "select_rows"]
 
@@ -74,12 +74,7 @@ def _in_ranges(numbers: np.ndarray, ranges: Sequence[tuple[int, int]]) -> np.nda
     rows costs no more than one range."""
     if not ranges:
         return np.ones(len(numbers), dtype=bool)
-    merged: list[list[int]] = []
-    for low, high in sorted(ranges):
-        if merged and low <= merged[-1][1] + 1:
-            merged[-1][1] = max(merged[-1][1], high)
-        else:
-            merged.append([low, high])
+    merged = merged_ranges(ranges)  # a plan's recorded ranges may predate the merging
     lows = np.array([low for low, _ in merged], dtype=np.int64)
     highs = np.array([high for _, high in merged], dtype=np.int64)
     at = np.searchsorted(lows, numbers, side="right") - 1

@@ -146,10 +146,10 @@ def parse_rows(text: str) -> tuple[tuple[int, int], ...]:
             raise UsageError(f"--rows {part.strip()}: row 1 is the header; people start at row "
                              f"{FIRST_ROW}")
         ranges.append((low, high))
-    return _merged(ranges)
+    return merged_ranges(ranges)
 
 
-def _merged(ranges: list[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
+def merged_ranges(ranges: Iterable[tuple[int, int]]) -> tuple[tuple[int, int], ...]:
     """Sorted, overlapping and touching ranges joined: the same rows are the same wave
     (``2-3,3-4`` and ``4,2-3`` are ``2-4``), whichever way they were written."""
     joined: list[tuple[int, int]] = []

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -10,18 +9,8 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
-from tests.conftest import point_at
 from tests.e2e.test_sync import row, seed, write, writes
 from tests.workbooks import sheet_rows
-
-
-@pytest.fixture
-def sim(simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        ) -> Iterator[Simulator]:
-    """The simulator, its GLANCE_* settings in the environment, the test's folder current."""
-    monkeypatch.chdir(tmp_path)
-    point_at(monkeypatch, simulator)
-    yield simulator
 
 
 def make_plan(roster: Path, out: Path, *extra: str) -> int:

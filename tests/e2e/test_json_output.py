@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,16 +13,7 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
-from tests.conftest import point_at
 from tests.e2e.test_sync import row, seed, write
-
-
-@pytest.fixture
-def sim(simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        ) -> Iterator[Simulator]:
-    monkeypatch.chdir(tmp_path)
-    point_at(monkeypatch, simulator)
-    yield simulator
 
 
 def as_json(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, dict[str, Any], str]:

@@ -8,7 +8,6 @@ import subprocess
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -16,18 +15,9 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
-from tests.conftest import point_at
 from tests.e2e.test_run import env_for
 from tests.e2e.test_sync import row, seed, write, writes
 from tests.workbooks import sheet_rows
-
-
-@pytest.fixture
-def sim(simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        ) -> Iterator[Simulator]:
-    monkeypatch.chdir(tmp_path)
-    point_at(monkeypatch, simulator)
-    yield simulator
 
 
 def run(*args: str) -> int:

@@ -7,7 +7,6 @@ from __future__ import annotations
 import csv
 import json
 from collections import Counter
-from collections.abc import Iterator
 from pathlib import Path
 
 import openpyxl
@@ -15,19 +14,10 @@ import pytest
 
 from bulk_provision.cli import main
 from bulk_provision.simulator import Simulator
-from tests.conftest import point_at
 from tests.workbooks import sheet_rows
 
 HEADER = ["Employee ID", "Glance Address", "First Name", "Last Name", "Department"]
 PEOPLE = 40  # rows 2-41; odd keys in Sales, even ones in Care
-
-
-@pytest.fixture
-def sim(simulator: Simulator, monkeypatch: pytest.MonkeyPatch, tmp_path: Path,
-        ) -> Iterator[Simulator]:
-    monkeypatch.chdir(tmp_path)
-    point_at(monkeypatch, simulator)
-    yield simulator
 
 
 @pytest.fixture
