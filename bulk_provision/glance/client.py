@@ -1,10 +1,10 @@
 """The Glance PAPI client: HTTPS only, verified certificates, pooled keep-alive connections.
 
-One :class:`GlanceClient` is shared by all worker threads. It holds one ``requests.Session`` whose
-HTTPS adapter keeps up to ``pool_size`` connections (``pool_block=True``: a thread waits for a free
-connection rather than opening an unpooled one). Concurrent ``post`` calls on one Session are the
-common requests pattern; the only per-request state a Session mutates is its cookie jar, which is
-lock-protected. Size ``pool_size`` to the number of worker threads.
+One :class:`GlanceClient` is shared by all worker threads. It holds one requests ``HTTPAdapter``
+whose pool keeps up to ``pool_size`` connections (``pool_block=True``: a thread waits for a free
+connection rather than opening an unpooled one); each call hands it a prepared form POST
+(session.form_post), so no Session state (cookies, hooks) is shared or merged per call.
+Size ``pool_size`` to the number of worker threads.
 
 Error mapping (errors.py):
 
@@ -42,6 +42,7 @@ from typing import Generic, TypeVar
 import requests
 from requests.utils import get_environ_proxies
 
+from bulk_provision import __version__
 from bulk_provision.errors import (
     ConfigError,
     GlanceError,
@@ -58,7 +59,7 @@ from bulk_provision.glance.models import (
     UsersPage,
 )
 from bulk_provision.glance.paging import every_user
-from bulk_provision.glance.session import Exchange, Watchdog, new_session
+from bulk_provision.glance.session import Exchange, Watchdog, form_post, https_url, new_adapter
 from bulk_provision.glance.transport import (
     check_base_url,
     client_error,
@@ -87,7 +88,9 @@ def _keeping_body(parse: Parser[T]) -> Parser[Answer[T]]:
 
 CHUNK_BYTES = 64 * 1024
 DRAIN_BYTES = 64 * 1024
-REQUEST_HEADERS = {"Accept": "text/xml, application/xml", "Accept-Encoding": "identity"}
+REQUEST_HEADERS = {"User-Agent": f"bulk-provision/{__version__}",
+                   "Accept": "text/xml, application/xml", "Accept-Encoding": "identity",
+                   "Connection": "keep-alive"}
 
 
 class GlanceClient:
@@ -120,9 +123,10 @@ class GlanceClient:
             self._keys = LoginKeySource(
                 str(credentials.partner_id), credentials.partner_user_id, credentials.api_key
             )
-        self._session = new_session(pool_size)
-        # Proxies from the environment still apply; nothing else from it (trust_env is off, so
-        # no .netrc credentials and no environment CA bundle silently replacing ours).
+        self._adapter = new_adapter(pool_size)
+        self._urls = {op: https_url(wire.endpoint(self.base_url, op)) for op in wire.OPERATIONS}
+        # Proxies from the environment still apply; nothing else from it (no .netrc
+        # credentials, no environment CA bundle silently replacing ours, no cookies).
         self._proxies = get_environ_proxies(self.base_url)
         # Our adapter knows whether sending began (and enforces the total deadline); through a
         # SOCKS proxy it does not, so every failure there counts as maybe sent.
@@ -153,7 +157,7 @@ class GlanceClient:
     def close(self) -> None:
         """Stop the deadline watchdog and close the pooled connections."""
         self._watchdog.close()
-        self._session.close()
+        self._adapter.close()
 
     # --- operations ------------------------------------------------------------------------
 
@@ -344,15 +348,12 @@ class GlanceClient:
         exchange = self._watchdog.begin(self._deadline_s)
         try:
             try:
-                response = self._session.post(
-                    wire.endpoint(self.base_url, operation),
-                    data=fields,
-                    headers=REQUEST_HEADERS,
+                response = self._adapter.send(  # redirects are never followed
+                    form_post(self._urls[operation], fields, REQUEST_HEADERS),
+                    stream=True,
                     timeout=self._timeout,
                     verify=self._verify,
                     proxies=self._proxies,
-                    allow_redirects=False,
-                    stream=True,
                 )
             except requests.RequestException as exc:
                 raise self._broken(operation, exc, exchange, secrets) from exc

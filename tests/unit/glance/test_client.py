@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from urllib.parse import parse_qs
 
 import pytest
+import requests
 import trustme
 
 from bulk_provision.errors import (
@@ -19,6 +20,7 @@ from bulk_provision.errors import (
 from bulk_provision.glance import CallRecord, Credentials, GlanceClient, GlanceUser, RoleCount
 from bulk_provision.glance.loginkey import verify_login_key
 from bulk_provision.glance.models import AudioCodes
+from bulk_provision.glance.session import https_url
 from tests.hostile import Conn, HostileServer, Request, http_response
 
 PW = "s3cret-Partner-PW"
@@ -139,6 +141,39 @@ def test_new_user_posts_form_fields_and_returns_audio(records: list[CallRecord])
     assert (record.operation, record.partner_user_id, record.http_status, record.outcome) == (
         "NewUser", "E1", 200, "ok")  # fmt: skip
     assert PW not in repr(record) and "user-pw-99" not in repr(record)
+
+
+def test_the_form_is_encoded_as_requests_would_and_no_cookie_goes_back() -> None:
+    """The client prepares its POST itself (no Session): the body must be byte for byte what
+    ``requests`` encodes for ``data=``, and a cookie a server sets is never sent back."""
+    fields = {"PartnerUserID": "E 1&x=2", "UserAddress": "zoë.o'brien@demo.glance.net",
+              "UserFirst": "Zoë+Ann", "UserLast": "Ünal/雪", "UserPW": "p%w d=1&"}
+
+    def behaviour(conn: Conn) -> None:
+        while conn.read_request() is not None:
+            conn.send(http_response(200, b"<r><status>OK</status></r>",
+                                    headers={"Set-Cookie": "session=abc; Path=/"}))
+
+    with HostileServer(behaviour) as server, client_for(server) as client:
+        client.new_user(fields)
+        client.new_user(fields)
+    expected = requests.Request(
+        "POST", "https://x/", data={"PartnerLogin": CREDS.partner_login, "PartnerPW": PW,
+                                    **fields}).prepare().body
+    first, second = server.requests
+    for request in (first, second):
+        assert request.body == str(expected).encode()
+        assert request.headers["content-length"] == str(len(request.body))
+        assert request.headers["user-agent"].startswith("bulk-provision/")
+        assert "cookie" not in request.headers
+    assert form(first)["UserLast"] == "Ünal/雪"
+
+
+def test_only_https_urls_are_ever_prepared() -> None:
+    assert https_url("https://bücher.example/PAPI/NewUser.asp") == (
+        "https://xn--bcher-kva.example/PAPI/NewUser.asp")
+    with pytest.raises(InsecureEndpointError):
+        https_url("http://glance.example/PAPI/NewUser.asp")
 
 
 def test_update_delete_and_login_key_auth(records: list[CallRecord]) -> None:
