@@ -6,14 +6,18 @@ import zipfile
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from xml.sax.saxutils import escape
 
 import openpyxl
 import pandas as pd
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from bulk_provision.glance.models import AudioCodes
 from bulk_provision.model import ActionKind, Outcome, RowResult
 from bulk_provision.report import results as results_module
+from bulk_provision.report.common import cell_text
 from bulk_provision.report.results import RunSummary, split_results, write_results
 from bulk_provision.roster.read import Roster
 from bulk_provision.roster.validation import Problem
@@ -230,3 +234,24 @@ def test_rewrite_replaces_the_file_with_no_temp_left(book: Path) -> None:
     assert [r[8] for r in rows_of(wb["Results"])[1:]] == ["not attempted"] * 6
     assert wb["Problems"].max_row == 1
     wb.close()
+
+
+
+def _escaped_text_xml(value: str) -> str:
+    """How every cell's text was written before the fast path: the reference."""
+    value = value[:32767]
+    space = ' xml:space="preserve"' if value != value.strip() else ""
+    return f"<t{space}>{escape(cell_text(value), {chr(13): '&#13;'})}</t>"
+
+
+@settings(max_examples=500, deadline=None)
+@given(st.text(alphabet=st.sampled_from(["a", "Z", " ", "\t", "\r", "\n", "&", "<", ">", "_",
+                                         "x", "0", "F", "\x01", "\ufffe", "é", "雪", '"',
+                                         "\u00a0"]), max_size=14))
+def test_plain_cell_text_skips_the_escaping_and_is_written_the_same(text: str) -> None:
+    assert results_module._text_xml(text) == _escaped_text_xml(text)
+
+
+def test_the_fast_path_keeps_the_cell_limit_and_the_escapes() -> None:
+    for text in ["A" * 40000, "_x0041_", "a&b", " lead", "x\r", "plain name"]:
+        assert results_module._text_xml(text) == _escaped_text_xml(text)
