@@ -29,7 +29,7 @@ from bulk_provision.errors import (
 )
 from bulk_provision.glance.api import GlanceApi
 from bulk_provision.jobs.salvage import user_error, write_elsewhere
-from bulk_provision.journal.checkpoint import Checkpoint
+from bulk_provision.journal.checkpoint import Checkpoint, Todo
 from bulk_provision.journal.lifecycle import ending_for
 from bulk_provision.journal.previous import previous_run
 from bulk_provision.model import Action, Outcome, Progress, RowResult, StopReason
@@ -142,13 +142,13 @@ def run_job(
         crash: Exception | None = None
         known: dict[str, RowResult] = {}  # outcomes Glance gave, also held in memory
         try:
-            total, resumed = _plan(spec, roster, validation, journal, api, stop, source)
+            total, todo = _plan(spec, roster, validation, journal, api, stop, source)
         except (AuthError, RunStopped, Interrupted) as exc:  # nothing was sent
             report = _stopped_by(exc)
         else:
             try:
-                report = _provision(spec, roster, journal, total if resumed else 0, api,
-                                    progress, stop, known)
+                report = _provision(spec, roster, journal, todo, total, api, progress, stop,
+                                    known)
             except Exception as exc:  # noqa: BLE001 - the workbook first, then the error
                 crash = user_error(exc, spec.checkpoint_path)
                 report = _stopped_by(crash)
@@ -189,10 +189,10 @@ def _results(journal: Checkpoint, known: Mapping[str, RowResult]) -> dict[str, R
     """Every planned row from the journal, overlaid with the outcomes Glance gave that the
     journal could not record (a full disk); only those when it cannot even be read."""
     try:
-        results = journal.results()
+        results = journal.results(known)
     except (sqlite3.Error, CheckpointError):
         results = {}
-    results.update(known)
+    results.update(known)  # also those the journal could not even record
     return results
 
 
@@ -232,36 +232,40 @@ def _plan(
     api: GlanceApi,
     stop: threading.Event | None,
     source: PlanSource,
-) -> tuple[int, bool]:
+) -> tuple[int, list[Todo] | None]:
     """Record a new plan from ``source``, or keep the one recorded; returns how many actions
-    it has, and whether it was recorded by an earlier run (a resume)."""
+    it has, and the open rows of a plan just recorded (None for a resume: they are read from
+    the journal, ``--retry-failed`` included)."""
     if journal.has_plan:
         check_rows(journal, roster, journal.todo())
         source.check_resumed(journal)
         if spec.retry_failed:
             journal.retry_failed()
-        return sum(journal.state_counts().values()), True
+        return sum(journal.state_counts().values()), None
     actions = source.actions(spec, roster, validation, api, stop)
     try:
         source.before_recording(journal)
-        journal.record_plan(actions, row_hashes=row_hashes(roster, actions))
+        todo = journal.record_plan(actions, row_hashes=row_hashes(roster, actions))
     except (sqlite3.Error, CheckpointError) as exc:  # a full disk: a stop, nothing was sent
         raise user_error(exc, journal.path) from exc
-    return len(actions), False
+    return len(actions), todo
 
 
 def _provision(
     spec: JobSpec,
     roster: Roster,
     journal: Checkpoint,
-    resumed_total: int,
+    recorded: list[Todo] | None,
+    total: int,
     api: GlanceApi,
     progress: Progress | None,
     stop: threading.Event | None,
     known: dict[str, RowResult],
 ) -> EngineReport:
-    # A resumed run reads only what is left, not the whole plan (DESIGN P3).
-    todo = journal.todo()
+    # A resumed run reads only what is left, not the whole plan (DESIGN P3); a new plan's
+    # open rows are the ones just recorded.
+    resumed_total = total if recorded is None else 0
+    todo = journal.todo() if recorded is None else recorded
     if not todo:
         if progress is not None and resumed_total:
             progress.notice(

@@ -244,9 +244,10 @@ class Checkpoint(JournalReads):
 
     def record_plan(
         self, actions: Sequence[Action], *, row_hashes: Mapping[str, str] | None = None
-    ) -> None:
+    ) -> list[Todo]:
         """Store every action in plan order, in one transaction: ``pending``, or ``done`` as
-        ``unchanged`` for an action that needs no request."""
+        ``unchanged`` for an action that needs no request. Returns the open rows once they are
+        committed: what :meth:`todo` would read back, without decoding the plan again."""
         if self.has_plan:
             raise CheckpointError(f"checkpoint {self.path} already holds a plan")
         hashes = row_hashes or {}
@@ -267,6 +268,9 @@ class Checkpoint(JournalReads):
                 "INSERT OR REPLACE INTO meta VALUES (?, ?)",
                 [("plan_recorded", stamp), ("updated", stamp), ("plan_digest", digest)],
             )
+        pending = RowState.PENDING.value
+        return [Todo(a, RowState.PENDING, False) for a, r in zip(actions, records, strict=True)
+                if r[7] == pending]
 
     # -- the lifecycle: one guarded statement per transition (lifecycle.TRANSITIONS) --------
 

@@ -8,7 +8,7 @@ journal's lock.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -80,11 +80,15 @@ class JournalReads:
                                     chunk))
         return found
 
-    def results(self) -> dict[str, RowResult]:
+    def results(self, known: Mapping[str, RowResult] | None = None) -> dict[str, RowResult]:
         """Every planned row, keyed by PartnerUserID, in plan order, with the Outcome users see
-        (``lifecycle.row_outcome``: open rows are ``unfinished`` or ``not attempted``)."""
+        (``lifecycle.row_outcome``: open rows are ``unfinished`` or ``not attempted``).
+
+        ``known``: outcomes the caller holds (the answers of this very run), taken as they are
+        for their rows instead of being decoded from the file again."""
         rows = self._read(f"SELECT {RESULT_COLUMNS} FROM rows ORDER BY seq")
-        return {r[0]: result_from(r) for r in rows}
+        known = known or {}
+        return {r[0]: known[r[0]] if r[0] in known else result_from(r) for r in rows}
 
     def failed(self, limit: int | None = None) -> list[RowResult]:
         """Failed rows in plan order, at most ``limit`` of them."""

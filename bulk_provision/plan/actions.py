@@ -7,7 +7,7 @@ resumed run finishes exactly this plan even if Glance changed meanwhile.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import replace
 from typing import Protocol
 
@@ -76,14 +76,23 @@ def row_kind(row: Mapping[str, str]) -> ActionKind | None:
     return ROW_ACTIONS.get(text) if text else None
 
 
+def row_records(frame: pd.DataFrame, rows: Iterable[int]) -> Iterator[tuple[int, dict[str, str]]]:
+    """(row number, {column: cell}) for each of ``rows``, in their order: what
+    ``frame.to_dict("index")`` holds, read column by column (a tenth of its time)."""
+    names = [str(name) for name in frame.columns]
+    columns = [frame.iloc[:, i].tolist() for i in range(len(names))]
+    position = {number: i for i, number in enumerate(frame.index)}
+    for number in rows:
+        at = position[number]
+        yield number, {name: column[at] for name, column in zip(names, columns, strict=True)}
+
+
 def plan_create(
     frame: pd.DataFrame, rows: Iterable[int], *, audio_provider: str = ""
 ) -> list[Action]:
     """``--mode create``: NewUser per row, unless the row's Action cell says otherwise."""
     actions = []
-    records: dict[int, dict[str, str]] = frame.to_dict("index")  # type: ignore[assignment]
-    for number in rows:
-        row = records[number]
+    for number, row in row_records(frame, rows):
         kind = row_kind(row)
         if kind is None or kind is ActionKind.CREATE:
             actions.append(create_action(number, row, audio_provider=audio_provider))
@@ -202,10 +211,8 @@ def plan_upsert(
     ``reinstate``: a suspended user the roster lists is reinstated (sync; and upsert with a
     recipe's [status], where a leaver who came back is active again)."""
     actions = []
-    records: dict[int, dict[str, str]] = frame.to_dict("index")  # type: ignore[assignment]
     spelled = glance_spellings(snapshot)
-    for number in rows:
-        row = records[number]
+    for number, row in row_records(frame, rows):
         key = _cell(row, "PartnerUserID")
         glance_key = key if key in snapshot else spelled.get(same_key(key), key)
         user = snapshot.get(glance_key)

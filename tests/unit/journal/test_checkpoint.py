@@ -78,11 +78,13 @@ def test_plan_round_trip_keeps_order_fields_and_changes(cp_path: Path) -> None:
     ]
     with open_cp(cp_path) as cp:
         assert not cp.has_plan
-        cp.record_plan(actions, row_hashes={"zed": row_hash({"PartnerUserID": "zed"})})
+        recorded = cp.record_plan(actions,
+                                  row_hashes={"zed": row_hash({"PartnerUserID": "zed"})})
         assert cp.has_plan
     with open_cp(cp_path) as cp:
         assert cp.has_plan
         todo = cp.todo()
+        assert todo == recorded  # what a new plan's run starts from is what a resume reads
         assert [t.action for t in todo] == actions
         assert {t.state for t in todo} == {RowState.PENDING}
         assert cp.row_hashes()["zed"] == row_hash({"PartnerUserID": "zed"})
@@ -180,8 +182,9 @@ def test_a_transition_from_a_state_it_may_not_leave_is_refused(
 def test_unchanged_rows_are_recorded_done_with_the_plan(cp: Checkpoint) -> None:
     a = make_actions(1)[0]
     same = Action("same", 7, ActionKind.NONE)
-    cp.record_plan([a, same])
-    assert [t.action.key for t in cp.todo()] == [a.key]
+    skipped = Action("skip", 8, ActionKind.SKIP)
+    recorded = cp.record_plan([same, a, skipped])
+    assert [t.action.key for t in cp.todo()] == [t.action.key for t in recorded] == [a.key]
     assert cp.results()["same"].outcome is Outcome.UNCHANGED
     with pytest.raises(LifecycleError):
         cp.send("same")

@@ -1,7 +1,7 @@
 import pandas as pd
 
 from bulk_provision.model import ActionKind
-from bulk_provision.plan.actions import plan_create
+from bulk_provision.plan.actions import plan_create, row_records
 
 
 def frame(rows: list[dict[str, str]]) -> pd.DataFrame:
@@ -56,3 +56,14 @@ def test_row_action_column_overrides_create_mode() -> None:
 def test_only_the_given_rows_are_planned() -> None:
     df = frame([{"PartnerUserID": str(i), "UserAddress": f"u{i}.x"} for i in range(5)])
     assert [a.row for a in plan_create(df, [3, 5])] == [3, 5]
+
+
+def test_row_records_are_the_frames_rows_in_the_order_asked() -> None:
+    frame = pd.DataFrame({"PartnerUserID": ["a", "b", "c"], "UserFirst": ["Ann", "", "Cy"],
+                          "Notes": pd.array(["x", None, "z"], dtype="string")},
+                         index=[2, 3, 5])
+    expected = frame.to_dict("index")
+    got = list(row_records(frame, [5, 2]))
+    assert got == [(5, expected[5]), (2, expected[2])]
+    assert [type(v) for v in got[0][1].values()] == [str, str, str]
+    assert list(row_records(frame, [3]))[0][1]["Notes"] is pd.NA
