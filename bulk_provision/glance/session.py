@@ -67,6 +67,8 @@ class _WatchedHTTPSConnection(HTTPSConnection):
         exchange: Exchange | None = getattr(_current, "exchange", None)
         if exchange is not None:
             exchange.attach(self.sock)
+            if exchange.fired:  # the deadline passed waiting for a connection: nothing sent
+                raise TimeoutError("the exchange's deadline passed before it was sent")
             exchange.request_started = True
         super().request(*args, **kwargs)
 
@@ -171,6 +173,8 @@ def form_post(url: str, fields: Mapping[str, str], headers: Mapping[str, str]) -
     request's form; no cookies are kept or sent), and that merging cost more CPU per row than
     everything else the engine does. The body is what requests would encode for ``data=fields``.
     """
+    if not url.startswith("https://"):  # https_url's, always; checked again on every send
+        raise InsecureEndpointError("refusing to send a request over plain http://")
     body = urlencode(fields).encode("ascii")
     prepared = PreparedRequest()
     prepared.method = "POST"

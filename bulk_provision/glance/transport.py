@@ -7,6 +7,7 @@ from an exception is scrubbed of the secrets of the call.
 from __future__ import annotations
 
 import email.utils
+import ipaddress
 import math
 import re
 import ssl
@@ -26,6 +27,7 @@ from bulk_provision.errors import (
     ResponseFormatError,
     TransientApiError,
 )
+from bulk_provision.glance.session import https_url
 from bulk_provision.glance.wire import clean_text, parse_document
 
 CA_HINT = "for a private CA pass --ca-bundle PEM (or set GLANCE_CA_BUNDLE)"
@@ -51,7 +53,33 @@ def check_base_url(base_url: str) -> tuple[str, str]:
         raise ConfigError("the Glance base URL must not contain a user name or password")
     if parts.query or parts.fragment:
         raise ConfigError("the Glance base URL must not contain a query or fragment")
-    return f"https://{parts.netloc}{parts.path.rstrip('/')}", parts.netloc
+    base = f"https://{parts.netloc}{parts.path.rstrip('/')}"
+    _check_host(parts.hostname, base)
+    return base, parts.netloc
+
+
+def _check_host(hostname: str, base: str) -> None:
+    """A host name every layer below can connect to (DNS labels of 1 to 63 characters, IDNA
+    for non-ASCII), else a ConfigError now rather than a crash at the first request."""
+    problem = ""
+    try:
+        ipaddress.ip_address(hostname)
+        return
+    except ValueError:
+        pass
+    labels = hostname.removesuffix(".").split(".")
+    if len(hostname) > 253 or any(not 0 < len(label) <= 63 for label in labels):
+        problem = "a part of it is empty or longer than 63 characters"
+    else:
+        try:
+            https_url(base)
+        except (requests.RequestException, ValueError, UnicodeError) as exc:
+            problem = clean_text(str(exc) or type(exc).__name__, limit=80)
+    if problem:
+        raise ConfigError(
+            f"the Glance base URL's host name {clean_text(hostname, limit=80)!r} is not valid "
+            f"({problem}); check GLANCE_BASE_URL or base_url"
+        )
 
 
 def retry_after_seconds(value: str | None, *, now: datetime | None = None) -> float | None:
@@ -85,7 +113,16 @@ def redirect_error(
     operation: str, status: int, location: str, host: str, secrets: Collection[str] = ()
 ) -> GlanceError:
     """Redirects are never followed: to http:// is insecure; anything else is misconfiguration."""
-    target = urlsplit(location.strip())
+    try:
+        target = urlsplit(location.strip())
+    except ValueError:  # e.g. "https://[::1": shown as sent, cleaned, without a query
+        shown = location.strip().split("?", 1)[0].split("#", 1)[0]
+        return PermanentApiError(
+            "REDIRECT",
+            f"{operation}: HTTP {status} redirect to "
+            f"{clean_text(shown, secrets, limit=120)!r} not followed; set GLANCE_BASE_URL "
+            "to the address Glance answers on",
+        )
     if target.scheme.lower() == "http":
         return InsecureEndpointError(
             f"{operation}: {host} redirected to plain "

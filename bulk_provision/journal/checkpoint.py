@@ -254,7 +254,8 @@ class Checkpoint(JournalReads):
         stamp = now()
         records = [
             (a.key, a.row, hashes.get(a.key, ""), a.kind.value, json.dumps(a.fields),
-             int(a.send_password), json.dumps(a.changes), *planned_state(a), stamp)
+             int(a.send_password), json.dumps(a.changes) if a.changes else "{}",
+             *planned_state(a), stamp)
             for a in actions
         ]
         digest = plan_digest((r[0], r[1], r[3], r[4], r[5], r[6]) for r in records)

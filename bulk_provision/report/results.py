@@ -351,7 +351,8 @@ def _save_with_rows(wb: Workbook, ws: WriteOnlyWorksheet, rows: Iterable[str], p
         final = _temp_beside(path, made)
         wb.save(skeleton)
         part = ws.path.lstrip("/")
-        with ZipFile(skeleton) as src, ZipFile(final, "w", ZIP_DEFLATED) as dst:
+        # Level 1, as the export: a quarter of the deflate time for a fifth more bytes
+        with ZipFile(skeleton) as src, ZipFile(final, "w", ZIP_DEFLATED, compresslevel=1) as dst:
             for info in src.infolist():
                 if info.filename == part:
                     splice_rows(src.read(info).decode(), rows, dst, part)

@@ -78,11 +78,21 @@ def test_non_https_base_url_is_refused(url: str) -> None:
 
 
 @pytest.mark.parametrize(
-    "url", ["https://user:pw@www.glance.net", "https://www.glance.net/?x=1", "https:///path"]
+    "url", ["https://user:pw@www.glance.net", "https://www.glance.net/?x=1", "https:///path",
+            "https://*.example", "https://a..b.example", "https://exa mple.com",
+            "https://.example.com", f"https://{'a' * 64}.example", "https://\u200b.example"]
 )
 def test_odd_base_urls_are_config_errors(url: str) -> None:
-    with pytest.raises(ConfigError):
+    """Refused when the client is made, with a message naming the setting: never a crash (or
+    a "transient" failure retried) at the first request."""
+    with pytest.raises(ConfigError, match="GLANCE_BASE_URL|base URL"):
         GlanceClient(url, CREDS)
+
+
+@pytest.mark.parametrize("url", ["https://bücher.example", "https://[::1]:8443",
+                                 "https://127.0.0.1:1/glance/", "https://glance.example."])
+def test_unusual_but_valid_base_urls_are_taken(url: str) -> None:
+    GlanceClient(url, CREDS).close()
 
 
 def test_missing_ca_bundle_file(tmp_path: object) -> None:

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import socket
+import threading
 from datetime import UTC, datetime, timedelta
 from email.utils import format_datetime
+from urllib.parse import parse_qs
 
 import pytest
 import trustme
@@ -20,6 +22,7 @@ from bulk_provision.glance import CallRecord, Credentials, GlanceClient
 from bulk_provision.glance.transport import retry_after_seconds
 from tests.hostile import (
     Behaviour,
+    Conn,
     HostileServer,
     drip,
     drop_after_request,
@@ -87,6 +90,14 @@ def test_redirect_elsewhere_is_not_followed() -> None:
     assert isinstance(error, PermanentApiError) and error.code == "REDIRECT"
     assert "www.glance.net" in str(error) and "token" not in str(error)
     assert len(server.requests) == 1
+
+
+def test_a_redirect_to_an_unparsable_address_is_a_redirect_error_too() -> None:
+    location = {"Location": "https://[::1/PAPI?token=abc"}
+    with HostileServer(respond(303, headers=location)) as server:
+        error = call(server)
+    assert isinstance(error, PermanentApiError) and error.code == "REDIRECT"
+    assert "https://[::1/PAPI" in str(error) and "token" not in str(error)
 
 
 def test_xml_bomb_is_refused() -> None:
@@ -210,3 +221,38 @@ def test_connection_refused_is_not_committed() -> None:
         error = call(server)
     assert isinstance(error, TransientApiError) and not error.maybe_committed
     assert "could not connect" in str(error)
+
+
+def test_a_call_whose_deadline_passed_waiting_for_a_connection_was_not_sent() -> None:
+    """Three threads, one pooled connection, answers after 1.2 s, a 2 s deadline: a call that
+    never got the connection before its deadline sent nothing, so it is not in doubt (it was
+    reported maybe-committed, and its row would have been looked up for nothing)."""
+    answer = http_response(200, b"<response><status>OK</status></response>")
+
+    def slow(conn: Conn) -> None:
+        while conn.read_request() is not None:
+            if conn.stopping.wait(1.2):
+                return
+            conn.send(answer.replace(b"Connection: close\r\n", b""))
+
+    outcomes: dict[str, bool | None] = {}
+    with HostileServer(slow) as server, GlanceClient(
+        server.base_url, CREDS, ca_bundle=server.ca_bundle, timeout=(0.5, 1.5), pool_size=1,
+    ) as client:  # fmt: skip
+
+        def one(key: str) -> None:
+            try:
+                client.delete_user(key)
+                outcomes[key] = None
+            except TransientApiError as exc:
+                outcomes[key] = exc.maybe_committed
+
+        threads = [threading.Thread(target=one, args=(f"E{i}",)) for i in range(3)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(30)
+    sent = {parse_qs(r.body.decode())["PartnerUserID"][0] for r in server.requests}
+    assert len(outcomes) == 3 and len(sent) <= 2
+    unsent = set(outcomes) - sent
+    assert unsent and all(outcomes[key] is False for key in unsent)
