@@ -147,10 +147,10 @@ def test_a_real_run_creates_journal_log_lock_and_results_owner_only(
     side_modes: dict[str, int] = {}
     real_results = Checkpoint.results
 
-    def results(journal: Checkpoint) -> Any:  # read at the end of the run, the journal open
+    def results(journal: Checkpoint, *args: Any) -> Any:  # read at the end, the journal open
         for side in ("-wal", "-shm"):
             side_modes[side] = mode_of(journal.path.with_name(journal.path.name + side))
-        return real_results(journal)
+        return real_results(journal, *args)
 
     monkeypatch.setattr(Checkpoint, "results", results)
     code = main(["run", str(roster), "--config", str(tuning(workdir / "t.toml")),
